@@ -212,9 +212,14 @@ def _remove_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
         x, y, w, h = (int(v) for v in stats[lab, :4])
         if area < max(4, 0.01 * biggest):  # noise, wherever it is
             continue
-        reach = 0.3 * max(box[2] - box[0], box[3] - box[1])
+        size = max(box[2] - box[0], box[3] - box[1])
         gap = max(box[0] - (x + w), x - box[2], box[1] - (y + h), y - box[3], 0)
-        if area >= 0.15 * biggest or gap <= reach:
+        # A dot (compact: fills much of its square, and small next to the digit) outside the
+        # digit's box is a slip, not a stroke: digits are made of lines, none has a dot.
+        dot = area > 0.4 * max(w, h) ** 2 and max(w, h) < 0.25 * size
+        if dot and gap > 0:
+            continue
+        if area >= 0.15 * biggest or gap <= 0.3 * size:
             kept.append(int(lab))
             box = [min(box[0], x), min(box[1], y), max(box[2], x + w), max(box[3], y + h)]
     if len(kept) == n - 1:
@@ -229,6 +234,8 @@ def _stroke_width(img: np.ndarray) -> float:
     mask = (img >= 0.5).astype(np.uint8)
     if not mask.any():
         return 0.0
+    # Pad: distanceTransform measures to the nearest 0 pixel, and a crop's edge is ink's edge.
+    mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     dt = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     return 4.0 * float(dt[mask > 0].mean())
 
@@ -266,7 +273,7 @@ def preprocess(
     pixels: np.ndarray,
     *,
     remove_specks: bool = True,
-    normalise_width: bool = False,
+    normalise_width: bool = True,
 ) -> Preprocessed:
     """Canvas / photo pixels -> MNIST-style 28x28 (see module doc), or why there is nothing to read.
 

@@ -1,0 +1,424 @@
+"""Specification of the preprocessing: anything drawn or photographed -> an MNIST-style 28x28."""
+
+from __future__ import annotations
+
+import io
+import struct
+import timeit
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitdraw import config
+from digitdraw import preprocess as pp
+from digitdraw.pendigits import TUNE_WRITERS, load_pendigits, render
+from digitdraw.preprocess import (
+    ImageError,
+    Preprocessed,
+    ink_map,
+    load_image_file,
+    preprocess,
+    preprocess_batch,
+)
+
+# Hand-written strokes in the tablet's 500x500 box, y down.
+SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
+ONE = [np.array([[250, 50], [250, 450]], float)]
+TWO = [
+    np.array(
+        [[120, 150], [170, 80], [260, 60], [350, 100], [370, 180], [320, 260], [120, 440], [400, 440]],
+        float,
+    )
+]
+FOUR = [np.array([[300, 50], [80, 320], [420, 320]], float), np.array([[330, 180], [330, 460]], float)]
+ZERO = [np.stack([250 + 140 * np.cos(t), 250 + 200 * np.sin(t)], 1) for t in [np.linspace(0, 2 * np.pi, 60)]]
+
+REAL = config.pendigits_path()
+needs_real = pytest.mark.skipif(
+    REAL is None or not REAL.is_file(),
+    reason=f"real pendigits file not found (set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV})",
+)
+
+
+def read(pixels: np.ndarray, **kwargs) -> np.ndarray:
+    result = preprocess(pixels, **kwargs)
+    assert result.image is not None, result.reason
+    return result.image
+
+
+def diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).mean())
+
+
+def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    total = img.sum()
+    return float((img * ys).sum() / total), float((img * xs).sum() / total)
+
+
+def extent(img: np.ndarray, level: float = 0.1) -> tuple[int, int]:
+    ys, xs = np.nonzero(img > level)
+    return int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+
+
+def gray_on_black(rgba: np.ndarray) -> np.ndarray:
+    """The same drawing as an opaque grey image, white ink on black (uint8)."""
+    return rgba[..., 3].copy()
+
+
+# ----------------------------------------------------------------- output contract
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, ONE, TWO, FOUR, ZERO], ids=["7", "1", "2", "4", "0"])
+def test_output_is_mnist_shaped(strokes):
+    result = preprocess(render(strokes))
+    assert isinstance(result, Preprocessed) and not result.empty and result.reason is None
+    img = result.image
+    assert img.shape == (28, 28) and img.dtype == np.float32
+    assert img.min() >= 0.0 and img.max() <= 1.0
+    # white digit on black: bright strokes, a black frame round a 20 px digit (centring by mass
+    # may push a lopsided digit such as a 7 near an edge, as in MNIST)
+    assert img.max() > 0.8
+    frame = img.sum() - img[2:-2, 2:-2].sum()
+    assert frame < 0.08 * img.sum()
+    assert 0.03 < img.mean() < 0.4
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, ONE, TWO, FOUR, ZERO], ids=["7", "1", "2", "4", "0"])
+def test_centre_of_mass_is_at_14_14(strokes):
+    for centre in [(140, 140), (90, 200), (200, 80)]:
+        img = read(render(strokes, height=150, centre=centre))
+        cy, cx = centre_of_mass(img)
+        assert abs(cy - 14) < 0.5 and abs(cx - 14) < 0.5
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, TWO, FOUR, ZERO], ids=["7", "2", "4", "0"])
+def test_longer_side_is_20_px(strokes):
+    h, w = extent(read(render(strokes)))
+    assert 19 <= max(h, w) <= 22
+
+
+def test_a_one_stays_a_thin_vertical_bar():
+    # MNIST's convention: the 1's height goes to 20 px and its width stays narrow.
+    h, w = extent(read(render(ONE, stroke_width=16)))
+    assert 19 <= h <= 22 and w <= 6
+
+
+def test_steps_are_ordered_displayable_images():
+    result = preprocess(render(SEVEN))
+    names = list(result.steps)
+    assert names[0] == "ink" and names[-1] == "centred 28x28"
+    assert "crop" in names and "fit 20x20" in names
+    for step in result.steps.values():
+        assert step.ndim == 2 and step.dtype == np.float32
+        assert step.min() >= 0 and step.max() <= 1
+    assert max(result.steps["fit 20x20"].shape) == 20
+    assert np.array_equal(result.steps["centred 28x28"], result.image)
+
+
+# ----------------------------------------------------------------- polarity and colours
+
+
+def test_polarity_and_colours_give_the_same_digit():
+    rgba = render(TWO, stroke_width=14)
+    alpha = rgba[..., 3].astype(np.float32)[..., None] / 255
+    reference = read(rgba)
+
+    def over(bg, ink):
+        rgb = np.asarray(bg, np.float32) * (1 - alpha) + np.asarray(ink, np.float32) * alpha
+        return np.round(rgb).astype(np.uint8)
+
+    variants = {
+        "white on black grey": gray_on_black(rgba),
+        "black on white grey": 255 - gray_on_black(rgba),
+        "black ink, transparent": render(TWO, stroke_width=14, ink=(0, 0, 0)),
+        "opaque RGBA on white": np.dstack([over((255, 255, 255), (0, 0, 0)), np.full((280, 280), 255, np.uint8)]),
+        "blue ink on cream": over((250, 240, 210), (20, 40, 160)),
+        "yellow ink on blue": over((30, 60, 200), (250, 220, 0)),
+        "red ink on blue (same brightness)": over((0, 0, 255), (140, 0, 0)),
+        "float 0..1 dark on light": 1.0 - gray_on_black(rgba).astype(np.float32) / 255,
+        "float 0..255": gray_on_black(rgba).astype(np.float64),
+    }
+    for name, pixels in variants.items():
+        assert diff(read(pixels), reference) < 0.01, name
+
+
+def test_ink_map_is_one_on_ink_zero_elsewhere():
+    rgba = render(SEVEN, stroke_width=20)
+    for pixels in (rgba, 255 - gray_on_black(rgba)):
+        ink = ink_map(pixels)
+        assert ink.shape == (280, 280) and ink.dtype == np.float32
+        assert ink[rgba[..., 3] == 255].min() > 0.95
+        assert ink[rgba[..., 3] == 0].max() < 0.05
+
+
+def test_ink_map_rejects_non_images():
+    with pytest.raises(ValueError):
+        ink_map(np.zeros((4, 4, 5), np.uint8))
+
+
+# ----------------------------------------------------------------- invariances
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, TWO, FOUR], ids=["7", "2", "4"])
+def test_where_the_digit_is_drawn_does_not_matter(strokes):
+    reference = read(render(strokes, height=120, centre=(140, 140)))
+    for centre in [(70, 70), (210, 200), (80, 210)]:
+        assert diff(read(render(strokes, height=120, centre=centre)), reference) < 0.03
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, TWO, ZERO], ids=["7", "2", "0"])
+def test_how_big_the_digit_is_drawn_does_not_matter(strokes):
+    # the same drawing at another scale, pen scaled with it
+    reference = read(render(strokes, height=200, stroke_width=20))
+    for height in (80, 130, 250):
+        assert diff(read(render(strokes, height=height, stroke_width=height / 10)), reference) < 0.04
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, TWO, FOUR, ZERO], ids=["7", "2", "4", "0"])
+def test_thin_and_thick_pens_give_similar_digits(strokes):
+    thin = read(render(strokes, stroke_width=5))
+    thick = read(render(strokes, stroke_width=32))
+    other = read(render(ONE if strokes is not ONE else SEVEN, stroke_width=5))
+    assert diff(thin, thick) < 0.06
+    assert diff(thin, thick) < diff(thin, other)  # closer than a different digit
+    # the stroke-width normalisation is what does it
+    as_drawn = diff(read(render(strokes, stroke_width=5), normalise_width=False),
+                    read(render(strokes, stroke_width=32), normalise_width=False))
+    assert diff(thin, thick) < 0.6 * as_drawn
+
+
+def test_tiny_digit_with_a_fat_brush_gets_mnist_strokes():
+    # a small digit drawn with a fat brush comes out with strokes like MNIST's (~2-3 px of 20)
+    fat = read(render(SEVEN, height=70, stroke_width=22))
+    thin_huge = read(render(SEVEN, height=250, stroke_width=4))
+    for img in (fat, thin_huge):
+        ink_px = float(img.sum())  # ~ stroke width x stroke length (a 7 is ~50 px of line at 20 px)
+        assert 60 < ink_px < 150
+
+
+# ----------------------------------------------------------------- stray marks and edges
+
+
+def with_dot(rgba: np.ndarray, centre: tuple[int, int], radius: int) -> np.ndarray:
+    out = rgba.copy()
+    alpha = np.ascontiguousarray(out[..., 3])
+    cv2.circle(alpha, centre, radius, 255, -1, cv2.LINE_AA)
+    out[..., 3] = alpha
+    return out
+
+
+@pytest.mark.parametrize("dot", [((260, 20), 4), ((30, 250), 9), ((250, 140), 6)])
+def test_a_stray_dot_is_ignored(dot):
+    clean = render(SEVEN, height=170, stroke_width=14, centre=(120, 130))
+    dotted = with_dot(clean, *dot)
+    assert diff(read(dotted), read(clean)) < 0.005
+    # and it would have mattered: without speck removal the dot drags the digit
+    assert diff(read(dotted, remove_specks=False), read(clean)) > 0.03
+
+
+def test_a_second_stroke_is_not_a_speck():
+    # the 4's detached downstroke is part of the digit
+    four = read(render(FOUR, stroke_width=12))
+    first_stroke_only = read(render(FOUR[:1], stroke_width=12))
+    assert diff(four, first_stroke_only) > 0.05
+    assert extent(four)[0] >= 19
+
+
+def test_a_digit_touching_the_edge_is_still_read():
+    inside = read(render(TWO, height=200, stroke_width=16, centre=(140, 140)))
+    for centre in [(108, 140), (140, 108), (172, 172)]:  # flush against an edge
+        rgba = render(TWO, height=200, stroke_width=16, centre=centre)
+        img = read(rgba)
+        cy, cx = centre_of_mass(img)
+        assert abs(cy - 14) < 0.5 and abs(cx - 14) < 0.5
+        assert diff(img, inside) < 0.03
+    # cut off by the edge: still read, still MNIST-shaped
+    clipped = read(render(TWO, height=200, stroke_width=16, centre=(70, 140), clip=True))
+    assert 19 <= max(extent(clipped)) <= 22
+
+
+# ----------------------------------------------------------------- nothing to read
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.zeros((280, 280, 4), np.uint8),
+        np.full((280, 280, 4), 255, np.uint8),  # opaque white canvas
+        np.zeros((280, 280), np.uint8),
+        np.full((100, 120, 3), 200, np.uint8),
+    ],
+    ids=["transparent", "opaque white", "black grey", "flat grey RGB"],
+)
+def test_empty_canvas_is_not_a_digit(pixels):
+    result = preprocess(pixels)
+    assert result.empty and result.image is None
+    assert result.reason == pp.EMPTY_REASON
+
+
+def test_blank_photo_of_paper_is_empty():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:300, 0:400]
+    paper = 140 + 90 * xx / 400 + 20 * yy / 300 + rng.normal(0, 4, (300, 400))
+    result = preprocess(jpeg_roundtrip(np.clip(paper, 0, 255).astype(np.uint8)))
+    assert result.empty
+
+
+@pytest.mark.parametrize(
+    "strokes, kwargs",
+    [
+        ([np.array([[250.0, 250.0]])], {"stroke_width": 8}),  # a thin dot
+        ([np.array([[250.0, 250.0]])], {"stroke_width": 40}),  # a fat brush tap
+        (SEVEN, {"height": 10, "stroke_width": 3}),  # a tiny scribble
+        ([np.array([[240.0, 250], [260, 250]])], {"height": 12, "stroke_width": 30}),  # a fat dab
+    ],
+    ids=["dot", "fat tap", "tiny 7", "dab"],
+)
+def test_a_tiny_mark_is_not_a_digit(strokes, kwargs):
+    result = preprocess(render(strokes, **kwargs))
+    assert result.empty and result.reason == pp.TOO_SMALL_REASON
+
+
+def test_small_but_real_digits_are_read():
+    assert not preprocess(render(SEVEN, height=45, stroke_width=5)).empty
+    assert not preprocess(render(ONE, height=60, stroke_width=20)).empty  # a short fat 1
+
+
+def test_preprocess_batch_stacks_the_readable_ones():
+    images = [render(SEVEN), np.zeros((280, 280, 4), np.uint8), render(ONE)]
+    stack, readable = preprocess_batch(images)
+    assert readable.tolist() == [True, False, True]
+    assert stack.shape == (2, 28, 28) and stack.dtype == np.float32
+    assert np.array_equal(stack[1], read(render(ONE)))
+    empty_stack, none = preprocess_batch([])
+    assert empty_stack.shape == (0, 28, 28) and none.shape == (0,)
+
+
+def test_mnist_sized_input_is_accepted():
+    small = cv2.resize(gray_on_black(render(TWO)), (28, 28), interpolation=cv2.INTER_AREA)
+    assert diff(read(small), read(render(TWO))) < 0.06
+
+
+def test_fast_enough_for_the_canvas():
+    # The issue asks for well under 5 ms; the bound here is loose so a busy machine does not fail it.
+    rgba = render(TWO)
+    per_call = min(timeit.repeat(lambda: preprocess(rgba), number=10, repeat=3)) / 10
+    assert per_call < 0.025
+
+
+# ----------------------------------------------------------------- photos and files
+
+
+def jpeg_roundtrip(pixels: np.ndarray, quality: int = 70) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=quality)
+    return load_image_file(buf.getvalue())
+
+
+def test_photo_of_a_digit_on_paper_reads_as_that_digit():
+    rng = np.random.default_rng(1)
+    h, w = 300, 400
+    yy, xx = np.mgrid[0:h, 0:w]
+    light = 110 + 120 * xx / w + 30 * np.sin(yy / h * np.pi)  # uneven lighting, 110..260
+    canvas = render(TWO, canvas=300, height=180, stroke_width=10, centre=(150, 150))
+    ink = np.zeros((h, w), np.float32)
+    ink[:, 60:360] = canvas[..., 3] / 255.0
+    paper = light * (1 - 0.7 * ink) + rng.normal(0, 6, (h, w))
+    rgb = np.dstack([paper, paper * 0.97, paper * 0.9])
+    photo = jpeg_roundtrip(np.clip(rgb, 0, 255).astype(np.uint8), quality=60)
+    assert photo.shape == (h, w, 3)
+    img = read(photo)
+    reference = read(render(TWO, height=180, stroke_width=10))
+    assert diff(img, reference) < 0.05
+    assert np.corrcoef(img.ravel(), reference.ravel())[0, 1] > 0.9
+    assert read(photo)[img < 0.02].size > 28 * 28 * 0.5  # a clean black background
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_load_image_file_round_trips_modes(tmp_path):
+    rgba = render(SEVEN)
+    assert np.array_equal(load_image_file(png_bytes(rgba)), rgba)
+    grey = gray_on_black(rgba)
+    path = tmp_path / "seven.png"
+    path.write_bytes(png_bytes(grey))
+    assert np.array_equal(load_image_file(path), grey)
+    assert np.array_equal(load_image_file(str(path)), grey)
+
+
+def test_load_image_file_applies_exif_orientation():
+    img = Image.fromarray(np.zeros((10, 30, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif)
+    assert load_image_file(buf.getvalue()).shape[:2] == (30, 10)
+
+
+def huge_png_header(width: int, height: int) -> bytes:
+    """A PNG that claims enormous dimensions (a decompression-bomb shape) with no real data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"hello, this is not an image", "not an image"),
+        (png_bytes(render(SEVEN))[:300], "damaged"),
+        (huge_png_header(50_000, 50_000), "too large"),
+    ],
+    ids=["empty", "not an image", "truncated PNG", "too large"],
+)
+def test_load_image_file_errors_are_clear(data, message):
+    with pytest.raises(ImageError, match=message):
+        load_image_file(data)
+    assert issubclass(ImageError, ValueError)
+
+
+def test_image_size_limit_is_enforced(monkeypatch):
+    monkeypatch.setattr(pp, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageError, match="too large"):
+        load_image_file(png_bytes(np.zeros((20, 20), np.uint8)))
+
+
+def test_empty_file_on_disk(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty"):
+        load_image_file(path)
+
+
+# ----------------------------------------------------------------- real pen digits
+
+
+@needs_real
+def test_real_pen_digits_satisfy_the_mnist_recipe():
+    digits = load_pendigits(writers=TUNE_WRITERS)[::40]
+    for digit in digits:
+        for width, height in [(6, 80), (30, 240)]:
+            img = read(render(digit, stroke_width=width, height=height))
+            cy, cx = centre_of_mass(img)
+            assert abs(cy - 14) < 0.6 and abs(cx - 14) < 0.6, digit
+            assert 19 <= max(extent(img)) <= 23, digit
+
+
+@needs_real
+def test_real_pen_digits_survive_a_stray_dot():
+    digits = load_pendigits(writers=TUNE_WRITERS)[5::97]
+    for digit in digits:
+        clean = render(digit, height=150, stroke_width=12, centre=(150, 150))
+        assert diff(read(with_dot(clean, (20, 20), 6)), read(clean)) < 0.005, digit
