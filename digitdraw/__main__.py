@@ -1,0 +1,3 @@
+from digitdraw.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""MNIST from a configured folder (IDX files or Keras's mnist.npz), else Keras's download.
+
+Every file is checked as it is read, so a truncated or foreign file fails with a message
+that names it instead of surfacing later as a shape error inside Keras.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitdraw import config
+
+IMAGE_MAGIC = 2051
+LABEL_MAGIC = 2049
+IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+class DataError(RuntimeError):
+    """MNIST could not be found or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Mnist:
+    """The four arrays: images uint8 (n, 28, 28), white on black; labels uint8 (n,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read the file ({exc}).") from exc
+
+
+def read_idx_images(path: Path) -> np.ndarray:
+    """An IDX3 image file -> uint8 (n, 28, 28)."""
+    raw = _read_bytes(path)
+    if len(raw) < 16:
+        raise DataError(f"{path}: too short for an IDX image header ({len(raw)} bytes).")
+    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
+    if magic != IMAGE_MAGIC:
+        raise DataError(f"{path}: magic number {magic}, expected {IMAGE_MAGIC} (IDX images).")
+    if (rows, cols) != (28, 28):
+        raise DataError(f"{path}: images are {rows}x{cols}, expected 28x28.")
+    expected = 16 + count * rows * cols
+    if len(raw) != expected:
+        raise DataError(
+            f"{path}: {len(raw)} bytes for {count} images, expected {expected} "
+            "(truncated or corrupt)."
+        )
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)
+
+
+def read_idx_labels(path: Path) -> np.ndarray:
+    """An IDX1 label file -> uint8 (n,), every label in 0-9."""
+    raw = _read_bytes(path)
+    if len(raw) < 8:
+        raise DataError(f"{path}: too short for an IDX label header ({len(raw)} bytes).")
+    magic, count = struct.unpack(">II", raw[:8])
+    if magic != LABEL_MAGIC:
+        raise DataError(f"{path}: magic number {magic}, expected {LABEL_MAGIC} (IDX labels).")
+    if len(raw) != 8 + count:
+        raise DataError(
+            f"{path}: {len(raw)} bytes for {count} labels, expected {8 + count} "
+            "(truncated or corrupt)."
+        )
+    labels = np.frombuffer(raw, np.uint8, offset=8)
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{path}: label {int(labels.max())} found; labels must be 0-9.")
+    return labels
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, what: str, folder: Path) -> None:
+    if len(images) != len(labels):
+        raise DataError(
+            f"{folder}: {what} has {len(images)} images but {len(labels)} labels."
+        )
+
+
+def load_from_folder(folder: Path) -> Mnist:
+    """Read the four IDX files (gzipped or not), or mnist.npz, from `folder`."""
+    if not folder.is_dir():
+        raise DataError(f"MNIST data folder {folder} does not exist.")
+    paths = {key: _find_idx(folder, stem) for key, stem in IDX_NAMES.items()}
+    if all(paths.values()):
+        arrays = {
+            key: (read_idx_images if key.endswith("images") else read_idx_labels)(path)
+            for key, path in paths.items()
+        }
+        _check_pair(arrays["train_images"], arrays["train_labels"], "the training set", folder)
+        _check_pair(arrays["test_images"], arrays["test_labels"], "the test set", folder)
+        return Mnist(
+            arrays["train_images"], arrays["train_labels"],
+            arrays["test_images"], arrays["test_labels"], source=str(folder),
+        )
+    npz = folder / "mnist.npz"
+    if npz.is_file():
+        return load_npz(npz)
+    missing = [IDX_NAMES[k] + "[.gz]" for k, p in paths.items() if p is None]
+    raise DataError(
+        f"MNIST data folder {folder} has neither the four IDX files nor mnist.npz "
+        f"(missing: {', '.join(missing)})."
+    )
+
+
+def load_npz(path: Path) -> Mnist:
+    """Keras's mnist.npz (x_train, y_train, x_test, y_test)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable mnist.npz ({exc}).") from exc
+    x_train, y_train, x_test, y_test = arrays
+    for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+            raise DataError(f"{path}: x_{name} is {x.dtype} {x.shape}, expected uint8 (n, 28, 28).")
+        if y.shape != (len(x),) or (y.size and (y.min() < 0 or y.max() > 9)):
+            raise DataError(f"{path}: y_{name} must hold {len(x)} labels in 0-9.")
+    return Mnist(x_train, y_train.astype(np.uint8), x_test, y_test.astype(np.uint8), source=str(path))
+
+
+def _download() -> Mnist:
+    import keras  # deferred: reading a folder should not pay for importing Keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # Keras raises plain Exceptions for network failures
+        raise DataError(
+            "MNIST is not available: no data folder is configured and Keras could not "
+            f"download it ({type(exc).__name__}). Point digitdraw at a folder holding the four "
+            f"MNIST IDX files or mnist.npz with --data-dir DIR or ${config.DATA_DIR_ENV}=DIR, "
+            "or connect to the internet once so Keras can download and cache it."
+        ) from None
+    return Mnist(x_train, y_train, x_test, y_test, source="keras download")
+
+
+_cache: dict[str, Mnist] = {}
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
+    """MNIST from --data-dir / $DIGITDRAW_DATA_DIR, else Keras's download (cached per process)."""
+    folder = config.data_dir(data_dir)
+    key = str(folder) if folder else "<download>"
+    if key not in _cache:
+        _cache[key] = load_from_folder(folder) if folder else _download()
+    return _cache[key]
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 or float images (n, 28, 28) -> float32 in [0, 1], the models' input."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32)

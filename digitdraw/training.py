@@ -1,0 +1,261 @@
+"""Training recipes, as plain data, and `train`, which runs one with Keras's compile/fit.
+
+The callbacks here are the only hooks a caller needs: progress (the CLI's bar, the app's
+live charts), cancellation after the current batch, and a time budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from digitdraw import architectures
+from digitdraw.data import Mnist, to_model_input
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; stored in the model card as is."""
+
+    architecture: str = "cnn"
+    api: str = "sequential"
+    epochs: int = 2
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    augment: bool = False
+    seed: int = 0
+    subset: int | None = None  # train on the first N shuffled images; None: all 60,000
+    time_budget: float | None = None  # seconds of training, then stop after the batch
+    pen_writers: str | None = None  # e.g. "1-24": add rendered pen digits of these writers
+    pen_copies: int = 0  # renderings of each pen digit added (random size, place, width)
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+# Short runs that the app and the benchmark offer (figures in the README, bench/train_speed.py).
+PRESETS: dict[str, dict[str, TrainConfig]] = {
+    "quick": {
+        "dense": TrainConfig("dense", epochs=4, batch_size=128, learning_rate=3e-3),
+        "cnn": TrainConfig("cnn", epochs=2, batch_size=128, learning_rate=3e-3),
+    },
+    "standard": {
+        "dense": TrainConfig("dense", epochs=15, batch_size=128, learning_rate=2e-3, augment=True),
+        "cnn": TrainConfig("cnn", epochs=8, batch_size=128, learning_rate=3e-3, augment=True),
+    },
+}
+
+
+def preset(name: str, architecture: str) -> TrainConfig:
+    """A named recipe for an architecture; architectures without one get the cnn's."""
+    recipes = PRESETS[name]
+    return recipes.get(architecture, recipes["cnn"]).replace(architecture=architecture)
+
+
+def parse_writers(spec: str | None) -> list[int]:
+    """"1-24" or "1,3,5-7" -> [1, 2, ...]."""
+    writers: list[int] = []
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        writers.extend(range(int(lo), int(hi or lo) + 1))
+    return writers
+
+
+# -- Callbacks -------------------------------------------------------------------------
+
+
+class CancelOnEvent(keras.callbacks.Callback):
+    """Stops training after the current batch once `event` is set (a Cancel button, Ctrl-C)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+        self.cancelled = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.event.is_set():
+            self.cancelled = True
+            self.model.stop_training = True
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after the batch that crosses `seconds`; the model so far is kept."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.exhausted = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.start >= self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
+
+
+class ProgressReporter(keras.callbacks.Callback):
+    """Sends plain-dict progress events to `report`: the app's worker keeps them for its charts.
+
+    Events: {"kind": "batch"|"epoch", "epoch", "step", "steps", "elapsed", "loss", "accuracy", ...}.
+    Every `every` batches only, so that reporting costs nothing next to training.
+    """
+
+    def __init__(self, report: Callable[[dict], None], steps_per_epoch: int, every: int = 10) -> None:
+        super().__init__()
+        self.report = report
+        self.steps = steps_per_epoch
+        self.every = every
+        self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0 or batch + 1 == self.steps:
+            self.report(self._event("batch", batch + 1, logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.report(self._event("epoch", self.steps, logs))
+
+    def _event(self, kind: str, step: int, logs: dict | None) -> dict:
+        numbers = {k: float(v) for k, v in (logs or {}).items()}
+        return {"kind": kind, "epoch": self.epoch, "step": step, "steps": self.steps,
+                "elapsed": time.perf_counter() - self.start, **numbers}
+
+
+# -- Data ------------------------------------------------------------------------------
+
+
+def augmentation() -> keras.Sequential:
+    """Small random shifts, rotations, zooms and shears: how hand-drawn digits differ from MNIST's."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomRotation(0.04, fill_mode="constant"),  # about +-15 degrees
+            keras.layers.RandomZoom((-0.15, 0.1), fill_mode="constant"),
+            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant"),
+        ],
+        name="augmentation",
+    )
+
+
+def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST training images as model input (subset if asked), plus rendered pen digits if asked."""
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(mnist.x_train))
+    if config.subset:
+        order = order[: config.subset]
+    x = to_model_input(mnist.x_train[order])
+    y = mnist.y_train[order]
+    if config.pen_writers and config.pen_copies > 0:
+        from digitdraw import pendigits  # deferred: only this recipe needs the stroke renderer
+
+        digits = pendigits.load_pendigits(pendigits_path, writers=parse_writers(config.pen_writers))
+        px, py = pendigits.rendered_dataset(digits, rng, copies=config.pen_copies)
+        x = np.concatenate([x, px.astype(np.float32)])
+        y = np.concatenate([y, py.astype(y.dtype)])
+    return x, y
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=config.seed)
+    ds = ds.batch(config.batch_size)
+    if config.augment:
+        augment = augmentation()
+        # The preprocessing layers want a channel axis; the models take plain 28x28.
+        ds = ds.map(
+            lambda a, b: (tf.squeeze(augment(a[..., None], training=True), -1), b),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# -- Training --------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    config: TrainConfig
+    history: dict[str, list[float]]
+    seconds: float
+    epochs_done: int
+    cancelled: bool = False
+    stopped_by_budget: bool = False
+    train_size: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps: int) -> None:
+    """Adam with a short warm-up and cosine decay: fast, stable short runs."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate * 0.1, decay_steps=max(1, steps),
+        warmup_target=config.learning_rate, warmup_steps=max(1, steps // 10),
+    )
+    optimizer = (
+        keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+        if config.weight_decay else keras.optimizers.Adam(schedule)
+    )
+    # Integer labels with label smoothing need the categorical loss on one-hot targets.
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def train(
+    config: TrainConfig,
+    mnist: Mnist,
+    *,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    cancel: threading.Event | None = None,
+    report: Callable[[dict], None] | None = None,
+    verbose: int = 0,
+    pendigits_path=None,
+) -> TrainResult:
+    """Build, compile and fit `config.architecture` on MNIST; seeded, so a rerun repeats it."""
+    keras.utils.set_random_seed(config.seed)
+    x, y = training_arrays(config, mnist, pendigits_path)
+    y_onehot = keras.utils.to_categorical(y, architectures.NUM_CLASSES)
+    steps_per_epoch = int(np.ceil(len(x) / config.batch_size))
+
+    model = architectures.build(config.architecture, config.api)
+    compile_model(model, config, steps_per_epoch * config.epochs)
+
+    extra = list(callbacks or [])
+    canceller = CancelOnEvent(cancel) if cancel is not None else None
+    budget = TimeBudget(config.time_budget) if config.time_budget else None
+    extra += [c for c in (canceller, budget) if c is not None]
+    if report is not None:
+        extra.append(ProgressReporter(report, steps_per_epoch))
+
+    start = time.perf_counter()
+    history = model.fit(
+        _dataset(x, y_onehot, config), epochs=config.epochs, callbacks=extra, verbose=verbose
+    )
+    seconds = time.perf_counter() - start
+    return TrainResult(
+        model=model,
+        config=config,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        seconds=seconds,
+        epochs_done=len(history.history.get("loss", [])),
+        cancelled=bool(canceller and canceller.cancelled),
+        stopped_by_budget=bool(budget and budget.exhausted),
+        train_size=len(x),
+    )
