@@ -1,0 +1,1 @@
+"""The Streamlit pages: thin views over the package, which never imports Streamlit itself."""

@@ -1,0 +1,17 @@
+"""digitdraw's web app: `streamlit run streamlit_app.py`.
+
+Thin on purpose: each page lives in digitdraw/ui/, and the work is done by the package.
+"""
+
+import streamlit as st
+
+from digitdraw.ui import draw_page, inspect_page, train_page
+
+st.set_page_config(page_title="digitdraw", page_icon="✏️", layout="wide")
+
+pages = [
+    st.Page(draw_page.page, title="Draw", icon="✏️", url_path="draw", default=True),
+    st.Page(train_page.page, title="Train", icon="🏋️", url_path="train"),
+    st.Page(inspect_page.page, title="Inspect", icon="🔍", url_path="inspect"),
+]
+st.navigation(pages).run()
