@@ -161,25 +161,48 @@ def ink_map(pixels: np.ndarray) -> np.ndarray:
         f = f[..., :3]  # opaque: the colours carry the drawing
 
     if f.ndim == 3:
-        gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
-        bg_colour = np.median(_border(f), axis=0)
-        dist = np.sqrt(((f - bg_colour) ** 2).sum(-1) / 3.0, dtype=np.float32)
-        lum_contrast = np.percentile(np.abs(gray - np.median(_border(gray))), 99.5)
-        if lum_contrast < 0.5 * np.percentile(dist, 99.5):
-            # Ink and background differ in colour more than in brightness: use the distance.
-            raw = np.maximum(dist - float(np.median(_border(dist))), 0.0)
-            return _stretch(raw, noise_floor=_noise(_border(raw)))
-        f = gray
+        # Decisions are taken on a thumbnail (fast; averaging also tames JPEG noise).
+        thumb = _thumbnail(f)
+        if float(np.abs(thumb - thumb[..., :1]).max()) < 2e-3 and np.array_equal(f[..., 0], f[..., 1]):
+            f = f[..., 0]  # grey stored as colour (a black canvas with white ink)
+        else:
+            t_gray = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)
+            bg_colour = np.median(_border(thumb), axis=0)
+            t_dist = np.sqrt(((thumb - bg_colour) ** 2).sum(-1) / 3.0)
+            lum_contrast = np.percentile(np.abs(t_gray - np.median(_border(t_gray))), 99.5)
+            if lum_contrast < 0.5 * np.percentile(t_dist, 99.5):
+                # Ink and background differ in colour more than in brightness: use the distance.
+                dist = np.sqrt(((f - bg_colour.astype(np.float32)) ** 2).sum(-1) / 3.0, dtype=np.float32)
+                signed = dist - float(np.median(_border(dist)))
+                return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+            f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
 
     edge = _border(f)
     bg = float(np.median(edge))
-    lo, hi = np.percentile(f, [0.5, 99.5])
+    lo, hi = np.percentile(_thumbnail(f), [0.5, 99.5])
     dark_ink = (bg - lo) > (hi - bg)  # the ink is the extreme farther from the background
+    # Uneven lighting shows as spread on the background's side of the border's median; ink
+    # touching the edge only adds spread on the ink's side, and must not trigger the fit.
     p10, p90 = np.percentile(edge, [10, 90])
-    background = _background_surface(f, dark_ink) if (p90 - p10) > 0.04 else np.float32(bg)
-    raw = (background - f) if dark_ink else (f - background)
-    raw = np.maximum(raw, 0.0).astype(np.float32)
-    return _stretch(raw, noise_floor=_noise(_border(raw)))
+    uneven = (p90 - bg) if dark_ink else (bg - p10)
+    background = _background_surface(f, dark_ink) if uneven > 0.02 else np.float32(bg)
+    if dark_ink:
+        # Dark ink on paper: light multiplies, so measure ink as the fraction of light it
+        # absorbs; a stroke then reads the same in the bright and the shaded part of a photo.
+        signed = (background - f) / np.maximum(background, 0.05)
+    else:
+        signed = f - background
+    signed = signed.astype(np.float32)
+    # The noise floor comes from the signed residual: clipped at 0 its median would be 0.
+    return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+
+
+def _thumbnail(f: np.ndarray, side: int = 96) -> np.ndarray:
+    h, w = f.shape[:2]
+    s = side / max(h, w)
+    if s >= 1:
+        return f
+    return cv2.resize(f, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def _noise(values: np.ndarray) -> float:
