@@ -42,9 +42,7 @@ class PenDigit:
     strokes: list[np.ndarray]  # each (n, 2) float: x, y
 
 
-def load_pendigits(
-    path: str | Path | None = None, writers: Iterable[int] | None = None
-) -> list[PenDigit]:
+def load_pendigits(path: str | Path | None = None, writers: Iterable[int] | None = None) -> list[PenDigit]:
     """Load pendigits train.jsonl, optionally only some writers (e.g. TUNE_WRITERS).
 
     path=None asks digitdraw.config.pendigits_path() ($DIGITDRAW_PENDIGITS, else beside the

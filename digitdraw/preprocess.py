@@ -79,8 +79,12 @@ def _border(f: np.ndarray) -> np.ndarray:
     h, w = f.shape[:2]
     b = max(1, round(0.03 * min(h, w)))
     return np.concatenate(
-        [f[:b].reshape(-1, *f.shape[2:]), f[-b:].reshape(-1, *f.shape[2:]),
-         f[b:-b, :b].reshape(-1, *f.shape[2:]), f[b:-b, -b:].reshape(-1, *f.shape[2:])]
+        [
+            f[:b].reshape(-1, *f.shape[2:]),
+            f[-b:].reshape(-1, *f.shape[2:]),
+            f[b:-b, :b].reshape(-1, *f.shape[2:]),
+            f[b:-b, -b:].reshape(-1, *f.shape[2:]),
+        ]
     )
 
 
@@ -359,8 +363,12 @@ def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
         cy, cx = (h - 1) / 2, (w - 1) / 2
     shift = np.float32([[1, 0, 14.0 - cx], [0, 1, 14.0 - cy]])
     out = cv2.warpAffine(
-        fit, shift, (MNIST_SIZE, MNIST_SIZE), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        fit,
+        shift,
+        (MNIST_SIZE, MNIST_SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 

@@ -228,7 +228,11 @@ def test_rendered_dataset_shapes_and_skips():
 
     def reject_ones(pixels):  # stands in for a preprocess that cannot read some renders
         result = preprocess(pixels)
-        return Preprocessed(None, result.steps, "no") if result.image[:, 12:16].sum() > 0.8 * result.image.sum() else result
+        return (
+            Preprocessed(None, result.steps, "no")
+            if result.image[:, 12:16].sum() > 0.8 * result.image.sum()
+            else result
+        )
 
     x, y = rendered_dataset(digits, np.random.default_rng(0), copies=2, preprocess_fn=reject_ones)
     assert y.tolist() == [7, 7]

@@ -135,7 +135,9 @@ def test_polarity_and_colours_give_the_same_digit():
         "white on black grey": gray_on_black(rgba),
         "black on white grey": 255 - gray_on_black(rgba),
         "black ink, transparent": render(TWO, stroke_width=14, ink=(0, 0, 0)),
-        "opaque RGBA on white": np.dstack([over((255, 255, 255), (0, 0, 0)), np.full((280, 280), 255, np.uint8)]),
+        "opaque RGBA on white": np.dstack(
+            [over((255, 255, 255), (0, 0, 0)), np.full((280, 280), 255, np.uint8)]
+        ),
         "blue ink on cream": over((250, 240, 210), (20, 40, 160)),
         "yellow ink on blue": over((30, 60, 200), (250, 220, 0)),
         "red ink on blue (same brightness)": over((0, 0, 255), (140, 0, 0)),
@@ -186,8 +188,10 @@ def test_thin_and_thick_pens_give_similar_digits(strokes):
     assert diff(thin, thick) < 0.06
     assert diff(thin, thick) < diff(thin, other)  # closer than a different digit
     # the stroke-width normalisation is what does it
-    as_drawn = diff(read(render(strokes, stroke_width=5), normalise_width=False),
-                    read(render(strokes, stroke_width=32), normalise_width=False))
+    as_drawn = diff(
+        read(render(strokes, stroke_width=5), normalise_width=False),
+        read(render(strokes, stroke_width=32), normalise_width=False),
+    )
     assert diff(thin, thick) < 0.6 * as_drawn
 
 
@@ -375,7 +379,9 @@ def huge_png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
