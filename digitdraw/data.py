@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def load_npz(path: Path) -> Mnist:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable mnist.npz ({exc}).") from exc
     x_train, y_train, x_test, y_test = arrays
     for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
