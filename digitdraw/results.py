@@ -1,0 +1,139 @@
+"""What the Draw page says about two models' answers: pure data, no Streamlit, so it is unit-tested.
+
+The page shows each model's digit with how sure it is, says so when the models disagree, says
+"not sure" rather than a confident-looking wrong answer, and draws all the probabilities in one
+grouped bar chart. The decisions behind those words live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from digitdraw import config
+from digitdraw.predict import Prediction
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model's reading of the drawing, as the page shows it."""
+
+    model: str  # the title shown to the user, e.g. "Dense", "CNN"
+    digit: int
+    confidence: float  # the top probability
+    probabilities: np.ndarray  # (10,)
+    sure: bool  # confidence reached the threshold
+
+    @property
+    def value(self) -> str:
+        """The metric's value: the digit, with a question mark when the model is not sure.
+
+        The digit stays visible even when unsure: hiding it would hide what the model thinks.
+        """
+        return str(self.digit) if self.sure else f"{self.digit}?"
+
+    @property
+    def note(self) -> str:
+        """The metric's delta text: "93% sure", or "not sure (41%)"."""
+        pct = f"{self.confidence:.0%}"
+        return f"{pct} sure" if self.sure else f"not sure ({pct})"
+
+
+def answer(model: str, prediction: Prediction, threshold: float = config.CONFIDENCE_THRESHOLD) -> Answer:
+    """A Prediction -> an Answer; below `threshold` the model is "not sure"."""
+    return Answer(
+        model=model,
+        digit=int(prediction.digit),
+        confidence=float(prediction.confidence),
+        probabilities=np.asarray(prediction.probabilities, dtype=np.float32).reshape(10),
+        sure=float(prediction.confidence) >= threshold,
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the answers relate: "agree", "disagree", or "unsure" (same digit, nobody sure)."""
+
+    kind: Literal["agree", "disagree", "unsure"]
+    message: str
+
+
+def verdict(answers: Sequence[Answer]) -> Verdict | None:
+    """Compare the answers; None when there is nothing to compare (fewer than two)."""
+    if len(answers) < 2:
+        return None
+    digits = {a.digit for a in answers}
+    if len(digits) > 1:
+        said = ", ".join(f"{a.model} reads {a.value}" for a in answers)
+        return Verdict("disagree", f"The models disagree: {said}.")
+    digit = answers[0].digit
+    if not any(a.sure for a in answers):
+        return Verdict("unsure", f"Both lean towards {digit}, but neither is sure.")
+    return Verdict("agree", f"Both read {digit}.")
+
+
+def unique_titles(titles: Sequence[str]) -> list[str]:
+    """Make titles distinct (the same model on both sides), so chart series do not merge."""
+    out: list[str] = []
+    for title in titles:
+        candidate, n = title, 2
+        while candidate in out:
+            candidate, n = f"{title} ({n})", n + 1
+        out.append(candidate)
+    return out
+
+
+def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
+    """Long-form data for the grouped bar chart: one row per (model, digit).
+
+    Columns: digit (0-9), model (title), probability (0..1), chosen (the model's top digit).
+    Rows are in the order of `answers`, so the chart keeps the page's left/right order.
+    """
+    rows = [
+        {
+            "digit": d,
+            "model": a.model,
+            "probability": float(a.probabilities[d]),
+            "chosen": d == a.digit,
+        }
+        for a in answers
+        for d in range(10)
+    ]
+    return pd.DataFrame(rows, columns=["digit", "model", "probability", "chosen"])
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A 0..1 float image -> uint8 0..255 for display."""
+    return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour enlargement by an integer factor: each pixel becomes a scale x scale block.
+
+    Done here rather than by the browser, whose smoothing would blur the 28x28 into something
+    the model never saw.
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    img = to_uint8(image) if np.asarray(image).dtype != np.uint8 else np.asarray(image)
+    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+
+
+def display_step(image: np.ndarray, side: int = 140) -> np.ndarray:
+    """A preprocessing step -> uint8 with its longer side about `side` px.
+
+    Small steps (20x20, 28x28) grow by whole pixels (nearest-neighbour, visible pixels); large
+    ones (the 280 px ink map) shrink by striding, which is plenty for a look.
+    """
+    img = to_uint8(image)
+    longest = max(img.shape[:2])
+    if longest <= 0:
+        return img
+    if longest < side:
+        return enlarge(img, max(1, side // longest))
+    step = max(1, longest // side)
+    return img[::step, ::step]

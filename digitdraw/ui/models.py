@@ -1,0 +1,97 @@
+"""Model loading for every page: each model file is loaded once per server process, shared by all.
+
+Loading a Keras model and tracing its Predictor takes about a second; doing it per session or per
+rerun would make every stroke slow. st.cache_resource holds one Predictor per (file, mtime), so a
+model file replaced on disk (the final models replacing the placeholders, a retrained model) is
+loaded afresh, while an unchanged one never is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from digitdraw import config, modelio
+from digitdraw.predict import Predictor
+
+# The models the Draw page shows by default, left then right.
+DEFAULT_MODELS = ("dense", "cnn")
+# How the shipped models are called on screen.
+SHIPPED_TITLES = {"dense": "Dense", "cnn": "CNN"}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the user can pick: its name, file, and how to show it."""
+
+    name: str
+    path: Path
+    title: str  # the metric label: "Dense", "CNN", or a trained model's name
+    label: str  # the selectbox text, e.g. "cnn (shipped, MNIST 99.12%)"
+
+
+def title_for(name: str, shipped: bool) -> str:
+    """The short title for a model: "Dense"/"CNN" for the shipped ones, else its file name."""
+    return SHIPPED_TITLES.get(name, name) if shipped else name
+
+
+def model_choices() -> list[ModelChoice]:
+    """Every model on disk: the shipped ones first, then those trained here.
+
+    A default model whose file is missing is still offered (under its expected path), so the
+    page can say which file is missing instead of silently answering with one model.
+    """
+    entries = modelio.available_models()
+    choices = [ModelChoice(e.name, e.path, title_for(e.name, e.shipped), e.label) for e in entries]
+    have = {c.name for c in choices}
+    for i, name in enumerate(DEFAULT_MODELS):
+        if name not in have:
+            path = config.SHIPPED_MODELS_DIR / f"{name}{modelio.FULL_SUFFIX}"
+            missing = ModelChoice(name, path, title_for(name, True), f"{name} (shipped, file missing)")
+            choices.insert(min(i, len(choices)), missing)
+    return choices
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The outcome of loading a model: a Predictor, or the error message to show instead."""
+
+    predictor: Predictor | None
+    error: str | None
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading model…")
+def _load_cached(path: str, mtime_ns: int) -> Loaded:
+    # mtime_ns is only part of the cache key: a rewritten file gets a fresh entry.
+    # Errors are cached too (same key): a corrupt file is not re-read on every stroke, and
+    # fixing or replacing it changes its mtime, which retries.
+    del mtime_ns
+    try:
+        return Loaded(Predictor(modelio.load(path), name=Path(path).stem), None)
+    except modelio.ModelFileError as exc:
+        return Loaded(None, str(exc))
+
+
+def load_predictor(path: str | os.PathLike) -> Loaded:
+    """The shared Predictor for a model file, or why there is none (never raises for a bad file)."""
+    p = Path(path).resolve()  # one cache entry per file, however a page names it
+    try:
+        mtime_ns = p.stat().st_mtime_ns
+    except OSError:
+        # Not cached: a missing file may appear at any moment (a model being trained).
+        return Loaded(None, f"{p}: no such model file.")
+    return _load_cached(str(p), mtime_ns)
+
+
+def predictor_or_error(choice: ModelChoice) -> Predictor | None:
+    """Load a chosen model; on failure show an st.error naming the file and return None.
+
+    The page then goes on with whichever other model did load.
+    """
+    loaded = load_predictor(choice.path)
+    if loaded.error is not None:
+        st.error(f"Model **{choice.title}** cannot be used: {loaded.error}", icon="⚠️")
+    return loaded.predictor

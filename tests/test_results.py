@@ -1,0 +1,121 @@
+"""How the Draw page words two models' answers: confident, not sure, agreeing, disagreeing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitdraw import config
+from digitdraw.predict import Prediction
+from digitdraw.results import Answer, answer, chart_frame, display_step, enlarge, unique_titles, verdict
+
+
+def _prediction(digit: int, confidence: float) -> Prediction:
+    probs = np.full(10, (1.0 - confidence) / 9, np.float32)
+    probs[digit] = confidence
+    return Prediction(digit, confidence, probs)
+
+
+def _answer(model: str, digit: int, confidence: float) -> Answer:
+    return answer(model, _prediction(digit, confidence))
+
+
+# --------------------------------------------------------------------------- sure / not sure
+
+
+def test_a_confident_answer_shows_the_digit_and_how_sure():
+    a = _answer("CNN", 7, 0.93)
+    assert a.sure
+    assert a.value == "7"
+    assert a.note == "93% sure"
+
+
+def test_below_the_threshold_the_digit_gets_a_question_mark_and_not_sure():
+    a = _answer("Dense", 7, 0.41)
+    assert not a.sure
+    assert a.value == "7?"  # the guess stays visible, flagged
+    assert a.note == "not sure (41%)"
+
+
+def test_the_threshold_itself_counts_as_sure():
+    assert _answer("CNN", 3, config.CONFIDENCE_THRESHOLD).sure
+    assert not _answer("CNN", 3, config.CONFIDENCE_THRESHOLD - 0.01).sure
+
+
+def test_a_custom_threshold_is_honoured():
+    assert not answer("CNN", _prediction(4, 0.8), threshold=0.9).sure
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def test_two_models_reading_different_digits_disagree_and_the_message_names_both():
+    v = verdict([_answer("Dense", 1, 0.9), _answer("CNN", 7, 0.8)])
+    assert v is not None and v.kind == "disagree"
+    assert "Dense reads 1" in v.message and "CNN reads 7" in v.message
+
+
+def test_disagreement_shows_an_unsure_reading_with_its_question_mark():
+    v = verdict([_answer("Dense", 1, 0.3), _answer("CNN", 7, 0.9)])
+    assert v is not None and "Dense reads 1?" in v.message
+
+
+def test_same_digit_with_one_model_sure_is_agreement():
+    v = verdict([_answer("Dense", 4, 0.5), _answer("CNN", 4, 0.99)])
+    assert v is not None and v.kind == "agree"
+
+
+def test_same_digit_with_neither_sure_is_flagged_as_unsure():
+    v = verdict([_answer("Dense", 4, 0.5), _answer("CNN", 4, 0.4)])
+    assert v is not None and v.kind == "unsure"
+    assert "4" in v.message
+
+
+def test_nothing_to_compare_with_a_single_answer():
+    assert verdict([_answer("CNN", 2, 0.9)]) is None
+    assert verdict([]) is None
+
+
+# --------------------------------------------------------------------------- chart data
+
+
+def test_chart_frame_has_ten_digits_per_model_in_page_order():
+    answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
+    frame = chart_frame(answers)
+    assert list(frame.columns) == ["digit", "model", "probability", "chosen"]
+    assert len(frame) == 20
+    assert list(frame["model"].unique()) == ["Dense", "CNN"]
+    dense = frame[frame["model"] == "Dense"]
+    assert list(dense["digit"]) == list(range(10))
+    assert dense["probability"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert dense.loc[dense["chosen"], "digit"].tolist() == [2]
+    cnn = frame[frame["model"] == "CNN"]
+    assert cnn.loc[cnn["digit"] == 5, "probability"].item() == pytest.approx(0.9)
+
+
+def test_the_same_model_on_both_sides_gets_distinct_titles():
+    assert unique_titles(["CNN", "CNN"]) == ["CNN", "CNN (2)"]
+    assert unique_titles(["Dense", "CNN"]) == ["Dense", "CNN"]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def test_enlarge_is_nearest_neighbour_blocks():
+    img = np.zeros((28, 28), np.float32)
+    img[3, 5] = 1.0
+    big = enlarge(img, 7)
+    assert big.shape == (196, 196) and big.dtype == np.uint8
+    assert (big[21:28, 35:42] == 255).all()  # the pixel became a solid 7x7 block
+    assert big.sum() == 255 * 49  # and nothing bled around it
+
+
+def test_enlarge_rejects_a_zero_scale():
+    with pytest.raises(ValueError):
+        enlarge(np.zeros((2, 2)), 0)
+
+
+def test_display_step_grows_small_and_shrinks_large_steps_to_about_the_side():
+    assert display_step(np.zeros((20, 20), np.float32), side=140).shape == (140, 140)
+    small = display_step(np.ones((280, 280), np.float32), side=140)
+    assert small.shape == (140, 140) and small.max() == 255
