@@ -246,7 +246,8 @@ def train(
 
     start = time.perf_counter()
     history = model.fit(
-        _dataset(x, y_onehot, config), epochs=config.epochs, callbacks=extra, verbose=verbose
+        _dataset(x, y_onehot, config), epochs=config.epochs, callbacks=extra, verbose=verbose,
+        shuffle=False,  # the dataset is already shuffled (seeded); Keras warns otherwise
     )
     seconds = time.perf_counter() - start
     return TrainResult(

@@ -1,0 +1,160 @@
+"""Specification of training: it learns, it repeats, and it stops when told to.
+
+Every run here trains on a small subset of MNIST, so the suite stays quick on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+from conftest import TRAINED_SUBSET
+
+from digitdraw import training
+from digitdraw.evaluate import evaluate
+from digitdraw.predict import Predictor
+from digitdraw.training import TrainConfig, train
+
+SMALL = TrainConfig("dense", epochs=2, subset=640, batch_size=64, seed=3)  # 10 steps an epoch
+
+
+def steps_trained(result: training.TrainResult) -> int:
+    return int(result.model.optimizer.iterations.numpy())
+
+
+def test_a_short_run_learns(trained_dense, mnist):
+    """dense on 3000 images, 2 epochs: far above chance (10%) on the full test set."""
+    accuracy = evaluate(Predictor(trained_dense.model), mnist.x_test, mnist.y_test).accuracy
+    assert accuracy > 0.8
+    assert trained_dense.train_size == TRAINED_SUBSET
+    assert trained_dense.epochs_done == 2
+    assert not trained_dense.cancelled and not trained_dense.stopped_by_budget
+    losses = trained_dense.history["loss"]
+    assert losses[-1] < losses[0]
+    assert set(trained_dense.history) >= {"loss", "accuracy"}
+
+
+def test_seeded_runs_repeat_exactly(mnist):
+    a, b = train(SMALL, mnist), train(SMALL, mnist)
+    assert a.history == b.history
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_another_seed_gives_another_run(mnist):
+    a, b = train(SMALL.replace(epochs=1), mnist), train(SMALL.replace(epochs=1, seed=4), mnist)
+    assert not np.array_equal(a.model.get_weights()[0], b.model.get_weights()[0])
+
+
+def test_subset_is_a_seeded_sample(mnist):
+    x1, y1 = training.training_arrays(SMALL, mnist)
+    x2, _ = training.training_arrays(SMALL, mnist)
+    assert x1.shape == (640, 28, 28) and x1.dtype == np.float32
+    assert 0.0 <= x1.min() and x1.max() <= 1.0
+    np.testing.assert_array_equal(x1, x2)
+    assert len(np.unique(y1)) == 10  # a shuffled sample, not the first 640 in file order
+    x3, _ = training.training_arrays(SMALL.replace(seed=4), mnist)
+    assert not np.array_equal(x1, x3)
+
+
+class SetAtBatch(keras.callbacks.Callback):
+    """Sets `event` at the end of batch `at` (0-based), as a Cancel button pressed mid-batch would."""
+
+    def __init__(self, event: threading.Event, at: int) -> None:
+        super().__init__()
+        self.event, self.at = event, at
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.at:
+            self.event.set()
+
+
+def test_cancel_stops_after_the_current_batch(mnist):
+    cancel = threading.Event()
+    result = train(SMALL, mnist, cancel=cancel, callbacks=[SetAtBatch(cancel, at=2)])
+    assert result.cancelled
+    assert steps_trained(result) == 3  # batches 0, 1 and 2; not one more
+    assert result.epochs_done == 1
+    assert not result.stopped_by_budget
+
+
+def test_cancel_set_before_the_start_still_leaves_a_usable_model(mnist):
+    cancel = threading.Event()
+    cancel.set()
+    result = train(SMALL, mnist, cancel=cancel)
+    assert result.cancelled and steps_trained(result) == 1
+    assert Predictor(result.model).probabilities(mnist.x_test[:2]).shape == (2, 10)
+
+
+def test_without_a_cancel_the_run_is_complete(mnist):
+    result = train(SMALL, mnist, cancel=threading.Event())
+    assert not result.cancelled
+    assert steps_trained(result) == 20 and result.epochs_done == 2
+
+
+def test_time_budget_stops_the_run(mnist):
+    result = train(SMALL.replace(epochs=50, time_budget=1e-6), mnist)
+    assert result.stopped_by_budget and not result.cancelled
+    assert steps_trained(result) == 1
+    assert result.epochs_done == 1
+
+
+def test_progress_events_arrive(mnist):
+    events: list[dict] = []
+    result = train(SMALL.replace(subset=1280), mnist, report=events.append)  # 20 steps an epoch
+    batches = [e for e in events if e["kind"] == "batch"]
+    epochs = [e for e in events if e["kind"] == "epoch"]
+    assert [(e["epoch"], e["step"]) for e in batches] == [(0, 10), (0, 20), (1, 10), (1, 20)]
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    for event in events:
+        assert event["steps"] == 20
+        assert event["elapsed"] >= 0
+        assert np.isfinite(event["loss"]) and 0.0 <= event["accuracy"] <= 1.0
+    assert [e["loss"] for e in epochs] == pytest.approx(result.history["loss"])
+    elapsed = [e["elapsed"] for e in events]
+    assert elapsed == sorted(elapsed)
+
+
+def test_augmentation_runs_and_still_learns(mnist):
+    result = train(SMALL.replace(augment=True, subset=1280, epochs=2), mnist)
+    assert result.epochs_done == 2
+    assert all(np.isfinite(w).all() for w in result.model.get_weights())
+    assert result.history["accuracy"][-1] > 0.3
+
+
+def test_augmentation_moves_pixels_but_keeps_the_shape(mnist):
+    augment = training.augmentation()
+    x = mnist.x_train[:16, :, :, None].astype(np.float32) / 255.0
+    keras.utils.set_random_seed(0)
+    y = np.asarray(augment(x, training=True))
+    assert y.shape == x.shape
+    assert not np.allclose(x, y)
+    np.testing.assert_array_equal(np.asarray(augment(x, training=False)), x)
+
+
+def test_presets_exist_for_both_architectures():
+    for name in ("quick", "standard"):
+        for arch in ("dense", "cnn"):
+            cfg = training.preset(name, arch)
+            assert cfg.architecture == arch and cfg.epochs >= 1
+    with pytest.raises(KeyError):
+        training.preset("nonexistent", "dense")
+
+
+def test_parse_writers():
+    assert training.parse_writers("1-3,7, 9-10") == [1, 2, 3, 7, 9, 10]
+    assert training.parse_writers(None) == [] and training.parse_writers("") == []
+
+
+def test_functional_api_trains_too(mnist):
+    result = train(SMALL.replace(api="functional", epochs=1), mnist)
+    assert not isinstance(result.model, keras.Sequential)
+    assert steps_trained(result) == 10
+
+
+def test_label_smoothing_and_weight_decay_are_accepted(mnist):
+    result = train(SMALL.replace(epochs=1, label_smoothing=0.1, weight_decay=1e-4), mnist)
+    assert isinstance(result.model.optimizer, keras.optimizers.AdamW)
+    assert np.isfinite(result.history["loss"][0])
