@@ -263,9 +263,14 @@ class TrainingJob:
                 self.batches.append({"epoch": int(event["epoch"]) + 1, "step": int(event["step"]),
                                      "x": round(x, 4), "elapsed": event["elapsed"], **numbers})
             else:
-                self.epoch = int(event["epoch"]) + 1
-                self.step = 0
-                self.epoch_end.append({"epoch": self.epoch, "elapsed": event["elapsed"], **numbers})
+                # Keras ends the epoch even when a cancel or the budget stopped it mid-way; the
+                # reporter always sends the last batch of a whole epoch, so its absence tells.
+                last = self.batches[-1] if self.batches else {}
+                whole = last.get("epoch") == int(event["epoch"]) + 1 and last.get("step") == self.steps
+                if whole:
+                    self.epoch, self.step = int(event["epoch"]) + 1, 0
+                self.epoch_end.append({"epoch": int(event["epoch"]) + 1, "partial": not whole,
+                                       "elapsed": event["elapsed"], **numbers})
 
     # Read from anywhere.
 
