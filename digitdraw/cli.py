@@ -132,7 +132,7 @@ def cmd_train(args) -> int:
         drawn_card = drawn.drawn_summary(drawn.drawn_evaluation(predictor, pen))
     elif args.drawn:
         print("No pendigits file found: drawn-digit accuracy not measured.", file=sys.stderr)
-    command = "python -m digitdraw " + shlex.join(sys.argv[1:])
+    command = "python -m digitdraw " + shlex.join(args.argv)
     card = cards.make_card(result, test, data_source=mnist.source, command=command, drawn=drawn_card)
     modelio.save(model, out, card)
     if args.weights:
@@ -244,6 +244,7 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the model card
     from digitdraw.data import DataError
     from digitdraw.modelio import ModelFileError
 

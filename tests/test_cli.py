@@ -1,0 +1,285 @@
+"""Specification of the command line: `digitdraw` / `python -m digitdraw` train, evaluate, predict,
+info, data and list, and how it reports mistakes (one line on stderr, exit code 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitdraw import cli, config, modelio
+
+REPO = config.REPO_ROOT
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def run_module(*argv, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """`python -m digitdraw ...` in a fresh interpreter, from the repository root."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "digitdraw", *map(str, argv)],
+        cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(tmp_path_factory, mnist):
+    """Three MNIST test digits saved as PNG at canvas size, as a user's files would be."""
+    folder = tmp_path_factory.mktemp("pngs")
+    files = []
+    for i in (0, 1, 2):  # test images 0-2: 7, 2, 1
+        big = Image.fromarray(mnist.x_test[i]).resize((280, 280), Image.BILINEAR)
+        files.append((folder / f"digit{i}.png", int(mnist.y_test[i])))
+        big.save(files[-1][0])
+    return files
+
+
+# -- train -----------------------------------------------------------------------------
+
+
+def test_train_writes_model_card_and_weights(capsys, tmp_path, mnist_dir):
+    out = tmp_path / "tiny.keras"
+    argv = ["train", "--arch", "dense", "--subset", "600", "--epochs", "1", "--seed", "5",
+            "--out", out, "--weights", "--no-drawn", "--data-dir", mnist_dir]
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["model"] == str(out) and summary["epochs"] == 1
+    assert 0.5 < summary["test_accuracy"] <= 1.0  # 600 images, one epoch: well above chance
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json", "tiny.keras", "tiny.weights.h5"]
+
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["command"] == "python -m digitdraw " + " ".join(map(str, argv))
+    assert card["architecture"] == "dense" and card["api"] == "sequential"
+    assert card["training"]["subset"] == 600 and card["training"]["seed"] == 5
+    assert card["data"] == {"source": str(mnist_dir), "train_images": 600, "test_images": 10000,
+                            "pen_writers": None, "pen_copies": 0}
+    assert card["test_accuracy"] == summary["test_accuracy"]
+    assert len(card["per_class_accuracy"]) == 10 and card["history"]["loss"]
+    assert card["parameters"] == 101_770
+    assert set(card["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
+
+    # Both files load, and give the same answers.
+    x = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(
+        modelio.load(out)(x), modelio.load(tmp_path / "tiny.weights.h5")(x)
+    )
+
+
+def test_train_refuses_an_out_path_that_is_not_keras(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--arch", "dense", "--out", tmp_path / "m.h5")
+    assert code == 2
+    assert err.startswith("digitdraw: error: --out") and ".keras" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_by_module_saves_in_the_user_models_folder(tmp_path, mnist_dir):
+    """The one end-to-end run through a fresh `python -m digitdraw` process."""
+    users = tmp_path / "users"
+    result = run_module(
+        "train", "--arch", "dense", "--subset", "300", "--epochs", "1", "--no-drawn",
+        env={config.USER_MODELS_ENV: str(users), config.DATA_DIR_ENV: str(mnist_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    saved = sorted(users.iterdir())
+    assert [p.suffix for p in saved] == [".json", ".keras"]
+    assert summary["model"] == str(saved[1]) and saved[1].name.startswith("dense-")
+    card = json.loads(saved[0].read_text())
+    assert card["command"] == "python -m digitdraw train --arch dense --subset 300 --epochs 1 --no-drawn"
+    assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
+
+
+# -- evaluate --------------------------------------------------------------------------
+
+
+def test_evaluate_prints_accuracy_per_class_and_confusion(capsys, model_files, mnist_dir):
+    code, out, err = run(capsys, "evaluate", model_files["dense"], "--data-dir", mnist_dir)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("dense: MNIST test accuracy ") and lines[0].endswith("%")
+    accuracy = float(lines[0].split()[-1].rstrip("%")) / 100
+    assert accuracy > 0.8
+    assert lines[1].strip().startswith("per class: 0:")
+    assert "confusion" in lines[2]
+    rows = [[int(n) for n in line.split()] for line in lines[3:13]]
+    assert len(rows) == 10 and all(len(r) == 10 for r in rows)
+    assert sum(map(sum, rows)) == 10000
+    assert [sum(r) for r in rows] == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_evaluate_json_one_object_a_model(capsys, model_files, mnist_dir):
+    code, out, err = run(capsys, "evaluate", model_files["dense"], model_files["cnn"], "--json",
+                         "--data-dir", mnist_dir)
+    assert code == 0, err
+    results = json_lines(out)
+    assert [r["model"] for r in results] == ["dense", "cnn"]
+    for r in results:
+        confusion = np.array(r["confusion_matrix"])
+        assert confusion.shape == (10, 10) and confusion.sum() == 10000
+        assert r["accuracy"] == pytest.approx(np.trace(confusion) / 10000, abs=1e-6)
+        assert len(r["per_class_accuracy"]) == 10
+
+
+# -- predict ---------------------------------------------------------------------------
+
+
+def test_predict_one_json_line_per_image(capsys, model_files, digit_pngs):
+    code, out, err = run(capsys, "predict", *(p for p, _ in digit_pngs),
+                         "--model", model_files["dense"], "--model", model_files["cnn"])
+    assert code == 0, err
+    lines = json_lines(out)
+    assert [line["file"] for line in lines] == [str(p) for p, _ in digit_pngs]
+    for line in lines:
+        assert set(line) == {"file", "models"}
+        assert set(line["models"]) == {"dense", "cnn"}
+        for answer in line["models"].values():
+            assert answer["digit"] in range(10)
+            probs = answer["probabilities"]
+            assert len(probs) == 10 and sum(probs) == pytest.approx(1.0, abs=1e-4)
+            assert answer["digit"] == int(np.argmax(probs))
+    # The trained dense model reads these clear digits.
+    assert sum(line["models"]["dense"]["digit"] == label
+               for line, (_, label) in zip(lines, digit_pngs, strict=True)) >= 2
+
+
+def test_predict_unreadable_files_get_error_lines_and_the_others_answers(
+    capsys, tmp_path, model_files, digit_pngs
+):
+    broken = tmp_path / "broken.png"
+    broken.write_text("this is not a PNG")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (200, 200), 0).save(blank)
+    missing = tmp_path / "missing.png"
+    good = digit_pngs[0][0]
+    code, out, err = run(capsys, "predict", broken, good, missing, blank, good,
+                         "--model", model_files["dense"], "--model", model_files["cnn"])
+    assert code == 1
+    lines = json_lines(out)
+    assert [line["file"] for line in lines] == [str(p) for p in (broken, good, missing, blank, good)]
+    for i in (0, 2, 3):
+        assert set(lines[i]) == {"file", "error"} and lines[i]["error"]
+    assert "not an image" in lines[0]["error"]
+    for i in (1, 4):
+        assert set(lines[i]["models"]) == {"dense", "cnn"}
+    assert lines[1] == lines[4]
+    assert "Traceback" not in err
+
+
+def test_predict_by_module_prints_only_json(model_files, digit_pngs):
+    result = run_module("predict", digit_pngs[0][0], "--model", model_files["dense"])
+    assert result.returncode == 0, result.stderr
+    (line,) = json_lines(result.stdout)
+    assert line["file"] == str(digit_pngs[0][0]) and set(line["models"]) == {"dense"}
+
+
+# -- info, data, list ------------------------------------------------------------------
+
+
+def test_info_prints_the_card_and_the_summary(capsys, model_files):
+    code, out, err = run(capsys, "info", model_files["dense"])
+    assert code == 0, err
+    assert out.startswith(f"# {model_files['dense']}\n")
+    card_text = out[out.index("{"): out.index("\n}\n") + 2]
+    card = json.loads(card_text)
+    assert card["architecture"] == "dense" and "history" not in card
+    assert card["command"] == "fixture dense"
+    assert "Total params: 101,770" in out
+    assert "dense_128" in out and "probabilities" in out
+
+
+def test_info_without_a_card(capsys, tmp_path):
+    from digitdraw import architectures
+
+    path = modelio.save(architectures.build("cnn"), tmp_path / "bare.keras")
+    code, out, _ = run(capsys, "info", path)
+    assert code == 0
+    assert "(no model card)" in out and "conv1" in out
+
+
+def test_info_by_name_from_the_user_models_folder(capsys, tmp_path, monkeypatch, model_files):
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    modelio.save(modelio.load(model_files["dense"]), tmp_path / "mine.keras", {"architecture": "dense"})
+    code, out, _ = run(capsys, "info", "mine")
+    assert code == 0 and out.startswith(f"# {tmp_path / 'mine.keras'}")
+
+
+def test_data_prints_statistics_and_writes_the_grid(capsys, tmp_path, mnist_dir):
+    grid = tmp_path / "grid.png"
+    code, out, err = run(capsys, "data", "--data-dir", mnist_dir, "--grid", grid, "--per-class", "6")
+    assert code == 0, err
+    assert f"source: {mnist_dir}" in out
+    assert "train: 60000 images 28x28 uint8" in out
+    assert "per class 5923 6742 5958 6131 5842 5421 5918 6265 5851 5949" in out
+    assert "test: 10000 images" in out and "per class 980 1135 1032" in out
+    with Image.open(grid) as im:
+        assert im.format == "PNG" and im.size == (6 * 28 * 2, 10 * 28 * 2)
+        pixels = np.asarray(im)
+    # Every row of the grid holds digits (ink), none is left empty.
+    for digit in range(10):
+        assert pixels[digit * 56:(digit + 1) * 56].max() > 200
+
+
+def test_list_shows_trained_models(capsys, tmp_path, monkeypatch, model_files):
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    modelio.save(modelio.load(model_files["dense"]), tmp_path / "mine.keras",
+                 {"architecture": "dense", "test_accuracy": 0.9})
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert f"mine\t{tmp_path / 'mine.keras'}\tmine (trained here, MNIST 90.00%)" in out.splitlines()
+
+
+# -- Mistakes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "x.png", "--model", "no-such-model"],
+        ["evaluate", "no-such-model"],
+        ["info", "no-such-model"],
+    ],
+    ids=["predict", "evaluate", "info"],
+)
+def test_unknown_model_name_is_a_clear_error(capsys, argv, mnist_dir):
+    code, out, err = run(capsys, *argv, *(["--data-dir", mnist_dir] if argv[0] == "evaluate" else []))
+    assert code == 2
+    assert err.strip().splitlines() == [err.strip()]  # one line
+    assert err.startswith("digitdraw: error: No model named 'no-such-model'; known models:")
+    assert out == ""
+
+
+def test_missing_model_path_is_a_clear_error(capsys, tmp_path):
+    code, _, err = run(capsys, "info", tmp_path / "gone.keras")
+    assert code == 2 and "gone.keras: no such model file" in err
+
+
+def test_unknown_architecture_and_command_are_usage_errors(capsys):
+    for argv in (["train", "--arch", "resnet"], ["frobnicate"], []):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+    assert "usage: digitdraw" in capsys.readouterr().err
+
+
+def test_console_script_is_declared():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["digitdraw"] == "digitdraw.cli:main"
+    assert cli.main is not None
