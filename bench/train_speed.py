@@ -1,0 +1,174 @@
+"""Time to a given MNIST test accuracy, training only, on this machine; and per-drawing inference.
+
+Runs the `quick` presets (training.preset("quick", arch)) unchanged, evaluates test accuracy
+after every epoch (evaluation time is excluded from the clock), and prints, per architecture,
+the seconds of training it took to reach the target, the final accuracy, and whether the
+target was met within its time limit:
+
+    cnn    >= 99.0% test accuracy within 60 s of training
+    dense  >= 97.5% test accuracy within 10 s of training
+
+Then, for the trained models, the time to read one drawing: Predictor.predict_one (the app's
+path) against model.predict, median over --calls calls each.
+
+    python bench/train_speed.py                  # both architectures, once
+    python bench/train_speed.py --arch dense --repeats 3
+    python bench/train_speed.py --json           # also one JSON object a line
+
+Run it on a quiet machine: other work on the CPU makes every figure worse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from digitdraw import data, training  # noqa: E402
+from digitdraw.predict import Predictor  # noqa: E402
+
+TARGETS = {"cnn": (0.990, 60.0), "dense": (0.975, 10.0)}  # (test accuracy, seconds of training)
+
+
+class EpochEvaluator(keras.callbacks.Callback):
+    """Test accuracy after every epoch, and the training clock with evaluation taken out."""
+
+    def __init__(self, x_test: np.ndarray, y_test: np.ndarray) -> None:
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.epochs: list[dict] = []
+        self.eval_seconds = 0.0
+        self.predictor: Predictor | None = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        trained = time.perf_counter() - self.start - self.eval_seconds
+        t0 = time.perf_counter()
+        if self.predictor is None:  # reads the model's live variables: one trace is enough
+            self.predictor = Predictor(self.model)
+        probs = self.predictor.probabilities(self.x_test)
+        accuracy = float((probs.argmax(1) == self.y_test).mean())
+        self.eval_seconds += time.perf_counter() - t0
+        self.epochs.append({"epoch": epoch + 1, "train_seconds": trained, "test_accuracy": accuracy})
+
+
+def median_ms(fn, calls: int) -> float:
+    for _ in range(5):  # warm-up: tracing, first-call allocations
+        fn()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def run_once(arch: str, mnist: data.Mnist, seed: int | None) -> dict:
+    cfg = training.preset("quick", arch)
+    if seed is not None:
+        cfg = cfg.replace(seed=seed)
+    target, limit = TARGETS.get(arch, TARGETS["cnn"])
+    evaluator = EpochEvaluator(mnist.x_test, mnist.y_test)
+    result = training.train(cfg, mnist, callbacks=[evaluator])
+    reached = next((e for e in evaluator.epochs if e["test_accuracy"] >= target), None)
+    seconds_to_target = reached["train_seconds"] if reached else None
+    return {
+        "arch": arch,
+        "seed": cfg.seed,
+        "preset": {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate},
+        "target_accuracy": target,
+        "time_limit_s": limit,
+        "seconds_to_target": seconds_to_target,
+        "met": seconds_to_target is not None and seconds_to_target <= limit,
+        "final_accuracy": evaluator.epochs[-1]["test_accuracy"],
+        "train_seconds": evaluator.epochs[-1]["train_seconds"],
+        "epochs": evaluator.epochs,
+        "model": result.model,
+    }
+
+
+def inference_times(model: keras.Model, image: np.ndarray, calls: int) -> dict:
+    predictor = Predictor(model)
+    x = image.astype(np.float32)[None] / 255.0
+    return {
+        "predict_one_ms": median_ms(lambda: predictor.predict_one(image), calls),
+        "model_predict_ms": median_ms(lambda: model.predict(x, verbose=0), calls),
+    }
+
+
+def fmt_seconds(s: float | None) -> str:
+    return f"{s:6.1f} s" if s is not None else "   never"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", choices=["dense", "cnn"], action="append",
+                        help="architecture to time (repeatable; default: both)")
+    parser.add_argument("--repeats", type=int, default=1, help="training runs per architecture")
+    parser.add_argument("--calls", type=int, default=200, help="inference calls per median")
+    parser.add_argument("--vary-seed", action="store_true",
+                        help="run r uses seed r (default: every run uses the preset's own seed)")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITDRAW_DATA_DIR)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON object a run")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    archs = args.arch or ["dense", "cnn"]
+
+    try:
+        mnist = data.load_mnist(args.data_dir)
+    except data.DataError as exc:
+        print(f"train_speed: {exc}", file=sys.stderr)
+        return 2
+    print(f"MNIST from {mnist.source}; {os.cpu_count()} CPUs; keras {keras.__version__}")
+
+    all_met = True
+    for arch in archs:
+        runs = []
+        for r in range(args.repeats):
+            run = run_once(arch, mnist, r if args.vary_seed else None)
+            runs.append(run)
+            curve = "  ".join(f"e{e['epoch']} {e['train_seconds']:.1f}s {e['test_accuracy']:.2%}"
+                              for e in run["epochs"])
+            print(f"{arch} run {r + 1}/{args.repeats} (seed {run['seed']}): {curve}", flush=True)
+        last = runs[-1]
+        times = [r["seconds_to_target"] for r in runs]
+        reached = [t for t in times if t is not None]
+        met = all(r["met"] for r in runs)
+        all_met &= met
+        median_time = statistics.median(reached) if len(reached) == len(runs) else None
+        print(
+            f"{arch:5s} target {last['target_accuracy']:.1%} within {last['time_limit_s']:.0f} s: "
+            f"time to target {fmt_seconds(median_time)} (median of {len(runs)}), "
+            f"final accuracy {statistics.median(r['final_accuracy'] for r in runs):.2%}, "
+            f"training {statistics.median(r['train_seconds'] for r in runs):.1f} s "
+            f"-> {'MET' if met else 'NOT MET'}",
+            flush=True,
+        )
+        inference = inference_times(last["model"], mnist.x_test[0], args.calls)
+        print(
+            f"{arch:5s} one drawing: Predictor.predict_one {inference['predict_one_ms']:.2f} ms, "
+            f"model.predict {inference['model_predict_ms']:.2f} ms "
+            f"(median of {args.calls}; {inference['model_predict_ms'] / inference['predict_one_ms']:.0f}x)",
+            flush=True,
+        )
+        if args.json:
+            for run in runs:
+                print(json.dumps({k: v for k, v in run.items() if k != "model"} | inference))
+    return 1 if args.strict and not all_met else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
