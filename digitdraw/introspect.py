@@ -70,9 +70,9 @@ def feature_maps(
     if not convs:
         return {}
     taps = [_block_output(model, c) if after_activation else c for c in convs]
-    probe = keras.Model(model.inputs, [t.output for t in taps])
-    # A list of one input, as the model was built: a bare tensor draws a structure warning.
-    outputs = probe([to_model_input(image).reshape(1, 28, 28)], training=False)
+    # The single input tensor, not the list: a list-input model warns when called on a bare tensor.
+    probe = keras.Model(model.inputs[0], [t.output for t in taps])
+    outputs = probe(to_model_input(image).reshape(1, 28, 28), training=False)
     outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
     maps = {}
     for conv, tap, out in zip(convs, taps, outputs, strict=True):
@@ -189,3 +189,11 @@ def tile_grid(tiles: np.ndarray, cols: int, pad: int = 1, fill: float | int = 0)
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement, so that small maps show crisp pixels in the browser."""
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def saliency_overlay(image: np.ndarray, saliency_map: np.ndarray) -> np.ndarray:
+    """uint8 RGB: the input dimmed in grey, the saliency on top in orange-red."""
+    base = to_model_input(image).reshape(28, 28) * 0.45
+    s = np.clip(np.asarray(saliency_map, np.float32), 0, 1)
+    rgb = np.stack([np.maximum(base, s), np.maximum(base, s * 0.45), base * (1 - s)], axis=-1)
+    return (rgb * 255).round().astype(np.uint8)

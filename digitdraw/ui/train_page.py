@@ -1,0 +1,269 @@
+"""The Train page: train a new model from the browser and watch it learn.
+
+The run itself lives in digitdraw.jobs (one per server, in a background thread); this page
+only starts it, polls its progress in a fragment, and cancels it. So a run goes on when its
+page is left, and every session sees the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from digitdraw import architectures, config, jobs, training
+
+PASSWORD_SECRET = "training_password"  # st.secrets key; env DIGITDRAW_TRAINING_PASSWORD also works
+UNLOCK_KEY = "train_unlocked"
+POLL_SECONDS = 1.0  # progress refresh; each poll only copies a few lists under a lock
+WATCH_SECONDS = 3.0  # an idle page looks this often for a run started by another session
+RECIPES = ("quick", "standard", "custom")
+TRAIN_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 60000)
+BATCH_SIZES = (32, 64, 128, 256, 512)
+LEARNING_RATES = (3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
+PHASE_TEXT = {
+    jobs.PREPARING: "Loading the data and building the model…",
+    jobs.TRAINING: "Training",
+    jobs.EVALUATING: "Training done: measuring it on the MNIST test set and on drawn digits…",
+    jobs.SAVING: "Saving the model and its card…",
+}
+
+
+def page() -> None:
+    st.title("Train a model")
+    st.caption(
+        "Train a fresh network on MNIST and watch it learn. The models the Draw page is using "
+        "are never touched: a finished run is saved as a new model you can then choose there."
+    )
+    if not config.TRAINING_ENABLED:
+        st.info(
+            "Training is switched off on this server. The Draw and Inspect pages work as usual "
+            "with the models already here.",
+            icon="🔒",
+        )
+        return
+    password = _required_password()
+    if password and not _unlocked(password):
+        return
+
+    job = jobs.JOBS.current()
+    if job is not None and job.status == jobs.RUNNING:
+        _progress()
+        return
+    if job is not None:
+        _last_result(job.snapshot())
+    _form()
+    _watch_for_other_runs()
+
+
+# -- Access -----------------------------------------------------------------------------------
+
+
+def _required_password() -> str | None:
+    """The password protecting this page, from st.secrets or the environment; None: open."""
+    try:
+        secret = st.secrets.get(PASSWORD_SECRET)
+    except Exception:  # no secrets file at all is the normal case, and it raises
+        secret = None
+    return str(secret) if secret else os.environ.get(config.TRAINING_PASSWORD_ENV) or None
+
+
+def _unlocked(password: str) -> bool:
+    # The session remembers a digest of the password it was unlocked with, so changing the
+    # password locks every session again.
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    if st.session_state.get(UNLOCK_KEY) == digest:
+        return True
+    st.info("Training is protected on this server: enter the password to use this page.", icon="🔑")
+    with st.form("train_password_form"):
+        typed = st.text_input("Password", type="password", key="train_password")
+        submitted = st.form_submit_button("Unlock")
+    if submitted:
+        # compare_digest: the time taken says nothing about how much of a guess was right.
+        if hmac.compare_digest(typed.encode(), password.encode()):
+            st.session_state[UNLOCK_KEY] = digest
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
+# -- Choosing a run ---------------------------------------------------------------------------
+
+
+def _form() -> None:
+    st.subheader("New run")
+    names = list(architectures.ARCHITECTURES)
+    left, right = st.columns(2, gap="large")
+    with left:
+        arch = st.selectbox(
+            "Architecture", names, index=names.index("cnn") if "cnn" in names else 0, key="train_arch",
+            format_func=lambda n: f"{n} — {architectures.DESCRIPTIONS[n]}",
+        )
+        api = st.radio(
+            "Keras API", architectures.APIS, horizontal=True, key="train_api", format_func=str.capitalize,
+            help="The same layers and parameters either way: keras.Sequential or the functional API.",
+        )
+        recipe = st.radio(
+            "Recipe", RECIPES, horizontal=True, key="train_recipe", format_func=str.capitalize,
+            help="Quick: a short run for a first look. Standard: longer, with augmentation, for a "
+            "model that reads drawn digits well. Custom: set everything yourself.",
+        )
+    base = training.preset("quick" if recipe == "custom" else recipe, arch)
+    with right:
+        if recipe == "custom":
+            c1, c2 = st.columns(2)
+            epochs = c1.number_input("Epochs", 1, config.MAX_EPOCHS, min(base.epochs, config.MAX_EPOCHS),
+                                     key="train_epochs")
+            batch = c2.select_slider("Batch size", BATCH_SIZES, value=base.batch_size, key="train_batch")
+            lr = c1.select_slider("Learning rate", LEARNING_RATES, value=base.learning_rate, key="train_lr",
+                                  format_func=lambda v: f"{v:g}",
+                                  help="The peak of a warm-up and cosine decay.")
+            augment = c2.toggle("Augmentation", value=base.augment, key="train_augment",
+                                help="Random small rotations, zooms and shifts of each batch.")
+            base = base.replace(epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr),
+                                augment=bool(augment))
+        else:
+            st.markdown(
+                f"**{recipe.capitalize()}** for {arch}: {base.epochs} epochs, batch {base.batch_size}, "
+                f"learning rate {base.learning_rate:g}, augmentation {'on' if base.augment else 'off'}."
+            )
+        size = st.select_slider("Training images", TRAIN_SIZES, value=TRAIN_SIZES[-1], key="train_size",
+                                format_func=lambda n: f"{n:,}",
+                                help="Fewer images: a faster run and a weaker model.")
+        limit = int(config.MAX_TRAIN_SECONDS)
+        budget = st.number_input(
+            "Time limit (seconds)", 1, limit, min(300, limit), step=10, key="train_budget",
+            help=f"Training stops after this long and keeps what it learned; at most {limit} s here.",
+        )
+    cfg = base.replace(api=api, subset=None if size >= 60000 else int(size), time_budget=float(budget))
+    if st.button("Start training", type="primary", key="train_start", icon="▶️"):
+        try:
+            jobs.JOBS.start(cfg)
+        except jobs.JobError as exc:
+            st.error(str(exc), icon="⛔")
+        else:
+            st.rerun()
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def _watch_for_other_runs() -> None:
+    # An idle page is re-drawn as soon as a run starts anywhere, so a second session sees
+    # that run instead of offering a Start that would be refused.
+    if jobs.JOBS.running():
+        st.rerun()
+
+
+# -- A run in progress --------------------------------------------------------------------------
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _progress() -> None:
+    job = jobs.JOBS.current()
+    if job is None or job.status != jobs.RUNNING:
+        st.rerun()  # the whole page: the result and a fresh form replace this fragment
+        return
+    snap = job.snapshot()
+    cfg = snap.config
+    st.subheader(f"Training {cfg['architecture']} ({cfg['api']})")
+    st.caption(_describe(cfg))
+    if snap.phase == jobs.TRAINING:
+        epoch = min(snap.epoch + 1, snap.epochs)
+        text = f"Epoch {epoch} of {snap.epochs} · batch {snap.step} of {snap.steps}"
+    else:
+        text = PHASE_TEXT.get(snap.phase, snap.phase)
+    st.progress(snap.fraction, text=text)
+
+    last = snap.batches[-1] if snap.batches else {}
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 1.2], vertical_alignment="bottom")
+    c1.metric("Elapsed", _duration(snap.elapsed))
+    c2.metric("Remaining (est.)", "…" if snap.eta is None else _duration(snap.eta),
+              help="Training time left at the pace so far, or until the time limit if sooner; "
+              "evaluation and saving take a few seconds more.")
+    c3.metric("Loss", f"{last['loss']:.3f}" if "loss" in last else "–")
+    c4.metric("Accuracy", f"{last['accuracy']:.1%}" if "accuracy" in last else "–",
+              help="On the training batches of this epoch so far.")
+    with c5:
+        slot = st.empty()  # the button, replaced by the notice once a cancel is asked for
+        requested = snap.cancel_requested
+        if not requested and slot.button("Cancel", key="train_cancel", icon="⏹️", width="stretch",
+                                         help="Stop after the current batch; nothing is saved."):
+            requested = jobs.JOBS.cancel()
+        if requested:
+            slot.warning("Cancelling after the current batch…", icon="⏹️")
+    _curves(snap)
+
+
+def _curves(snap: jobs.JobSnapshot) -> None:
+    if not snap.batches:
+        return
+    batches = pd.DataFrame(snap.batches)
+    ends = pd.DataFrame([e for e in snap.epoch_end if not e.get("partial")])
+    left, right = st.columns(2)
+    for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
+        if metric not in batches:
+            continue
+        col.altair_chart(_curve_chart(batches, ends, metric, title), width="stretch")
+    st.caption("Lines: running average over each epoch's batches so far. Dots: the epoch's final value.")
+
+
+def _curve_chart(batches: pd.DataFrame, ends: pd.DataFrame, metric: str, title: str) -> alt.LayerChart:
+    fmt = "%" if metric == "accuracy" else ".2f"
+    x = alt.X("x:Q", title="epoch", axis=alt.Axis(tickMinStep=1))
+    line = alt.Chart(batches).mark_line().encode(
+        x=x, y=alt.Y(f"{metric}:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("epoch:O"), alt.Tooltip("step:Q", title="batch"),
+                 alt.Tooltip(f"{metric}:Q", format=".4f")],
+    )
+    layers = [line]
+    if not ends.empty and metric in ends:
+        points = alt.Chart(ends.rename(columns={"epoch": "x"}))
+        points = points.mark_point(filled=True, size=70, color="#d62728")
+        layers.append(points.encode(x="x:Q", y=f"{metric}:Q",
+                                    tooltip=[alt.Tooltip("x:Q", title="epoch"),
+                                             alt.Tooltip(f"{metric}:Q", format=".4f")]))
+    return alt.layer(*layers).properties(height=220, title=title)
+
+
+# -- The last run's outcome --------------------------------------------------------------------
+
+
+def _last_result(snap: jobs.JobSnapshot) -> None:
+    cfg = snap.config
+    what = f"{cfg['architecture']} ({cfg['api']})"
+    if snap.status == jobs.FINISHED:
+        drawn = "not measured" if snap.drawn_accuracy is None else f"**{snap.drawn_accuracy:.2%}**"
+        st.success(
+            f"**{snap.model_name}** is ready: a {what} trained in {_duration(snap.elapsed)}.  \n"
+            f"MNIST test accuracy **{snap.test_accuracy:.2%}** · drawn-digit accuracy {drawn}.  \n"
+            "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
+            icon="✅",
+        )
+    elif snap.status == jobs.CANCELLED:
+        st.info(f"The last run ({what}) was cancelled; nothing was saved.", icon="⏹️")
+    elif snap.status == jobs.FAILED:
+        st.error(f"The last run ({what}) failed: {snap.error}", icon="⚠️")
+    if snap.status == jobs.FINISHED:
+        for note in snap.notes:
+            st.caption(note)
+    if snap.batches:
+        with st.expander("Learning curves of the last run"):
+            _curves(snap)
+
+
+# -- Small helpers ------------------------------------------------------------------------------
+
+
+def _describe(cfg: dict) -> str:
+    size = f"{cfg['subset']:,}" if cfg.get("subset") else "60,000"
+    return (f"{cfg['epochs']} epochs · batch {cfg['batch_size']} · learning rate {cfg['learning_rate']:g} · "
+            f"augmentation {'on' if cfg['augment'] else 'off'} · {size} training images · "
+            f"time limit {cfg['time_budget']:g} s")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,173 @@
+"""The Train and Inspect pages, rendered headless with Streamlit's AppTest.
+
+Each page runs alone (AppTest.from_function) so these tests do not depend on the Draw page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from digitdraw import config, jobs, training
+from digitdraw.ui import inspect_page
+
+TIMEOUT = 120
+
+
+def train_app():
+    from digitdraw.ui import train_page
+
+    train_page.page()
+
+
+def inspect_app():
+    from digitdraw.ui import inspect_page
+
+    inspect_page.page()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error", "title",
+                                  "subheader") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture(autouse=True)
+def _no_password(monkeypatch):
+    monkeypatch.delenv(config.TRAINING_PASSWORD_ENV, raising=False)
+    monkeypatch.setattr(config, "TRAINING_ENABLED", True)
+
+
+@pytest.fixture
+def idle_jobs(monkeypatch):
+    """A fresh job registry, so no run from another test shows up here."""
+    fresh = jobs.TrainingJobs()
+    monkeypatch.setattr(jobs, "JOBS", fresh)
+    return fresh
+
+
+# -- Train page -------------------------------------------------------------------------------
+
+
+def test_train_page_offers_every_architecture_api_and_recipe(idle_jobs):
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    arch = at.selectbox(key="train_arch")
+    assert arch.options and all(name in " ".join(arch.options) for name in ("dense", "cnn"))
+    assert at.radio(key="train_api").options == ["Sequential", "Functional"]
+    assert at.radio(key="train_recipe").options == ["Quick", "Standard", "Custom"]
+    assert "Start training" in [b.label for b in at.button]
+
+    at.radio(key="train_recipe").set_value("custom").run()
+    epochs = at.number_input(key="train_epochs")
+    assert epochs.max == config.MAX_EPOCHS  # the page cannot ask for more than the server allows
+    assert at.toggle(key="train_augment") is not None
+
+
+def test_training_switched_off_shows_a_message_and_no_controls(monkeypatch, idle_jobs):
+    monkeypatch.setattr(config, "TRAINING_ENABLED", False)
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert "Training is switched off" in texts(at)
+    assert not at.button and not at.selectbox
+
+
+def test_password_gate_from_the_environment(monkeypatch, idle_jobs):
+    monkeypatch.setenv(config.TRAINING_PASSWORD_ENV, "s3cret")
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert "protected" in texts(at) and not at.selectbox
+    at.text_input(key="train_password").input("wrong")
+    at.button[0].click().run()
+    assert "Wrong password" in texts(at) and not at.selectbox
+    at.text_input(key="train_password").input("s3cret")
+    at.button[0].click().run()
+    assert at.selectbox(key="train_arch") is not None
+    assert "Wrong password" not in texts(at)
+
+
+def test_password_gate_from_st_secrets(idle_jobs):
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
+    at.secrets["training_password"] = "from-secrets"
+    at.run()
+    assert not at.selectbox
+    at.text_input(key="train_password").input("from-secrets")
+    at.button[0].click().run()
+    assert at.selectbox(key="train_arch") is not None
+
+
+def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jobs, monkeypatch):
+    # A run that never reports: the page must show it as preparing, with a Cancel button.
+    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("dense", epochs=3)), "t")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    for _session in range(2):
+        at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+        assert not at.exception
+        assert "Training dense (sequential)" in texts(at)
+        assert [b.label for b in at.button] == ["Cancel"]
+        assert not at.selectbox  # no second Start
+    at.button(key="train_cancel").click().run()
+    assert job.cancel_event.is_set()
+    assert "Cancelling after the current batch" in texts(at)
+
+
+def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jobs, monkeypatch, tmp_path):
+    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("cnn", epochs=1)), "t")
+    job._set(status=jobs.FINISHED, phase=jobs.DONE, model_path=tmp_path / "cnn-20261122-120000.keras",
+             test_accuracy=0.9712, drawn_accuracy=0.8125)
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    message = at.success[0].value
+    assert "cnn-20261122-120000" in message and "97.12%" in message and "81.25%" in message
+    assert "Draw" in message
+    assert at.selectbox(key="train_arch") is not None  # and a new run can be set up
+
+
+def test_a_failed_run_shows_its_message(idle_jobs, monkeypatch):
+    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("cnn", epochs=1)), "t")
+    job._set(status=jobs.FAILED, phase=jobs.DONE, error="DataError: MNIST data folder /x does not exist.")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert "failed: DataError: MNIST data folder /x does not exist." in at.error[0].value
+
+
+# -- Inspect page -----------------------------------------------------------------------------
+
+
+def test_inspect_overview_shows_the_card_and_layer_table():
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    models = at.selectbox(key="inspect_model")
+    assert [o.split(" ")[0] for o in models.options[:2]] == ["cnn", "dense"]  # shipped first
+    assert all("(shipped" in o for o in models.options[:2])
+    models.set_value("dense").run()
+    assert not at.exception
+    assert "MNIST test accuracy" in [m.label for m in at.metric]
+    table = at.dataframe[0].value
+    assert list(table["layer"]) == ["flatten", "dense_128", "probabilities"]
+    assert table["parameters"].sum() == 101770
+
+
+def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_section"] = "Test set"
+    at.run()
+    assert not at.exception
+    accuracy = next(m for m in at.metric if m.label == "Test accuracy").value
+    assert accuracy.endswith("%") and 80 < float(accuracy.rstrip("%")) <= 100
+    assert "Confusion matrix" in texts(at)
+    assert "Where the dense network and the CNN disagree" in texts(at)
+
+
+def test_inspect_shows_the_drawing_from_the_draw_page_inside_the_models():
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    drawing = np.zeros((28, 28), np.float32)
+    drawing[5:23, 13:16] = 1.0
+    at.session_state[inspect_page.DRAWING_KEY] = drawing
+    at.session_state["inspect_section"] = "Inside the model"
+    at.run()
+    assert not at.exception
+    assert at.radio(key="inspect_source").value == "Your drawing"
+    shown = texts(at)
+    assert "saliency on your drawing" in shown
+    assert "Feature maps of cnn" in shown and "First-layer filters" in shown
+    assert "First-layer weights of dense" in shown
