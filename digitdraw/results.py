@@ -98,7 +98,7 @@ def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
             "digit": d,
             "model": a.model,
             "probability": float(a.probabilities[d]),
-            "chosen": d == a.digit,
+            "chosen": bool(d == a.digit),
         }
         for a in answers
         for d in range(10)
@@ -137,3 +137,57 @@ def display_step(image: np.ndarray, side: int = 140) -> np.ndarray:
         return enlarge(img, max(1, side // longest))
     step = max(1, longest // side)
     return img[::step, ::step]
+
+
+# Series colours, in page order (left model, right model, ...): distinct hues that read on
+# white and in print, rather than the theme's two shades of blue.
+SERIES_COLOURS = ["#0068c9", "#ff8700", "#29b09d", "#7d353b"]
+
+
+def chart_spec(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_THRESHOLD) -> dict:
+    """A Vega-Lite spec: all models' ten probabilities as one grouped bar chart.
+
+    Digits 0-9 on x, one bar per model within each digit (xOffset), probability on y (0-100%),
+    and a dashed rule at the "not sure" threshold. A plain dict with the data inline: building
+    it costs microseconds, where an Altair chart's validation costs tens of milliseconds on
+    every stroke.
+    """
+    order = [a.model for a in answers]
+    values = chart_frame(answers).to_dict(orient="records")
+    return {
+        "height": 220,
+        "layer": [
+            {
+                "data": {"values": values},
+                "mark": {"type": "bar", "cornerRadiusEnd": 2},
+                "encoding": {
+                    "x": {"field": "digit", "type": "ordinal", "title": "digit", "axis": {"labelAngle": 0}},
+                    "xOffset": {"field": "model", "type": "nominal", "sort": order},
+                    "y": {
+                        "field": "probability",
+                        "type": "quantitative",
+                        "title": "probability",
+                        "scale": {"domain": [0, 1]},
+                        "axis": {"format": "%", "tickCount": 5},
+                    },
+                    "color": {
+                        "field": "model",
+                        "type": "nominal",
+                        "sort": order,
+                        "scale": {"domain": order, "range": SERIES_COLOURS[: len(order)]},
+                        "legend": {"orient": "top", "title": None},
+                    },
+                    "tooltip": [
+                        {"field": "model", "type": "nominal"},
+                        {"field": "digit", "type": "ordinal"},
+                        {"field": "probability", "type": "quantitative", "format": ".1%"},
+                    ],
+                },
+            },
+            {
+                "data": {"values": [{"threshold": threshold}]},
+                "mark": {"type": "rule", "strokeDash": [4, 4], "opacity": 0.6},
+                "encoding": {"y": {"field": "threshold", "type": "quantitative"}},
+            },
+        ],
+    }

@@ -7,7 +7,16 @@ import pytest
 
 from digitdraw import config
 from digitdraw.predict import Prediction
-from digitdraw.results import Answer, answer, chart_frame, display_step, enlarge, unique_titles, verdict
+from digitdraw.results import (
+    Answer,
+    answer,
+    chart_frame,
+    chart_spec,
+    display_step,
+    enlarge,
+    unique_titles,
+    verdict,
+)
 
 
 def _prediction(digit: int, confidence: float) -> Prediction:
@@ -119,3 +128,23 @@ def test_display_step_grows_small_and_shrinks_large_steps_to_about_the_side():
     assert display_step(np.zeros((20, 20), np.float32), side=140).shape == (140, 140)
     small = display_step(np.ones((280, 280), np.float32), side=140)
     assert small.shape == (140, 140) and small.max() == 255
+
+
+# --------------------------------------------------------------------------- chart spec
+
+
+def test_chart_spec_is_one_grouped_bar_chart_of_both_models_with_the_threshold_line():
+    import json
+
+    answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
+    spec = chart_spec(answers, threshold=0.6)
+    json.dumps(spec)  # plain JSON: what Streamlit sends to the browser
+    bars, rule = spec["layer"]
+    assert bars["mark"]["type"] == "bar"
+    enc = bars["encoding"]
+    assert enc["x"]["field"] == "digit"
+    assert enc["xOffset"]["field"] == "model"  # two bars per digit, side by side
+    assert enc["color"]["scale"]["domain"] == ["Dense", "CNN"]  # left model first
+    assert len(bars["data"]["values"]) == 20
+    assert rule["mark"]["type"] == "rule"
+    assert rule["data"]["values"] == [{"threshold": 0.6}]

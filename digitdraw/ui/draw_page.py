@@ -8,15 +8,18 @@ drawing fragment below: predictions follow each stroke without a button.
 
 from __future__ import annotations
 
-import altair as alt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import CanvasResult, st_canvas
 
 from digitdraw import config, results
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import EMPTY_REASON, ImageError, Preprocessed, load_image_file, preprocess
 from digitdraw.ui.models import DEFAULT_MODELS, ModelChoice, model_choices, predictor_or_error
+
+if TYPE_CHECKING:
+    from streamlit_drawable_canvas import CanvasResult
 
 CANVAS_KEY = "draw_canvas"
 CANVAS_SIZE = 280  # px; pendigits.render and the benchmarks use the same size
@@ -113,10 +116,16 @@ def _draw_and_answer(chosen: list[ModelChoice], black_on_white: bool) -> None:
 
 
 def _draw_input(black_on_white: bool) -> np.ndarray | None:
+    # Imported here: the component registers itself on import and fails outside a running
+    # Streamlit app, and this module's pure helpers are used without one (tests, benchmark).
+    from streamlit_drawable_canvas import st_canvas
+
     ink, paper = ("#000000", "#FFFFFF") if black_on_white else ("#FFFFFF", "#000000")
     # The slider's value is read before the canvas is drawn, so it sits below it via a container.
     canvas_box = st.container()
-    pen = st.slider("Pen width", 6, 40, DEFAULT_PEN, step=1, key="draw_pen", format="%d px")
+    pen = st.slider(
+        "Pen width", 6, 40, DEFAULT_PEN, step=1, key="draw_pen", format="%d px", width=CANVAS_SIZE
+    )
     with canvas_box:
         result = st_canvas(
             stroke_width=pen,
@@ -145,7 +154,7 @@ def _upload_input() -> np.ndarray | None:
     try:
         pixels = read_upload(upload.getvalue())
     except ImageError as exc:
-        st.error(f"**{upload.name}**: {exc}", icon="🚫")
+        st.error(f"**{upload.name}**: {exc}", icon=":material/error:")
         return None
     st.image(pixels, caption=upload.name, width=CANVAS_SIZE)
     return pixels
@@ -153,14 +162,14 @@ def _upload_input() -> np.ndarray | None:
 
 def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str) -> None:
     if pixels is None:
-        st.info(hint, icon="✏️")
+        st.info(hint, icon=":material/draw:")
         return
     pre = preprocess(pixels)
     if pre.empty:
         if pre.reason == EMPTY_REASON:
-            st.info(hint, icon="✏️")
+            st.info(hint, icon=":material/draw:")
         else:
-            st.warning(pre.reason or "There is nothing to read.", icon="🔍")
+            st.warning(pre.reason or "There is nothing to read.", icon=":material/zoom_in:")
             _show_steps(pre)
         return
 
@@ -186,53 +195,18 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str) ->
             )
         v = results.verdict(answers)
         if v is not None and v.kind == "disagree":
-            st.warning(v.message, icon="⚖️")
+            st.warning(v.message, icon=":material/balance:")
         elif v is not None and v.kind == "unsure":
-            st.info(v.message, icon="🤷")
+            st.info(v.message, icon=":material/help:")
 
-    chart_col, input_col = st.columns([3, 1], gap="medium", vertical_alignment="bottom")
     if answers:
-        with chart_col:
-            st.altair_chart(_probability_chart(answers), width="stretch")
-    with input_col:
-        st.image(
-            results.enlarge(pre.image, INPUT_SCALE),
-            caption="What the models see (28×28)",
-            width=28 * INPUT_SCALE,
-        )
+        st.vega_lite_chart(results.chart_spec(answers), width="stretch")
+    st.image(
+        results.enlarge(pre.image, INPUT_SCALE),
+        caption="What the models see: the 28×28 input, enlarged",
+        width=28 * INPUT_SCALE,
+    )
     _show_steps(pre)
-
-
-def _probability_chart(answers: list[results.Answer]) -> alt.LayerChart:
-    """Both models' ten probabilities as one grouped bar chart, with the 'not sure' line."""
-    frame = results.chart_frame(answers)
-    order = [a.model for a in answers]
-    bars = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:O", title="digit", axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("model:N", sort=order),
-            y=alt.Y(
-                "probability:Q",
-                title="probability",
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%"),
-            ),
-            color=alt.Color("model:N", sort=order, legend=alt.Legend(orient="top", title=None)),
-            tooltip=[
-                alt.Tooltip("model:N"),
-                alt.Tooltip("digit:O"),
-                alt.Tooltip("probability:Q", format=".1%"),
-            ],
-        )
-    )
-    threshold = (
-        alt.Chart(alt.Data(values=[{"t": config.CONFIDENCE_THRESHOLD}]))
-        .mark_rule(strokeDash=[4, 4], opacity=0.5)
-        .encode(y="t:Q")
-    )
-    return alt.layer(bars, threshold).properties(height=230)
 
 
 def _show_steps(pre: Preprocessed) -> None:

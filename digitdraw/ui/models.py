@@ -93,5 +93,5 @@ def predictor_or_error(choice: ModelChoice) -> Predictor | None:
     """
     loaded = load_predictor(choice.path)
     if loaded.error is not None:
-        st.error(f"Model **{choice.title}** cannot be used: {loaded.error}", icon="⚠️")
+        st.error(f"Model **{choice.title}** cannot be used: {loaded.error}", icon=":material/error:")
     return loaded.predictor
