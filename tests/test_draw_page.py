@@ -1,0 +1,213 @@
+"""The Draw page, run headless with Streamlit's AppTest: what a user sees for each input.
+
+How a drawing reaches the page here: streamlit-drawable-canvas 0.13 is a Components v2
+component, whose value is one JSON widget state under the canvas's key,
+{"drawing": {"raw": <fabric JSON>, "data": <PNG data URL>}, "backgroundFit": ...}: exactly
+what the browser sends after each stroke. AppTest lets a test set that state through
+`at.session_state[CANVAS_KEY]` before a run, so these tests feed the page the same value a real
+stroke would, and the page's own code (st_canvas -> canvas_pixels -> preprocess -> both models)
+runs unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from digitdraw import config, pendigits
+from digitdraw.ui.draw_page import CANVAS_KEY, DRAW_HINT, MAX_UPLOAD_MB, canvas_pixels, read_upload
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 120  # the first run imports TensorFlow and loads both models
+
+
+def _png_data_url(rgba: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _canvas_value(rgba: np.ndarray | None) -> dict:
+    """The canvas component's state after a stroke (or, with None, after a clear)."""
+    if rgba is None:
+        return {
+            "drawing": {"raw": {"objects": [], "background": "#000000"}, "data": None},
+            "backgroundFit": None,
+        }
+    # The page only looks at whether there are objects, not at their content.
+    raw = {"objects": [{"type": "path", "path": [["M", 0, 0]]}], "background": "#000000"}
+    return {"drawing": {"raw": raw, "data": _png_data_url(rgba)}, "backgroundFit": None}
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _draw(at: AppTest, rgba: np.ndarray | None) -> AppTest:
+    at.session_state[CANVAS_KEY] = _canvas_value(rgba)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# A "1" and a "7" drawn by hand as pen strokes (x, y in any units, y down).
+ONE = [[(150, 40), (150, 240)]]
+SEVEN = [[(80, 50), (210, 50), (120, 240)]]
+
+
+@pytest.fixture(scope="module")
+def pen_digits() -> dict[int, pendigits.PenDigit]:
+    """One real pen-drawn digit per label from the held-out writers, the first the data offers."""
+    path = config.pendigits_path()
+    require(path is not None and path.is_file(), "pendigits data not configured (see digitdraw.config)")
+    chosen: dict[int, pendigits.PenDigit] = {}
+    for d in pendigits.load_pendigits(path, writers=pendigits.HOLDOUT_WRITERS):
+        chosen.setdefault(d.label, d)
+    return chosen
+
+
+# --------------------------------------------------------------------------- empty canvas
+
+
+def test_the_default_page_shows_the_hint_and_no_answers():
+    at = _app()
+    assert at.title[0].value == "Draw a digit"
+    assert DRAW_HINT in [i.value for i in at.info]
+    assert len(at.metric) == 0
+    assert len(at.get("vega_lite_chart")) == 0
+
+
+def test_clearing_the_canvas_brings_the_hint_back_and_removes_the_answers():
+    at = _app()
+    _draw(at, pendigits.render(SEVEN, background="black"))
+    assert len(at.metric) == 2
+    _draw(at, None)
+    assert DRAW_HINT in [i.value for i in at.info]
+    assert len(at.metric) == 0
+
+
+def test_canvas_pixels_is_none_until_something_is_drawn():
+    class Result:  # what st_canvas returns, reduced to what the page reads
+        def __init__(self, objects, image):
+            self.json_data = {"objects": objects}
+            self.image_data = image
+
+    assert canvas_pixels(Result([], np.zeros((4, 4, 4), np.uint8))) is None
+    img = np.ones((4, 4, 4), np.uint8)
+    assert canvas_pixels(Result([{"type": "path"}], img)) is img
+
+
+# --------------------------------------------------------------------------- a drawing
+
+
+@pytest.mark.parametrize("strokes, digit", [(ONE, 1), (SEVEN, 7)], ids=["one", "seven"])
+def test_a_hand_stroked_digit_gets_both_answers_labelled_dense_and_cnn(strokes, digit):
+    at = _draw(_app(), pendigits.render(strokes, background="black"))
+    metrics = _metrics(at)
+    assert set(metrics) == {"Dense", "CNN"}
+    assert metrics["CNN"] == str(digit)
+    assert metrics["Dense"].rstrip("?") == str(digit)
+    assert all(m.delta.endswith("sure") or m.delta.startswith("not sure") for m in at.metric)
+    assert len(at.get("vega_lite_chart")) == 1  # one grouped chart, not one per model
+
+
+@pytest.mark.parametrize("label", [0, 3, 4, 8])
+def test_a_real_pen_drawn_digit_is_read_right_by_both_models(pen_digits, label):
+    # Drawn at the canvas defaults (280 px, pen 18 px, white on transparent like the canvas).
+    at = _draw(_app(), pendigits.render(pen_digits[label]))
+    assert _metrics(at) == {"Dense": str(label), "CNN": str(label)}
+    assert not [w.value for w in at.warning if "disagree" in w.value]
+
+
+def test_the_page_shows_what_the_models_see():
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert any("28×28" in c for c in captions)
+
+
+def test_a_mark_too_small_to_read_says_why_and_gives_no_answers():
+    dot = pendigits.render([[(0, 0), (1, 0)]], stroke_width=6, height=4)
+    at = _draw(_app(), dot)
+    assert len(at.metric) == 0
+    assert any("too small" in w.value for w in at.warning)
+
+
+# --------------------------------------------------------------------------- upload
+
+
+def _upload(at: AppTest, name: str, data: bytes, mime: str) -> AppTest:
+    at.radio(key="draw_source").set_value("Upload").run()
+    at.file_uploader[0].upload(name, data, mime)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_an_uploaded_photo_of_a_digit_goes_through_the_same_pipeline():
+    # Dark ink on light, unevenly lit paper, as JPEG: a phone photo of a "7".
+    ink = pendigits.render(SEVEN, canvas=400, stroke_width=22, height=260, background="black")[..., 0]
+    light = np.linspace(235, 185, 400, dtype=np.float32)[None, :]
+    paper = np.clip(light - ink.astype(np.float32) * 0.7, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(np.stack([paper] * 3, -1)).save(buf, format="JPEG", quality=85)
+    at = _upload(_app(), "seven.jpg", buf.getvalue(), "image/jpeg")
+    assert not at.error
+    assert _metrics(at)["CNN"] == "7"
+
+
+def test_an_unreadable_upload_gets_a_clear_error_and_no_answers():
+    at = _upload(_app(), "digit.png", b"this is not a PNG at all", "image/png")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "digit.png" in errors[0] and "not an image" in errors[0]
+    assert len(at.metric) == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_before_decoding_and_says_the_limit():
+    with pytest.raises(Exception, match=f"limit is {MAX_UPLOAD_MB} MB"):
+        read_upload(b"\x89PNG" + bytes(MAX_UPLOAD_MB * 1024 * 1024))
+
+
+# --------------------------------------------------------------------------- broken model
+
+
+def test_a_corrupt_model_file_is_named_in_an_error_and_the_other_model_still_answers(tmp_path, monkeypatch):
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    for name in ("dense.keras", "dense.json"):
+        shutil.copy(config.SHIPPED_MODELS_DIR / name, shipped / name)
+    (shipped / "cnn.keras").write_bytes(b"PK\x03\x04 truncated download")
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", shipped)
+
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert "CNN" in errors[0] and str(shipped / "cnn.keras") in errors[0]
+    assert set(_metrics(at)) == {"Dense"}  # the page goes on with the model that loaded
+    assert _metrics(at)["Dense"].rstrip("?") == "7"
+
+
+def test_a_missing_default_model_is_named_too(tmp_path, monkeypatch):
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    shutil.copy(config.SHIPPED_MODELS_DIR / "cnn.keras", shipped / "cnn.keras")
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", shipped)
+
+    at = _draw(_app(), pendigits.render(ONE, background="black"))
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "dense.keras" in errors[0] and "no such model file" in errors[0]
+    assert set(_metrics(at)) == {"CNN"}
