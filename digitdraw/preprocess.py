@@ -39,6 +39,9 @@ _WORK_SIDE = 80
 # MNIST's stroke width at _WORK_SIDE, measured on the MNIST test set with _stroke_width():
 # median 11.1 px when the digit's longer side is 80 px (about 2.8 px of its 20 px box).
 _MNIST_WIDTH = 11.1 / 80
+# MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
+# (relative to the median) are left alone, widths outside are brought to its nearer edge.
+_WIDTH_BAND = (0.78, 1.35)
 
 
 class ImageError(ValueError):
@@ -285,7 +288,8 @@ def _bbox(img: np.ndarray, level: float) -> tuple[int, int, int, int] | None:
 
 def _normalise_width(work: np.ndarray, width: float) -> np.ndarray:
     """Thin or thicken strokes towards MNIST's width for the digit's size (grey erode/dilate)."""
-    target = _MNIST_WIDTH * max(work.shape)
+    median = _MNIST_WIDTH * max(work.shape)
+    target = min(max(width, _WIDTH_BAND[0] * median), _WIDTH_BAND[1] * median)
     radius = round(abs(target - width) / 2)
     if radius < 1 or width <= 0:
         return work
@@ -305,8 +309,11 @@ def preprocess(
     """Canvas / photo pixels -> MNIST-style 28x28 (see module doc), or why there is nothing to read.
 
     remove_specks: drop stray dots and noise away from the digit before cropping.
-    normalise_width: bring the stroke width to MNIST's for the digit's size (a tiny digit drawn
-    with a fat brush, a huge one with a thin pen).
+    normalise_width: bring a stroke width outside MNIST's usual range (for the digit's size) to
+    the edge of that range: a tiny digit drawn with a fat brush, a huge one with a thin pen.
+    Measured on pen-drawn digits (writers 1-24): +1.0 points dense, +0.6 CNN; MNIST's own
+    widths stay untouched, so upscaled MNIST keeps its accuracy (forcing every digit to the
+    median width gained 0.3 more on pens but cost MNIST 0.2).
     """
     ink = ink_map(pixels)
     steps: dict[str, np.ndarray] = {"ink": ink}
