@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from digitdraw import config, results
 from digitdraw.predict import Predictor
@@ -111,8 +112,10 @@ def _draw_and_answer(chosen: list[ModelChoice], black_on_white: bool) -> None:
             pixels, hint = _draw_input(black_on_white), DRAW_HINT
         else:
             pixels, hint = _upload_input(), UPLOAD_HINT
+        # Under the input: what the models make of it, next to what the user drew.
+        seen = st.container()
     with right:
-        _answers(pixels, chosen, hint)
+        _answers(pixels, chosen, hint, seen)
 
 
 def _draw_input(black_on_white: bool) -> np.ndarray | None:
@@ -160,7 +163,7 @@ def _upload_input() -> np.ndarray | None:
     return pixels
 
 
-def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str) -> None:
+def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, seen: DeltaGenerator) -> None:
     if pixels is None:
         st.info(hint, icon=":material/draw:")
         return
@@ -198,12 +201,10 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str) ->
             st.warning(v.message, icon=":material/balance:")
         elif v is not None and v.kind == "unsure":
             st.info(v.message, icon=":material/help:")
-
-    if answers:
         st.vega_lite_chart(results.chart_spec(answers), width="stretch")
-    st.image(
+    seen.image(
         results.enlarge(pre.image, INPUT_SCALE),
-        caption="What the models see: the 28×28 input, enlarged",
+        caption="What the models see (28×28)",
         width=28 * INPUT_SCALE,
     )
     _show_steps(pre)
