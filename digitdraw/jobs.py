@@ -15,13 +15,15 @@ import dataclasses
 import datetime as dt
 import logging
 import shlex
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitdraw import architectures, config
+from digitdraw import architectures, config, training
 
 log = logging.getLogger(__name__)
 
@@ -308,16 +310,62 @@ class TrainingJob:
         return self.status != RUNNING
 
 
+class _Reporter(training.ProgressReporter):
+    """training.ProgressReporter sending about POINTS_PER_EPOCH events an epoch, whatever its length.
+
+    The fixed every-10-batches default gives a 1,000-image run one point an epoch: no curve.
+    """
+
+    POINTS_PER_EPOCH = 40
+
+    def __init__(self, report: Callable[[dict], None]) -> None:
+        super().__init__(report, steps_per_epoch=0)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.steps = int(self.params.get("steps") or 0)
+        self.every = max(1, self.steps // self.POINTS_PER_EPOCH)
+
+
 # -- The per-server singleton ----------------------------------------------------------------
 
 
-class TrainingJobs:
-    """At most one run at a time for the whole process; every session sees the same one."""
+_STATE_MODULE = "_digitdraw_training_state"
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._job: TrainingJob | None = None
-        self._count = 0
+
+def _process_state() -> dict:
+    """The process's training state, kept outside this module on purpose.
+
+    Streamlit's file watcher drops every project module from sys.modules when any source file
+    changes, and the next run imports this one afresh. The state must outlive that: otherwise
+    a running job would vanish from every page and a second run could start beside it. A
+    file-less module under a name outside the package is never dropped.
+    """
+    holder = sys.modules.get(_STATE_MODULE)
+    if holder is None:
+        holder = types.ModuleType(_STATE_MODULE, "digitdraw.jobs: the process-wide training state")
+        holder.state = {"lock": threading.Lock(), "job": None, "count": 0}
+        sys.modules[_STATE_MODULE] = holder
+    return holder.state
+
+
+class TrainingJobs:
+    """At most one run at a time for the whole process; every session sees the same one.
+
+    `TrainingJobs()` has private state (tests); the app uses `JOBS`, which shares the process's.
+    """
+
+    def __init__(self, state: dict | None = None) -> None:
+        self._state = state if state is not None else {"lock": threading.Lock(), "job": None, "count": 0}
+        self._lock = self._state["lock"]
+
+    @property
+    def _job(self) -> TrainingJob | None:
+        return self._state["job"]
+
+    @_job.setter
+    def _job(self, job: TrainingJob | None) -> None:
+        self._state["job"] = job
 
     def current(self) -> TrainingJob | None:
         """The run in progress, else the last one (so its result stays visible), else None."""
@@ -353,8 +401,8 @@ class TrainingJobs:
                     f"A training run is already in progress on this server ({other.config.architecture}, "
                     f"started {started}); wait for it to finish or cancel it."
                 )
-            self._count += 1
-            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._count}")
+            self._state["count"] += 1
+            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._state['count']}")
             self._job = job
         job.thread = threading.Thread(
             target=self._work, name=f"digitdraw-train-{job.id}", daemon=True,
@@ -373,7 +421,7 @@ class TrainingJobs:
 
     @staticmethod
     def _work(job: TrainingJob, mnist, data_dir, models_dir, pendigits_path, measure_drawn) -> None:
-        from digitdraw import data, training
+        from digitdraw import data
 
         def check_cancel() -> None:
             if job.cancel_event.is_set():
@@ -384,8 +432,8 @@ class TrainingJobs:
                 mnist = data.load_mnist(data_dir)
             pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
             check_cancel()
-            result = training.train(job.config, mnist, cancel=job.cancel_event, report=job._report,
-                                    pendigits_path=pen)
+            result = training.train(job.config, mnist, cancel=job.cancel_event,
+                                    callbacks=[_Reporter(job._report)], pendigits_path=pen)
             if result.cancelled:
                 raise Cancelled
             notes = []
@@ -409,5 +457,5 @@ class TrainingJobs:
             job._set(status=FAILED, phase=DONE, error=f"{type(exc).__name__}: {exc}")
 
 
-JOBS = TrainingJobs()
+JOBS = TrainingJobs(_process_state())
 """The process-wide instance the app uses: one server, one run at a time."""

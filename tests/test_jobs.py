@@ -39,8 +39,8 @@ def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnis
 
     assert snap.status == jobs.FINISHED, snap.error
     assert snap.fraction == 1.0 and snap.eta == 0.0
-    # Progress was recorded batch by batch (every 10 of 20 batches) and per epoch.
-    assert [b["step"] for b in snap.batches] == [10, 20]
+    # Progress was recorded batch by batch (a short epoch: every batch) and per epoch.
+    assert [b["step"] for b in snap.batches] == list(range(1, 21))
     assert all(0 <= b["accuracy"] <= 1 and b["loss"] > 0 for b in snap.batches)
     assert [e["epoch"] for e in snap.epoch_end] == [1]
 
@@ -146,6 +146,39 @@ def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
 
 
 # -- Names and progress arithmetic ------------------------------------------------------------
+
+
+def test_long_epochs_report_about_forty_points_each():
+    events = []
+    reporter = jobs._Reporter(events.append)
+    reporter.set_params({"epochs": 1, "steps": 469, "verbose": 0})
+    reporter.on_train_begin()
+    for batch in range(469):
+        reporter.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
+    steps = [e["step"] for e in events]
+    assert 40 <= len(steps) <= 45 and steps[-1] == 469  # the epoch's last batch is always there
+
+
+def test_the_servers_run_survives_streamlit_re_importing_the_module():
+    # Streamlit drops project modules from sys.modules when a source file changes; the next
+    # page run imports digitdraw.jobs afresh and must still see (and guard) the running job.
+    import importlib
+    import sys
+
+    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("dense", epochs=1)), "t")
+    jobs.JOBS._job = job
+    old = sys.modules.pop("digitdraw.jobs")
+    try:
+        fresh = importlib.import_module("digitdraw.jobs")
+        assert fresh is not old and fresh.JOBS is not old.JOBS
+        assert fresh.JOBS.current() is job
+        with pytest.raises(fresh.JobBusy):
+            fresh.JOBS.start(training.TrainConfig("dense", epochs=1))
+    finally:
+        import digitdraw
+
+        sys.modules["digitdraw.jobs"] = digitdraw.jobs = old  # the import rebound the package attribute
+        jobs.JOBS._job = None
 
 
 def test_new_model_names_are_timestamped_and_never_reuse_a_file(tmp_path):

@@ -101,8 +101,8 @@ def _form() -> None:
     with left:
         arch = st.selectbox(
             "Architecture", names, index=names.index("cnn") if "cnn" in names else 0, key="train_arch",
-            format_func=lambda n: f"{n} — {architectures.DESCRIPTIONS[n]}",
         )
+        st.caption(architectures.DESCRIPTIONS[arch])
         api = st.radio(
             "Keras API", architectures.APIS, horizontal=True, key="train_api", format_func=str.capitalize,
             help="The same layers and parameters either way: keras.Sequential or the functional API.",
@@ -211,8 +211,9 @@ def _curves(snap: jobs.JobSnapshot) -> None:
 
 
 def _curve_chart(batches: pd.DataFrame, ends: pd.DataFrame, metric: str, title: str) -> alt.LayerChart:
-    fmt = "%" if metric == "accuracy" else ".2f"
-    x = alt.X("x:Q", title="epoch", axis=alt.Axis(tickMinStep=1))
+    fmt = ".0%" if metric == "accuracy" else ".2f"
+    x = alt.X("x:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"),
+              scale=alt.Scale(domain=[0, max(1, int(batches["x"].max() + 0.999))]))
     line = alt.Chart(batches).mark_line().encode(
         x=x, y=alt.Y(f"{metric}:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("epoch:O"), alt.Tooltip("step:Q", title="batch"),
@@ -222,7 +223,7 @@ def _curve_chart(batches: pd.DataFrame, ends: pd.DataFrame, metric: str, title: 
     if not ends.empty and metric in ends:
         points = alt.Chart(ends.rename(columns={"epoch": "x"}))
         points = points.mark_point(filled=True, size=70, color="#d62728")
-        layers.append(points.encode(x="x:Q", y=f"{metric}:Q",
+        layers.append(points.encode(x=x, y=f"{metric}:Q",
                                     tooltip=[alt.Tooltip("x:Q", title="epoch"),
                                              alt.Tooltip(f"{metric}:Q", format=".4f")]))
     return alt.layer(*layers).properties(height=220, title=title)
