@@ -1,0 +1,117 @@
+"""End to end in a real Chromium: train a quick model on the Train page, watch its progress,
+then choose it on the Draw page.
+
+Skipped without Chromium or Playwright, and without MNIST; both are failures when $CI is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import require
+
+from digitdraw import config
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app(tmp_path, mnist_dir):
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        require(False, "Playwright is not installed")
+    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM}")
+    models = tmp_path / "user_models"
+    port = free_port()
+    env = {**os.environ, config.USER_MODELS_ENV: str(models), config.DATA_DIR_ENV: str(mnist_dir),
+           "DIGITDRAW_MAX_TRAIN_SECONDS": "30", "DIGITDRAW_TRAINING_ENABLED": "1"}
+    env.pop(config.TRAINING_PASSWORD_ENV, None)
+    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = (tmp_path / "streamlit.log").read_text()
+                    raise AssertionError(f"streamlit did not start: {output}") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", models
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, models = app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(f"{url}/train")
+        expect(page.get_by_text("New run")).to_be_visible(timeout=90_000)
+
+        # Quick recipe, dense, on the smallest training set (the slider's first stop).
+        page.get_by_role("combobox").first.click()
+        page.get_by_role("option", name="dense").click()
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("Home")
+        expect(page.get_by_role("slider").first).to_have_attribute("aria-valuetext", "1,000", timeout=10_000)
+        page.get_by_role("button", name="Start training").click()
+
+        # Live progress: the run's heading, the timer, and a Cancel button.
+        expect(page.get_by_text("Training dense (sequential)")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Remaining (est.)")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+
+        # The run ends by itself and says where to find the model.
+        ready = page.get_by_text("is ready")
+        expect(ready).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("MNIST test accuracy")).to_be_visible()
+        saved = sorted(models.glob("dense-*.keras"))
+        assert len(saved) == 1, sorted(p.name for p in models.iterdir())
+        name = saved[0].stem
+
+        # The Draw page (the default page, at the root) offers the new model.
+        page.goto(f"{url}/")
+        picker = page.get_by_role("combobox").first
+        expect(picker).to_be_visible(timeout=90_000)
+        picker.click()
+        option = page.get_by_role("option").filter(has_text=name)
+        expect(option).to_be_visible(timeout=10_000)
+        option.click()
+        expect(picker).to_have_value(re.compile(re.escape(name)))  # the left model is now the new one
+        browser.close()
