@@ -41,14 +41,16 @@ def dense() -> list[keras.Layer]:
 def cnn() -> list[keras.Layer]:
     """A small convnet: two conv-batchnorm-pool blocks, then a dense head."""
     # Two blocks, not four: on a 2-core CPU this trains to 99% in under a minute.
+    # Batch-norm momentum 0.9, not Keras's 0.99: the running statistics must settle within
+    # the few hundred steps of a short run on a subset, or test accuracy lags far behind.
     return [
         layers.Reshape((28, 28, 1), name="add_channel"),
         layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv1"),
-        layers.BatchNormalization(name="bn1"),
+        layers.BatchNormalization(momentum=0.9, name="bn1"),
         layers.Activation("relu", name="relu1"),
         layers.MaxPooling2D(name="pool1"),
         layers.Conv2D(64, 3, padding="same", use_bias=False, name="conv2"),
-        layers.BatchNormalization(name="bn2"),
+        layers.BatchNormalization(momentum=0.9, name="bn2"),
         layers.Activation("relu", name="relu2"),
         layers.MaxPooling2D(name="pool2"),
         layers.Flatten(name="flatten"),
