@@ -45,8 +45,10 @@ def main() -> int:
         return 2
     start = time.perf_counter()
     x, y = drawn.drawn_set(path, args.writers, args.copies, args.seed)
-    print(f"writers {args.writers}: {len(x)} drawings rendered and preprocessed "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"writers {args.writers}: {len(x)} drawings rendered and preprocessed "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
 
     for spec in args.model or ["dense", "cnn"]:
         predictor = Predictor(modelio.load(modelio.resolve(spec)))
@@ -56,8 +58,10 @@ def main() -> int:
         off = result.confusion.copy()
         off[range(10), range(10)] = 0
         pairs = sorted(((off[t, p], t, p) for t in range(10) for p in range(10) if off[t, p]), reverse=True)
-        print("  most confused (true->predicted: count): "
-              + ", ".join(f"{t}->{p}: {n}" for n, t, p in pairs[:8]))
+        print(
+            "  most confused (true->predicted: count): "
+            + ", ".join(f"{t}->{p}: {n}" for n, t, p in pairs[:8])
+        )
         print("  confusion (rows true 0-9, columns predicted 0-9):")
         for row in result.confusion:
             print("   " + " ".join(f"{n:4d}" for n in row))

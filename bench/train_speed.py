@@ -115,12 +115,19 @@ def fmt_seconds(s: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--arch", choices=["dense", "cnn"], action="append",
-                        help="architecture to time (repeatable; default: both)")
+    parser.add_argument(
+        "--arch",
+        choices=["dense", "cnn"],
+        action="append",
+        help="architecture to time (repeatable; default: both)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="training runs per architecture")
     parser.add_argument("--calls", type=int, default=200, help="inference calls per median")
-    parser.add_argument("--vary-seed", action="store_true",
-                        help="run r uses seed r (default: every run uses the preset's own seed)")
+    parser.add_argument(
+        "--vary-seed",
+        action="store_true",
+        help="run r uses seed r (default: every run uses the preset's own seed)",
+    )
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITDRAW_DATA_DIR)")
     parser.add_argument("--json", action="store_true", help="also print one JSON object a run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -140,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.repeats):
             run = run_once(arch, mnist, r if args.vary_seed else None)
             runs.append(run)
-            curve = "  ".join(f"e{e['epoch']} {e['train_seconds']:.1f}s {e['test_accuracy']:.2%}"
-                              for e in run["epochs"])
+            curve = "  ".join(
+                f"e{e['epoch']} {e['train_seconds']:.1f}s {e['test_accuracy']:.2%}" for e in run["epochs"]
+            )
             print(f"{arch} run {r + 1}/{args.repeats} (seed {run['seed']}): {curve}", flush=True)
         last = runs[-1]
         times = [r["seconds_to_target"] for r in runs]

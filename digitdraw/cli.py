@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shlex
 import sys
-import threading
 from pathlib import Path
 
 from digitdraw import architectures, config
@@ -17,7 +15,8 @@ DEFAULT_MODELS = ("dense", "cnn")
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--data-dir", default=None,
+        "--data-dir",
+        default=None,
         help=f"folder with the MNIST IDX files or mnist.npz (default: ${config.DATA_DIR_ENV}, "
         "else Keras's download)",
     )
@@ -30,13 +29,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and save it with its card")
     t.add_argument("--arch", choices=list(architectures.ARCHITECTURES), default="cnn")
     t.add_argument("--api", choices=architectures.APIS, default="sequential")
-    t.add_argument("--preset", choices=["quick", "standard"], default="quick",
-                   help="recipe the other options start from (default: quick)")
+    t.add_argument(
+        "--preset",
+        choices=["quick", "standard"],
+        default="quick",
+        help="recipe the other options start from (default: quick)",
+    )
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate")
-    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random shifts, rotations and zooms (Keras preprocessing layers)")
+    t.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random shifts, rotations and zooms (Keras preprocessing layers)",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--subset", type=int, help="train on this many MNIST images")
     t.add_argument("--time-budget", type=float, help="stop after this many seconds of training")
@@ -47,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
     t.add_argument("--weights", action="store_true", help="also save the weights alone (.weights.h5)")
-    t.add_argument("--drawn", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure drawn-digit accuracy for the card (needs pendigits)")
+    t.add_argument(
+        "--drawn",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure drawn-digit accuracy for the card (needs pendigits)",
+    )
     _add_data_dir(t)
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
@@ -60,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="read digits from image files; one JSON line each")
     p.add_argument("images", nargs="+")
-    p.add_argument("--model", action="append", metavar="NAME_OR_PATH",
-                   help="model to ask (repeatable; default: dense and cnn)")
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME_OR_PATH",
+        help="model to ask (repeatable; default: dense and cnn)",
+    )
 
     i = sub.add_parser("info", help="a model's card and layer summary")
     i.add_argument("model", nargs="?", default="cnn")
@@ -88,60 +103,64 @@ def _load_predictors(specs):
     for spec in specs:
         path = modelio.resolve(spec)
         name = Path(spec).name if Path(spec).is_file() else str(spec)
-        predictors[name.removesuffix(".keras").removesuffix(".weights.h5")] = Predictor(
-            modelio.load(path)
-        )
+        predictors[name.removesuffix(".keras").removesuffix(".weights.h5")] = Predictor(modelio.load(path))
     return predictors
 
 
 def cmd_train(args) -> int:
-    from digitdraw import cards, data, drawn, modelio, training
-    from digitdraw.evaluate import evaluate
-    from digitdraw.predict import Predictor
+    from digitdraw import data, jobs, training
 
     cfg = training.preset(args.preset, args.arch).replace(api=args.api)
     overrides = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
-        "augment": args.augment, "seed": args.seed, "subset": args.subset,
-        "time_budget": args.time_budget, "pen_writers": args.pen_writers,
-        "pen_copies": args.pen_copies, "label_smoothing": args.label_smoothing,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "augment": args.augment,
+        "seed": args.seed,
+        "subset": args.subset,
+        "time_budget": args.time_budget,
+        "pen_writers": args.pen_writers,
+        "pen_copies": args.pen_copies,
+        "label_smoothing": args.label_smoothing,
         "weight_decay": args.weight_decay,
     }
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
     if cfg.pen_writers and not cfg.pen_copies:
         cfg = cfg.replace(pen_copies=1)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else config.user_models_dir() / f"{cfg.architecture}-{stamp}.keras"
+    out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")
 
     mnist = data.load_mnist(args.data_dir)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
     print(f"Training {cfg.architecture} ({cfg.api}) on {mnist.source}: {cfg}", file=sys.stderr)
-    cancel = threading.Event()
     try:
-        result = training.train(cfg, mnist, verbose=1, cancel=cancel, pendigits_path=pen)
-    except KeyboardInterrupt:
+        result = training.train(cfg, mnist, verbose=1, pendigits_path=pen)
+    except KeyboardInterrupt:  # Ctrl-C: Keras stops mid-batch, so nothing is worth saving
         print("Cancelled; nothing was saved.", file=sys.stderr)
         return 130
-    model = modelio.inference_copy(result.model, cfg.architecture, cfg.api)
-    predictor = Predictor(model)
-    test = evaluate(predictor, mnist.x_test, mnist.y_test)
-    drawn_card = None
-    if args.drawn and pen is not None:
-        drawn_card = drawn.drawn_summary(drawn.drawn_evaluation(predictor, pen))
-    elif args.drawn:
-        print("No pendigits file found: drawn-digit accuracy not measured.", file=sys.stderr)
-    command = "python -m digitdraw " + shlex.join(args.argv)
-    card = cards.make_card(result, test, data_source=mnist.source, command=command, drawn=drawn_card)
-    modelio.save(model, out, card)
-    if args.weights:
-        modelio.save(model, out.with_name(out.stem + modelio.WEIGHTS_SUFFIX))
-    print(json.dumps({
-        "model": str(out), "test_accuracy": card["test_accuracy"],
-        "drawn_digit_accuracy": (drawn_card or {}).get("accuracy"),
-        "training_seconds": card["training_seconds"], "epochs": card["epochs"],
-    }))
+    saved = jobs.evaluate_and_save(
+        result,
+        mnist,
+        out,
+        command="python -m digitdraw " + shlex.join(args.argv),
+        pendigits_path=pen,
+        measure_drawn=args.drawn,
+        weights=args.weights,
+    )
+    for note in saved.notes:
+        print(note, file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "model": str(out),
+                "test_accuracy": saved.card["test_accuracy"],
+                "drawn_digit_accuracy": saved.drawn_accuracy,
+                "training_seconds": saved.card["training_seconds"],
+                "epochs": saved.card["epochs"],
+            }
+        )
+    )
     return 0
 
 
@@ -217,14 +236,16 @@ def cmd_data(args) -> int:
     print(f"source: {mnist.source}")
     for split, x, y in (("train", mnist.x_train, mnist.y_train), ("test", mnist.x_test, mnist.y_test)):
         counts = np.bincount(y, minlength=10)
-        print(f"{split}: {len(x)} images {x.shape[1]}x{x.shape[2]} {x.dtype}, "
-              f"mean pixel {x.mean():.1f}, per class " + " ".join(str(c) for c in counts))
+        print(
+            f"{split}: {len(x)} images {x.shape[1]}x{x.shape[2]} {x.dtype}, "
+            f"mean pixel {x.mean():.1f}, per class " + " ".join(str(c) for c in counts)
+        )
     n = args.per_class
     grid = np.zeros((10 * 28, n * 28), np.uint8)
     for digit in range(10):
         idx = np.flatnonzero(mnist.y_train == digit)[:n]
         for j, k in enumerate(idx):
-            grid[digit * 28:(digit + 1) * 28, j * 28:(j + 1) * 28] = mnist.x_train[k]
+            grid[digit * 28 : (digit + 1) * 28, j * 28 : (j + 1) * 28] = mnist.x_train[k]
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(args.grid)
     print(f"grid: {args.grid} (rows 0-9, {n} samples each)")
     return 0
@@ -238,8 +259,14 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "info": cmd_info, "data": cmd_data, "list": cmd_list}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "info": cmd_info,
+    "data": cmd_data,
+    "list": cmd_list,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

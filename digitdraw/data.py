@@ -65,8 +65,7 @@ def read_idx_images(path: Path) -> np.ndarray:
     expected = 16 + count * rows * cols
     if len(raw) != expected:
         raise DataError(
-            f"{path}: {len(raw)} bytes for {count} images, expected {expected} "
-            "(truncated or corrupt)."
+            f"{path}: {len(raw)} bytes for {count} images, expected {expected} (truncated or corrupt)."
         )
     return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)
 
@@ -81,8 +80,7 @@ def read_idx_labels(path: Path) -> np.ndarray:
         raise DataError(f"{path}: magic number {magic}, expected {LABEL_MAGIC} (IDX labels).")
     if len(raw) != 8 + count:
         raise DataError(
-            f"{path}: {len(raw)} bytes for {count} labels, expected {8 + count} "
-            "(truncated or corrupt)."
+            f"{path}: {len(raw)} bytes for {count} labels, expected {8 + count} (truncated or corrupt)."
         )
     labels = np.frombuffer(raw, np.uint8, offset=8)
     if labels.size and labels.max() > 9:
@@ -99,9 +97,7 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, what: str, folder: Path) -> None:
     if len(images) != len(labels):
-        raise DataError(
-            f"{folder}: {what} has {len(images)} images but {len(labels)} labels."
-        )
+        raise DataError(f"{folder}: {what} has {len(images)} images but {len(labels)} labels.")
 
 
 def load_from_folder(folder: Path) -> Mnist:
@@ -117,8 +113,11 @@ def load_from_folder(folder: Path) -> Mnist:
         _check_pair(arrays["train_images"], arrays["train_labels"], "the training set", folder)
         _check_pair(arrays["test_images"], arrays["test_labels"], "the test set", folder)
         return Mnist(
-            arrays["train_images"], arrays["train_labels"],
-            arrays["test_images"], arrays["test_labels"], source=str(folder),
+            arrays["train_images"],
+            arrays["train_labels"],
+            arrays["test_images"],
+            arrays["test_labels"],
+            source=str(folder),
         )
     npz = folder / "mnist.npz"
     if npz.is_file():

@@ -28,12 +28,14 @@ def layer_rows(model: keras.Model) -> list[dict]:
             shape = layer.output.shape
         except (AttributeError, ValueError):  # a layer never called has no output
             shape = None
-        rows.append({
-            "layer": layer.name,
-            "type": type(layer).__name__,
-            "output shape": _shape_text(shape),
-            "parameters": int(layer.count_params()),
-        })
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": _shape_text(shape),
+                "parameters": int(layer.count_params()),
+            }
+        )
     return rows
 
 
@@ -42,7 +44,10 @@ def conv_layers(model: keras.Model) -> list[keras.layers.Conv2D]:
 
 
 _BLOCK_ENDS = (
-    keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.Flatten
+    keras.layers.Conv2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+    keras.layers.Flatten,
 )
 
 
@@ -50,7 +55,7 @@ def _block_output(model: keras.Model, conv: keras.layers.Conv2D) -> keras.layers
     """The layer whose output is `conv`'s feature map as the next block sees it: the first
     Activation/ReLU after it (past BatchNormalization), else the convolution itself."""
     layers = model.layers
-    for layer in layers[layers.index(conv) + 1:]:
+    for layer in layers[layers.index(conv) + 1 :]:
         if isinstance(layer, _BLOCK_ENDS):
             break
         if isinstance(layer, keras.layers.Activation | keras.layers.ReLU):
@@ -182,7 +187,7 @@ def tile_grid(tiles: np.ndarray, cols: int, pad: int = 1, fill: float | int = 0)
     grid = np.full(shape, fill, tiles.dtype)
     for i in range(n):
         r, c = divmod(i, cols)
-        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = tiles[i]
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = tiles[i]
     return grid
 
 

@@ -102,10 +102,25 @@ def new_model_path(architecture: str, folder: Path | None = None, now: dt.dateti
 
 def cli_command(cfg) -> str:
     """The `digitdraw train` command that repeats a run: recorded in the card."""
-    args = ["python", "-m", "digitdraw", "train", "--arch", cfg.architecture, "--api", cfg.api,
-            "--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size),
-            "--lr", f"{cfg.learning_rate:g}",
-            "--augment" if cfg.augment else "--no-augment", "--seed", str(cfg.seed)]
+    args = [
+        "python",
+        "-m",
+        "digitdraw",
+        "train",
+        "--arch",
+        cfg.architecture,
+        "--api",
+        cfg.api,
+        "--epochs",
+        str(cfg.epochs),
+        "--batch-size",
+        str(cfg.batch_size),
+        "--lr",
+        f"{cfg.learning_rate:g}",
+        "--augment" if cfg.augment else "--no-augment",
+        "--seed",
+        str(cfg.seed),
+    ]
     if cfg.subset:
         args += ["--subset", str(cfg.subset)]
     if cfg.time_budget:
@@ -157,9 +172,7 @@ def evaluate_and_save(
     if measure_drawn and pendigits_path is not None and Path(pendigits_path).is_file():
         drawn_card = drawn.drawn_summary(drawn.drawn_evaluation(predictor, Path(pendigits_path)))
     elif measure_drawn:
-        notes.append(
-            f"Drawn-digit accuracy not measured: no pendigits file (set ${config.PENDIGITS_ENV})."
-        )
+        notes.append(f"Drawn-digit accuracy not measured: no pendigits file (set ${config.PENDIGITS_ENV}).")
     card = cards.make_card(result, test, data_source=mnist.source, command=command, drawn=drawn_card)
     if before_save is not None:
         before_save()
@@ -262,8 +275,15 @@ class TrainingJob:
                 self.step = int(event["step"])
                 self.epoch = int(event["epoch"])
                 x = event["epoch"] + event["step"] / max(1, event["steps"])
-                self.batches.append({"epoch": int(event["epoch"]) + 1, "step": int(event["step"]),
-                                     "x": round(x, 4), "elapsed": event["elapsed"], **numbers})
+                self.batches.append(
+                    {
+                        "epoch": int(event["epoch"]) + 1,
+                        "step": int(event["step"]),
+                        "x": round(x, 4),
+                        "elapsed": event["elapsed"],
+                        **numbers,
+                    }
+                )
             else:
                 # Keras ends the epoch even when a cancel or the budget stopped it mid-way; the
                 # reporter always sends the last batch of a whole epoch, so its absence tells.
@@ -271,8 +291,14 @@ class TrainingJob:
                 whole = last.get("epoch") == int(event["epoch"]) + 1 and last.get("step") == self.steps
                 if whole:
                     self.epoch, self.step = int(event["epoch"]) + 1, 0
-                self.epoch_end.append({"epoch": int(event["epoch"]) + 1, "partial": not whole,
-                                       "elapsed": event["elapsed"], **numbers})
+                self.epoch_end.append(
+                    {
+                        "epoch": int(event["epoch"]) + 1,
+                        "partial": not whole,
+                        "elapsed": event["elapsed"],
+                        **numbers,
+                    }
+                )
 
     # Read from anywhere.
 
@@ -293,13 +319,26 @@ class TrainingJob:
                 fraction = min(1.0, max(done / total, trained / budget))
                 eta = max(0.0, min(trained / done * (total - done), budget - trained))
             return JobSnapshot(
-                id=self.id, config=dataclasses.asdict(cfg), status=self.status, phase=self.phase,
-                started=self._started_wall, elapsed=elapsed, epoch=self.epoch, epochs=cfg.epochs,
-                step=self.step, steps=self.steps, fraction=fraction, eta=eta,
-                batches=list(self.batches), epoch_end=list(self.epoch_end), error=self.error,
-                notes=list(self.notes), model_path=str(self.model_path) if self.model_path else None,
+                id=self.id,
+                config=dataclasses.asdict(cfg),
+                status=self.status,
+                phase=self.phase,
+                started=self._started_wall,
+                elapsed=elapsed,
+                epoch=self.epoch,
+                epochs=cfg.epochs,
+                step=self.step,
+                steps=self.steps,
+                fraction=fraction,
+                eta=eta,
+                batches=list(self.batches),
+                epoch_end=list(self.epoch_end),
+                error=self.error,
+                notes=list(self.notes),
+                model_path=str(self.model_path) if self.model_path else None,
                 model_name=self.model_path.stem if self.model_path else None,
-                test_accuracy=self.test_accuracy, drawn_accuracy=self.drawn_accuracy,
+                test_accuracy=self.test_accuracy,
+                drawn_accuracy=self.drawn_accuracy,
                 cancel_requested=self.cancel_event.is_set(),
             )
 
@@ -405,7 +444,9 @@ class TrainingJobs:
             job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._state['count']}")
             self._job = job
         job.thread = threading.Thread(
-            target=self._work, name=f"digitdraw-train-{job.id}", daemon=True,
+            target=self._work,
+            name=f"digitdraw-train-{job.id}",
+            daemon=True,
             args=(job, mnist, data_dir, models_dir, pendigits_path, measure_drawn),
         )
         job.thread.start()
@@ -432,8 +473,13 @@ class TrainingJobs:
                 mnist = data.load_mnist(data_dir)
             pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
             check_cancel()
-            result = training.train(job.config, mnist, cancel=job.cancel_event,
-                                    callbacks=[_Reporter(job._report)], pendigits_path=pen)
+            result = training.train(
+                job.config,
+                mnist,
+                cancel=job.cancel_event,
+                callbacks=[_Reporter(job._report)],
+                pendigits_path=pen,
+            )
             if result.cancelled:
                 raise Cancelled
             notes = []
@@ -444,12 +490,23 @@ class TrainingJobs:
                 )
             out = new_model_path(job.config.architecture, models_dir)
             saved = evaluate_and_save(
-                result, mnist, out, command=cli_command(job.config) + "  # started from the app",
-                pendigits_path=pen, measure_drawn=measure_drawn, before_save=check_cancel,
+                result,
+                mnist,
+                out,
+                command=cli_command(job.config) + "  # started from the app",
+                pendigits_path=pen,
+                measure_drawn=measure_drawn,
+                before_save=check_cancel,
                 phase=lambda p: job._set(phase=p),
             )
-            job._set(status=FINISHED, phase=DONE, model_path=saved.path, test_accuracy=saved.test_accuracy,
-                     drawn_accuracy=saved.drawn_accuracy, notes=notes + saved.notes)
+            job._set(
+                status=FINISHED,
+                phase=DONE,
+                model_path=saved.path,
+                test_accuracy=saved.test_accuracy,
+                drawn_accuracy=saved.drawn_accuracy,
+                notes=notes + saved.notes,
+            )
         except Cancelled:
             job._set(status=CANCELLED, phase=DONE, notes=["Cancelled; nothing was saved."])
         except Exception as exc:  # the page shows it; the server must survive any failure

@@ -61,7 +61,7 @@ def preset(name: str, architecture: str) -> TrainConfig:
 
 
 def parse_writers(spec: str | None) -> list[int]:
-    """"1-24" or "1,3,5-7" -> [1, 2, ...]."""
+    """ "1-24" or "1,3,5-7" -> [1, 2, ...]."""
     writers: list[int] = []
     for part in (spec or "").split(","):
         part = part.strip()
@@ -135,8 +135,14 @@ class ProgressReporter(keras.callbacks.Callback):
 
     def _event(self, kind: str, step: int, logs: dict | None) -> dict:
         numbers = {k: float(v) for k, v in (logs or {}).items()}
-        return {"kind": kind, "epoch": self.epoch, "step": step, "steps": self.steps,
-                "elapsed": time.perf_counter() - self.start, **numbers}
+        return {
+            "kind": kind,
+            "epoch": self.epoch,
+            "step": step,
+            "steps": self.steps,
+            "elapsed": time.perf_counter() - self.start,
+            **numbers,
+        }
 
 
 # -- Data ------------------------------------------------------------------------------
@@ -206,12 +212,15 @@ class TrainResult:
 def compile_model(model: keras.Model, config: TrainConfig, steps: int) -> None:
     """Adam with a short warm-up and cosine decay: fast, stable short runs."""
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate * 0.1, decay_steps=max(1, steps),
-        warmup_target=config.learning_rate, warmup_steps=max(1, steps // 10),
+        config.learning_rate * 0.1,
+        decay_steps=max(1, steps),
+        warmup_target=config.learning_rate,
+        warmup_steps=max(1, steps // 10),
     )
     optimizer = (
         keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-        if config.weight_decay else keras.optimizers.Adam(schedule)
+        if config.weight_decay
+        else keras.optimizers.Adam(schedule)
     )
     # Integer labels with label smoothing need the categorical loss on one-hot targets.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
@@ -246,7 +255,10 @@ def train(
 
     start = time.perf_counter()
     history = model.fit(
-        _dataset(x, y_onehot, config), epochs=config.epochs, callbacks=extra, verbose=verbose,
+        _dataset(x, y_onehot, config),
+        epochs=config.epochs,
+        callbacks=extra,
+        verbose=verbose,
         shuffle=False,  # the dataset is already shuffled (seeded); Keras warns otherwise
     )
     seconds = time.perf_counter() - start

@@ -114,4 +114,3 @@ def test_adding_an_architecture_is_one_decorated_function(registry):
     assert "tiny" in arch.choices
     # ... and training has a recipe for it (the cnn's, under the new name).
     assert training.preset("quick", "tiny").architecture == "tiny"
-

@@ -35,7 +35,11 @@ def run_module(*argv, env=None, timeout=300) -> subprocess.CompletedProcess:
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "digitdraw", *map(str, argv)],
-        cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -56,8 +60,23 @@ def digit_pngs(tmp_path_factory, mnist):
 
 def test_train_writes_model_card_and_weights(capsys, tmp_path, mnist_dir):
     out = tmp_path / "tiny.keras"
-    argv = ["train", "--arch", "dense", "--subset", "600", "--epochs", "1", "--seed", "5",
-            "--out", out, "--weights", "--no-drawn", "--data-dir", mnist_dir]
+    argv = [
+        "train",
+        "--arch",
+        "dense",
+        "--subset",
+        "600",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--out",
+        out,
+        "--weights",
+        "--no-drawn",
+        "--data-dir",
+        mnist_dir,
+    ]
     code, stdout, err = run(capsys, *argv)
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
@@ -69,8 +88,13 @@ def test_train_writes_model_card_and_weights(capsys, tmp_path, mnist_dir):
     assert card["command"] == "python -m digitdraw " + " ".join(map(str, argv))
     assert card["architecture"] == "dense" and card["api"] == "sequential"
     assert card["training"]["subset"] == 600 and card["training"]["seed"] == 5
-    assert card["data"] == {"source": str(mnist_dir), "train_images": 600, "test_images": 10000,
-                            "pen_writers": None, "pen_copies": 0}
+    assert card["data"] == {
+        "source": str(mnist_dir),
+        "train_images": 600,
+        "test_images": 10000,
+        "pen_writers": None,
+        "pen_copies": 0,
+    }
     assert card["test_accuracy"] == summary["test_accuracy"]
     assert len(card["per_class_accuracy"]) == 10 and card["history"]["loss"]
     assert card["parameters"] == 101_770
@@ -78,9 +102,7 @@ def test_train_writes_model_card_and_weights(capsys, tmp_path, mnist_dir):
 
     # Both files load, and give the same answers.
     x = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
-    np.testing.assert_array_equal(
-        modelio.load(out)(x), modelio.load(tmp_path / "tiny.weights.h5")(x)
-    )
+    np.testing.assert_array_equal(modelio.load(out)(x), modelio.load(tmp_path / "tiny.weights.h5")(x))
 
 
 def test_train_refuses_an_out_path_that_is_not_keras(capsys, tmp_path):
@@ -94,7 +116,14 @@ def test_train_by_module_saves_in_the_user_models_folder(tmp_path, mnist_dir):
     """The one end-to-end run through a fresh `python -m digitdraw` process."""
     users = tmp_path / "users"
     result = run_module(
-        "train", "--arch", "dense", "--subset", "300", "--epochs", "1", "--no-drawn",
+        "train",
+        "--arch",
+        "dense",
+        "--subset",
+        "300",
+        "--epochs",
+        "1",
+        "--no-drawn",
         env={config.USER_MODELS_ENV: str(users), config.DATA_DIR_ENV: str(mnist_dir)},
     )
     assert result.returncode == 0, result.stderr
@@ -126,8 +155,9 @@ def test_evaluate_prints_accuracy_per_class_and_confusion(capsys, model_files, m
 
 
 def test_evaluate_json_one_object_a_model(capsys, model_files, mnist_dir):
-    code, out, err = run(capsys, "evaluate", model_files["dense"], model_files["cnn"], "--json",
-                         "--data-dir", mnist_dir)
+    code, out, err = run(
+        capsys, "evaluate", model_files["dense"], model_files["cnn"], "--json", "--data-dir", mnist_dir
+    )
     assert code == 0, err
     results = json_lines(out)
     assert [r["model"] for r in results] == ["dense", "cnn"]
@@ -142,8 +172,15 @@ def test_evaluate_json_one_object_a_model(capsys, model_files, mnist_dir):
 
 
 def test_predict_one_json_line_per_image(capsys, model_files, digit_pngs):
-    code, out, err = run(capsys, "predict", *(p for p, _ in digit_pngs),
-                         "--model", model_files["dense"], "--model", model_files["cnn"])
+    code, out, err = run(
+        capsys,
+        "predict",
+        *(p for p, _ in digit_pngs),
+        "--model",
+        model_files["dense"],
+        "--model",
+        model_files["cnn"],
+    )
     assert code == 0, err
     lines = json_lines(out)
     assert [line["file"] for line in lines] == [str(p) for p, _ in digit_pngs]
@@ -156,8 +193,13 @@ def test_predict_one_json_line_per_image(capsys, model_files, digit_pngs):
             assert len(probs) == 10 and sum(probs) == pytest.approx(1.0, abs=1e-4)
             assert answer["digit"] == int(np.argmax(probs))
     # The trained dense model reads these clear digits.
-    assert sum(line["models"]["dense"]["digit"] == label
-               for line, (_, label) in zip(lines, digit_pngs, strict=True)) >= 2
+    assert (
+        sum(
+            line["models"]["dense"]["digit"] == label
+            for line, (_, label) in zip(lines, digit_pngs, strict=True)
+        )
+        >= 2
+    )
 
 
 def test_predict_unreadable_files_get_error_lines_and_the_others_answers(
@@ -169,8 +211,19 @@ def test_predict_unreadable_files_get_error_lines_and_the_others_answers(
     Image.new("L", (200, 200), 0).save(blank)
     missing = tmp_path / "missing.png"
     good = digit_pngs[0][0]
-    code, out, err = run(capsys, "predict", broken, good, missing, blank, good,
-                         "--model", model_files["dense"], "--model", model_files["cnn"])
+    code, out, err = run(
+        capsys,
+        "predict",
+        broken,
+        good,
+        missing,
+        blank,
+        good,
+        "--model",
+        model_files["dense"],
+        "--model",
+        model_files["cnn"],
+    )
     assert code == 1
     lines = json_lines(out)
     assert [line["file"] for line in lines] == [str(p) for p in (broken, good, missing, blank, good)]
@@ -197,7 +250,7 @@ def test_info_prints_the_card_and_the_summary(capsys, model_files):
     code, out, err = run(capsys, "info", model_files["dense"])
     assert code == 0, err
     assert out.startswith(f"# {model_files['dense']}\n")
-    card_text = out[out.index("{"): out.index("\n}\n") + 2]
+    card_text = out[out.index("{") : out.index("\n}\n") + 2]
     card = json.loads(card_text)
     assert card["architecture"] == "dense" and "history" not in card
     assert card["command"] == "fixture dense"
@@ -234,13 +287,16 @@ def test_data_prints_statistics_and_writes_the_grid(capsys, tmp_path, mnist_dir)
         pixels = np.asarray(im)
     # Every row of the grid holds digits (ink), none is left empty.
     for digit in range(10):
-        assert pixels[digit * 56:(digit + 1) * 56].max() > 200
+        assert pixels[digit * 56 : (digit + 1) * 56].max() > 200
 
 
 def test_list_shows_trained_models(capsys, tmp_path, monkeypatch, model_files):
     monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
-    modelio.save(modelio.load(model_files["dense"]), tmp_path / "mine.keras",
-                 {"architecture": "dense", "test_accuracy": 0.9})
+    modelio.save(
+        modelio.load(model_files["dense"]),
+        tmp_path / "mine.keras",
+        {"architecture": "dense", "test_accuracy": 0.9},
+    )
     code, out, _ = run(capsys, "list")
     assert code == 0
     assert f"mine\t{tmp_path / 'mine.keras'}\tmine (trained here, MNIST 90.00%)" in out.splitlines()

@@ -53,8 +53,10 @@ def test_reads_keras_mnist_npz(tmp_path):
     small = write_mnist_folder(tmp_path / "src")
     np.savez(
         tmp_path / "mnist.npz",
-        x_train=small.x_train, y_train=small.y_train.astype(np.int64),
-        x_test=small.x_test, y_test=small.y_test.astype(np.int64),
+        x_train=small.x_train,
+        y_train=small.y_train.astype(np.int64),
+        x_test=small.x_test,
+        y_test=small.y_test.astype(np.int64),
     )
     loaded = load_from_folder(tmp_path)
     assert_same(loaded, small)

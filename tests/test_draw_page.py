@@ -23,7 +23,15 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitdraw import config, pendigits
-from digitdraw.ui.draw_page import CANVAS_KEY, DRAW_HINT, MAX_UPLOAD_MB, canvas_pixels, read_upload
+from digitdraw.preprocess import preprocess
+from digitdraw.ui.draw_page import (
+    CANVAS_KEY,
+    DRAW_HINT,
+    DRAWING_KEY,
+    MAX_UPLOAD_MB,
+    canvas_pixels,
+    read_upload,
+)
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 120  # the first run imports TensorFlow and loads both models
@@ -138,6 +146,12 @@ def test_the_page_shows_what_the_models_see():
     at = _draw(_app(), pendigits.render(SEVEN, background="black"))
     captions = [c for img in at.get("image") for c in img.captions]
     assert any("28×28" in c for c in captions)
+
+
+def test_the_model_input_is_kept_for_the_inspect_page():
+    drawing = pendigits.render(SEVEN, background="black")
+    at = _draw(_app(), drawing)
+    np.testing.assert_allclose(at.session_state[DRAWING_KEY], preprocess(drawing).image, atol=1e-6)
 
 
 def test_a_mark_too_small_to_read_says_why_and_gives_no_answers():

@@ -23,8 +23,15 @@ from digitdraw import config
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,15 +50,35 @@ def app(tmp_path, mnist_dir):
     require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM}")
     models = tmp_path / "user_models"
     port = free_port()
-    env = {**os.environ, config.USER_MODELS_ENV: str(models), config.DATA_DIR_ENV: str(mnist_dir),
-           "DIGITDRAW_MAX_TRAIN_SECONDS": "30", "DIGITDRAW_TRAINING_ENABLED": "1"}
+    env = {
+        **os.environ,
+        config.USER_MODELS_ENV: str(models),
+        config.DATA_DIR_ENV: str(mnist_dir),
+        "DIGITDRAW_MAX_TRAIN_SECONDS": "30",
+        "DIGITDRAW_TRAINING_ENABLED": "1",
+    }
     env.pop(config.TRAINING_PASSWORD_ENV, None)
     log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 90

@@ -45,7 +45,8 @@ def test_layer_table_lists_every_layer_with_shape_and_parameters(cnn, dense):
 def test_feature_maps_are_taken_after_each_block_activation(cnn):
     maps = introspect.feature_maps(cnn, digit_like())
     assert {k: v.shape for k, v in maps.items()} == {
-        "conv1 → relu1": (28, 28, 32), "conv2 → relu2": (14, 14, 64)
+        "conv1 → relu1": (28, 28, 32),
+        "conv2 → relu2": (14, 14, 64),
     }
     assert all((m >= 0).all() for m in maps.values())  # after a ReLU
 
@@ -89,8 +90,9 @@ def test_dense_weight_tiles_show_each_units_pixel_weights(dense, cnn):
 
 def test_saliency_lights_up_exactly_the_pixels_the_answer_depends_on():
     # A model whose digit-3 score reads only pixel (10, 20): the saliency must be that pixel alone.
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     kernel = np.zeros((784, 10), np.float32)
     kernel[10 * 28 + 20, 3] = 5.0
     model.layers[-1].set_weights([kernel, np.zeros(10, np.float32)])
@@ -140,6 +142,7 @@ def test_pictures_tile_and_colour_as_documented():
     assert rgb[0, 1].tolist() == [255, 255, 255]  # zero: white
     assert rgb[0, 2].tolist() == [255, 128, 128]  # half the largest magnitude: light red
 
-    np.testing.assert_allclose(introspect.normalize(np.array([-1.0, 0.0, 3.0]), symmetric=True),
-                               [0.5 - 1 / 6, 0.5, 1.0])
+    np.testing.assert_allclose(
+        introspect.normalize(np.array([-1.0, 0.0, 3.0]), symmetric=True), [0.5 - 1 / 6, 0.5, 1.0]
+    )
     assert introspect.upscale(np.eye(2), 3).shape == (6, 6)

@@ -197,12 +197,15 @@ def test_progress_fraction_and_eta_follow_the_reported_batches():
     snap = job.snapshot()
     assert snap.phase == jobs.PREPARING and snap.fraction == 0 and snap.eta is None
 
-    job._report({"kind": "batch", "epoch": 0, "step": 5, "steps": 10, "elapsed": 0.0, "loss": 1.0,
-                 "accuracy": 0.5})
-    job._report({"kind": "batch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8,
-                 "accuracy": 0.6})
-    job._report({"kind": "epoch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8,
-                 "accuracy": 0.6})
+    job._report(
+        {"kind": "batch", "epoch": 0, "step": 5, "steps": 10, "elapsed": 0.0, "loss": 1.0, "accuracy": 0.5}
+    )
+    job._report(
+        {"kind": "batch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8, "accuracy": 0.6}
+    )
+    job._report(
+        {"kind": "epoch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8, "accuracy": 0.6}
+    )
     snap = job.snapshot()
     assert snap.phase == jobs.TRAINING and snap.epoch == 1 and snap.step == 0
     assert snap.batches[0]["x"] == 0.5
@@ -215,11 +218,13 @@ def test_progress_fraction_and_eta_follow_the_reported_batches():
 
 def test_a_near_time_budget_shortens_the_estimate():
     job = jobs.TrainingJob(training.TrainConfig("dense", epochs=10, time_budget=2.0), "t")
-    job._report({"kind": "batch", "epoch": 0, "step": 1, "steps": 100, "elapsed": 1.5, "loss": 1.0,
-                 "accuracy": 0.5})
+    job._report(
+        {"kind": "batch", "epoch": 0, "step": 1, "steps": 100, "elapsed": 1.5, "loss": 1.0, "accuracy": 0.5}
+    )
     # A stop mid-epoch (cancel, budget) still ends the epoch in Keras: recorded as partial.
-    job._report({"kind": "epoch", "epoch": 0, "step": 100, "steps": 100, "elapsed": 1.5, "loss": 1.0,
-                 "accuracy": 0.5})
+    job._report(
+        {"kind": "epoch", "epoch": 0, "step": 100, "steps": 100, "elapsed": 1.5, "loss": 1.0, "accuracy": 0.5}
+    )
     snap = job.snapshot()
     assert snap.epoch_end[0]["partial"] and snap.epoch == 0 and snap.step == 1
     assert snap.eta <= 0.5 + 1e-6  # the budget ends the run long before the 999 batches left

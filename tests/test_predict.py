@@ -81,9 +81,7 @@ def test_uint8_and_float_in_0_1_give_the_same_answer(predictor, images, dtype):
     )
 
 
-@pytest.mark.parametrize(
-    "shape", [(28,), (28, 27), (2, 32, 32), (1, 28, 28, 1), (28, 28, 3)], ids=str
-)
+@pytest.mark.parametrize("shape", [(28,), (28, 27), (2, 32, 32), (1, 28, 28, 1), (28, 28, 3)], ids=str)
 def test_wrong_shape_is_a_value_error(predictor, shape):
     with pytest.raises(ValueError, match="28x28"):
         predictor.probabilities(np.zeros(shape, np.float32))

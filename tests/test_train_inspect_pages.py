@@ -28,8 +28,11 @@ def inspect_app():
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error", "title",
-                                  "subheader") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "success", "warning", "error", "title", "subheader")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -112,8 +115,13 @@ def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jo
 
 def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jobs, monkeypatch, tmp_path):
     job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("cnn", epochs=1)), "t")
-    job._set(status=jobs.FINISHED, phase=jobs.DONE, model_path=tmp_path / "cnn-20261122-120000.keras",
-             test_accuracy=0.9712, drawn_accuracy=0.8125)
+    job._set(
+        status=jobs.FINISHED,
+        phase=jobs.DONE,
+        model_path=tmp_path / "cnn-20261122-120000.keras",
+        test_accuracy=0.9712,
+        drawn_accuracy=0.8125,
+    )
     monkeypatch.setattr(idle_jobs, "_job", job)
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
     message = at.success[0].value

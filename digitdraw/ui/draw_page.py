@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from streamlit_drawable_canvas import CanvasResult
 
 CANVAS_KEY = "draw_canvas"
+# The last 28x28 model input, kept for the Inspect page's "your drawing inside the model".
+DRAWING_KEY = "draw_last_input"
 CANVAS_SIZE = 280  # px; pendigits.render and the benchmarks use the same size
 DEFAULT_PEN = 18  # px: about MNIST's stroke for a digit filling most of a 280 px canvas
 MAX_UPLOAD_MB = 10  # photos from a phone are 2-6 MB; anything bigger is not a digit photo
@@ -175,6 +177,7 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, se
             st.warning(pre.reason or "There is nothing to read.", icon=":material/zoom_in:")
             _show_steps(pre)
         return
+    st.session_state[DRAWING_KEY] = pre.image
 
     titles = results.unique_titles([c.title for c in chosen])
     loaded: list[tuple[str, Predictor]] = []

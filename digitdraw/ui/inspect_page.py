@@ -17,10 +17,9 @@ import streamlit as st
 
 from digitdraw import config, data, introspect, modelio
 from digitdraw.evaluate import Evaluation, score
+from digitdraw.ui.draw_page import DRAWING_KEY
 from digitdraw.ui.models import load_predictor
 
-# The Draw page keeps its last 28x28 model input (float32, white on black) under this key.
-DRAWING_KEY = "draw_last_input"
 SECTIONS = ("Overview", "Test set", "Data", "Inside the model")
 GALLERY = 24  # images per gallery
 TILE_PX = 84  # a 28x28 image shown at 3x
@@ -34,8 +33,9 @@ def page() -> None:
         return
     by_name = {e.name: e for e in entries}
     top_left, top_right = st.columns([2, 3], vertical_alignment="bottom")
-    name = top_left.selectbox("Model", list(by_name), key="inspect_model",
-                              format_func=lambda n: by_name[n].label)
+    name = top_left.selectbox(
+        "Model", list(by_name), key="inspect_model", format_func=lambda n: by_name[n].label
+    )
     # Set through session state, not `default`: tests and links may preset the section.
     st.session_state.setdefault("inspect_section", SECTIONS[0])
     section = top_right.segmented_control("Show", SECTIONS, key="inspect_section") or SECTIONS[0]
@@ -104,15 +104,19 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     acc = card.get("test_accuracy")
     cols[3].metric("MNIST test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "–")
     drawn = (card.get("drawn_digit_accuracy") or {}).get("accuracy")
-    cols[4].metric("Drawn-digit accuracy", f"{drawn:.2%}" if isinstance(drawn, float) else "–",
-                   help="Real pen strokes of writers the model never saw, through the app's preprocessing.")
+    cols[4].metric(
+        "Drawn-digit accuracy",
+        f"{drawn:.2%}" if isinstance(drawn, float) else "–",
+        help="Real pen strokes of writers the model never saw, through the app's preprocessing.",
+    )
     if card:
         trained = card.get("data", {}).get("train_images")
         st.caption(
             f"Trained {card.get('epochs', '?')} epochs on {trained:,} images in "
             f"{card.get('training_seconds', '?')} s · created {card.get('created', '?')} · "
             f"{'shipped with the app' if entry.shipped else 'trained here'} · `{entry.path.name}`"
-            if isinstance(trained, int) else f"`{entry.path.name}`"
+            if isinstance(trained, int)
+            else f"`{entry.path.name}`"
         )
 
     left, right = st.columns([1, 1], gap="large")
@@ -128,13 +132,22 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
             long = frame.melt("epoch", var_name="metric", value_name="value")
             for metric in ("loss", "accuracy"):
                 part = long[long["metric"].str.endswith(metric)]
-                chart = alt.Chart(part).mark_line(point=True).encode(
-                    x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-                    y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False),
-                            axis=alt.Axis(format="%" if metric == "accuracy" else ".2f")),
-                    color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
-                    tooltip=["epoch", "metric", alt.Tooltip("value:Q", format=".4f")],
-                ).properties(height=170)
+                chart = (
+                    alt.Chart(part)
+                    .mark_line(point=True)
+                    .encode(
+                        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+                        y=alt.Y(
+                            "value:Q",
+                            title=metric,
+                            scale=alt.Scale(zero=False),
+                            axis=alt.Axis(format="%" if metric == "accuracy" else ".2f"),
+                        ),
+                        color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
+                        tooltip=["epoch", "metric", alt.Tooltip("value:Q", format=".4f")],
+                    )
+                    .properties(height=170)
+                )
                 st.altair_chart(chart, width="stretch")
         else:
             st.caption("The card records no training history.")
@@ -156,8 +169,9 @@ def _test_set(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry])
     c1.metric("Test accuracy", f"{ev.accuracy:.2%}")
     c2.metric("Mistakes", f"{wrong:,} of {len(mnist.y_test):,}")
     worst = int(np.nanargmin(ev.per_class))
-    c3.metric("Hardest digit", str(worst), f"{ev.per_class[worst]:.1%} right", delta_color="off",
-              delta_arrow="off")
+    c3.metric(
+        "Hardest digit", str(worst), f"{ev.per_class[worst]:.1%} right", delta_color="off", delta_arrow="off"
+    )
 
     left, right = st.columns(2, gap="large")
     with left:
@@ -166,11 +180,14 @@ def _test_set(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry])
         low = max(0.0, float(np.nanmin(ev.per_class)) - 0.02)
         st.altair_chart(
             # Clipped bars over a zoomed axis: at 97-100% per digit, bars from zero all look equal.
-            alt.Chart(per).mark_bar(clip=True).encode(
+            alt.Chart(per)
+            .mark_bar(clip=True)
+            .encode(
                 x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format=".1%")),
                 tooltip=["digit", alt.Tooltip("accuracy:Q", format=".2%")],
-            ).properties(height=300),
+            )
+            .properties(height=300),
             width="stretch",
         )
     with right:
@@ -226,11 +243,16 @@ def _disagreements(entry, by_name, mnist) -> None:
     pc = _test_probabilities(str(cnn.path.resolve()), _mtime(cnn.path))
     idx = introspect.disagreements(pd_, pc)
     both_wrong = int(((pd_.argmax(1) != mnist.y_test) & (pc.argmax(1) != mnist.y_test)).sum())
-    st.caption(f"They disagree on {len(idx):,} of {len(mnist.y_test):,} test images; "
-               f"both are wrong on {both_wrong:,}.")
+    st.caption(
+        f"They disagree on {len(idx):,} of {len(mnist.y_test):,} test images; "
+        f"both are wrong on {both_wrong:,}."
+    )
     idx = idx[:GALLERY]
-    st.image([mnist.x_test[i] for i in idx], width=TILE_PX,
-             caption=[f"true {mnist.y_test[i]} · D {pd_[i].argmax()} · C {pc[i].argmax()}" for i in idx])
+    st.image(
+        [mnist.x_test[i] for i in idx],
+        width=TILE_PX,
+        caption=[f"true {mnist.y_test[i]} · D {pd_[i].argmax()} · C {pc[i].argmax()}" for i in idx],
+    )
 
 
 # -- Data ----------------------------------------------------------------------------------------------
@@ -247,19 +269,30 @@ def _data() -> None:
         st.image(grid, caption="Rows: digits 0 to 9; twelve random training images each.", width="stretch")
     with right:
         st.subheader("Images per digit")
-        frame = pd.DataFrame({"digit": list(range(10)) * 2,
-                              "images": np.concatenate([train_counts, test_counts]),
-                              "set": ["training"] * 10 + ["test"] * 10})
+        frame = pd.DataFrame(
+            {
+                "digit": list(range(10)) * 2,
+                "images": np.concatenate([train_counts, test_counts]),
+                "set": ["training"] * 10 + ["test"] * 10,
+            }
+        )
         st.altair_chart(
-            alt.Chart(frame).mark_bar().encode(
-                x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)), y="images:Q",
+            alt.Chart(frame)
+            .mark_bar()
+            .encode(
+                x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+                y="images:Q",
                 color=alt.Color("set:N", legend=alt.Legend(orient="top", title=None)),
-                xOffset="set:N", tooltip=["set", "digit", "images"],
-            ).properties(height=300),
+                xOffset="set:N",
+                tooltip=["set", "digit", "images"],
+            )
+            .properties(height=300),
             width="stretch",
         )
-        st.caption(f"{len(mnist.y_train):,} training and {len(mnist.y_test):,} test images, 28×28 pixels, "
-                   f"white digits on black. Source: `{mnist.source}`.")
+        st.caption(
+            f"{len(mnist.y_train):,} training and {len(mnist.y_test):,} test images, 28×28 pixels, "
+            f"white digits on black. Source: `{mnist.source}`."
+        )
 
 
 # -- Inside the model -----------------------------------------------------------------------------------
@@ -294,22 +327,29 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
             models[kind] = (e, loaded.predictor)
 
     st.subheader(f"Where each model looks: saliency on {what}")
-    st.caption("The gradient of the predicted digit's probability with respect to each input pixel: "
-               "bright pixels are those that would change the answer most.")
+    st.caption(
+        "The gradient of the predicted digit's probability with respect to each input pixel: "
+        "bright pixels are those that would change the answer most."
+    )
     cols = st.columns(1 + len(models))
     cols[0].image(introspect.upscale(image, 6), caption="input (28×28)", width=168, clamp=True)
     for col, (kind, (e, predictor)) in zip(cols[1:], models.items(), strict=True):
         sal, digit = introspect.saliency(predictor.model, image)
         prob = float(predictor.probabilities(image)[0, digit])
-        col.image(introspect.upscale(introspect.saliency_overlay(image, sal), 6), width=168,
-                  caption=f"{e.name} ({kind}): {digit}, {prob:.0%}")
+        col.image(
+            introspect.upscale(introspect.saliency_overlay(image, sal), 6),
+            width=168,
+            caption=f"{e.name} ({kind}): {digit}, {prob:.0%}",
+        )
 
     if "cnn" in models:
         e, predictor = models["cnn"]
         model = predictor.model
         st.subheader(f"Feature maps of {e.name}")
-        st.caption("What each convolution block passes on (after batch norm and ReLU), one tile per "
-                   "channel, brighter is stronger. Later layers see coarser, more abstract patterns.")
+        st.caption(
+            "What each convolution block passes on (after batch norm and ReLU), one tile per "
+            "channel, brighter is stronger. Later layers see coarser, more abstract patterns."
+        )
         for label, maps in introspect.feature_maps(model, image).items():
             h, _, c = maps.shape
             tiles = introspect.normalize(np.moveaxis(maps, -1, 0))
@@ -320,19 +360,19 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
             st.subheader("First-layer filters")
             st.caption("The 3×3 kernels of the first convolution; red adds, blue subtracts brightness.")
             tiles = np.stack([introspect.diverging_rgb(f) for f in filters])
-            st.image(introspect.tile_grid(_upscale_all(tiles, 16), cols=16, pad=4, fill=235),
-                     width="stretch")
+            st.image(introspect.tile_grid(_upscale_all(tiles, 16), cols=16, pad=4, fill=235), width="stretch")
 
     if "dense" in models:
         e, predictor = models["dense"]
         tiles = introspect.dense_weight_tiles(predictor.model)
         if tiles is not None:
             st.subheader(f"First-layer weights of {e.name}")
-            st.caption(f"Each of its {len(tiles)} hidden units as a 28×28 picture of its weights: red pixels "
-                       "push the unit up, blue pixels push it down.")
+            st.caption(
+                f"Each of its {len(tiles)} hidden units as a 28×28 picture of its weights: red pixels "
+                "push the unit up, blue pixels push it down."
+            )
             rgb = np.stack([introspect.diverging_rgb(t) for t in tiles])
-            st.image(introspect.tile_grid(_upscale_all(rgb, 2), cols=16, pad=2, fill=235),
-                     width="stretch")
+            st.image(introspect.tile_grid(_upscale_all(rgb, 2), cols=16, pad=2, fill=235), width="stretch")
 
 
 def _upscale_all(tiles: np.ndarray, factor: int) -> np.ndarray:

@@ -100,15 +100,26 @@ def _form() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         arch = st.selectbox(
-            "Architecture", names, index=names.index("cnn") if "cnn" in names else 0, key="train_arch",
+            "Architecture",
+            names,
+            index=names.index("cnn") if "cnn" in names else 0,
+            key="train_arch",
         )
         st.caption(architectures.DESCRIPTIONS[arch])
         api = st.radio(
-            "Keras API", architectures.APIS, horizontal=True, key="train_api", format_func=str.capitalize,
+            "Keras API",
+            architectures.APIS,
+            horizontal=True,
+            key="train_api",
+            format_func=str.capitalize,
             help="The same layers and parameters either way: keras.Sequential or the functional API.",
         )
         recipe = st.radio(
-            "Recipe", RECIPES, horizontal=True, key="train_recipe", format_func=str.capitalize,
+            "Recipe",
+            RECIPES,
+            horizontal=True,
+            key="train_recipe",
+            format_func=str.capitalize,
             help="Quick: a short run for a first look. Standard: longer, with augmentation, for a "
             "model that reads drawn digits well. Custom: set everything yourself.",
         )
@@ -116,27 +127,48 @@ def _form() -> None:
     with right:
         if recipe == "custom":
             c1, c2 = st.columns(2)
-            epochs = c1.number_input("Epochs", 1, config.MAX_EPOCHS, min(base.epochs, config.MAX_EPOCHS),
-                                     key="train_epochs")
+            epochs = c1.number_input(
+                "Epochs", 1, config.MAX_EPOCHS, min(base.epochs, config.MAX_EPOCHS), key="train_epochs"
+            )
             batch = c2.select_slider("Batch size", BATCH_SIZES, value=base.batch_size, key="train_batch")
-            lr = c1.select_slider("Learning rate", LEARNING_RATES, value=base.learning_rate, key="train_lr",
-                                  format_func=lambda v: f"{v:g}",
-                                  help="The peak of a warm-up and cosine decay.")
-            augment = c2.toggle("Augmentation", value=base.augment, key="train_augment",
-                                help="Random small rotations, zooms and shifts of each batch.")
-            base = base.replace(epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr),
-                                augment=bool(augment))
+            lr = c1.select_slider(
+                "Learning rate",
+                LEARNING_RATES,
+                value=base.learning_rate,
+                key="train_lr",
+                format_func=lambda v: f"{v:g}",
+                help="The peak of a warm-up and cosine decay.",
+            )
+            augment = c2.toggle(
+                "Augmentation",
+                value=base.augment,
+                key="train_augment",
+                help="Random small rotations, zooms and shifts of each batch.",
+            )
+            base = base.replace(
+                epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr), augment=bool(augment)
+            )
         else:
             st.markdown(
                 f"**{recipe.capitalize()}** for {arch}: {base.epochs} epochs, batch {base.batch_size}, "
                 f"learning rate {base.learning_rate:g}, augmentation {'on' if base.augment else 'off'}."
             )
-        size = st.select_slider("Training images", TRAIN_SIZES, value=TRAIN_SIZES[-1], key="train_size",
-                                format_func=lambda n: f"{n:,}",
-                                help="Fewer images: a faster run and a weaker model.")
+        size = st.select_slider(
+            "Training images",
+            TRAIN_SIZES,
+            value=TRAIN_SIZES[-1],
+            key="train_size",
+            format_func=lambda n: f"{n:,}",
+            help="Fewer images: a faster run and a weaker model.",
+        )
         limit = int(config.MAX_TRAIN_SECONDS)
         budget = st.number_input(
-            "Time limit (seconds)", 1, limit, min(300, limit), step=10, key="train_budget",
+            "Time limit (seconds)",
+            1,
+            limit,
+            min(300, limit),
+            step=10,
+            key="train_budget",
             help=f"Training stops after this long and keeps what it learned; at most {limit} s here.",
         )
     cfg = base.replace(api=api, subset=None if size >= 60000 else int(size), time_budget=float(budget))
@@ -180,17 +212,28 @@ def _progress() -> None:
     last = snap.batches[-1] if snap.batches else {}
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 1.2], vertical_alignment="bottom")
     c1.metric("Elapsed", _duration(snap.elapsed))
-    c2.metric("Remaining (est.)", "…" if snap.eta is None else _duration(snap.eta),
-              help="Training time left at the pace so far, or until the time limit if sooner; "
-              "evaluation and saving take a few seconds more.")
+    c2.metric(
+        "Remaining (est.)",
+        "…" if snap.eta is None else _duration(snap.eta),
+        help="Training time left at the pace so far, or until the time limit if sooner; "
+        "evaluation and saving take a few seconds more.",
+    )
     c3.metric("Loss", f"{last['loss']:.3f}" if "loss" in last else "–")
-    c4.metric("Accuracy", f"{last['accuracy']:.1%}" if "accuracy" in last else "–",
-              help="On the training batches of this epoch so far.")
+    c4.metric(
+        "Accuracy",
+        f"{last['accuracy']:.1%}" if "accuracy" in last else "–",
+        help="On the training batches of this epoch so far.",
+    )
     with c5:
         slot = st.empty()  # the button, replaced by the notice once a cancel is asked for
         requested = snap.cancel_requested
-        if not requested and slot.button("Cancel", key="train_cancel", icon="⏹️", width="stretch",
-                                         help="Stop after the current batch; nothing is saved."):
+        if not requested and slot.button(
+            "Cancel",
+            key="train_cancel",
+            icon="⏹️",
+            width="stretch",
+            help="Stop after the current batch; nothing is saved.",
+        ):
             requested = jobs.JOBS.cancel()
         if requested:
             slot.warning("Cancelling after the current batch…", icon="⏹️")
@@ -212,20 +255,36 @@ def _curves(snap: jobs.JobSnapshot) -> None:
 
 def _curve_chart(batches: pd.DataFrame, ends: pd.DataFrame, metric: str, title: str) -> alt.LayerChart:
     fmt = ".0%" if metric == "accuracy" else ".2f"
-    x = alt.X("x:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"),
-              scale=alt.Scale(domain=[0, max(1, int(batches["x"].max() + 0.999))]))
-    line = alt.Chart(batches).mark_line().encode(
-        x=x, y=alt.Y(f"{metric}:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("epoch:O"), alt.Tooltip("step:Q", title="batch"),
-                 alt.Tooltip(f"{metric}:Q", format=".4f")],
+    x = alt.X(
+        "x:Q",
+        title="epoch",
+        axis=alt.Axis(tickMinStep=1, format="d"),
+        scale=alt.Scale(domain=[0, max(1, int(batches["x"].max() + 0.999))]),
+    )
+    line = (
+        alt.Chart(batches)
+        .mark_line()
+        .encode(
+            x=x,
+            y=alt.Y(f"{metric}:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+            tooltip=[
+                alt.Tooltip("epoch:O"),
+                alt.Tooltip("step:Q", title="batch"),
+                alt.Tooltip(f"{metric}:Q", format=".4f"),
+            ],
+        )
     )
     layers = [line]
     if not ends.empty and metric in ends:
         points = alt.Chart(ends.rename(columns={"epoch": "x"}))
         points = points.mark_point(filled=True, size=70, color="#d62728")
-        layers.append(points.encode(x=x, y=f"{metric}:Q",
-                                    tooltip=[alt.Tooltip("x:Q", title="epoch"),
-                                             alt.Tooltip(f"{metric}:Q", format=".4f")]))
+        layers.append(
+            points.encode(
+                x=x,
+                y=f"{metric}:Q",
+                tooltip=[alt.Tooltip("x:Q", title="epoch"), alt.Tooltip(f"{metric}:Q", format=".4f")],
+            )
+        )
     return alt.layer(*layers).properties(height=220, title=title)
 
 
@@ -260,9 +319,11 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
 
 def _describe(cfg: dict) -> str:
     size = f"{cfg['subset']:,}" if cfg.get("subset") else "60,000"
-    return (f"{cfg['epochs']} epochs · batch {cfg['batch_size']} · learning rate {cfg['learning_rate']:g} · "
-            f"augmentation {'on' if cfg['augment'] else 'off'} · {size} training images · "
-            f"time limit {cfg['time_budget']:g} s")
+    return (
+        f"{cfg['epochs']} epochs · batch {cfg['batch_size']} · learning rate {cfg['learning_rate']:g} · "
+        f"augmentation {'on' if cfg['augment'] else 'off'} · {size} training images · "
+        f"time limit {cfg['time_budget']:g} s"
+    )
 
 
 def _duration(seconds: float) -> str:
