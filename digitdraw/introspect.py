@@ -112,10 +112,11 @@ def dense_weight_tiles(model: keras.Model) -> np.ndarray | None:
 
 
 def saliency(model: keras.Model, image: np.ndarray, digit: int | None = None) -> tuple[np.ndarray, int]:
-    """|d p(digit) / d pixel| for one image, scaled to [0, 1]; `digit` defaults to the prediction.
+    """|d log p(digit) / d pixel| for one image, scaled to [0, 1]; `digit` defaults to the prediction.
 
     Returns (map (28, 28), digit). Bright pixels are those whose change would move the
-    model's belief in that digit the most.
+    model's belief in that digit the most. The log keeps the gradient alive when the model
+    is 100% sure, where the probability itself is flat and its gradient mostly noise.
     """
     x = tf.constant(to_model_input(image).reshape(1, 28, 28))
     with tf.GradientTape() as tape:
@@ -123,7 +124,7 @@ def saliency(model: keras.Model, image: np.ndarray, digit: int | None = None) ->
         probs = model(x, training=False)
         if digit is None:
             digit = int(tf.argmax(probs[0]))
-        target = probs[0, digit]
+        target = tf.math.log(probs[0, digit] + 1e-12)
     grad = np.abs(np.asarray(tape.gradient(target, x))[0])
     top = grad.max()
     return (grad / top if top > 0 else grad).astype(np.float32), int(digit)
