@@ -4,8 +4,15 @@ Thin on purpose: each page lives in digitdraw/ui/, and the work is done by the p
 """
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
 from digitdraw.ui import draw_page, inspect_page, train_page
+
+# Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
+# model per run. Ours are built once (st.cache_resource) and a training run may be going on in
+# a background thread; clearing cost 150-200 ms per stroke and ~30 ms on the next prediction.
+if hasattr(script_runner, "_clean_problem_modules"):
+    script_runner._clean_problem_modules = lambda: None
 
 st.set_page_config(page_title="digitdraw", page_icon=":material/draw:", layout="wide")
 

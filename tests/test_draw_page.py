@@ -225,3 +225,14 @@ def test_a_missing_default_model_is_named_too(tmp_path, monkeypatch):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "dense.keras" in errors[0] and "no such model file" in errors[0]
     assert set(_metrics(at)) == {"CNN"}
+
+
+def test_reruns_do_not_reset_keras_under_the_cached_models(monkeypatch):
+    """Streamlit resets Keras after every run by default; each stroke is a run, so we opt out."""
+    import keras
+
+    resets = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: resets.append(1))
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    _draw(at, pendigits.render(ONE, background="black"))
+    assert resets == []
