@@ -97,14 +97,17 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     card = entry.card or {}
     if not card:
         st.info("This model has no card beside it: only its layers can be shown.")
-    cols = st.columns(5)
-    cols[0].metric("Architecture", card.get("architecture", model.name))
-    cols[1].metric("Keras API", str(card.get("api", "?")).capitalize())
-    cols[2].metric("Parameters", f"{model.count_params():,}")
+    cols = st.columns(4)
+    cols[0].metric(
+        "Architecture",
+        card.get("architecture", model.name),
+        help=f"Built with the {str(card.get('api', '?')).capitalize()} API.",
+    )
+    cols[1].metric("Parameters", f"{model.count_params():,}")
     acc = card.get("test_accuracy")
-    cols[3].metric("MNIST test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "–")
+    cols[2].metric("MNIST test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "–")
     drawn = (card.get("drawn_digit_accuracy") or {}).get("accuracy")
-    cols[4].metric(
+    cols[3].metric(
         "Drawn-digit accuracy",
         f"{drawn:.2%}" if isinstance(drawn, float) else "–",
         help="Real pen strokes of writers the model never saw, through the app's preprocessing.",
@@ -112,14 +115,15 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     if card:
         trained = card.get("data", {}).get("train_images")
         st.caption(
-            f"Trained {card.get('epochs', '?')} epochs on {trained:,} images in "
+            f"{str(card.get('api', '?')).capitalize()} API · "
+            f"trained {card.get('epochs', '?')} epochs on {trained:,} images in "
             f"{card.get('training_seconds', '?')} s · created {card.get('created', '?')} · "
             f"{'shipped with the app' if entry.shipped else 'trained here'} · `{entry.path.name}`"
             if isinstance(trained, int)
             else f"`{entry.path.name}`"
         )
 
-    left, right = st.columns([1, 1], gap="large")
+    left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Layers")
         st.dataframe(pd.DataFrame(introspect.layer_rows(model)), hide_index=True, width="stretch")
@@ -129,26 +133,9 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
         if history.get("loss"):
             frame = pd.DataFrame(history)
             frame["epoch"] = np.arange(1, len(frame) + 1)
-            long = frame.melt("epoch", var_name="metric", value_name="value")
             for metric in ("loss", "accuracy"):
-                part = long[long["metric"].str.endswith(metric)]
-                chart = (
-                    alt.Chart(part)
-                    .mark_line(point=True)
-                    .encode(
-                        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-                        y=alt.Y(
-                            "value:Q",
-                            title=metric,
-                            scale=alt.Scale(zero=False),
-                            axis=alt.Axis(format="%" if metric == "accuracy" else ".2f"),
-                        ),
-                        color=alt.Color("metric:N", legend=alt.Legend(orient="top", title=None)),
-                        tooltip=["epoch", "metric", alt.Tooltip("value:Q", format=".4f")],
-                    )
-                    .properties(height=170)
-                )
-                st.altair_chart(chart, width="stretch")
+                columns = [c for c in frame.columns if c.endswith(metric)]
+                st.line_chart(frame, x="epoch", y=columns, y_label=metric, height=200)
         else:
             st.caption("The card records no training history.")
     if card:
