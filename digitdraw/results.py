@@ -30,11 +30,12 @@ class Answer:
 
     @property
     def value(self) -> str:
-        """The metric's value: the digit, with a question mark when the model is not sure.
+        """The metric's value: always the digit alone; `note` says when the model is not sure.
 
-        The digit stays visible even when unsure: hiding it would hide what the model thinks.
+        The digit stays visible even when unsure: hiding it would hide what the model thinks,
+        and a reader (or a script) finds the answer in the same place every time.
         """
-        return str(self.digit) if self.sure else f"{self.digit}?"
+        return str(self.digit)
 
     @property
     def note(self) -> str:
@@ -68,7 +69,7 @@ def verdict(answers: Sequence[Answer]) -> Verdict | None:
         return None
     digits = {a.digit for a in answers}
     if len(digits) > 1:
-        said = ", ".join(f"{a.model} reads {a.value}" for a in answers)
+        said = ", ".join(f"{a.model} reads {a.value}" + ("" if a.sure else " (not sure)") for a in answers)
         return Verdict("disagree", f"The models disagree: {said}.")
     digit = answers[0].digit
     if not any(a.sure for a in answers):

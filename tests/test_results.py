@@ -39,10 +39,10 @@ def test_a_confident_answer_shows_the_digit_and_how_sure():
     assert a.note == "93% sure"
 
 
-def test_below_the_threshold_the_digit_gets_a_question_mark_and_not_sure():
+def test_below_the_threshold_the_digit_stays_and_the_note_says_not_sure():
     a = _answer("Dense", 7, 0.41)
     assert not a.sure
-    assert a.value == "7?"  # the guess stays visible, flagged
+    assert a.value == "7"  # the guess stays visible, flagged by the note
     assert a.note == "not sure (41%)"
 
 
@@ -64,9 +64,9 @@ def test_two_models_reading_different_digits_disagree_and_the_message_names_both
     assert "Dense reads 1" in v.message and "CNN reads 7" in v.message
 
 
-def test_disagreement_shows_an_unsure_reading_with_its_question_mark():
+def test_disagreement_says_which_reading_is_unsure():
     v = verdict([_answer("Dense", 1, 0.3), _answer("CNN", 7, 0.9)])
-    assert v is not None and "Dense reads 1?" in v.message
+    assert v is not None and "Dense reads 1 (not sure), CNN reads 7." in v.message
 
 
 def test_same_digit_with_one_model_sure_is_agreement():

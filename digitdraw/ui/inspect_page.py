@@ -315,7 +315,7 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
 
     st.subheader(f"Where each model looks: saliency on {what}")
     st.caption(
-        "The gradient of the predicted digit's probability with respect to each input pixel: "
+        "The gradient of the predicted digit's log-probability with respect to each input pixel: "
         "bright pixels are those that would change the answer most."
     )
     cols = st.columns(1 + len(models))
