@@ -66,17 +66,9 @@ def server_side(n: int, seed: int = 0) -> list[float]:
 def browser_side(n: int) -> list[float] | str:
     """ms from mouse-up to both answers on screen, over n single-stroke drawings; or why not."""
     try:
+        from browser import CHROMIUM_ARGS, app_server, find_chromium
         from playwright.sync_api import sync_playwright
-        from test_e2e_draw import (
-            CHROMIUM_ARGS,
-            METRICS_JS,
-            app_server,
-            canvas_paths,
-            clear,
-            draw,
-            find_chromium,
-            open_app,
-        )
+        from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, open_app
     except ImportError as exc:
         return f"skipped: {exc}"
     executable = find_chromium()

@@ -11,34 +11,18 @@ is a failure. The helpers here are reused by bench/draw_latency.py.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import app_server, launch_chromium
 from conftest import require
 
 from digitdraw import config, pendigits
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "screenshot-draw.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CANVAS = 280  # the page's canvas size, px
 CLEAR_BUTTON = 'button[title="Reset canvas & history"]'
 HINT = "Draw a digit on the canvas"
@@ -52,81 +36,6 @@ METRICS_JS = """() => Object.fromEntries(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def app_server(timeout: float = 120.0) -> Iterator[str]:
-    """Run the app in a subprocess; yield its URL once it answers; always terminate it."""
-    port = _free_port()
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed below; the server's chatter is not needed
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with status {proc.returncode} before answering")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer on {url} within {timeout:.0f} s")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def launch_chromium(playwright):
-    """Chromium via Playwright; skipped without one, failed in CI (see conftest.require)."""
-    executable = find_chromium()
-    require(executable is not None, "no Chromium found (apt-get install chromium)")
-    try:
-        return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-    except Exception as exc:  # Playwright raises its own Error types for a browser that won't start
-        require(False, f"Chromium at {executable} did not start: {exc}")
 
 
 def canvas_paths(digit: pendigits.PenDigit, canvas: int = CANVAS, height: float = 180) -> list[np.ndarray]:

@@ -6,39 +6,15 @@ Skipped without Chromium or Playwright, and without MNIST; both are failures whe
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+from browser import app_server, launch_chromium
 from conftest import require
 
 from digitdraw import config
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -47,58 +23,16 @@ def app(tmp_path, mnist_dir):
         import playwright.sync_api  # noqa: F401
     except ImportError:
         require(False, "Playwright is not installed")
-    require(Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM}")
     models = tmp_path / "user_models"
-    port = free_port()
     env = {
-        **os.environ,
         config.USER_MODELS_ENV: str(models),
         config.DATA_DIR_ENV: str(mnist_dir),
         "DIGITDRAW_MAX_TRAIN_SECONDS": "30",
         "DIGITDRAW_TRAINING_ENABLED": "1",
+        config.TRAINING_PASSWORD_ENV: "",  # no password gate for this run
     }
-    env.pop(config.TRAINING_PASSWORD_ENV, None)
-    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = (tmp_path / "streamlit.log").read_text()
-                    raise AssertionError(f"streamlit did not start: {output}") from None
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", models
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with app_server(env) as url:
+        yield url, models
 
 
 def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
@@ -106,7 +40,7 @@ def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
 
     url, models = app
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(f"{url}/train")
         expect(page.get_by_text("New run")).to_be_visible(timeout=90_000)
