@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="random shifts, rotations and zooms (Keras preprocessing layers)",
+        help="random slant, rotation, scale and 1 px shift (training.augment)",
     )
     t.add_argument("--seed", type=int)
     t.add_argument("--subset", type=int, help="train on this many MNIST images")
