@@ -349,23 +349,6 @@ class TrainingJob:
         return self.status != RUNNING
 
 
-class _Reporter(training.ProgressReporter):
-    """training.ProgressReporter sending about POINTS_PER_EPOCH events an epoch, whatever its length.
-
-    The fixed every-10-batches default gives a 1,000-image run one point an epoch: no curve.
-    """
-
-    POINTS_PER_EPOCH = 40
-
-    def __init__(self, report: Callable[[dict], None]) -> None:
-        super().__init__(report, steps_per_epoch=0)
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self.steps = int(self.params.get("steps") or 0)
-        self.every = max(1, self.steps // self.POINTS_PER_EPOCH)
-
-
 # -- The per-server singleton ----------------------------------------------------------------
 
 
@@ -477,7 +460,7 @@ class TrainingJobs:
                 job.config,
                 mnist,
                 cancel=job.cancel_event,
-                callbacks=[_Reporter(job._report)],
+                report=job._report,
                 pendigits_path=pen,
             )
             if result.cancelled:

@@ -150,7 +150,7 @@ def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
 
 def test_long_epochs_report_about_forty_points_each():
     events = []
-    reporter = jobs._Reporter(events.append)
+    reporter = training.ProgressReporter(events.append)
     reporter.set_params({"epochs": 1, "steps": 469, "verbose": 0})
     reporter.on_train_begin()
     for batch in range(469):
