@@ -120,8 +120,8 @@ def _form() -> None:
             horizontal=True,
             key="train_recipe",
             format_func=str.capitalize,
-            help="Quick: a short run for a first look. Standard: longer, with augmentation, for a "
-            "model that reads drawn digits well. Custom: set everything yourself.",
+            help="Quick: a short run for a first look (about a minute for the cnn). Standard: "
+            "longer, with augmentation, for a better model. Custom: set everything yourself.",
         )
     base = training.preset("quick" if recipe == "custom" else recipe, arch)
     with right:
