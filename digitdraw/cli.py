@@ -102,8 +102,8 @@ def _load_predictors(specs):
     predictors = {}
     for spec in specs:
         path = modelio.resolve(spec)
-        name = Path(spec).name if Path(spec).is_file() else str(spec)
-        predictors[name.removesuffix(".keras").removesuffix(".weights.h5")] = Predictor(modelio.load(path))
+        name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
+        predictors[name] = Predictor(modelio.load(path))
     return predictors
 
 

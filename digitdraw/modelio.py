@@ -26,15 +26,19 @@ class ModelFileError(RuntimeError):
     """A model file is missing, truncated, foreign, or not a digit model."""
 
 
+def model_name(model_path: str | os.PathLike) -> str | None:
+    """models/cnn.keras or models/cnn.weights.h5 -> "cnn"; None for any other file."""
+    name = Path(model_path).name
+    for suffix in (WEIGHTS_SUFFIX, FULL_SUFFIX):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
 def card_path(model_path: str | os.PathLike) -> Path:
     """models/cnn.keras -> models/cnn.json; models/cnn.weights.h5 -> models/cnn.json."""
     path = Path(model_path)
-    name = path.name
-    for suffix in (WEIGHTS_SUFFIX, FULL_SUFFIX):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return path.with_name(name + ".json")
+    return path.with_name((model_name(path) or path.name) + ".json")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -152,17 +156,15 @@ def list_models(*folders: Path, shipped: Path | None = None) -> list[ModelEntry]
         for path in sorted(folder.iterdir()):
             if path.name.startswith("."):
                 continue  # temporaries of a write in progress
-            for suffix in (FULL_SUFFIX, WEIGHTS_SUFFIX):
-                if path.name.endswith(suffix):
-                    name = path.name[: -len(suffix)]
-                    if name in entries and suffix == WEIGHTS_SUFFIX:
-                        continue
-                    try:
-                        card = read_card(path)
-                    except ModelFileError:
-                        card = None
-                    is_shipped = shipped is not None and folder.resolve() == shipped.resolve()
-                    entries[name] = ModelEntry(name, path, card, is_shipped)
+            name = model_name(path)
+            if name is None or (name in entries and path.name.endswith(WEIGHTS_SUFFIX)):
+                continue  # not a model; or weights beside the full model (sorted after it)
+            try:
+                card = read_card(path)
+            except ModelFileError:
+                card = None
+            is_shipped = shipped is not None and folder.resolve() == shipped.resolve()
+            entries[name] = ModelEntry(name, path, card, is_shipped)
     return list(entries.values())
 
 

@@ -70,7 +70,7 @@ def _load_cached(path: str, mtime_ns: int) -> Loaded:
     # fixing or replacing it changes its mtime, which retries.
     del mtime_ns
     try:
-        return Loaded(Predictor(modelio.load(path), name=Path(path).stem), None)
+        return Loaded(Predictor(modelio.load(path), name=modelio.model_name(path)), None)
     except modelio.ModelFileError as exc:
         return Loaded(None, str(exc))
 
