@@ -35,6 +35,18 @@ def in_ci() -> bool:
     return bool(os.environ.get("CI"))
 
 
+# The real pendigits file, for the stroke tests: absent, they skip, but in CI they run and fail.
+PENDIGITS = config.pendigits_path()
+needs_pendigits = pytest.mark.skipif(
+    not in_ci() and (PENDIGITS is None or not PENDIGITS.is_file()),
+    reason=f"real pendigits file not found (set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV})",
+)
+
+# Hand-written strokes in the tablet's 500x500 box, y down, shared by the stroke tests.
+SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
+ONE = [np.array([[250, 50], [250, 450]], float)]
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip the test when `condition` is false, or fail it in CI."""
     if condition:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import ONE, SEVEN, needs_pendigits
 
 from digitdraw import config
 from digitdraw.pendigits import (
@@ -20,15 +21,7 @@ from digitdraw.pendigits import (
 )
 from digitdraw.preprocess import Preprocessed, preprocess
 
-SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
-ONE = [np.array([[250, 50], [250, 450]], float)]
 HLINE = [np.array([[100, 250], [400, 250]], float)]
-
-REAL = config.pendigits_path()
-needs_real = pytest.mark.skipif(
-    REAL is None or not REAL.is_file(),
-    reason=f"real pendigits file not found (set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV})",
-)
 
 
 def ink_box(img: np.ndarray, level: int = 128) -> tuple[int, int, int, int]:
@@ -85,7 +78,7 @@ def test_writer_splits_are_disjoint_and_cover_all_30():
     assert set(TUNE_WRITERS) | set(HOLDOUT_WRITERS) == set(range(1, 31))
 
 
-@needs_real
+@needs_pendigits
 def test_real_file_counts():
     digits = load_pendigits()
     assert len(digits) == 7494
@@ -95,7 +88,7 @@ def test_real_file_counts():
     assert all(s.ndim == 2 and s.shape[1] == 2 for d in digits for s in d.strokes)
 
 
-@needs_real
+@needs_pendigits
 def test_real_file_writer_filter():
     tune = load_pendigits(writers=TUNE_WRITERS)
     holdout = load_pendigits(writers=HOLDOUT_WRITERS)
@@ -238,7 +231,7 @@ def test_rendered_dataset_shapes_and_skips():
     assert y.tolist() == [7, 7]
 
 
-@needs_real
+@needs_pendigits
 def test_real_digits_render_and_read():
     digits = load_pendigits(writers=[1])
     _x, y = rendered_dataset(digits, np.random.default_rng(0))

@@ -10,9 +10,9 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from conftest import ONE, SEVEN, needs_pendigits
 from PIL import Image
 
-from digitdraw import config
 from digitdraw import preprocess as pp
 from digitdraw.pendigits import TUNE_WRITERS, load_pendigits, render
 from digitdraw.preprocess import (
@@ -24,9 +24,7 @@ from digitdraw.preprocess import (
     preprocess_batch,
 )
 
-# Hand-written strokes in the tablet's 500x500 box, y down.
-SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
-ONE = [np.array([[250, 50], [250, 450]], float)]
+# More hand-written strokes in the tablet's 500x500 box, y down (SEVEN and ONE: conftest).
 TWO = [
     np.array(
         [[120, 150], [170, 80], [260, 60], [350, 100], [370, 180], [320, 260], [120, 440], [400, 440]],
@@ -35,12 +33,6 @@ TWO = [
 ]
 FOUR = [np.array([[300, 50], [80, 320], [420, 320]], float), np.array([[330, 180], [330, 460]], float)]
 ZERO = [np.stack([250 + 140 * np.cos(t), 250 + 200 * np.sin(t)], 1) for t in [np.linspace(0, 2 * np.pi, 60)]]
-
-REAL = config.pendigits_path()
-needs_real = pytest.mark.skipif(
-    REAL is None or not REAL.is_file(),
-    reason=f"real pendigits file not found (set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV})",
-)
 
 
 def read(pixels: np.ndarray, **kwargs) -> np.ndarray:
@@ -416,7 +408,7 @@ def test_empty_file_on_disk(tmp_path):
 # ----------------------------------------------------------------- real pen digits
 
 
-@needs_real
+@needs_pendigits
 def test_real_pen_digits_satisfy_the_mnist_recipe():
     digits = load_pendigits(writers=TUNE_WRITERS)[::40]
     for digit in digits:
@@ -427,7 +419,7 @@ def test_real_pen_digits_satisfy_the_mnist_recipe():
             assert 19 <= max(extent(img)) <= 23, digit
 
 
-@needs_real
+@needs_pendigits
 def test_real_pen_digits_survive_a_stray_dot():
     digits = load_pendigits(writers=TUNE_WRITERS)[5::97]
     for digit in digits:
