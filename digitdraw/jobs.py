@@ -125,6 +125,8 @@ def cli_command(cfg) -> str:
         args += ["--subset", str(cfg.subset)]
     if cfg.time_budget:
         args += ["--time-budget", f"{cfg.time_budget:g}"]
+    if cfg.pen_writers and cfg.pen_copies:
+        args += ["--pen-writers", cfg.pen_writers, "--pen-copies", str(cfg.pen_copies)]
     return shlex.join(args)
 
 
@@ -415,6 +417,14 @@ class TrainingJobs:
         shows up as a failed run with the loader's message rather than a frozen page.
         """
         cfg = checked_config(cfg)
+        if cfg.pen_writers and cfg.pen_copies:
+            pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
+            if pen is None or not Path(pen).is_file():
+                where = f" (looked for {pen})" if pen is not None else ""
+                raise JobError(
+                    f"This run adds pen-drawn digits, but the pendigits file is not here{where}: set "
+                    f"${config.PENDIGITS_ENV} to its train.jsonl, or train without pen-drawn digits."
+                )
         with self._lock:
             if self._job is not None and self._job.status == RUNNING:
                 other = self._job

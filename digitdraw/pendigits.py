@@ -202,17 +202,56 @@ def random_render(digit: PenDigit, rng: np.random.Generator, canvas: int = 280) 
     )
 
 
+def distort(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
+    """The same digit as another hand might write it: slant, rotation, aspect and a smooth warp.
+
+    Applied to the pen's path before rendering, so the strokes stay crisp and the stroke
+    width stays whatever the renderer picks (an image-level warp would smear and thin them).
+    A longer flag on a 1, a more open 9, a wider 0: variety the tuning writers lack.
+    """
+    pts = np.concatenate(digit.strokes)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    mid = (lo + hi) / 2
+    size = max(float(np.max(hi - lo)), 1.0)
+    angle = rng.uniform(-0.15, 0.15)  # radians
+    shear = rng.uniform(-0.3, 0.3)  # slant, x moves with y
+    aspect = _log_uniform(rng, 0.8, 1.25)  # narrower or wider
+    cos, sin = math.cos(angle), math.sin(angle)
+    matrix = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, shear], [0.0, 1.0]])
+    # Smooth warp: two random low-frequency waves per axis (x, y, x, y), a few percent of the digit's size.
+    waves = [
+        (
+            rng.normal(size=2) * 1.2 * 2 * math.pi / size,  # direction and frequency, ~1 wave a digit
+            rng.uniform(0, 2 * math.pi),  # phase
+            rng.uniform(0, 0.04) * size,  # amplitude
+        )
+        for _ in range(4)
+    ]
+    strokes = []
+    for stroke in digit.strokes:
+        xy = (stroke - mid) @ matrix.T
+        warp = np.zeros_like(xy)
+        for axis, (freq, phase, amplitude) in enumerate(waves):
+            warp[:, axis % 2] += amplitude * np.sin((stroke - mid) @ freq + phase)
+        # Each stroke lands a little off where the last one ended, as when the pen is lifted.
+        offset = rng.normal(scale=0.02 * size, size=2) if len(digit.strokes) > 1 else 0.0
+        strokes.append(xy + warp + offset + mid)
+    return PenDigit(label=digit.label, writer=digit.writer, strokes=strokes)
+
+
 def rendered_dataset(
     digits: Sequence[PenDigit],
     rng: np.random.Generator,
     copies: int = 1,
     preprocess_fn: Callable | None = None,
+    distorted: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render each digit `copies` times with random_render and preprocess it like the app does.
 
     Returns (N, 28, 28) float32 images and (N,) uint8 labels. Renders the preprocessing
     rejects (empty / too small) are skipped and their count logged. preprocess_fn defaults to
-    digitdraw.preprocess.preprocess (pass another one to compare variants).
+    digitdraw.preprocess.preprocess (pass another one to compare variants). distorted=True
+    renders each copy of a digit through `distort` first (training data, never measurement).
     """
     if preprocess_fn is None:
         from digitdraw.preprocess import preprocess as preprocess_fn
@@ -221,7 +260,8 @@ def rendered_dataset(
     skipped = 0
     for _ in range(copies):
         for digit in digits:
-            result = preprocess_fn(random_render(digit, rng))
+            drawn = distort(digit, rng) if distorted else digit
+            result = preprocess_fn(random_render(drawn, rng))
             if result.image is None:
                 skipped += 1
                 continue

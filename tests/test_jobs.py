@@ -136,6 +136,22 @@ def test_runs_beyond_the_server_limits_are_refused_before_they_start(monkeypatch
     assert runner.current() is None  # nothing was started
 
 
+def test_a_run_with_pen_digits_is_refused_clearly_when_the_file_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.PENDIGITS_ENV, str(tmp_path / "missing.jsonl"))
+    runner = jobs.TrainingJobs()
+    cfg = training.TrainConfig("dense", epochs=1, pen_writers="1-24", pen_copies=2)
+    with pytest.raises(jobs.JobError, match=f"pendigits file is not here.*{config.PENDIGITS_ENV}"):
+        runner.start(cfg, models_dir=tmp_path)
+    assert runner.current() is None
+
+
+def test_the_recorded_command_repeats_the_pen_digits():
+    cfg = training.TrainConfig("cnn", epochs=8, augment=True, pen_writers="1-24", pen_copies=2)
+    command = jobs.cli_command(cfg)
+    assert "--pen-writers 1-24 --pen-copies 2" in command
+    assert "--pen-writers" not in jobs.cli_command(cfg.replace(pen_writers=None, pen_copies=0))
+
+
 def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
     monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 45.0)
     assert jobs.checked_config(training.TrainConfig(epochs=1)).time_budget == 45.0

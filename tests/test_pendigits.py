@@ -14,6 +14,7 @@ from digitdraw.pendigits import (
     HOLDOUT_WRITERS,
     TUNE_WRITERS,
     PenDigit,
+    distort,
     load_pendigits,
     random_render,
     render,
@@ -229,6 +230,38 @@ def test_rendered_dataset_shapes_and_skips():
 
     x, y = rendered_dataset(digits, np.random.default_rng(0), copies=2, preprocess_fn=reject_ones)
     assert y.tolist() == [7, 7]
+
+
+def test_distort_reshapes_the_path_but_keeps_the_digit_and_its_strokes():
+    digit = PenDigit(7, 4, SEVEN)
+    rng = np.random.default_rng(0)
+    size = np.ptp(np.concatenate(digit.strokes), axis=0).max()
+    moved = []
+    for _ in range(50):
+        other = distort(digit, rng)
+        assert (other.label, other.writer) == (7, 4)
+        assert [len(s) for s in other.strokes] == [len(s) for s in digit.strokes]  # same pen path
+        shift = np.abs(np.concatenate(other.strokes) - np.concatenate(digit.strokes)).max()
+        moved.append(shift / size)
+    assert min(moved) > 0.005  # every copy is re-shaped ...
+    assert max(moved) < 0.4  # ... but stays the same digit, not a scribble
+
+
+def test_distort_is_deterministic_for_a_seed():
+    digit = PenDigit(1, 4, ONE)
+    a = distort(digit, np.random.default_rng(3)).strokes
+    b = distort(digit, np.random.default_rng(3)).strokes
+    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+
+
+def test_rendered_dataset_distorts_only_when_asked():
+    digits = [PenDigit(7, 1, SEVEN)]
+    plain_a, _ = rendered_dataset(digits, np.random.default_rng(0), copies=2)
+    plain_b, _ = rendered_dataset(digits, np.random.default_rng(0), copies=2)
+    distorted, y = rendered_dataset(digits, np.random.default_rng(0), copies=2, distorted=True)
+    assert np.array_equal(plain_a, plain_b)  # measurement sets are the same every time
+    assert y.tolist() == [7, 7]
+    assert np.abs(distorted - plain_a).max() > 0.2
 
 
 @needs_pendigits

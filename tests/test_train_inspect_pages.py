@@ -68,6 +68,26 @@ def test_train_page_offers_every_architecture_api_and_recipe(idle_jobs):
     assert at.toggle(key="train_augment") is not None
 
 
+def test_standard_recipe_adds_pen_drawn_digits_when_the_file_is_here(idle_jobs, monkeypatch, tmp_path):
+    pen = tmp_path / "train.jsonl"
+    pen.write_text('{"label": 1, "writer": 1, "strokes": [[[0, 0], [0, 50]]]}\n')
+    monkeypatch.setenv(config.PENDIGITS_ENV, str(pen))
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert not at.toggle(key="train_pen").value  # quick: MNIST alone, for speed
+    at.radio(key="train_recipe").set_value("standard").run()
+    toggle = at.toggle(key="train_pen")
+    assert toggle.value and not toggle.disabled
+
+
+def test_without_the_pendigits_file_the_page_says_so_and_trains_on_mnist(idle_jobs, monkeypatch, tmp_path):
+    monkeypatch.setenv(config.PENDIGITS_ENV, str(tmp_path / "absent.jsonl"))
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    at.radio(key="train_recipe").set_value("standard").run()
+    toggle = at.toggle(key="train_pen")
+    assert toggle.disabled and not toggle.value
+    assert "No pendigits file on this server" in texts(at)
+
+
 def test_training_switched_off_shows_a_message_and_no_controls(monkeypatch, idle_jobs):
     monkeypatch.setattr(config, "TRAINING_ENABLED", False)
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()

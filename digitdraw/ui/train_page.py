@@ -161,6 +161,27 @@ def _form() -> None:
             format_func=lambda n: f"{n:,}",
             help="Fewer images: a faster run and a weaker model.",
         )
+        pen_file = config.pendigits_path()
+        have_pen = pen_file is not None and pen_file.is_file()
+        pen = st.toggle(
+            "Add pen-drawn digits",
+            value=bool(base.pen_writers) and have_pen,
+            disabled=not have_pen,
+            key="train_pen",
+            help=f"Real pen strokes of pendigits writers {training.PEN_WRITERS}, drawn on a canvas and "
+            "preprocessed like your drawings: the biggest help for reading what people draw. "
+            "Writers 25-30 stay unseen, to measure the drawn-digit accuracy.",
+        )
+        if not have_pen:
+            st.caption(
+                f"No pendigits file on this server (set ${config.PENDIGITS_ENV}): "
+                "this run trains on MNIST alone."
+            )
+        base = (
+            base.replace(pen_writers=training.PEN_WRITERS, pen_copies=base.pen_copies or 2)
+            if pen
+            else base.replace(pen_writers=None, pen_copies=0)
+        )
         limit = int(config.MAX_TRAIN_SECONDS)
         budget = st.number_input(
             "Time limit (seconds)",
@@ -319,9 +340,12 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
 
 def _describe(cfg: dict) -> str:
     size = f"{cfg['subset']:,}" if cfg.get("subset") else "60,000"
+    pen = ""
+    if cfg.get("pen_writers") and cfg.get("pen_copies"):
+        pen = f" + pen digits of writers {cfg['pen_writers']} ({cfg['pen_copies']} drawings each)"
     return (
         f"{cfg['epochs']} epochs · batch {cfg['batch_size']} · learning rate {cfg['learning_rate']:g} · "
-        f"augmentation {'on' if cfg['augment'] else 'off'} · {size} training images · "
+        f"augmentation {'on' if cfg['augment'] else 'off'} · {size} MNIST images{pen} · "
         f"time limit {cfg['time_budget']:g} s"
     )
 
