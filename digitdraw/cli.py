@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pen-writers", help='add rendered pen digits of these writers, e.g. "1-24"')
     t.add_argument("--pen-copies", type=int, help="renderings of each pen digit (default 0)")
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
+    t.add_argument(
+        "--finetune-epochs",
+        type=int,
+        help="then this many epochs on new renderings of the pen digits plus a little MNIST, "
+        "at a tenth of the learning rate (needs --pen-writers)",
+    )
+    t.add_argument("--finetune-mnist", type=int, help="MNIST images in that last phase (default 3000)")
     t.add_argument("--label-smoothing", type=float)
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
@@ -121,12 +128,16 @@ def cmd_train(args) -> int:
         "time_budget": args.time_budget,
         "pen_writers": args.pen_writers,
         "pen_copies": args.pen_copies,
+        "finetune_epochs": args.finetune_epochs,
+        "finetune_mnist": args.finetune_mnist,
         "label_smoothing": args.label_smoothing,
         "weight_decay": args.weight_decay,
     }
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
     if cfg.pen_writers and not cfg.pen_copies:
         cfg = cfg.replace(pen_copies=1)
+    if cfg.finetune_epochs and not cfg.pen_writers:
+        return _fail("--finetune-epochs trains on pen digits: give --pen-writers too.")
     out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")

@@ -36,6 +36,10 @@ class TrainConfig:
     pen_copies: int = 0  # renderings of each pen digit added (random size, place, width)
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
+    # A last, gentle phase on fresh renderings of the pen digits plus a little MNIST, at a tenth
+    # of the learning rate: it settles the network on drawn digits without forgetting MNIST.
+    finetune_epochs: int = 0
+    finetune_mnist: int = 3000  # MNIST images mixed into that phase, so MNIST is not forgotten
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -216,6 +220,20 @@ def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
     return x, y
 
 
+def finetune_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> tuple[np.ndarray, np.ndarray]:
+    """The last phase's data: new renderings of the pen digits and `finetune_mnist` MNIST images."""
+    from digitdraw import pendigits
+
+    rng = np.random.default_rng(config.seed + 1)  # other renderings than the main phase's
+    digits = pendigits.load_pendigits(pendigits_path, writers=parse_writers(config.pen_writers))
+    copies = max(1, config.pen_copies)
+    px, py = pendigits.rendered_dataset(digits, rng, copies=copies, distorted=config.augment)
+    order = rng.permutation(len(mnist.x_train))[: config.finetune_mnist]
+    x = np.concatenate([px.astype(np.float32), to_model_input(mnist.x_train[order])])
+    y = np.concatenate([py.astype(mnist.y_train.dtype), mnist.y_train[order]])
+    return x, y
+
+
 def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
     import tensorflow as tf
 
@@ -294,13 +312,33 @@ def train(
         verbose=verbose,
         shuffle=False,  # the dataset is already shuffled (seeded); Keras warns otherwise
     )
+    histories = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    stopped = bool((canceller and canceller.cancelled) or (budget and budget.exhausted))
+    if config.finetune_epochs and config.pen_writers and not stopped:
+        fx, fy = finetune_arrays(config, mnist, pendigits_path)
+        ft_steps = int(np.ceil(len(fx) / config.batch_size)) * config.finetune_epochs
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate / 10, decay_steps=ft_steps)
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
+        finetune = model.fit(
+            _dataset(fx, keras.utils.to_categorical(fy, architectures.NUM_CLASSES), config),
+            epochs=config.finetune_epochs,
+            callbacks=extra,
+            verbose=verbose,
+            shuffle=False,
+        )
+        for k, vs in finetune.history.items():
+            histories.setdefault(k, []).extend(float(v) for v in vs)
     seconds = time.perf_counter() - start
     return TrainResult(
         model=model,
         config=config,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        history=histories,
         seconds=seconds,
-        epochs_done=len(history.history.get("loss", [])),
+        epochs_done=len(histories.get("loss", [])),
         cancelled=bool(canceller and canceller.cancelled),
         stopped_by_budget=bool(budget and budget.exhausted),
         train_size=len(x),

@@ -164,3 +164,41 @@ def test_label_smoothing_and_weight_decay_are_accepted(mnist):
     result = train(SMALL.replace(epochs=1, label_smoothing=0.1, weight_decay=1e-4), mnist)
     assert isinstance(result.model.optimizer, keras.optimizers.AdamW)
     assert np.isfinite(result.history["loss"][0])
+
+
+def tiny_pendigits(tmp_path):
+    """A pendigits file of 20 digits (a 1 and a 7 each, ten writers): enough to train on."""
+    import json
+
+    from conftest import ONE, SEVEN
+
+    rows = [
+        {"label": label, "writer": w, "strokes": [s.tolist() for s in strokes]}
+        for w in range(1, 11)
+        for label, strokes in ((1, ONE), (7, SEVEN))
+    ]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_the_finetune_phase_follows_on_pen_digits_and_some_mnist(mnist, tmp_path):
+    cfg = SMALL.replace(epochs=1, pen_writers="1-10", pen_copies=2, finetune_epochs=2, finetune_mnist=88)
+    x, y = training.finetune_arrays(cfg, mnist, tiny_pendigits(tmp_path))
+    assert len(x) == 2 * 20 + 88 and x.shape[1:] == (28, 28)
+    result = train(cfg, mnist, pendigits_path=tiny_pendigits(tmp_path))
+    assert result.epochs_done == 3 and len(result.history["loss"]) == 3  # 1 main + 2 finetune epochs
+    assert steps_trained(result) == 2 * int(np.ceil(len(x) / 64))  # a fresh optimizer for the phase
+
+
+def test_a_cancelled_run_skips_the_finetune_phase(mnist, tmp_path):
+    cancel = threading.Event()
+    cfg = SMALL.replace(pen_writers="1-10", pen_copies=1, finetune_epochs=2)
+    result = train(
+        cfg,
+        mnist,
+        cancel=cancel,
+        callbacks=[SetAtBatch(cancel, at=2)],
+        pendigits_path=tiny_pendigits(tmp_path),
+    )
+    assert result.cancelled and result.epochs_done == 1
