@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--time-budget", type=float, help="stop after this many seconds of training")
     t.add_argument("--pen-writers", help='add rendered pen digits of these writers, e.g. "1-24"')
     t.add_argument("--pen-copies", type=int, help="renderings of each pen digit (default 0)")
+    t.add_argument(
+        "--pen-distort",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="re-shape each pen rendering first: slant, rotation, aspect, a smooth warp",
+    )
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     t.add_argument(
         "--finetune-epochs",
@@ -128,6 +134,7 @@ def cmd_train(args) -> int:
         "time_budget": args.time_budget,
         "pen_writers": args.pen_writers,
         "pen_copies": args.pen_copies,
+        "pen_distort": args.pen_distort,
         "finetune_epochs": args.finetune_epochs,
         "finetune_mnist": args.finetune_mnist,
         "label_smoothing": args.label_smoothing,

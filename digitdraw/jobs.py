@@ -127,6 +127,8 @@ def cli_command(cfg) -> str:
         args += ["--time-budget", f"{cfg.time_budget:g}"]
     if cfg.pen_writers and cfg.pen_copies:
         args += ["--pen-writers", cfg.pen_writers, "--pen-copies", str(cfg.pen_copies)]
+        if cfg.pen_distort:
+            args.append("--pen-distort")
         if cfg.finetune_epochs:
             args += [
                 "--finetune-epochs",

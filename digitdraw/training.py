@@ -34,6 +34,7 @@ class TrainConfig:
     time_budget: float | None = None  # seconds of training, then stop after the batch
     pen_writers: str | None = None  # e.g. "1-24": add rendered pen digits of these writers
     pen_copies: int = 0  # renderings of each pen digit added (random size, place, width)
+    pen_distort: bool = False  # re-shape each pen rendering at the stroke level (pendigits.distort)
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
     # A last, gentle phase on fresh renderings of the pen digits plus a little MNIST, at a tenth
@@ -213,8 +214,9 @@ def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
         from digitdraw import pendigits  # deferred: only this recipe needs the stroke renderer
 
         digits = pendigits.load_pendigits(pendigits_path, writers=parse_writers(config.pen_writers))
-        # With augmentation on, each copy is also re-shaped at the stroke level (pendigits.distort).
-        px, py = pendigits.rendered_dataset(digits, rng, copies=config.pen_copies, distorted=config.augment)
+        px, py = pendigits.rendered_dataset(
+            digits, rng, copies=config.pen_copies, distorted=config.pen_distort
+        )
         x = np.concatenate([x, px.astype(np.float32)])
         y = np.concatenate([y, py.astype(y.dtype)])
     return x, y
@@ -227,7 +229,7 @@ def finetune_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
     rng = np.random.default_rng(config.seed + 1)  # other renderings than the main phase's
     digits = pendigits.load_pendigits(pendigits_path, writers=parse_writers(config.pen_writers))
     copies = max(1, config.pen_copies)
-    px, py = pendigits.rendered_dataset(digits, rng, copies=copies, distorted=config.augment)
+    px, py = pendigits.rendered_dataset(digits, rng, copies=copies, distorted=config.pen_distort)
     order = rng.permutation(len(mnist.x_train))[: config.finetune_mnist]
     x = np.concatenate([px.astype(np.float32), to_model_input(mnist.x_train[order])])
     y = np.concatenate([py.astype(mnist.y_train.dtype), mnist.y_train[order]])

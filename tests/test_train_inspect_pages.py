@@ -73,9 +73,9 @@ def test_standard_recipe_adds_pen_drawn_digits_when_the_file_is_here(idle_jobs, 
     pen.write_text('{"label": 1, "writer": 1, "strokes": [[[0, 0], [0, 50]]]}\n')
     monkeypatch.setenv(config.PENDIGITS_ENV, str(pen))
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
-    assert not at.toggle(key="train_pen").value  # quick: MNIST alone, for speed
+    assert not at.toggle(key="train_pen_quick").value  # quick: MNIST alone, for speed
     at.radio(key="train_recipe").set_value("standard").run()
-    toggle = at.toggle(key="train_pen")
+    toggle = at.toggle(key="train_pen_standard")
     assert toggle.value and not toggle.disabled
 
 
@@ -83,7 +83,7 @@ def test_without_the_pendigits_file_the_page_says_so_and_trains_on_mnist(idle_jo
     monkeypatch.setenv(config.PENDIGITS_ENV, str(tmp_path / "absent.jsonl"))
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
     at.radio(key="train_recipe").set_value("standard").run()
-    toggle = at.toggle(key="train_pen")
+    toggle = at.toggle(key="train_pen_standard")
     assert toggle.disabled and not toggle.value
     assert "No pendigits file on this server" in texts(at)
 

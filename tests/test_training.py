@@ -183,7 +183,9 @@ def tiny_pendigits(tmp_path):
 
 
 def test_the_finetune_phase_follows_on_pen_digits_and_some_mnist(mnist, tmp_path):
-    cfg = SMALL.replace(epochs=1, pen_writers="1-10", pen_copies=2, finetune_epochs=2, finetune_mnist=88)
+    cfg = SMALL.replace(
+        epochs=1, pen_writers="1-10", pen_copies=2, pen_distort=True, finetune_epochs=2, finetune_mnist=88
+    )
     x, y = training.finetune_arrays(cfg, mnist, tiny_pendigits(tmp_path))
     assert len(x) == 2 * 20 + 88 and x.shape[1:] == (28, 28)
     result = train(cfg, mnist, pendigits_path=tiny_pendigits(tmp_path))

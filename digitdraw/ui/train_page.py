@@ -167,7 +167,7 @@ def _form() -> None:
             "Add pen-drawn digits",
             value=bool(base.pen_writers) and have_pen,
             disabled=not have_pen,
-            key="train_pen",
+            key=f"train_pen_{recipe}",  # one per recipe: each starts from its own default
             help=f"Real pen strokes of pendigits writers {training.PEN_WRITERS}, drawn on a canvas and "
             "preprocessed like your drawings: the biggest help for reading what people draw. "
             "Writers 25-30 stay unseen, to measure the drawn-digit accuracy.",
