@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="re-shape each pen rendering first: slant, rotation, aspect, a smooth warp",
     )
+    t.add_argument(
+        "--mnist-piped",
+        type=int,
+        help="also this many MNIST images enlarged 10x and sent through the app's preprocessing",
+    )
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     t.add_argument(
         "--finetune-epochs",
@@ -135,6 +140,7 @@ def cmd_train(args) -> int:
         "pen_writers": args.pen_writers,
         "pen_copies": args.pen_copies,
         "pen_distort": args.pen_distort,
+        "mnist_piped": args.mnist_piped,
         "finetune_epochs": args.finetune_epochs,
         "finetune_mnist": args.finetune_mnist,
         "label_smoothing": args.label_smoothing,

@@ -125,6 +125,8 @@ def cli_command(cfg) -> str:
         args += ["--subset", str(cfg.subset)]
     if cfg.time_budget:
         args += ["--time-budget", f"{cfg.time_budget:g}"]
+    if cfg.mnist_piped:
+        args += ["--mnist-piped", str(cfg.mnist_piped)]
     if cfg.pen_writers and cfg.pen_copies:
         args += ["--pen-writers", cfg.pen_writers, "--pen-copies", str(cfg.pen_copies)]
         if cfg.pen_distort:

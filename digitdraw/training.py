@@ -35,6 +35,9 @@ class TrainConfig:
     pen_writers: str | None = None  # e.g. "1-24": add rendered pen digits of these writers
     pen_copies: int = 0  # renderings of each pen digit added (random size, place, width)
     pen_distort: bool = False  # re-shape each pen rendering at the stroke level (pendigits.distort)
+    # Also this many MNIST training images enlarged 10x and sent through the app's preprocessing:
+    # the model then reads a digit the same whether it is MNIST-sized or drawn big on the canvas.
+    mnist_piped: int = 0
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
     # A last, gentle phase on fresh renderings of the pen digits plus a little MNIST, at a tenth
@@ -210,6 +213,10 @@ def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
         order = order[: config.subset]
     x = to_model_input(mnist.x_train[order])
     y = mnist.y_train[order]
+    if config.mnist_piped:
+        chosen = order[: config.mnist_piped]
+        x = np.concatenate([x, through_pipeline(mnist.x_train[chosen])])
+        y = np.concatenate([y, mnist.y_train[chosen]])
     if config.pen_writers and config.pen_copies > 0:
         from digitdraw import pendigits  # deferred: only this recipe needs the stroke renderer
 
@@ -233,7 +240,23 @@ def finetune_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
     order = rng.permutation(len(mnist.x_train))[: config.finetune_mnist]
     x = np.concatenate([px.astype(np.float32), to_model_input(mnist.x_train[order])])
     y = np.concatenate([py.astype(mnist.y_train.dtype), mnist.y_train[order]])
+    if config.mnist_piped:  # the same images through the pipeline too, as in the main phase
+        x = np.concatenate([x, through_pipeline(mnist.x_train[order])])
+        y = np.concatenate([y, mnist.y_train[order]])
     return x, y
+
+
+def through_pipeline(images: np.ndarray) -> np.ndarray:
+    """MNIST images (n, 28, 28) uint8 as the app would see them drawn big: 280x280, then preprocess."""
+    import cv2
+
+    from digitdraw.preprocess import preprocess
+
+    out = np.empty(images.shape, np.float32)
+    for i, image in enumerate(images):
+        result = preprocess(cv2.resize(image, (280, 280), interpolation=cv2.INTER_CUBIC))
+        out[i] = result.image if result.image is not None else to_model_input(image[None])[0]
+    return out
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):

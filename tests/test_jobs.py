@@ -149,6 +149,7 @@ def test_the_recorded_command_repeats_the_pen_digits():
     cfg = training.TrainConfig("cnn", epochs=8, augment=True, pen_writers="1-24", pen_copies=2)
     command = jobs.cli_command(cfg)
     assert "--pen-writers 1-24 --pen-copies 2" in command
+    assert "--mnist-piped 500" in jobs.cli_command(cfg.replace(mnist_piped=500))
     assert "--pen-writers" not in jobs.cli_command(cfg.replace(pen_writers=None, pen_copies=0))
 
 

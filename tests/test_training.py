@@ -204,3 +204,14 @@ def test_a_cancelled_run_skips_the_finetune_phase(mnist, tmp_path):
         pendigits_path=tiny_pendigits(tmp_path),
     )
     assert result.cancelled and result.epochs_done == 1
+
+
+def test_mnist_through_the_pipeline_adds_the_same_digits_as_the_app_sees_them(mnist):
+    cfg = SMALL.replace(subset=100, mnist_piped=10)
+    x, y = training.training_arrays(cfg, mnist)
+    assert x.shape == (110, 28, 28) and len(y) == 110
+    assert np.array_equal(y[100:], y[:10])  # the first ten again ...
+    piped, raw = x[100:], x[:10]
+    assert piped.max() <= 1.0 and not np.array_equal(piped, raw)  # ... as the pipeline made them
+    for a, b in zip(piped, raw, strict=True):  # still the same digit, in about the same place
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.6
