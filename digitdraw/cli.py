@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "at a tenth of the learning rate (needs --pen-writers)",
     )
     t.add_argument("--finetune-mnist", type=int, help="MNIST images in that last phase (default 3000)")
+    t.add_argument(
+        "--finetune-blend",
+        type=float,
+        help="end with weights this far from those before that phase to those after it "
+        "(0-1, default 1: after)",
+    )
     t.add_argument("--label-smoothing", type=float)
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
@@ -143,6 +149,7 @@ def cmd_train(args) -> int:
         "mnist_piped": args.mnist_piped,
         "finetune_epochs": args.finetune_epochs,
         "finetune_mnist": args.finetune_mnist,
+        "finetune_blend": args.finetune_blend,
         "label_smoothing": args.label_smoothing,
         "weight_decay": args.weight_decay,
     }
@@ -151,6 +158,8 @@ def cmd_train(args) -> int:
         cfg = cfg.replace(pen_copies=1)
     if cfg.finetune_epochs and not cfg.pen_writers:
         return _fail("--finetune-epochs trains on pen digits: give --pen-writers too.")
+    if not 0 <= cfg.finetune_blend <= 1:
+        return _fail(f"--finetune-blend {cfg.finetune_blend:g}: give a number from 0 to 1.")
     out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")

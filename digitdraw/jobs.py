@@ -73,6 +73,8 @@ def checked_config(cfg):
         problems.append(f"the training-set size must be positive (asked for {cfg.subset})")
     if not cfg.learning_rate > 0:
         problems.append(f"the learning rate must be positive (asked for {cfg.learning_rate})")
+    if not 0 <= cfg.finetune_blend <= 1:
+        problems.append(f"the fine-tune blend must be between 0 and 1 (asked for {cfg.finetune_blend:g})")
     if problems:
         raise LimitError("Cannot start this run: " + "; ".join(problems) + ".")
     if cfg.time_budget is None:
@@ -138,6 +140,8 @@ def cli_command(cfg) -> str:
                 "--finetune-mnist",
                 str(cfg.finetune_mnist),
             ]
+            if cfg.finetune_blend != 1.0:
+                args += ["--finetune-blend", f"{cfg.finetune_blend:g}"]
     return shlex.join(args)
 
 
@@ -428,8 +432,8 @@ class TrainingJobs:
         shows up as a failed run with the loader's message rather than a frozen page.
         """
         cfg = checked_config(cfg)
+        pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
         if cfg.pen_writers and cfg.pen_copies:
-            pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
             if pen is None or not Path(pen).is_file():
                 where = f" (looked for {pen})" if pen is not None else ""
                 raise JobError(
@@ -451,7 +455,7 @@ class TrainingJobs:
             target=self._work,
             name=f"digitdraw-train-{job.id}",
             daemon=True,
-            args=(job, mnist, data_dir, models_dir, pendigits_path, measure_drawn),
+            args=(job, mnist, data_dir, models_dir, pen, measure_drawn),
         )
         job.thread.start()
         return job
@@ -465,7 +469,7 @@ class TrainingJobs:
         return True
 
     @staticmethod
-    def _work(job: TrainingJob, mnist, data_dir, models_dir, pendigits_path, measure_drawn) -> None:
+    def _work(job: TrainingJob, mnist, data_dir, models_dir, pen, measure_drawn) -> None:
         from digitdraw import data
 
         def check_cancel() -> None:
@@ -475,7 +479,6 @@ class TrainingJobs:
         try:
             if mnist is None:
                 mnist = data.load_mnist(data_dir)
-            pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
             check_cancel()
             result = training.train(
                 job.config,

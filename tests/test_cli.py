@@ -121,6 +121,15 @@ def test_train_refuses_a_finetune_phase_without_pen_digits(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_train_refuses_a_finetune_blend_outside_zero_to_one(capsys, tmp_path):
+    code, _, err = run(
+        capsys, "train", "--arch", "dense", "--finetune-blend", "2", "--out", tmp_path / "m.keras"
+    )
+    assert code == 2
+    assert "--finetune-blend 2" in err and "0 to 1" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_by_module_saves_in_the_user_models_folder(tmp_path, mnist_dir):
     """The one end-to-end run through a fresh `python -m digitdraw` process."""
     users = tmp_path / "users"

@@ -151,13 +151,23 @@ def test_the_recorded_command_repeats_the_pen_digits():
     assert "--pen-writers 1-24 --pen-copies 2" in command
     assert "--mnist-piped 500" in jobs.cli_command(cfg.replace(mnist_piped=500))
     assert "--pen-writers" not in jobs.cli_command(cfg.replace(pen_writers=None, pen_copies=0))
+    tuned = cfg.replace(pen_distort=True, finetune_epochs=3, finetune_mnist=3000, finetune_blend=0.5)
+    assert jobs.cli_command(tuned).endswith(
+        "--pen-distort --finetune-epochs 3 --finetune-mnist 3000 --finetune-blend 0.5"
+    )
 
 
 def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
     monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 45.0)
     assert jobs.checked_config(training.TrainConfig(epochs=1)).time_budget == 45.0
     assert jobs.checked_config(training.TrainConfig(epochs=1, time_budget=10)).time_budget == 10
-    for bad in (dict(batch_size=0), dict(subset=0), dict(learning_rate=0.0), dict(api="subclass")):
+    for bad in (
+        dict(batch_size=0),
+        dict(subset=0),
+        dict(learning_rate=0.0),
+        dict(api="subclass"),
+        dict(finetune_blend=1.5),
+    ):
         with pytest.raises(jobs.LimitError):
             jobs.checked_config(training.TrainConfig(epochs=1, **bad))
 

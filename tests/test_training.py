@@ -215,3 +215,27 @@ def test_mnist_through_the_pipeline_adds_the_same_digits_as_the_app_sees_them(mn
     assert piped.max() <= 1.0 and not np.array_equal(piped, raw)  # ... as the pipeline made them
     for a, b in zip(piped, raw, strict=True):  # still the same digit, in about the same place
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.6
+
+
+class WeightsAtEnd(keras.callbacks.Callback):
+    """Keeps the weights as each fit() leaves them, before anything after it changes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_end: list[list[np.ndarray]] = []
+
+    def on_train_end(self, logs=None):
+        self.at_end.append(self.model.get_weights())
+
+
+@pytest.mark.parametrize("blend", [0.0, 0.5])
+def test_the_finetune_blend_ends_between_the_weights_before_and_after_the_phase(mnist, tmp_path, blend):
+    cfg = SMALL.replace(
+        epochs=1, pen_writers="1-10", pen_copies=1, finetune_epochs=1, finetune_mnist=64, finetune_blend=blend
+    )
+    spy = WeightsAtEnd()
+    result = train(cfg, mnist, callbacks=[spy], pendigits_path=tiny_pendigits(tmp_path))
+    before, after = spy.at_end  # the main phase's end, the fine-tune phase's end
+    assert any(not np.allclose(b, a) for b, a in zip(before, after, strict=True))  # the phase did learn
+    for final, b, a in zip(result.model.get_weights(), before, after, strict=True):
+        np.testing.assert_allclose(final, (1 - blend) * b + blend * a, rtol=1e-5, atol=1e-6)

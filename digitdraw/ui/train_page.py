@@ -178,7 +178,7 @@ def _form() -> None:
                 "this run trains on MNIST alone."
             )
         base = (
-            base.replace(pen_writers=training.PEN_WRITERS, pen_copies=base.pen_copies or 2)
+            base.replace(pen_writers=training.PEN_WRITERS, pen_copies=base.pen_copies or training.PEN_COPIES)
             if pen
             else base.replace(pen_writers=None, pen_copies=0)
         )
