@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="random slant, rotation, scale and 1 px shift (training.augment)",
     )
+    t.add_argument(
+        "--elastic",
+        type=float,
+        help="with --augment: also bend strokes with a smooth random displacement of up to this "
+        "strength (34 moves pixels about 1.5 px; default 0, none)",
+    )
     t.add_argument("--seed", type=int)
     t.add_argument("--subset", type=int, help="train on this many MNIST images")
     t.add_argument("--time-budget", type=float, help="stop after this many seconds of training")
@@ -140,6 +146,7 @@ def cmd_train(args) -> int:
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
         "augment": args.augment,
+        "elastic": args.elastic,
         "seed": args.seed,
         "subset": args.subset,
         "time_budget": args.time_budget,
@@ -160,6 +167,10 @@ def cmd_train(args) -> int:
         return _fail("--finetune-epochs trains on pen digits: give --pen-writers too.")
     if not 0 <= cfg.finetune_blend <= 1:
         return _fail(f"--finetune-blend {cfg.finetune_blend:g}: give a number from 0 to 1.")
+    if cfg.elastic and not cfg.augment:
+        return _fail("--elastic bends strokes as part of the augmentation: give --augment too.")
+    if cfg.elastic < 0:
+        return _fail(f"--elastic {cfg.elastic:g}: give a strength of 0 or more.")
     out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")

@@ -75,6 +75,8 @@ def checked_config(cfg):
         problems.append(f"the learning rate must be positive (asked for {cfg.learning_rate})")
     if not 0 <= cfg.finetune_blend <= 1:
         problems.append(f"the fine-tune blend must be between 0 and 1 (asked for {cfg.finetune_blend:g})")
+    if cfg.elastic < 0:
+        problems.append(f"the elastic strength cannot be negative (asked for {cfg.elastic:g})")
     if problems:
         raise LimitError("Cannot start this run: " + "; ".join(problems) + ".")
     if cfg.time_budget is None:
@@ -120,6 +122,7 @@ def cli_command(cfg) -> str:
         "--lr",
         f"{cfg.learning_rate:g}",
         "--augment" if cfg.augment else "--no-augment",
+        *(["--elastic", f"{cfg.elastic:g}"] if cfg.augment and cfg.elastic else []),
         "--seed",
         str(cfg.seed),
     ]

@@ -47,6 +47,7 @@ class TrainConfig:
     # Where the weights end, between those before the phase (0) and after it (1): a blend keeps
     # MNIST as the main phase left it and takes most of what the pen digits taught (WiSE-FT).
     finetune_blend: float = 1.0
+    elastic: float = 0.0  # with augment: strength of elastic distortion (training.augment), 0 = none
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -186,11 +187,17 @@ SCALE = 0.06  # +-6%
 SHIFT = 1.0  # pixels
 
 
-def augment(images):
+ELASTIC_SIGMA = 4.0  # pixels: how smooth the elastic displacement field is (Simard et al. 2003)
+
+
+def augment(images, elastic: float = 0.0):
     """Random rotation, slant, scale and shift of a batch (b, 28, 28), in ONE resampling.
 
     Keras's RandomRotation, RandomShear, RandomZoom and RandomTranslation each resample the
     image; stacked, they blur strokes far beyond anything the app's pipeline produces.
+    `elastic` > 0 adds a smooth random displacement field of up to that strength (Simard's
+    alpha; 34 moves pixels about 1.5 px), which bends strokes the way hands do, in the same
+    resampling.
     """
     import tensorflow as tf
 
@@ -206,12 +213,43 @@ def augment(images):
     c = 13.5
     a2 = c - a0 * c - a1 * c + shift[:, 0]
     b2 = c - b0 * c - b1 * c + shift[:, 1]
+    if elastic:
+        return _resample(images, (a0, a1, a2, b0, b1, b2), _displacement(n, elastic))
     zeros = tf.zeros([n])
     transform = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     out = keras.ops.image.affine_transform(
         images[..., None], transform, interpolation="bilinear", fill_mode="constant"
     )
     return out[..., 0]
+
+
+def _displacement(n, alpha: float):
+    """(n, 28, 28, 2) smooth random (dx, dy): uniform noise blurred by a Gaussian, random strength."""
+    import tensorflow as tf
+
+    radius = int(2 * ELASTIC_SIGMA)
+    taps = tf.exp(-0.5 * (tf.range(-radius, radius + 1, dtype=tf.float32) / ELASTIC_SIGMA) ** 2)
+    taps /= tf.reduce_sum(taps)
+    rows = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, 2, 1])
+    cols = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, 2, 1])
+    field = tf.random.uniform([n, 28, 28, 2], -1.0, 1.0)
+    field = tf.nn.depthwise_conv2d(field, rows, [1, 1, 1, 1], "SAME")
+    field = tf.nn.depthwise_conv2d(field, cols, [1, 1, 1, 1], "SAME")
+    # Each image gets its own strength, so some stay almost straight.
+    return field * tf.random.uniform([n, 1, 1, 1], 0.0, alpha)
+
+
+def _resample(images, affine, displacement):
+    """Sample each image at its affine map of the output grid plus the displacement (bilinear)."""
+    import tensorflow as tf
+
+    a0, a1, a2, b0, b1, b2 = (tf.reshape(v, [-1, 1, 1]) for v in affine)
+    n = tf.shape(images)[0]
+    ys, xs = tf.meshgrid(tf.range(28.0), tf.range(28.0), indexing="ij")
+    x_in = a0 * xs + a1 * ys + a2 + displacement[..., 0]
+    y_in = b0 * xs + b1 * ys + b2 + displacement[..., 1]
+    batch = tf.broadcast_to(tf.cast(tf.reshape(tf.range(n), [-1, 1, 1]), tf.float32), tf.shape(x_in))
+    return keras.ops.image.map_coordinates(images, tf.stack([batch, y_in, x_in]), order=1)
 
 
 def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> tuple[np.ndarray, np.ndarray]:
@@ -274,7 +312,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=config.seed)
     ds = ds.batch(config.batch_size)
     if config.augment:
-        ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda a, b: (augment(a, config.elastic), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

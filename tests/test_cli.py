@@ -121,6 +121,19 @@ def test_train_refuses_a_finetune_phase_without_pen_digits(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [(["--elastic", "34"], "--augment"), (["--augment", "--elastic", "-1"], "0 or more")],
+)
+def test_train_refuses_elastic_distortion_without_augmentation_or_below_zero(
+    capsys, tmp_path, options, message
+):
+    code, _, err = run(capsys, "train", "--arch", "dense", *options, "--out", tmp_path / "m.keras")
+    assert code == 2
+    assert err.startswith("digitdraw: error: --elastic") and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_refuses_a_finetune_blend_outside_zero_to_one(capsys, tmp_path):
     code, _, err = run(
         capsys, "train", "--arch", "dense", "--finetune-blend", "2", "--out", tmp_path / "m.keras"

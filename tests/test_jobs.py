@@ -150,6 +150,8 @@ def test_the_recorded_command_repeats_the_pen_digits():
     command = jobs.cli_command(cfg)
     assert "--pen-writers 1-24 --pen-copies 2" in command
     assert "--mnist-piped 500" in jobs.cli_command(cfg.replace(mnist_piped=500))
+    assert "--augment --elastic 34 --seed" in jobs.cli_command(cfg.replace(elastic=34.0))
+    assert "--elastic" not in jobs.cli_command(cfg.replace(augment=False, elastic=34.0))
     assert "--pen-writers" not in jobs.cli_command(cfg.replace(pen_writers=None, pen_copies=0))
     tuned = cfg.replace(pen_distort=True, finetune_epochs=3, finetune_mnist=3000, finetune_blend=0.5)
     assert jobs.cli_command(tuned).endswith(
@@ -167,6 +169,7 @@ def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
         dict(learning_rate=0.0),
         dict(api="subclass"),
         dict(finetune_blend=1.5),
+        dict(elastic=-2.0),
     ):
         with pytest.raises(jobs.LimitError):
             jobs.checked_config(training.TrainConfig(epochs=1, **bad))

@@ -140,6 +140,33 @@ def test_augmentation_moves_pixels_but_keeps_the_strokes_sharp(mnist):
     assert np.abs(centre_y - 14).max() < 2.5
 
 
+def test_elastic_distortion_bends_strokes_in_the_same_single_resampling(mnist):
+    x = mnist.x_train[:64].astype(np.float32) / 255.0
+    keras.utils.set_random_seed(0)
+    affine_only = np.asarray(training.augment(x))
+    keras.utils.set_random_seed(0)
+    bent = np.asarray(training.augment(x, elastic=34.0))
+    assert bent.shape == x.shape
+    # Same slant, rotation and shift (same seed), plus a displacement that moves ink locally.
+    moved = np.abs(bent - affine_only).max(axis=(1, 2))
+    assert np.median(moved) > 0.2
+    # Still one bilinear resampling: bright, as much ink, and near the centre (a smooth field
+    # also carries the whole digit a little, a pixel or two more than the plain augmentation).
+    assert bent.max(axis=(1, 2)).mean() > 0.95
+    assert bent.sum() == pytest.approx(x.sum(), rel=0.08)
+    rows = np.arange(28)[None, :, None]
+    centre_y = (bent * rows).sum(axis=(1, 2)) / bent.sum(axis=(1, 2))
+    assert np.abs(centre_y - 14).max() < 4
+
+
+def test_elastic_strength_zero_is_the_plain_augmentation(mnist):
+    x = mnist.x_train[:16].astype(np.float32) / 255.0
+    keras.utils.set_random_seed(1)
+    plain = np.asarray(training.augment(x))
+    keras.utils.set_random_seed(1)
+    np.testing.assert_array_equal(np.asarray(training.augment(x, elastic=0.0)), plain)
+
+
 def test_presets_exist_for_both_architectures():
     for name in ("quick", "standard"):
         for arch in ("dense", "cnn"):
