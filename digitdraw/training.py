@@ -240,16 +240,30 @@ def _displacement(n, alpha: float):
 
 
 def _resample(images, affine, displacement):
-    """Sample each image at its affine map of the output grid plus the displacement (bilinear)."""
+    """Sample each image at its affine map of the output grid plus the displacement: bilinear,
+    black outside. (keras.ops.image.map_coordinates needs a known batch size; tf.data has none.)
+    """
     import tensorflow as tf
 
     a0, a1, a2, b0, b1, b2 = (tf.reshape(v, [-1, 1, 1]) for v in affine)
-    n = tf.shape(images)[0]
     ys, xs = tf.meshgrid(tf.range(28.0), tf.range(28.0), indexing="ij")
-    x_in = a0 * xs + a1 * ys + a2 + displacement[..., 0]
-    y_in = b0 * xs + b1 * ys + b2 + displacement[..., 1]
-    batch = tf.broadcast_to(tf.cast(tf.reshape(tf.range(n), [-1, 1, 1]), tf.float32), tf.shape(x_in))
-    return keras.ops.image.map_coordinates(images, tf.stack([batch, y_in, x_in]), order=1)
+    # One pixel of black border: a sample outside the image reads black.
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1]])
+    x = tf.clip_by_value(a0 * xs + a1 * ys + a2 + displacement[..., 0] + 1, 0.0, 29.0)
+    y = tf.clip_by_value(b0 * xs + b1 * ys + b2 + displacement[..., 1] + 1, 0.0, 29.0)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    wx, wy = x - x0, y - y0
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, 29), tf.minimum(y0 + 1, 29)
+    flat = tf.reshape(padded, [-1])
+    base = tf.reshape(tf.range(tf.shape(images)[0]) * 30 * 30, [-1, 1, 1])
+
+    def at(row, col):
+        return tf.gather(flat, base + row * 30 + col)
+
+    top = (1 - wx) * at(y0, x0) + wx * at(y0, x1)
+    bottom = (1 - wx) * at(y1, x0) + wx * at(y1, x1)
+    return (1 - wy) * top + wy * bottom
 
 
 def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> tuple[np.ndarray, np.ndarray]:

@@ -159,6 +159,27 @@ def test_elastic_distortion_bends_strokes_in_the_same_single_resampling(mnist):
     assert np.abs(centre_y - 14).max() < 4
 
 
+def test_the_elastic_resampler_with_no_displacement_is_keras_affine_transform(mnist):
+    import tensorflow as tf
+
+    x = tf.constant(mnist.x_train[:8].astype(np.float32) / 255.0)
+    angle, shift = 0.2, 1.5
+    a0, a1, b0, b1 = np.cos(angle), -np.sin(angle) + 0.1, np.sin(angle), np.cos(angle)
+    a2, b2 = 13.5 - 13.5 * (a0 + a1) + shift, 13.5 - 13.5 * (b0 + b1) - shift
+    affine = [tf.fill([8], float(v)) for v in (a0, a1, a2, b0, b1, b2)]
+    ours = training._resample(x, affine, tf.zeros([8, 28, 28, 2]))
+    transform = tf.constant([[a0, a1, a2, b0, b1, b2, 0, 0]] * 8, tf.float32)
+    keras_way = keras.ops.image.affine_transform(x[..., None], transform, fill_mode="constant")[..., 0]
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(keras_way), atol=1e-5)
+
+
+def test_elastic_augmentation_works_inside_a_batched_dataset(mnist):
+    """tf.data leaves the batch size unknown; the last batch is short."""
+    result = train(SMALL.replace(augment=True, elastic=34.0, subset=200, epochs=1), mnist)
+    assert result.epochs_done == 1
+    assert all(np.isfinite(w).all() for w in result.model.get_weights())
+
+
 def test_elastic_strength_zero_is_the_plain_augmentation(mnist):
     x = mnist.x_train[:16].astype(np.float32) / 255.0
     keras.utils.set_random_seed(1)
