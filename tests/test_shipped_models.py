@@ -12,10 +12,10 @@ from digitdraw.predict import Predictor
 
 # Floors that the shipped models must keep: what they score now, rounded down, so that a
 # retrained model that reads digits worse fails here. The issues' targets are MNIST test
-# dense >= 98.2% (met: 98.98%) and cnn >= 99.5% (met: 99.53%); drawn digits of held-out
-# writers dense >= 97.0% (met: 98.23%) and cnn >= 99.0% (98.998%: one drawing short). See the README.
+# dense >= 98.2% (met: 98.98%) and cnn >= 99.5% (met: 99.51%); drawn digits of held-out
+# writers dense >= 97.0% (met: 98.23%) and cnn >= 99.0% (met: 99.07%). See the README.
 SHIPPED = {"dense": 0.985, "cnn": 0.995}
-DRAWN_TARGETS = {"dense": 0.98, "cnn": 0.985}
+DRAWN_TARGETS = {"dense": 0.98, "cnn": 0.99}
 CARD_FIELDS = {
     "architecture",
     "api",
