@@ -125,19 +125,23 @@ def test_augmentation_runs_and_still_learns(mnist):
     assert result.history["accuracy"][-1] > 0.3
 
 
+def assert_one_sharp_resampling(before: np.ndarray, after: np.ndarray, centre_within: float) -> None:
+    """Not a blur: the ink stays as bright and about as plentiful, and the digit near the centre."""
+    assert after.shape == before.shape
+    assert after.max(axis=(1, 2)).mean() > 0.95
+    assert after.sum() == pytest.approx(before.sum(), rel=0.08)
+    rows = np.arange(28)[None, :, None]
+    centre_y = (after * rows).sum(axis=(1, 2)) / after.sum(axis=(1, 2))
+    assert np.abs(centre_y - 14).max() < centre_within
+
+
 def test_augmentation_moves_pixels_but_keeps_the_strokes_sharp(mnist):
     x = mnist.x_train[:64].astype(np.float32) / 255.0
     keras.utils.set_random_seed(0)
     y = np.asarray(training.augment(x))
-    assert y.shape == x.shape
     assert not np.allclose(x, y)
-    # One resampling, not a blur: the ink stays as bright and about as plentiful.
-    assert y.max(axis=(1, 2)).mean() > 0.95
-    assert y.sum() == pytest.approx(x.sum(), rel=0.08)
-    # And the digit stays near the centre, where the app's preprocessing puts it.
-    rows = np.arange(28)[None, :, None]
-    centre_y = (y * rows).sum(axis=(1, 2)) / y.sum(axis=(1, 2))
-    assert np.abs(centre_y - 14).max() < 2.5
+    # One resampling, and the digit stays near the centre, where the app's preprocessing puts it.
+    assert_one_sharp_resampling(x, y, centre_within=2.5)
 
 
 def test_elastic_distortion_bends_strokes_in_the_same_single_resampling(mnist):
@@ -146,17 +150,11 @@ def test_elastic_distortion_bends_strokes_in_the_same_single_resampling(mnist):
     affine_only = np.asarray(training.augment(x))
     keras.utils.set_random_seed(0)
     bent = np.asarray(training.augment(x, elastic=34.0))
-    assert bent.shape == x.shape
     # Same slant, rotation and shift (same seed), plus a displacement that moves ink locally.
     moved = np.abs(bent - affine_only).max(axis=(1, 2))
     assert np.median(moved) > 0.2
-    # Still one bilinear resampling: bright, as much ink, and near the centre (a smooth field
-    # also carries the whole digit a little, a pixel or two more than the plain augmentation).
-    assert bent.max(axis=(1, 2)).mean() > 0.95
-    assert bent.sum() == pytest.approx(x.sum(), rel=0.08)
-    rows = np.arange(28)[None, :, None]
-    centre_y = (bent * rows).sum(axis=(1, 2)) / bent.sum(axis=(1, 2))
-    assert np.abs(centre_y - 14).max() < 4
+    # Still one resampling; a smooth field also carries the whole digit a pixel or so further.
+    assert_one_sharp_resampling(x, bent, centre_within=4)
 
 
 def test_the_elastic_resampler_with_no_displacement_is_keras_affine_transform(mnist):
