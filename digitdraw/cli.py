@@ -163,14 +163,9 @@ def cmd_train(args) -> int:
     cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
     if cfg.pen_writers and not cfg.pen_copies:
         cfg = cfg.replace(pen_copies=1)
-    if cfg.finetune_epochs and not cfg.pen_writers:
-        return _fail("--finetune-epochs trains on pen digits: give --pen-writers too.")
-    if not 0 <= cfg.finetune_blend <= 1:
-        return _fail(f"--finetune-blend {cfg.finetune_blend:g}: give a number from 0 to 1.")
-    if cfg.elastic and not cfg.augment:
-        return _fail("--elastic bends strokes as part of the augmentation: give --augment too.")
-    if cfg.elastic < 0:
-        return _fail(f"--elastic {cfg.elastic:g}: give a strength of 0 or more.")
+    problems = training.recipe_problems(cfg)
+    if problems:
+        return _fail("; ".join(problems) + ".")
     out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")

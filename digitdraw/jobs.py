@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitdraw import architectures, config, training
+from digitdraw import config, training
 
 log = logging.getLogger(__name__)
 
@@ -54,29 +54,14 @@ def checked_config(cfg):
     a missing time budget becomes the server's maximum: every run must be able to end.
     """
     max_epochs, max_seconds = config.MAX_EPOCHS, config.MAX_TRAIN_SECONDS  # read now: tests patch them
-    problems = []
-    if cfg.architecture not in architectures.ARCHITECTURES:
-        known = ", ".join(architectures.ARCHITECTURES)
-        problems.append(f"unknown architecture {cfg.architecture!r} (choose from {known})")
-    if cfg.api not in architectures.APIS:
-        problems.append(f"unknown API {cfg.api!r} (choose from {', '.join(architectures.APIS)})")
-    if not 1 <= cfg.epochs <= max_epochs:
+    problems = training.recipe_problems(cfg)
+    if cfg.epochs > max_epochs:
         problems.append(f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.epochs})")
-    if cfg.time_budget is not None and not 0 < cfg.time_budget <= max_seconds:
+    if cfg.time_budget is not None and cfg.time_budget > max_seconds:
         problems.append(
             f"the time budget must be between 0 and {max_seconds:g} s on this server "
             f"(asked for {cfg.time_budget:g} s)"
         )
-    if cfg.batch_size < 1:
-        problems.append(f"batch size must be positive (asked for {cfg.batch_size})")
-    if cfg.subset is not None and cfg.subset < 1:
-        problems.append(f"the training-set size must be positive (asked for {cfg.subset})")
-    if not cfg.learning_rate > 0:
-        problems.append(f"the learning rate must be positive (asked for {cfg.learning_rate})")
-    if not 0 <= cfg.finetune_blend <= 1:
-        problems.append(f"the fine-tune blend must be between 0 and 1 (asked for {cfg.finetune_blend:g})")
-    if cfg.elastic < 0:
-        problems.append(f"the elastic strength cannot be negative (asked for {cfg.elastic:g})")
     if problems:
         raise LimitError("Cannot start this run: " + "; ".join(problems) + ".")
     if cfg.time_budget is None:

@@ -53,6 +53,45 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def recipe_problems(config: TrainConfig) -> list[str]:
+    """What makes a recipe impossible to run, in words for a person; empty when it can run.
+
+    The one check shared by the CLI and the app's jobs (which add the server's own limits).
+    """
+    problems = []
+    if config.architecture not in architectures.ARCHITECTURES:
+        known = ", ".join(architectures.ARCHITECTURES)
+        problems.append(f"unknown architecture {config.architecture!r} (choose from {known})")
+    if config.api not in architectures.APIS:
+        problems.append(f"unknown API {config.api!r} (choose from {', '.join(architectures.APIS)})")
+    if config.epochs < 1:
+        problems.append(f"epochs must be at least 1 (asked for {config.epochs})")
+    if config.batch_size < 1:
+        problems.append(f"batch size must be positive (asked for {config.batch_size})")
+    if config.subset is not None and config.subset < 1:
+        problems.append(f"the training-set size must be positive (asked for {config.subset})")
+    if not config.learning_rate > 0:
+        problems.append(f"the learning rate must be positive (asked for {config.learning_rate})")
+    if config.time_budget is not None and not config.time_budget > 0:
+        problems.append(f"the time budget must be positive (asked for {config.time_budget:g} s)")
+    if config.finetune_epochs and not config.pen_writers:
+        problems.append(
+            "a fine-tune phase (--finetune-epochs) trains on pen digits: give pen writers (--pen-writers)"
+        )
+    if not 0 <= config.finetune_blend <= 1:
+        problems.append(
+            "the fine-tune blend (--finetune-blend) must be from 0 to 1 "
+            f"(asked for {config.finetune_blend:g})"
+        )
+    if config.elastic < 0:
+        problems.append(f"the elastic strength (--elastic) must be 0 or more (asked for {config.elastic:g})")
+    if config.elastic and not config.augment:
+        problems.append(
+            "elastic distortion (--elastic) is part of the augmentation: turn augmentation on (--augment)"
+        )
+    return problems
+
+
 PEN_WRITERS = "1-24"  # pendigits writers to train and tune on; 25-30 are only ever measured (drawn.py)
 PEN_COPIES = 2  # renderings of each pen digit in the app's recipes (the shipped models used 3)
 

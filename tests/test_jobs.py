@@ -169,7 +169,10 @@ def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
         dict(learning_rate=0.0),
         dict(api="subclass"),
         dict(finetune_blend=1.5),
-        dict(elastic=-2.0),
+        dict(elastic=-2.0, augment=True),
+        dict(elastic=10.0, augment=False),
+        dict(finetune_epochs=2, pen_writers=None),
+        dict(time_budget=0.0),
     ):
         with pytest.raises(jobs.LimitError):
             jobs.checked_config(training.TrainConfig(epochs=1, **bad))
