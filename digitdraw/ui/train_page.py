@@ -143,7 +143,7 @@ def _form() -> None:
                 "Augmentation",
                 value=base.augment,
                 key="train_augment",
-                help="Random small rotations, zooms and shifts of each batch.",
+                help="Each batch slanted, rotated, scaled and shifted a little at random (one resampling).",
             )
             base = base.replace(
                 epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr), augment=bool(augment)
