@@ -45,16 +45,6 @@ def placed(digit: pendigits.PenDigit, rng: np.random.Generator) -> tuple[float, 
     return height, (float(cx), float(cy))
 
 
-def canvas_strokes(digit: pendigits.PenDigit, height: float, centre: tuple[float, float]) -> list[np.ndarray]:
-    """The strokes in canvas pixels: scaled like pendigits.render, centred at `centre`."""
-    pts = np.concatenate(digit.strokes)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    span_w, span_h = np.maximum(hi - lo, 1e-6)
-    scale = min(height / span_h, (CANVAS_SIZE - 40) / span_w)
-    mid = (lo + hi) / 2
-    return [(s - mid) * scale + np.asarray(centre) for s in digit.strokes]
-
-
 def settled_answers(page, metrics_js: str, after_ms: float = 600, quiet_polls: int = 3) -> dict[str, str]:
     """The metrics once the page has answered the last stroke and stopped changing."""
     page.wait_for_timeout(after_ms)
@@ -79,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from browser import CHROMIUM_ARGS, app_server, find_chromium
         from playwright.sync_api import sync_playwright
-        from test_e2e_draw import METRICS_JS, clear, draw, open_app
+        from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, open_app
 
         digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     except (ImportError, FileNotFoundError) as exc:
@@ -98,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         chosen += [pool[i] for i in rng.choice(len(pool), size=per_label, replace=False)]
     places = [placed(d, rng) for d in chosen]
 
-    paths = [canvas_strokes(d, height, centre) for d, (height, centre) in zip(chosen, places, strict=True)]
+    paths = [
+        canvas_paths(d, CANVAS_SIZE, height, centre)
+        for d, (height, centre) in zip(chosen, places, strict=True)
+    ]
 
     # Offline: the same canvas strokes, rendered and read without a browser.
     predictors = {label: Predictor(modelio.load(modelio.resolve(name))) for label, name in MODELS.items()}

@@ -38,14 +38,20 @@ METRICS_JS = """() => Object.fromEntries(
 # --------------------------------------------------------------------------- helpers
 
 
-def canvas_paths(digit: pendigits.PenDigit, canvas: int = CANVAS, height: float = 180) -> list[np.ndarray]:
-    """The pen's strokes in canvas pixels, placed like pendigits.render's defaults (centred)."""
+def canvas_paths(
+    digit: pendigits.PenDigit,
+    canvas: int = CANVAS,
+    height: float = 180,
+    centre: tuple[float, float] | None = None,
+) -> list[np.ndarray]:
+    """The pen's strokes in canvas pixels, scaled like pendigits.render; centred unless `centre`."""
     pts = np.concatenate(digit.strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     span_w, span_h = np.maximum(hi - lo, 1e-6)
     scale = min(height / span_h, (canvas - 40) / span_w)
     mid = (lo + hi) / 2
-    return [(s - mid) * scale + canvas / 2 for s in digit.strokes]
+    at = np.asarray(centre if centre is not None else (canvas / 2, canvas / 2))
+    return [(s - mid) * scale + at for s in digit.strokes]
 
 
 def draw(page, paths: Sequence[np.ndarray]) -> float:
