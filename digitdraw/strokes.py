@@ -1,0 +1,279 @@
+"""Drawings as pen strokes: the canvas's fabric.js paths -> pendigits strokes -> a rendered canvas.
+
+The pendigits stroke format is a list of strokes, each a list of [x, y] points in time order, y down
+(see the pendigits README). A correction from the canvas keeps its strokes in canvas pixels, so
+`render_as_drawn` puts the ink back where the person drew it, at the pen width they used: it renders
+like the canvas drawing and preprocesses like one. Strokes imported from elsewhere (pendigits' 500x500
+tablet box) have no canvas position; `render_centred` draws them like pendigits.render does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from digitdraw import pendigits
+
+Strokes = list[list[list[float]]]  # strokes -> points -> [x, y]
+
+CANVAS = 280  # px: the Draw page's canvas (pendigits.render's default size too)
+IMPORT_PEN = 18.0  # px: the Draw page's default pen, used for strokes that come without one
+MAX_POINTS = 20_000  # per drawing: far above any digit (a 40-point oval is ~160), bounds a bad input
+
+# fabric.js origins: where on the object's box its left/top position sits (0 = left/top edge).
+_ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
+# Curves are flattened to lines within this distance of the true curve (px): far below what shows.
+_TOLERANCE = 0.25
+_DIGITS = 3  # coordinates kept to 1/1000 px, as fabric.js writes them
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_strokes(strokes: Any) -> Strokes:
+    """Check the pendigits stroke format; return it as plain lists (numbers untouched).
+
+    Raises ValueError saying what is wrong and where (stroke and point numbers from 1). NumPy arrays
+    are accepted and turned into lists.
+    """
+    if isinstance(strokes, np.ndarray):
+        strokes = strokes.tolist()
+    if not isinstance(strokes, list | tuple) or not strokes:
+        raise ValueError("strokes must be a non-empty list of strokes (each a list of [x, y] points)")
+    out: Strokes = []
+    total = 0
+    for i, stroke in enumerate(strokes, 1):
+        if isinstance(stroke, np.ndarray):
+            stroke = stroke.tolist()
+        if not isinstance(stroke, list | tuple) or not stroke:
+            raise ValueError(f"stroke {i} must be a non-empty list of [x, y] points")
+        points = []
+        for j, point in enumerate(stroke, 1):
+            if not isinstance(point, list | tuple) or len(point) != 2 or not all(map(_is_number, point)):
+                raise ValueError(f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {point!r}")
+            points.append([point[0], point[1]])
+        total += len(points)
+        if total > MAX_POINTS:
+            raise ValueError(f"too many points (over {MAX_POINTS}); a digit needs a few hundred at most")
+        out.append(points)
+    return out
+
+
+# --------------------------------------------------------------------------- canvas -> strokes
+
+
+def canvas_strokes(json_data: dict | None) -> Strokes:
+    """The canvas component's `json_data` -> strokes in canvas pixels ([] when nothing is drawn).
+
+    Each fabric.js path object is one pen-down stroke (a path with several "M" gives several); its
+    curves are flattened and its transform (position, scale, rotation, flip) applied, so the points
+    are where the ink is on the canvas. Raises ValueError for objects that are not paths.
+    """
+    objects = (json_data or {}).get("objects") or []
+    strokes: Strokes = []
+    for n, obj in enumerate(objects, 1):
+        try:
+            strokes.extend(_object_strokes(obj))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"canvas object {n}: {exc}") from exc
+    return strokes
+
+
+def _object_strokes(obj: dict) -> Strokes:
+    kind = str(obj.get("type", "")).lower()
+    if kind != "path":
+        raise ValueError(f"only freehand paths can be read, not a {obj.get('type')!r} object")
+    if obj.get("skewX", 0) or obj.get("skewY", 0):
+        raise ValueError("skewed paths are not supported")
+    subpaths = _flatten(obj["path"])
+    lo, hi = _bounds(obj["path"])
+    path_offset = (lo + hi) / 2  # fabric.js: the path's own centre, drawn at the object's centre
+    matrix = _linear_part(obj)
+    centre = _centre(obj, hi - lo, matrix)
+    out: Strokes = []
+    for sub in subpaths:
+        xy = (sub - path_offset) @ matrix.T + centre
+        xy = np.round(xy, _DIGITS) + 0.0  # + 0.0: no "-0.0" in the JSON
+        keep = np.ones(len(xy), bool)
+        keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)  # a repeated point adds nothing
+        out.append(xy[keep].tolist())
+    return out
+
+
+def _linear_part(obj: dict) -> np.ndarray:
+    sx = float(obj.get("scaleX", 1)) * (-1 if obj.get("flipX") else 1)
+    sy = float(obj.get("scaleY", 1)) * (-1 if obj.get("flipY") else 1)
+    a = math.radians(float(obj.get("angle", 0)))
+    rotate = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return rotate @ np.diag([sx, sy])
+
+
+def _centre(obj: dict, size: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The object's centre on the canvas from its left/top, which sit at its origin (fabric.js)."""
+    stroke = float(obj.get("strokeWidth", 0) or 0)
+    sx, sy = abs(float(obj.get("scaleX", 1))), abs(float(obj.get("scaleY", 1)))
+    if obj.get("strokeUniform"):
+        dims = np.array([size[0] * sx + stroke, size[1] * sy + stroke])
+    else:
+        dims = np.array([(size[0] + stroke) * sx, (size[1] + stroke) * sy])
+    ox, oy = (_origin(obj.get("originX", "left")), _origin(obj.get("originY", "top")))
+    a = math.radians(float(obj.get("angle", 0)))
+    rotate = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    offset = np.array([(0.5 - ox) * dims[0], (0.5 - oy) * dims[1]])
+    return np.array([float(obj["left"]), float(obj["top"])]) + rotate @ offset
+
+
+def _origin(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if value not in _ORIGIN:
+        raise ValueError(f"unknown origin {value!r}")
+    return _ORIGIN[value]
+
+
+def _segments(path: Sequence) -> list[list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Path commands -> sub-paths of (command, start point, control points + end point)."""
+    subs: list[list[tuple[str, np.ndarray, np.ndarray]]] = []
+    current = start = None
+    for cmd in path:
+        op, args = str(cmd[0]), np.asarray(cmd[1:], dtype=np.float64)
+        if op == "M":
+            current = start = args.reshape(2)
+            subs.append([("M", current, current.reshape(1, 2))])
+            continue
+        if current is None:
+            raise ValueError(f"path starts with {op!r}, not 'M'")
+        if op == "L":
+            pts = args.reshape(1, 2)
+        elif op == "Q":
+            pts = args.reshape(2, 2)
+        elif op == "C":
+            pts = args.reshape(3, 2)
+        elif op in ("Z", "z"):
+            op, pts = "L", start.reshape(1, 2)
+        else:
+            raise ValueError(f"path command {op!r} is not supported (M, L, Q, C, Z are)")
+        subs[-1].append((op, current, pts))
+        current = pts[-1]
+    if not subs:
+        raise ValueError("empty path")
+    return subs
+
+
+def _flatten(path: Sequence) -> list[np.ndarray]:
+    out = []
+    for sub in _segments(path):
+        pts: list[np.ndarray] = []
+        for op, p0, ctrl in sub:
+            if op in ("M", "L"):
+                pts.append(ctrl)
+                continue
+            full = np.vstack([p0, ctrl])
+            # Second differences bound how far the curve strays from its chord: enough steps keep
+            # every flattened piece within _TOLERANCE of the curve.
+            bend = float(np.max(np.linalg.norm(np.diff(full, 2, axis=0), axis=1)))
+            steps = min(64, max(1, math.ceil(math.sqrt(bend * (len(full) - 1) / (8 * _TOLERANCE)))))
+            t = np.linspace(0, 1, steps + 1)[1:, None]
+            pts.append(_bezier(full, t))
+        out.append(np.vstack(pts))
+    return out
+
+
+def _bezier(ctrl: np.ndarray, t: np.ndarray) -> np.ndarray:
+    n = len(ctrl) - 1
+    return sum(math.comb(n, k) * (1 - t) ** (n - k) * t**k * ctrl[k] for k in range(n + 1))
+
+
+def _bounds(path: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """The path's bounding box as fabric.js computes it: the box it centres the path on."""
+    pts = []
+    for sub in _segments(path):
+        for op, p0, ctrl in sub:
+            pts.append(ctrl[-1])
+            if op in ("Q", "C"):
+                # fabric.js bounds a quadratic as the cubic with both controls at its control point
+                # (not the same curve); its centre is what it places, so do the same.
+                full = np.vstack([p0, ctrl[0], ctrl]) if op == "Q" else np.vstack([p0, ctrl])
+                pts.append(p0)
+                pts.extend(_bezier(full, np.array([[t]]))[0] for t in _extreme_ts(full))
+    arr = np.vstack(pts)
+    return arr.min(axis=0), arr.max(axis=0)
+
+
+def _extreme_ts(ctrl: np.ndarray) -> list[float]:
+    """Parameters in (0, 1) where a quadratic or cubic Bezier turns, per axis."""
+    ts = []
+    for axis in range(2):
+        c = ctrl[:, axis]
+        if len(c) == 3:  # derivative 2[(c1-c0) + t(c0 - 2c1 + c2)]
+            den = c[0] - 2 * c[1] + c[2]
+            roots = [(c[0] - c[1]) / den] if den else []
+        else:  # cubic: derivative is a quadratic a t^2 + b t + k
+            a = -c[0] + 3 * c[1] - 3 * c[2] + c[3]
+            b = 2 * (c[0] - 2 * c[1] + c[2])
+            k = c[1] - c[0]
+            if abs(a) < 1e-12:
+                roots = [-k / b] if b else []
+            else:
+                disc = b * b - 4 * a * k
+                roots = [(-b + s * math.sqrt(disc)) / (2 * a) for s in (1, -1)] if disc >= 0 else []
+        ts.extend(float(t) for t in roots if 0 < t < 1)
+    return ts
+
+
+# --------------------------------------------------------------------------- strokes -> pixels
+
+
+def render_as_drawn(
+    strokes: Strokes, pen_width: float, *, canvas: int = CANVAS, background: str = "black"
+) -> np.ndarray:
+    """Strokes in canvas pixels -> the canvas picture (RGBA, white ink), where and as wide as drawn.
+
+    Ink past the canvas edge is cut off, as on the canvas itself.
+    """
+    pts = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in validate_strokes(strokes)]
+    allpts = np.concatenate(pts)
+    lo, hi = allpts.min(axis=0), allpts.max(axis=0)
+    span_w, span_h = hi - lo
+    # pendigits.render sizes the path by `height` (by the width for a flat dash) and shrinks a path
+    # wider than its canvas; drawing on a canvas with room to spare and cropping keeps scale 1.
+    margin = math.ceil(max(0.0, span_w + pen_width - canvas, span_h + pen_width - canvas, 0) / 2) + 1
+    margin += math.ceil(max(0.0, -lo.min(), hi.max() - canvas))  # ink drawn past the edge
+    big = canvas + 2 * margin
+    height = span_h if span_h > 0 else span_w  # with both 0 (a tap) the scale is 1 anyway
+    centre = (lo + hi) / 2 + margin
+    image = pendigits.render(
+        pts,
+        canvas=big,
+        stroke_width=pen_width,
+        height=float(height),
+        centre=(float(centre[0]), float(centre[1])),
+        background=background,  # type: ignore[arg-type]
+        clip=True,
+    )
+    return image[margin : margin + canvas, margin : margin + canvas]
+
+
+def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN, *, background: str = "black") -> np.ndarray:
+    """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render: centred."""
+    return pendigits.render(validate_strokes(strokes), stroke_width=pen_width, background=background)  # type: ignore[arg-type]
+
+
+def model_input(rendered: np.ndarray) -> np.ndarray:
+    """A rendered canvas -> the 28x28 model input, through the app's own preprocessing.
+
+    Raises ValueError with the preprocessing's reason when it finds nothing readable.
+    """
+    from digitdraw.preprocess import preprocess
+
+    result = preprocess(rendered)
+    if result.image is None:
+        raise ValueError(result.reason or "the strokes draw nothing readable")
+    return result.image

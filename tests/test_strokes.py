@@ -1,0 +1,172 @@
+"""Canvas drawings as pen strokes: what the canvas sends becomes pendigits strokes, and those render
+back into the picture the canvas showed (so a correction preprocesses like the drawing it corrects).
+
+The canvas JSON and pictures in tests/data/canvas_*.json were recorded from the real component in
+Chromium by tests/canvas_capture.py (mouse-drawn, made-up shapes).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitdraw import strokes
+from digitdraw.preprocess import preprocess
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def recorded(name: str) -> tuple[dict, np.ndarray, float]:
+    """(json_data, the canvas's ink coverage (280, 280) uint8, pen width) of a recorded drawing."""
+    record = json.loads((DATA / f"canvas_{name}.json").read_text())
+    ink = np.array(Image.open(io.BytesIO(base64.b64decode(record["ink_png_base64"]))))
+    return record["json_data"], ink, float(record["pen_width"])
+
+
+def as_rgba(ink: np.ndarray) -> np.ndarray:
+    return np.dstack([ink, ink, ink, np.full_like(ink, 255)])
+
+
+# --------------------------------------------------------------------------- canvas -> strokes
+
+
+def test_each_path_on_the_canvas_becomes_one_stroke_in_canvas_pixels():
+    zero, _, _ = recorded("zero")
+    four, _, _ = recorded("four")
+    assert len(strokes.canvas_strokes(zero)) == 1
+    converted = strokes.canvas_strokes(four)
+    assert len(converted) == 3  # two lines and a tap
+    for stroke in converted:
+        for x, y in stroke:
+            assert 0 <= x <= 280 and 0 <= y <= 280
+
+
+def test_the_points_lie_where_the_mouse_went():
+    # canvas_capture.py drew the oval (140 + 55 sin t, 140 - 85 cos t) and the 4 through these corners.
+    zero, _, _ = recorded("zero")
+    pts = np.array(strokes.canvas_strokes(zero)[0])
+    radius = np.hypot((pts[:, 0] - 140) / 55, (pts[:, 1] - 140) / 85)
+    assert np.all(np.abs(radius - 1) < 0.05)
+    four, _, _ = recorded("four")
+    first = np.array(strokes.canvas_strokes(four)[0])
+    for corner in [(170, 50), (80, 170), (200, 170)]:
+        # the canvas smooths corners: the path passes within a few px of each
+        assert np.min(np.hypot(*(first - corner).T)) < 8
+    tap = strokes.canvas_strokes(four)[2]
+    assert np.allclose(np.mean(tap, axis=0), (230, 60), atol=0.1)
+
+
+def test_nothing_drawn_is_no_strokes():
+    assert strokes.canvas_strokes(None) == []
+    assert strokes.canvas_strokes({"version": "7.4.0", "objects": []}) == []
+
+
+def test_a_moved_scaled_or_turned_path_gives_the_points_where_its_ink_now_is():
+    four, _, _ = recorded("four")
+    line = four["objects"][1]  # the down stroke: x = 165, y from 110 to 240, centre (165, 175)
+    base = np.array(strokes.canvas_strokes({"objects": [line]})[0])
+
+    moved = dict(line, left=line["left"] + 30, top=line["top"] - 10)
+    assert np.allclose(strokes.canvas_strokes({"objects": [moved]})[0], base + (30, -10), atol=1e-3)
+
+    doubled = dict(line, scaleX=2, scaleY=2)
+    expect = (base - (165, 175)) * 2 + (165, 175)
+    assert np.allclose(strokes.canvas_strokes({"objects": [doubled]})[0], expect, atol=1e-3)
+
+    turned = dict(line, angle=90)  # about its centre: the vertical line lies down, top end to the right
+    got = np.array(strokes.canvas_strokes({"objects": [turned]})[0])
+    assert np.allclose(got[:, 1], 175, atol=1e-3)
+    assert got[0, 0] > got[-1, 0]
+
+    # The same place given from the top-left corner of the object's box (stroke included).
+    width, height = line["width"] + line["strokeWidth"], line["height"] + line["strokeWidth"]
+    corner = dict(line, originX="left", originY="top", left=165 - width / 2, top=175 - height / 2)
+    assert np.allclose(strokes.canvas_strokes({"objects": [corner]})[0], base, atol=1e-3)
+
+
+def test_what_is_not_a_freehand_path_is_refused_with_the_object_named():
+    four, _, _ = recorded("four")
+    rect = {"type": "Rect", "left": 1, "top": 1, "width": 5, "height": 5}
+    with pytest.raises(ValueError, match=r"canvas object 2: .*'Rect'"):
+        strokes.canvas_strokes({"objects": [four["objects"][0], rect]})
+    arc = copy.deepcopy(four["objects"][0])
+    arc["path"].insert(1, ["A", 5, 5, 0, 0, 1, 10, 10])
+    with pytest.raises(ValueError, match=r"canvas object 1: path command 'A'"):
+        strokes.canvas_strokes({"objects": [arc]})
+
+
+# --------------------------------------------------------------------------- strokes -> pixels
+
+
+@pytest.mark.parametrize("name", ["zero", "four"])
+def test_strokes_render_like_the_canvas_showed_them(name):
+    json_data, ink, pen = recorded(name)
+    drawn = strokes.render_as_drawn(strokes.canvas_strokes(json_data), pen)[..., 0]
+    mine, theirs = drawn > 127, ink > 127
+    assert (mine & theirs).sum() / (mine | theirs).sum() > 0.9  # same ink, up to anti-aliasing
+
+
+@pytest.mark.parametrize("name", ["zero", "four"])
+def test_strokes_preprocess_like_the_canvas_drawing(name):
+    json_data, ink, pen = recorded(name)
+    ours = strokes.model_input(strokes.render_as_drawn(strokes.canvas_strokes(json_data), pen))
+    canvas = preprocess(as_rgba(ink)).image
+    assert canvas is not None
+    diff = np.abs(ours - canvas)
+    assert diff.mean() < 0.02 and diff.max() < 0.15
+
+
+def test_ink_past_the_edge_is_cut_off_and_a_wide_stroke_keeps_its_size():
+    across = [[[-40, 140], [320, 140]]]  # wider than the canvas, both ends beyond it
+    ink = strokes.render_as_drawn(across, 10)[..., 0]
+    assert ink.shape == (280, 280)
+    assert np.all(ink[140] > 200)  # ink in every column of its row
+    rows = np.flatnonzero(ink[:, 140] > 127)
+    assert 8 <= len(rows) <= 12  # 10 px wide: not shrunk to fit
+
+
+def test_a_tap_renders_as_a_dot_of_the_pen_width():
+    ink = strokes.render_as_drawn([[[100, 100]]], 20)[..., 0]
+    ys, xs = np.nonzero(ink > 127)
+    assert abs(xs.mean() - 100) < 1 and abs(ys.mean() - 100) < 1
+    assert 18 <= xs.max() - xs.min() + 1 <= 22
+
+
+def test_strokes_without_a_canvas_render_centred_and_readable():
+    seven = [[[100, 100], [400, 100], [220, 450]]]  # pendigits' 500x500 box
+    image = strokes.model_input(strokes.render_centred(seven))
+    assert image.shape == (28, 28) and image.max() > 0.9
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([], "non-empty list of strokes"),
+        ("strokes", "non-empty list of strokes"),
+        ([[]], "stroke 1 must be a non-empty list"),
+        ([[[1, 2]], [[1, 2, 3]]], r"stroke 2, point 1 must be \[x, y\]"),
+        ([[[1, float("nan")]]], "two finite numbers"),
+        ([[[True, 2]]], "two finite numbers"),
+        ([[["1", 2]]], "two finite numbers"),
+        ([[[0, 0]] * (strokes.MAX_POINTS + 1)], "too many points"),
+    ],
+)
+def test_bad_strokes_are_refused_saying_where(bad, message):
+    with pytest.raises(ValueError, match=message):
+        strokes.validate_strokes(bad)
+
+
+def test_valid_strokes_come_back_unchanged_as_lists():
+    given = [[[1, 2], [3.5, 4]], [[5, 6]]]
+    assert strokes.validate_strokes(given) == given
+    assert strokes.validate_strokes([np.array([[1.0, 2.0]])]) == [[[1.0, 2.0]]]
