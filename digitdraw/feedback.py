@@ -380,7 +380,9 @@ class FeedbackStore:
         """Delete a drawing of this browser; False when it has none with that id."""
         d = schema.drawings
         with self._transaction(write=True) as conn:
-            owned = sa.select(d.c.id).where(d.c.id == drawing_id, d.c.browser_id == _check_browser_id(browser_id))
+            owned = sa.select(d.c.id).where(
+                d.c.id == drawing_id, d.c.browser_id == _check_browser_id(browser_id)
+            )
             if conn.execute(owned).first() is None:
                 return False
             conn.execute(sa.delete(schema.answers).where(schema.answers.c.drawing_id == drawing_id))
@@ -437,7 +439,9 @@ class FeedbackStore:
         ids = []
         with self._transaction(write=True) as conn:
             for row in rows:
-                ids.append(int(conn.execute(sa.insert(schema.drawings).values(**row)).inserted_primary_key[0]))
+                ids.append(
+                    int(conn.execute(sa.insert(schema.drawings).values(**row)).inserted_primary_key[0])
+                )
         return ids
 
     def import_jsonl(
@@ -507,7 +511,9 @@ def parse_line(text: str) -> tuple[int, strokes_mod.Strokes, int | None]:
     return _check_label(record["label"]), strokes_mod.validate_strokes(record["strokes"]), writer
 
 
-def parse_jsonl(lines: Iterable[str], source: str = "<lines>", pen_width: float | None = None) -> list[ImportLine]:
+def parse_jsonl(
+    lines: Iterable[str], source: str = "<lines>", pen_width: float | None = None
+) -> list[ImportLine]:
     """Validate every line and render it like a canvas drawing; raise FeedbackImportError listing
     every bad line (numbered from 1) so the file can be fixed in one go. Blank lines are skipped."""
     pen = strokes_mod.IMPORT_PEN if pen_width is None else pen_width

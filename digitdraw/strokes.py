@@ -57,7 +57,9 @@ def validate_strokes(strokes: Any) -> Strokes:
         points = []
         for j, point in enumerate(stroke, 1):
             if not isinstance(point, list | tuple) or len(point) != 2 or not all(map(_is_number, point)):
-                raise ValueError(f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {point!r}")
+                raise ValueError(
+                    f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {point!r}"
+                )
             points.append([point[0], point[1]])
         total += len(points)
         if total > MAX_POINTS:
@@ -261,7 +263,9 @@ def render_as_drawn(
     return image[margin : margin + canvas, margin : margin + canvas]
 
 
-def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN, *, background: str = "black") -> np.ndarray:
+def render_centred(
+    strokes: Strokes, pen_width: float = IMPORT_PEN, *, background: str = "black"
+) -> np.ndarray:
     """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render: centred."""
     return pendigits.render(validate_strokes(strokes), stroke_width=pen_width, background=background)  # type: ignore[arg-type]
 

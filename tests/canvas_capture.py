@@ -3,7 +3,8 @@
 Draws a few shapes with the mouse in Chromium on a bare page holding the same st_canvas the Draw page
 uses (freedraw, 280 px, pen 18, white on black), and writes tests/data/canvas_<name>.json: the
 component's json_data as received by Python, plus the canvas's own picture (its red channel:
-the ink's coverage, white on black; PNG, base64). The strokes are made up here (no data set): an oval "0" and a two-stroke "4" with a tap.
+the ink's coverage, white on black; PNG, base64). The strokes are made up here (no data set): an
+oval "0" and a two-stroke "4" with a tap.
 
     python tests/canvas_capture.py
 """
@@ -62,8 +63,19 @@ def main() -> None:
         base = work / name
         port = free_port()
         env = {**os.environ, "CAPTURE_OUT": str(base)}
-        cmd = [sys.executable, "-m", "streamlit", "run", str(work / "app.py"), "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(work / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
             with sync_playwright() as pw:
