@@ -185,10 +185,11 @@ class FeedbackStore:
     """
 
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        resolved = db_url(url)
         try:
-            parsed = sa.make_url(db_url(url))
+            parsed = sa.make_url(resolved)
         except sa.exc.ArgumentError as exc:
-            raise FeedbackStoreError(f"{url!r} is not a database URL ({exc})", "unavailable") from exc
+            raise FeedbackStoreError(f"{resolved!r} is not a database URL ({exc})", "unavailable") from exc
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
