@@ -76,23 +76,28 @@ def size_bytes(path: str | os.PathLike) -> int:
 
 def _require_module(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise ExportError(f"{why} needs the Python package {module!r}: pip install -r requirements-export.txt")
+        raise ExportError(
+            f"{why} needs the Python package {module!r}: pip install -r requirements-export.txt"
+        )
 
 
-def check_request(fmt: str, out: str | os.PathLike, quantize: str | None = None, overwrite: bool = False) -> Path:
+def check_request(
+    fmt: str, out: str | os.PathLike, quantize: str | None = None, overwrite: bool = False
+) -> Path:
     """Refuse a request that cannot succeed before any work is done; returns `out` as a Path."""
     if fmt not in KERAS_FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
     if quantize is not None:
         if quantize not in QUANTIZATIONS:
-            raise ExportError(f"Unknown quantization {quantize!r}; choose one of: {', '.join(QUANTIZATIONS)}.")
+            known = ", ".join(QUANTIZATIONS)
+            raise ExportError(f"Unknown quantization {quantize!r}; choose one of: {known}.")
         if fmt not in QUANTIZATIONS[quantize]:
             offered = " or ".join(QUANTIZATIONS[quantize])
             raise ExportError(f"--quantize {quantize} is offered for {offered} only, not {fmt}.")
     out = Path(out)
     suffix = SUFFIXES[fmt]
     if suffix and out.suffix != suffix:
-        raise ExportError(f"{out}: a {fmt} export is one file whose name ends in {suffix}.")
+        raise ExportError(f"{out}: the {fmt} export is one file whose name ends in {suffix}.")
     if not suffix and out.suffix in (".keras", ".tflite", ".onnx", ".h5", ".json"):
         raise ExportError(f"{out}: a SavedModel is a folder; give a folder name without {out.suffix}.")
     if (out.exists() or out.is_symlink()) and not overwrite:
@@ -145,12 +150,13 @@ def export_model(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         artifact = work / (out.name if SUFFIXES[fmt] else "artifact")
+        signature = input_signature()
         if quantize == "int8":
             saved_model = work / "savedmodel"
-            model.export(saved_model, format="tf_saved_model", input_signature=input_signature(), verbose=False)
+            model.export(saved_model, format="tf_saved_model", input_signature=signature, verbose=False)
             artifact.write_bytes(_int8_tflite(saved_model, representative))
         else:
-            model.export(artifact, format=KERAS_FORMATS[fmt], input_signature=input_signature(), verbose=False)
+            model.export(artifact, format=KERAS_FORMATS[fmt], input_signature=signature, verbose=False)
         if out.is_dir() and not out.is_symlink():
             shutil.rmtree(out)
         elif out.exists() or out.is_symlink():
