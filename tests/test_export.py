@@ -9,16 +9,13 @@ the SavedModel (called the way TensorFlow Serving calls it), the LiteRT interpre
 
 from __future__ import annotations
 
-import functools
-import http.server
 import importlib.util
 import json
 import re
-import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
+import onnx_web
 import pytest
 from browser import launch_chromium
 from conftest import require
@@ -36,8 +33,14 @@ EXPORTS = {
 }
 FLOAT_EXPORTS = ("savedmodel", "tflite", "onnx")
 IMAGES = 1000
-WEB = Path(__file__).resolve().parent / "web"
-ORT_DIST = WEB / "node_modules" / "onnxruntime-web" / "dist"
+
+pytestmark = [
+    # TensorFlow's TFLite converter calibrates int8 with its own (deprecated) interpreter; the
+    # tests themselves use ai_edge_litert.
+    pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning"),
+    # Keras's tf2onnx shim probes np.object, which NumPy 2 warns about.
+    pytest.mark.filterwarnings("ignore:In the future `np.object`:FutureWarning"),
+]
 
 
 def _require_runtimes() -> None:
@@ -240,35 +243,6 @@ def test_savedmodel_answers_a_tf_serving_rest_request_like_keras(
 
 # -- In the browser: the ONNX export in onnxruntime-web --------------------------------------
 
-PAGE = """<!doctype html>
-<meta charset="utf-8">
-<title>digitdraw onnx</title>
-<script src="ort.min.js"></script>
-<script>
-  // One thread: a page that is not cross-origin isolated has no SharedArrayBuffer.
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = "./";
-  window.classify = async (pixels, n) => {
-    const session = await ort.InferenceSession.create("model.onnx", {executionProviders: ["wasm"]});
-    const input = new ort.Tensor("float32", Float32Array.from(pixels), [n, 28, 28]);
-    const output = await session.run({[session.inputNames[0]]: input});
-    return Array.from(output[session.outputNames[0]].data);
-  };
-</script>
-"""
-
-
-class _StaticHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".wasm": "application/wasm",
-        ".mjs": "text/javascript",
-        ".js": "text/javascript",
-    }
-
-    def log_message(self, *args):  # the test's output is no place for an access log
-        pass
-
 
 @pytest.mark.browser
 @pytest.mark.parametrize("name", MODELS)
@@ -276,41 +250,20 @@ def test_onnx_export_runs_in_chromium_with_onnxruntime_web_like_keras(
     exports, test_images, keras_probabilities, tmp_path, name
 ):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    require(
-        (ORT_DIST / "ort.min.js").is_file(),
-        f"onnxruntime-web is not installed: npm ci --prefix {WEB.relative_to(WEB.parent.parent)}",
-    )
-    site = tmp_path / "site"
-    site.mkdir()
-    for asset in ORT_DIST.glob("ort*"):
-        if asset.name in ("ort.min.js",) or asset.name.startswith("ort-wasm-simd-threaded."):
-            shutil.copy(asset, site / asset.name)
-    shutil.copy(exports[name, "onnx"][0], site / "model.onnx")
-    (site / "index.html").write_text(PAGE)
-
+    require(onnx_web.available(), f"onnxruntime-web is not installed: {onnx_web.INSTALL}")
     n = 16
     x, _ = test_images
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_StaticHandler, directory=str(site))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     errors: list[str] = []
-    try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                page = browser.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-                flat = page.evaluate(
-                    "([pixels, n]) => window.classify(pixels, n)", [x[:n].ravel().tolist(), n]
-                )
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with onnx_web.serve(exports[name, "onnx"][0], tmp_path / "site") as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            page.evaluate("() => window.loadModel()")
+            flat = page.evaluate("([pixels, n]) => window.classify(pixels, n)", [x[:n].ravel().tolist(), n])
+        finally:
+            browser.close()
     assert not errors, errors
     in_browser = np.array(flat, np.float32).reshape(n, 10)
     reference = keras_probabilities[name][:n]
