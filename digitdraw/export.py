@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import io
 import os
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +167,20 @@ def export_model(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def as_download(out: str | os.PathLike) -> tuple[str, bytes]:
+    """(file name, content) to offer for download (st.download_button): a file as it is, and a
+    SavedModel folder as a .zip holding the folder, ready to unpack where TF Serving looks."""
+    out = Path(out)
+    if not out.is_dir():
+        return out.name, out.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(out.rglob("*")):
+            if path.is_file():
+                archive.write(path, (Path(out.name) / path.relative_to(out)).as_posix())
+    return out.name + ".zip", buffer.getvalue()
 
 
 @dataclass(frozen=True)

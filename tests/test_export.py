@@ -184,6 +184,25 @@ def test_each_export_has_a_card_beside_it_with_what_was_measured(
     assert card["meets_targets"] is True
 
 
+def test_downloads_are_the_file_itself_or_the_savedmodel_folder_zipped(exports, tmp_path):
+    import zipfile
+
+    onnx_path, _ = exports["dense", "onnx"]
+    assert export.as_download(onnx_path) == ("model.onnx", onnx_path.read_bytes())
+
+    folder, _ = exports["dense", "savedmodel"]
+    name, content = export.as_download(folder)
+    assert name == "savedmodel.zip"
+    archive = tmp_path / name
+    archive.write_bytes(content)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp_path / "unpacked")
+    unpacked = tmp_path / "unpacked" / "savedmodel"
+    expected = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(unpacked) for p in unpacked.rglob("*") if p.is_file()) == expected
+    assert (unpacked / "saved_model.pb").read_bytes() == (folder / "saved_model.pb").read_bytes()
+
+
 # -- TensorFlow Serving ----------------------------------------------------------------------
 
 
