@@ -79,9 +79,9 @@ def serve(onnx_model: Path, folder: Path) -> Iterator[str]:
     """Put the page, onnxruntime-web's files and `onnx_model` in `folder`, serve it; yield the
     page's URL; always stop the server."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ORT_DIST / "ort.min.js", folder / "ort.min.js")
-    for asset in ORT_DIST.glob("ort-wasm-simd-threaded.*"):  # the wasm runtime ort.min.js loads
-        shutil.copy(asset, folder / asset.name)
+    # ort.min.js and the plain wasm build it loads (not the jsep/jspi/asyncify variants).
+    for asset in ("ort.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
+        shutil.copy(ORT_DIST / asset, folder / asset)
     shutil.copy(onnx_model, folder / "model.onnx")
     (folder / "index.html").write_text(PAGE)
     server = http.server.ThreadingHTTPServer(
