@@ -22,7 +22,7 @@ INSTALL = "npm ci --prefix tests/web"
 PAGE = """<!doctype html>
 <meta charset="utf-8">
 <title>digitdraw onnx</title>
-<script src="ort.min.js"></script>
+<script src="ort.wasm.min.js"></script>
 <script>
   // One thread: a page that is not cross-origin isolated has no SharedArrayBuffer.
   ort.env.wasm.numThreads = 1;
@@ -59,7 +59,7 @@ PAGE = """<!doctype html>
 
 
 def available() -> bool:
-    return (ORT_DIST / "ort.min.js").is_file()
+    return (ORT_DIST / "ort.wasm.min.js").is_file()
 
 
 class _StaticHandler(http.server.SimpleHTTPRequestHandler):
@@ -79,8 +79,9 @@ def serve(onnx_model: Path, folder: Path) -> Iterator[str]:
     """Put the page, onnxruntime-web's files and `onnx_model` in `folder`, serve it; yield the
     page's URL; always stop the server."""
     folder.mkdir(parents=True, exist_ok=True)
-    # ort.min.js and the plain wasm build it loads (not the jsep/jspi/asyncify variants).
-    for asset in ("ort.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
+    # The wasm-only build of onnxruntime-web and the wasm it loads (ort.min.js would load the
+    # 28 MB WebGPU (jsep) build).
+    for asset in ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
         shutil.copy(ORT_DIST / asset, folder / asset)
     shutil.copy(onnx_model, folder / "model.onnx")
     (folder / "index.html").write_text(PAGE)
