@@ -129,12 +129,16 @@ def slashed_zero(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Str
     out = _copy(strokes)
     lo, hi = _bbox(out)
     size = float(max(hi - lo))
-    centre = (lo + hi) / 2 + rng.normal(scale=0.04 * size, size=2)
-    angle = math.radians(rng.uniform(45, 80))
-    direction = np.array([math.cos(angle), -math.sin(angle)])  # "/" going up to the right
-    if rng.random() < 0.15:
-        direction[0] = -direction[0]  # "\"
-    hits = _line_hits(out, centre, direction)
+    # A person aims the slash through the ring: where the zero is open, try other angles.
+    for _ in range(12):
+        centre = (lo + hi) / 2 + rng.normal(scale=0.04 * size, size=2)
+        angle = math.radians(rng.uniform(45, 80))
+        direction = np.array([math.cos(angle), -math.sin(angle)])  # "/" going up to the right
+        if rng.random() < 0.15:
+            direction[0] = -direction[0]  # "\"
+        hits = _line_hits(out, centre, direction)
+        if np.any(hits > 0) and np.any(hits < 0):
+            break
     ahead = hits[hits > 0].max() if np.any(hits > 0) else size / 2
     behind = -hits[hits < 0].min() if np.any(hits < 0) else size / 2
     top = centre + direction * (ahead + rng.uniform(0.05, 0.3) * size)
@@ -179,24 +183,19 @@ def continental_one(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> 
     easily an l or a seven's stem).
 
     The writer's stem (top to bottom), with a flag of 35-70% of its height coming up from the left
-    at 35-70 degrees from it, drawn in one stroke with the stem, and/or a separate foot stroke
-    centred on the stem's base.
+    at 25-55 degrees above the horizontal, drawn in one stroke with the stem, and/or a separate
+    foot stroke centred on the stem's base.
     """
     src = _copy(strokes)
     top, bottom = _one_stem(src)
     step = _step(src)
     height = float(np.linalg.norm(bottom - top))
-    stem_dir = (bottom - top) / max(height, 1e-6)
     kind = rng.choice(["flag", "flag+foot", "foot"], p=[0.4, 0.4, 0.2])
     stem = _line(top, bottom, step, bow=rng.uniform(-0.02, 0.02))
     out = []
     if "flag" in kind:
-        swing = math.radians(rng.uniform(35, 70))  # the flag's angle away from the stem, to the left
-        c, s = math.cos(swing), math.sin(swing)
-        flag_dir = np.array([c * stem_dir[0] + s * stem_dir[1], -s * stem_dir[0] + c * stem_dir[1]])
-        if flag_dir[0] > 0:  # rotate the other way: the flag hangs on the left
-            flag_dir = np.array([c * stem_dir[0] - s * stem_dir[1], s * stem_dir[0] + c * stem_dir[1]])
-        start = top + flag_dir * height * rng.uniform(0.35, 0.7)
+        drop = math.radians(rng.uniform(25, 55))  # the flag's angle below the horizontal, to the left
+        start = top + np.array([-math.cos(drop), math.sin(drop)]) * height * rng.uniform(0.35, 0.7)
         out.append(_join(_line(start, top, step, bow=rng.uniform(-0.06, 0.02)), stem))
     else:
         out.append(stem)
@@ -225,7 +224,8 @@ def crossed_seven(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> St
     and by many mathematicians (to tell it from a one with a flag).
 
     The writer's seven (any crossbar of its own replaced) with a roughly horizontal stroke across the
-    stem at 45-62% of the height, drawn left to right, 50-90% as wide as the seven.
+    stem at 45-62% of the height, drawn left to right, 60-120% as wide as the seven (as wide as
+    the writers who cross their sevens draw it), reaching further left of the stem than right.
     """
     src = _copy(strokes)
     body_i = _main(src)
@@ -239,20 +239,20 @@ def crossed_seven(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> St
     stem = body[_seven_corner(body) :]
     hits = _line_hits([stem], np.array([blo[0], y]), np.array([1.0, 0.0]))
     x = blo[0] + (float(np.median(hits)) if len(hits) else 0.5 * (bhi[0] - blo[0]))
-    half = max(w, 0.5 * h) * rng.uniform(0.25, 0.45)
-    centre = np.array([x - rng.uniform(-0.1, 0.5) * half, y])  # mostly reaching further left
+    half = max(w, 0.5 * h) * rng.uniform(0.3, 0.6)
+    centre = np.array([x - rng.uniform(0.0, 0.6) * half, y])  # mostly reaching further left
     tilt = math.radians(rng.uniform(-10, 6))  # a little uphill to the right, mostly
     across = np.array([math.cos(tilt), math.sin(tilt)]) * half
     return [*keep, _line(centre - across, centre + across, _step(src), bow=rng.uniform(-0.04, 0.04))]
 
 
 def curved_seven(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes:
-    """A seven with a curved or hooked top, as in many school scripts (an arched top bar, a corner
-    rounded into the stem) and in European hands (a small hook or serif hanging from the bar's
-    left end).
+    """A seven with a curved or hooked top: an arched top bar (many school scripts and fast
+    hands) or a hook hanging from the bar's left end (European hands, often with a crossbar too).
 
-    One of three, at random, on the writer's own seven: the top bar arched upwards, the corner
-    rounded into the stem, or a hook that starts below the bar's left end and rises into it.
+    One of the two, at random, on the writer's own seven, its stem kept: the top bar redrawn as
+    an arch rising 12-22% of the height above the straight line, or a hook that starts 18-32% of
+    the height below the bar's left end and rises into it.
     """
     src = _copy(strokes)
     body_i = _main(src)
@@ -264,17 +264,13 @@ def curved_seven(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Str
     k = _seven_corner(body)
     bar, stem = body[: k + 1], body[k:]
     start, corner = bar[0], bar[-1]
-    kind = rng.choice(["arched", "rounded", "hooked"])
-    if kind == "arched":
-        lift = rng.uniform(0.15, 0.3) * h
-        control = (start + corner) / 2 - np.array([0.0, lift]) + np.array([rng.uniform(-0.1, 0.1) * w, 0])
-        new = _join(_bezier([start + np.array([0, rng.uniform(0, 0.12) * h]), control, corner], step), stem)
-    elif kind == "rounded":
-        j = min(len(stem) - 1, max(1, int(len(stem) * rng.uniform(0.15, 0.3))))
-        over = corner + np.array([rng.uniform(0.0, 0.1) * w, rng.uniform(-0.05, 0.0) * h])
-        new = _join(_bezier([start, over, stem[j]], step), stem[j:])
+    if rng.random() < 0.5:  # arched: a quadratic Bezier peaks halfway to its control point
+        start = start + np.array([0.0, rng.uniform(0.0, 0.15) * h])
+        lift = rng.uniform(0.25, 0.45) * h
+        control = (start + corner) / 2 + np.array([rng.uniform(-0.1, 0.1) * w, -lift])
+        new = _join(_bezier([start, control, corner], step), stem)
     else:
-        hook_start = start + np.array([rng.uniform(-0.08, 0.05) * w, rng.uniform(0.12, 0.28) * h])
+        hook_start = start + np.array([rng.uniform(-0.08, 0.05) * w, rng.uniform(0.18, 0.32) * h])
         hook = _bezier([hook_start, start + np.array([-0.04 * w, -0.02 * h]), start], step)
         new = _join(hook, bar, stem)
     src[body_i] = new[::-1].copy() if flipped else new
@@ -306,7 +302,7 @@ def open_four(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Stroke
     src = _copy(strokes)
     lo, hi = _bbox(src)
     w, h = hi - lo
-    w = max(w, 0.4 * h)
+    w = max(w, 0.55 * h)  # room for the gap between arm and stem
     step = _step(src)
     stem_i = _four_stem(src)
     if stem_i is not None:
@@ -434,7 +430,7 @@ def open_nine(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Stroke
     ry = max(float(start[1] - lo[1]), 0.15 * float(hi[1] - lo[1])) / (1 + math.sin(end))
     rx = ry * rng.uniform(0.85, 1.3)
     centre = start - np.array([rx * math.cos(end), ry * math.sin(end)])
-    theta = np.linspace(math.radians(rng.uniform(130, 190)), end, 120)
+    theta = np.linspace(math.radians(rng.uniform(105, 160)), end, 120)
     arc = centre + np.stack([rx * np.cos(theta), ry * np.sin(theta)], axis=1)
     tail = stroke[k:]
     drop = max(float(tail[-1, 1] - start[1]), 1e-6)
@@ -484,7 +480,8 @@ def open_six(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes
     """A six whose loop is left open, the pen stopping short of the stem: fast hands everywhere.
 
     The writer's six with the end of its loop taken off, until the pen's last point is 10-22% of
-    the digit's size away from the rest of the path (at most 40% of the stroke removed).
+    the digit's size away from the rest of the path (at least 3-10% of the size and at most 40% of
+    the stroke removed).
     """
     src = _copy(strokes)
     body_i = _main(src)
@@ -497,12 +494,15 @@ def open_six(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes
     arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
     cut = 0
     limit = int(0.4 * len(path))
+    least = rng.uniform(0.03, 0.1) * size  # even a six left open already loses a little more
     while cut < limit:
         far = path[arc > arc[cut] + 2.5 * gap]
-        if not len(far) or np.min(np.linalg.norm(far - path[cut], axis=1)) >= gap:
+        if arc[cut] >= least and (not len(far) or np.min(np.linalg.norm(far - path[cut], axis=1)) >= gap):
             break
         cut += 1
-    kept = path[cut:]
+    kept = path[cut:].copy()
+    if len(kept) > 2:  # the pen stops anywhere along its last segment, not only on a sample
+        kept[0] = kept[0] + rng.uniform(0.0, 0.8) * (kept[1] - kept[0])
     src[body_i] = kept.copy() if flipped else kept[::-1].copy()
     return src
 
