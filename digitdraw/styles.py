@@ -539,3 +539,14 @@ def styled(digit: PenDigit, name: str, rng: np.random.Generator) -> PenDigit:
     if digit.label != style.digit:
         raise ValueError(f"style {name!r} redraws a {style.digit}, not a {digit.label}")
     return PenDigit(label=digit.label, writer=digit.writer, strokes=style.draw(digit.strokes, rng))
+
+
+def styled_digits(
+    digits: Sequence[PenDigit], name: str, rng: np.random.Generator, copies: int = 1
+) -> list[PenDigit]:
+    """Every digit of style `name`'s class in `digits`, redrawn in that style `copies` times (each
+    copy drawn afresh); digits of other classes are left out."""
+    if name not in STYLES:
+        raise ValueError(f"unknown style {name!r}; known styles: {', '.join(STYLES)}")
+    mine = [d for d in digits if d.label == STYLES[name].digit]
+    return [styled(d, name, rng) for _ in range(copies) for d in mine]

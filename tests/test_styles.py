@@ -323,3 +323,15 @@ def test_open_nine_loop_is_open_over_a_straight_stem(pen_digits):
         assert start[0] < end[0], "left of the stem"
         tail = lower_tail(stroke, lo, hi, 0.6)
         assert deviation(tail) < 0.04 * (hi[1] - lo[1])
+
+
+def test_styled_digits_redraws_only_the_styles_class_afresh_for_each_copy(pen_digits):
+    some = pen_digits[:200]
+    nines = [d for d in some if d.label == 9]
+    out = styles.styled_digits(some, "open_nine", np.random.default_rng(0), copies=2)
+    assert len(out) == 2 * len(nines) > 0 and {d.label for d in out} == {9}
+    first, second = out[0], out[len(nines)]  # the same writer's nine, drawn twice
+    assert first.writer == second.writer
+    assert not np.allclose(first.strokes[0][:5], second.strokes[0][:5])
+    with pytest.raises(ValueError, match="unknown style 'open_eight'"):
+        styles.styled_digits(some, "open_eight", np.random.default_rng(0))
