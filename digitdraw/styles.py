@@ -78,9 +78,12 @@ def _bezier(points: Sequence[np.ndarray], step: float) -> np.ndarray:
 
 def _join(*parts: np.ndarray) -> np.ndarray:
     """Concatenate pen paths, dropping a point repeated where two parts meet."""
-    out = [parts[0]]
+    out = [part for part in parts[:1] if len(part)]
     for part in parts[1:]:
-        out.append(part[1:] if np.allclose(part[0], out[-1][-1]) else part)
+        if len(part) and out:
+            part = part[1:] if np.allclose(part[0], out[-1][-1]) else part
+        if len(part):
+            out.append(part)
     return np.concatenate(out)
 
 
@@ -362,10 +365,12 @@ def _nine_stem(strokes: Strokes) -> tuple[int, np.ndarray, bool, int]:
     return i, stroke, flipped, min(k, len(stroke) - 2)
 
 
-def _with_tail(strokes: Strokes, tail_fn) -> Strokes:
+def _with_tail(strokes: Strokes, tail_fn: Callable[[np.ndarray], np.ndarray]) -> Strokes:
+    """The nine with its stem replaced by tail_fn(point where the stem leaves the loop), pen
+    direction kept."""
     out = list(strokes)
     i, stroke, flipped, k = _nine_stem(out)
-    new = _join(stroke[: k + 1], tail_fn(stroke[k], stroke))
+    new = _join(stroke[: k + 1], tail_fn(stroke[k]))
     out[i] = new[::-1].copy() if flipped else new
     return out
 
@@ -381,7 +386,7 @@ def straight_stem_nine(strokes: Sequence[np.ndarray], rng: np.random.Generator) 
     lo, hi = _bbox(src)
     step = _step(src)
 
-    def tail(start: np.ndarray, stroke: np.ndarray) -> np.ndarray:
+    def tail(start: np.ndarray) -> np.ndarray:
         drop = hi[1] - start[1]
         end = np.array([start[0] + rng.uniform(-0.3, 0.05) * drop, hi[1]])
         return _line(start, end, step, bow=rng.uniform(-0.015, 0.015))
@@ -401,7 +406,7 @@ def curved_stem_nine(strokes: Sequence[np.ndarray], rng: np.random.Generator) ->
     w = max(float(hi[0] - lo[0]), 0.4 * float(hi[1] - lo[1]))
     step = _step(src)
 
-    def tail(start: np.ndarray, stroke: np.ndarray) -> np.ndarray:
+    def tail(start: np.ndarray) -> np.ndarray:
         bottom = np.array([start[0] + rng.uniform(-0.05, 0.12) * w, hi[1]])
         end = np.array(
             [start[0] - rng.uniform(0.25, 0.6) * w, hi[1] - rng.uniform(0.02, 0.2) * (hi[1] - start[1])]

@@ -335,3 +335,12 @@ def test_styled_digits_redraws_only_the_styles_class_afresh_for_each_copy(pen_di
     assert not np.allclose(first.strokes[0][:5], second.strokes[0][:5])
     with pytest.raises(ValueError, match="unknown style 'open_eight'"):
         styles.styled_digits(some, "open_eight", np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", list(styles.STYLES))
+def test_a_style_draws_every_real_digit_of_its_class(pen_digits, name):
+    """No writer's way of drawing the digit (one stroke or three, any direction) breaks a style."""
+    style, rng = styles.STYLES[name], np.random.default_rng(0)
+    for digit in (d for d in pen_digits if d.label == style.digit):
+        out = style.draw(digit.strokes, rng)
+        assert out and all(len(s) and np.isfinite(s).all() for s in out), f"writer {digit.writer}"
