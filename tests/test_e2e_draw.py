@@ -127,7 +127,8 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
 
 @pytest.mark.browser
 def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_the_hint():
-    require(config.pendigits_path() is not None, "pendigits data not configured (see digitdraw.config)")
+    pen = config.pendigits_path()
+    require(pen is not None and pen.is_file(), "pendigits data not configured (see digitdraw.config)")
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     digits = pick_digits(3)
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
