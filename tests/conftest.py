@@ -148,6 +148,8 @@ def pendigits_file() -> Path:
     return path
 
 
+# The fixtures below import what they need inside: conftest is loaded for every test file, and
+# the ones that never train or load a model should not wait for TensorFlow at collection.
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """The real MNIST, loaded once through the project's loader."""

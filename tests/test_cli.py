@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdraw import cli, config, modelio
+from digitdraw import architectures, cli, config, modelio
 
 REPO = config.REPO_ROOT
 
@@ -286,8 +286,6 @@ def test_info_prints_the_card_and_the_summary(capsys, model_files):
 
 
 def test_info_without_a_card(capsys, tmp_path):
-    from digitdraw import architectures
-
     path = modelio.save(architectures.build("cnn"), tmp_path / "bare.keras")
     code, out, _ = run(capsys, "info", path)
     assert code == 0

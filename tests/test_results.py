@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -146,8 +148,6 @@ def test_display_step_grows_small_and_shrinks_large_steps_to_about_the_side():
 
 
 def test_chart_spec_is_one_grouped_bar_chart_of_both_models_with_the_threshold_line():
-    import json
-
     answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
     spec = chart_spec(answers, threshold=0.6)
     json.dumps(spec)  # plain JSON: what Streamlit sends to the browser

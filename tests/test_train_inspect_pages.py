@@ -5,6 +5,9 @@ Each page runs alone (AppTest.from_function) so these tests do not depend on the
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,6 +19,7 @@ from digitdraw.ui import inspect_page, train_page
 TIMEOUT = 120
 
 
+# AppTest.from_function runs a function's source as a script: its imports must be inside it.
 def train_app():
     from digitdraw.ui import train_page
 
@@ -137,9 +141,6 @@ def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jo
 def test_the_servers_run_survives_streamlit_re_importing_the_modules(idle_jobs, monkeypatch):
     # Streamlit's file watcher drops the project's modules from sys.modules when a source file
     # changes; the next page run imports them afresh and must still see (and guard) the run.
-    import importlib
-    import sys
-
     job = jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=1)), "t")
     monkeypatch.setattr(idle_jobs, "_job", job)
     for name in [m for m in sys.modules if m.startswith("digitdraw")]:

@@ -5,13 +5,14 @@ Every run here trains on a small subset of MNIST, so the suite stays quick on a 
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 
 import keras
 import numpy as np
 import pytest
-from conftest import TRAINED_SUBSET
+from conftest import ONE, SEVEN, TRAINED_SUBSET
 
 from digitdraw import recipe, training
 from digitdraw.evaluate import evaluate
@@ -177,10 +178,6 @@ def test_integer_labels_train_with_the_sparse_loss(mnist):
 
 def tiny_pendigits(tmp_path):
     """A pendigits file of 20 digits (a 1 and a 7 each, ten writers): enough to train on."""
-    import json
-
-    from conftest import ONE, SEVEN
-
     rows = [
         {"label": label, "writer": w, "strokes": [s.tolist() for s in strokes]}
         for w in range(1, 11)
