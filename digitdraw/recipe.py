@@ -145,6 +145,9 @@ def recipe_problems(cfg: TrainConfig) -> list[str]:
 
 PEN_COPIES = 2  # renderings of each pen digit in the app's recipes (the shipped models used 3)
 
+# What the standard recipes add to the quick ones, whatever the architecture.
+_STANDARD = {"augment": True, "pen_writers": pendigits.TUNE_WRITERS, "pen_copies": PEN_COPIES}
+
 # Short runs that the app and the benchmark offer (figures in docs/experiments.md, bench/train_speed.py).
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     "quick": {
@@ -155,22 +158,8 @@ PRESETS: dict[str, dict[str, TrainConfig]] = {
     # model read what people draw (docs/experiments.md). Without the pendigits file the app
     # offers the same recipe on MNIST alone.
     "standard": {
-        "dense": TrainConfig(
-            "dense",
-            epochs=15,
-            learning_rate=2e-3,
-            augment=True,
-            pen_writers=pendigits.TUNE_WRITERS,
-            pen_copies=PEN_COPIES,
-        ),
-        "cnn": TrainConfig(
-            "cnn",
-            epochs=8,
-            learning_rate=3e-3,
-            augment=True,
-            pen_writers=pendigits.TUNE_WRITERS,
-            pen_copies=PEN_COPIES,
-        ),
+        "dense": TrainConfig("dense", epochs=15, learning_rate=2e-3, **_STANDARD),
+        "cnn": TrainConfig("cnn", epochs=8, learning_rate=3e-3, **_STANDARD),
     },
 }
 FULL_MNIST = 60000  # MNIST's training images: a subset this large is no subset
