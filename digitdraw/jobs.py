@@ -167,7 +167,7 @@ class TrainingJob:
             )
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the worker ends (tests, the CLI); True if it has."""
+        """Block until the worker ends (tests); True if it has."""
         if self.thread is not None:
             self.thread.join(timeout)
         return self.status != RUNNING
