@@ -11,8 +11,8 @@ from digitdraw.ui import draw_page, inspect_page, train_page
 # Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
 # model per run. Ours are built once (st.cache_resource) and a training run may be going on in
 # a background thread; clearing cost 150-200 ms per stroke and ~30 ms on the next prediction.
-if hasattr(script_runner, "_clean_problem_modules"):
-    script_runner._clean_problem_modules = lambda: None
+# tests/test_streamlit_contract.py fails if a Streamlit upgrade renames or drops this hook.
+script_runner._clean_problem_modules = lambda: None
 
 st.set_page_config(page_title="digitdraw", page_icon=":material/draw:", layout="wide")
 

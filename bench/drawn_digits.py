@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitdraw import config, drawn, modelio  # noqa: E402
+from digitdraw import config, drawn, modelio, pendigits  # noqa: E402
 from digitdraw.evaluate import score  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
@@ -33,7 +33,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", action="append", help="name or path (repeatable; default dense, cnn)")
-    parser.add_argument("--writers", default=drawn.HOLDOUT, help=f"default {drawn.HOLDOUT} (held out)")
+    parser.add_argument(
+        "--writers", default=pendigits.HOLDOUT_WRITERS, help=f"default {pendigits.HOLDOUT_WRITERS} (held out)"
+    )
     parser.add_argument("--copies", type=int, default=drawn.EVAL_COPIES)
     parser.add_argument("--seed", type=int, default=drawn.EVAL_SEED)
     parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")

@@ -1,6 +1,6 @@
 """Time to a given MNIST test accuracy, training only, on this machine; and per-drawing inference.
 
-Runs the `quick` presets (training.preset("quick", arch)) unchanged, evaluates test accuracy
+Runs the `quick` presets (recipe.preset("quick", arch)) unchanged, evaluates test accuracy
 after every epoch (evaluation time is excluded from the clock), and prints, per architecture,
 the seconds of training it took to reach the target, the final accuracy, and whether the
 target was met within its time limit:
@@ -21,6 +21,7 @@ Run it on a quiet machine: other work on the CPU makes every figure worse.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -35,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitdraw import data, training  # noqa: E402
+from digitdraw import data, recipe, training  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 TARGETS = {"cnn": (0.990, 60.0), "dense": (0.975, 10.0)}  # (test accuracy, seconds of training)
@@ -77,9 +78,9 @@ def median_ms(fn, calls: int) -> float:
 
 
 def run_once(arch: str, mnist: data.Mnist, seed: int | None) -> dict:
-    cfg = training.preset("quick", arch)
+    cfg = recipe.preset("quick", arch)
     if seed is not None:
-        cfg = cfg.replace(seed=seed)
+        cfg = dataclasses.replace(cfg, seed=seed)
     target, limit = TARGETS.get(arch, TARGETS["cnn"])
     evaluator = EpochEvaluator(mnist.x_test, mnist.y_test)
     result = training.train(cfg, mnist, callbacks=[evaluator])

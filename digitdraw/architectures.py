@@ -8,9 +8,13 @@ parameters. To add an architecture, write one function here and decorate it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:
+    import keras
+
+# Keras is imported inside the functions below, not here: the CLI's parser lists the
+# architectures, and `digitdraw --help` must not pay for TensorFlow's import (about 5 s).
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -30,6 +34,8 @@ def architecture(fn: Callable[[], list[keras.Layer]]) -> Callable[[], list[keras
 @architecture
 def dense() -> list[keras.Layer]:
     """The classic first network: Flatten, Dense 128 relu, Dense 10 softmax."""
+    from keras import layers
+
     return [
         layers.Flatten(name="flatten"),
         layers.Dense(128, activation="relu", name="dense_128"),
@@ -40,6 +46,8 @@ def dense() -> list[keras.Layer]:
 @architecture
 def cnn() -> list[keras.Layer]:
     """A small convnet: two conv-batchnorm-pool blocks, then a dense head."""
+    from keras import layers
+
     # Two blocks, not four: on a 2-core CPU this trains to 99% in under a minute.
     # Batch-norm momentum 0.9, not Keras's 0.99: the running statistics must settle within
     # the few hundred steps of a short run on a subset, or test accuracy lags far behind.
@@ -63,6 +71,8 @@ def cnn() -> list[keras.Layer]:
 
 def build(name: str, api: str = "sequential") -> keras.Model:
     """A fresh, uncompiled `name` model built with the `api`: "sequential" or "functional"."""
+    import keras
+
     if name not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {name!r}; choose from {', '.join(ARCHITECTURES)}.")
     stack = ARCHITECTURES[name]()

@@ -8,14 +8,13 @@ import platform
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from digitdraw.evaluate import Evaluation
 from digitdraw.training import TrainResult
 
 
 def versions() -> dict[str, str]:
-    import tensorflow as tf
-
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

@@ -1,5 +1,8 @@
 """`python -m digitdraw` / `digitdraw`: train, evaluate, predict, info and data, without a browser."""
 
+# The commands import the modules that load TensorFlow (data aside, all of them) inside their
+# functions: the parser alone must answer `--help` or a usage error at once (about 0.5 s, not 6 s).
+
 from __future__ import annotations
 
 import argparse
@@ -8,9 +11,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from digitdraw import architectures, config
+import numpy as np
+from PIL import Image
 
-DEFAULT_MODELS = ("dense", "cnn")
+from digitdraw import config, data, pendigits, preprocess, recipe
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -27,61 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model and save it with its card")
-    t.add_argument("--arch", choices=list(architectures.ARCHITECTURES), default="cnn")
-    t.add_argument("--api", choices=architectures.APIS, default="sequential")
     t.add_argument(
         "--preset",
-        choices=["quick", "standard"],
+        choices=list(recipe.PRESETS),
         default="quick",
         help="recipe the other options start from (default: quick)",
     )
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="peak learning rate")
-    t.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="random slant, rotation, scale and 1 px shift (training.augment)",
-    )
-    t.add_argument(
-        "--elastic",
-        type=float,
-        help="with --augment: also bend strokes with a smooth random displacement of up to this "
-        "strength (34 moves pixels about 1.5 px; default 0, none)",
-    )
-    t.add_argument("--seed", type=int)
-    t.add_argument("--subset", type=int, help="train on this many MNIST images")
-    t.add_argument("--time-budget", type=float, help="stop after this many seconds of training")
-    t.add_argument("--pen-writers", help='add rendered pen digits of these writers, e.g. "1-24"')
-    t.add_argument("--pen-copies", type=int, help="renderings of each pen digit (default 0)")
-    t.add_argument(
-        "--pen-distort",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="re-shape each pen rendering first: slant, rotation, aspect, a smooth warp",
-    )
-    t.add_argument(
-        "--mnist-piped",
-        type=int,
-        help="also this many MNIST images enlarged 10x and sent through the app's preprocessing",
-    )
+    recipe.add_flags(t)
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
-    t.add_argument(
-        "--finetune-epochs",
-        type=int,
-        help="then this many epochs on new renderings of the pen digits plus a little MNIST, "
-        "at a tenth of the learning rate (needs --pen-writers)",
-    )
-    t.add_argument("--finetune-mnist", type=int, help="MNIST images in that last phase (default 3000)")
-    t.add_argument(
-        "--finetune-blend",
-        type=float,
-        help="end with weights this far from those before that phase to those after it "
-        "(0-1, default 1: after)",
-    )
-    t.add_argument("--label-smoothing", type=float)
-    t.add_argument("--weight-decay", type=float)
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
     t.add_argument("--weights", action="store_true", help="also save the weights alone (.weights.h5)")
     t.add_argument(
@@ -93,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(t)
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
-    e.add_argument("models", nargs="*", default=list(DEFAULT_MODELS), help="names or paths")
+    e.add_argument("models", nargs="*", default=list(config.DEFAULT_MODELS), help="names or paths")
     e.add_argument("--drawn", action="store_true", help="also score real pen-drawn digits")
     e.add_argument("--pendigits")
     e.add_argument("--json", action="store_true", help="one JSON object a model")
@@ -138,35 +95,13 @@ def _load_predictors(specs):
 
 
 def cmd_train(args) -> int:
-    from digitdraw import data, jobs, training
+    from digitdraw import runs, training
 
-    cfg = training.preset(args.preset, args.arch).replace(api=args.api)
-    overrides = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "augment": args.augment,
-        "elastic": args.elastic,
-        "seed": args.seed,
-        "subset": args.subset,
-        "time_budget": args.time_budget,
-        "pen_writers": args.pen_writers,
-        "pen_copies": args.pen_copies,
-        "pen_distort": args.pen_distort,
-        "mnist_piped": args.mnist_piped,
-        "finetune_epochs": args.finetune_epochs,
-        "finetune_mnist": args.finetune_mnist,
-        "finetune_blend": args.finetune_blend,
-        "label_smoothing": args.label_smoothing,
-        "weight_decay": args.weight_decay,
-    }
-    cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
-    if cfg.pen_writers and not cfg.pen_copies:
-        cfg = cfg.replace(pen_copies=1)
-    problems = training.recipe_problems(cfg)
+    cfg = recipe.config_from_flags(args, args.preset)
+    problems = recipe.recipe_problems(cfg)
     if problems:
         return _fail("; ".join(problems) + ".")
-    out = Path(args.out) if args.out else jobs.new_model_path(cfg.architecture)
+    out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")
 
@@ -178,7 +113,7 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt:  # Ctrl-C: Keras stops mid-batch, so nothing is worth saving
         print("Cancelled; nothing was saved.", file=sys.stderr)
         return 130
-    saved = jobs.evaluate_and_save(
+    saved = runs.evaluate_and_save(
         result,
         mnist,
         out,
@@ -204,7 +139,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from digitdraw import data, drawn
+    from digitdraw import drawn
     from digitdraw.evaluate import evaluate
 
     mnist = data.load_mnist(args.data_dir)
@@ -212,8 +147,8 @@ def cmd_evaluate(args) -> int:
         result = {"model": name, **evaluate(predictor, mnist.x_test, mnist.y_test).summary()}
         if args.drawn:
             pen = config.pendigits_path(args.pendigits, args.data_dir)
-            if pen is None:
-                return _fail(f"--drawn needs the pendigits file: set ${config.PENDIGITS_ENV}.")
+            if pen is None or not pen.is_file():
+                return _fail(f"--drawn needs the pendigits file: {pendigits.missing_file_message(pen)}")
             result["drawn"] = drawn.drawn_evaluation(predictor, pen).summary()
         if args.json:
             print(json.dumps(result))
@@ -224,14 +159,12 @@ def cmd_evaluate(args) -> int:
         for row in result["confusion_matrix"]:
             print("   " + " ".join(f"{n:5d}" for n in row))
         if args.drawn:
-            print(f"  drawn digits (writers {drawn.HOLDOUT}): {result['drawn']['accuracy']:.2%}")
+            print(f"  drawn digits (writers {pendigits.HOLDOUT_WRITERS}): {result['drawn']['accuracy']:.2%}")
     return 0
 
 
 def cmd_predict(args) -> int:
-    from digitdraw import preprocess
-
-    predictors = _load_predictors(args.model or DEFAULT_MODELS)
+    predictors = _load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     for image in args.images:
         try:
@@ -266,11 +199,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_data(args) -> int:
-    import numpy as np
-    from PIL import Image
-
-    from digitdraw import data
-
     mnist = data.load_mnist(args.data_dir)
     print(f"source: {mnist.source}")
     for split, x, y in (("train", mnist.x_train, mnist.y_train), ("test", mnist.x_test, mnist.y_test)):
@@ -311,12 +239,11 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the model card
-    from digitdraw.data import DataError
     from digitdraw.modelio import ModelFileError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, ModelFileError, FileNotFoundError) as exc:
+    except (data.DataError, ModelFileError, FileNotFoundError, FileExistsError) as exc:
         return _fail(str(exc))
 
 

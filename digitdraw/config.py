@@ -16,6 +16,8 @@ DATA_DIR_ENV = "DIGITDRAW_DATA_DIR"
 PENDIGITS_ENV = "DIGITDRAW_PENDIGITS"
 # Models the app serves by default; they ship with the repository.
 SHIPPED_MODELS_DIR = REPO_ROOT / "models"
+# The models the Draw page shows (left, then right) and the CLI asks when none is named.
+DEFAULT_MODELS = ("dense", "cnn")
 # Models trained from the app or the CLI; never the shipped folder.
 USER_MODELS_ENV = "DIGITDRAW_USER_MODELS_DIR"
 
@@ -29,19 +31,16 @@ def data_dir(override: str | os.PathLike | None = None) -> Path | None:
 def pendigits_path(
     override: str | os.PathLike | None = None, data: str | os.PathLike | None = None
 ) -> Path | None:
-    """The pendigits train.jsonl: explicit, else $DIGITDRAW_PENDIGITS, else beside the MNIST folder.
+    """Where the pendigits train.jsonl should be: explicit, else $DIGITDRAW_PENDIGITS, else
+    pendigits/train.jsonl beside the MNIST folder; None when nothing says.
 
-    Returns None when none of these names an existing file.
+    The file may be missing: readers check, and say where they looked (pendigits.missing_file_message).
     """
     value = override if override is not None else os.environ.get(PENDIGITS_ENV)
     if value:
         return Path(value).expanduser()
     mnist = data_dir(data)
-    if mnist is not None:
-        candidate = mnist.parent / "pendigits" / "train.jsonl"
-        if candidate.is_file():
-            return candidate
-    return None
+    return mnist.parent / "pendigits" / "train.jsonl" if mnist is not None else None
 
 
 def user_models_dir() -> Path:

@@ -11,34 +11,33 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdraw import config
+from digitdraw import config, pendigits
 from digitdraw.evaluate import Evaluation, score
+from digitdraw.pendigits import HOLDOUT_WRITERS
 from digitdraw.predict import Predictor
 
-HOLDOUT = "25-30"  # writers 1-24 are for tuning and training; these are only ever measured
 EVAL_SEED = 2024
 EVAL_COPIES = 2  # each held-out digit drawn twice, at random sizes, places and widths
 
 
 @functools.lru_cache(maxsize=4)
 def drawn_set(
-    path: Path | None = None, writers: str = HOLDOUT, copies: int = EVAL_COPIES, seed: int = EVAL_SEED
+    path: Path | None = None, writers: str = HOLDOUT_WRITERS, copies: int = EVAL_COPIES, seed: int = EVAL_SEED
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images (n, 28, 28) float32, labels (n,)) for the writers, rendered the way people draw."""
-    from digitdraw import pendigits
-    from digitdraw.training import parse_writers
-
     path = path or config.pendigits_path()
-    digits = pendigits.load_pendigits(path, writers=parse_writers(writers))
+    digits = pendigits.load_pendigits(path, writers=writers)
     return pendigits.rendered_dataset(digits, np.random.default_rng(seed), copies=copies)
 
 
-def drawn_evaluation(predictor: Predictor, path: Path | None = None, writers: str = HOLDOUT) -> Evaluation:
+def drawn_evaluation(
+    predictor: Predictor, path: Path | None = None, writers: str = HOLDOUT_WRITERS
+) -> Evaluation:
     x, y = drawn_set(path, writers)
     return score(predictor.probabilities(x), y)
 
 
-def drawn_summary(evaluation: Evaluation, writers: str = HOLDOUT) -> dict:
+def drawn_summary(evaluation: Evaluation, writers: str = HOLDOUT_WRITERS) -> dict:
     """What a model card records of a drawn-digit evaluation."""
     return {
         "accuracy": round(evaluation.accuracy, 6),

@@ -192,11 +192,6 @@ def tile_grid(tiles: np.ndarray, cols: int, pad: int = 1, fill: float | int = 0)
     return grid
 
 
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement, so that small maps show crisp pixels in the browser."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
-
 def saliency_overlay(image: np.ndarray, saliency_map: np.ndarray) -> np.ndarray:
     """uint8 RGB: the input dimmed in grey, the saliency on top in orange-red."""
     base = to_model_input(image).reshape(28, 28) * 0.45

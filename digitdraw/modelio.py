@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from digitdraw import architectures
+from digitdraw import architectures, config
 
 FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -170,8 +170,6 @@ def list_models(*folders: Path, shipped: Path | None = None) -> list[ModelEntry]
 
 def available_models() -> list[ModelEntry]:
     """The shipped models, then those trained here (a trained one never hides a shipped one)."""
-    from digitdraw import config
-
     shipped = list_models(config.SHIPPED_MODELS_DIR, shipped=config.SHIPPED_MODELS_DIR)
     names = {e.name for e in shipped}
     trained = [e for e in list_models(config.user_models_dir()) if e.name not in names]

@@ -19,11 +19,36 @@ import cv2
 import numpy as np
 
 from digitdraw import config
+from digitdraw.preprocess import preprocess
 
 log = logging.getLogger(__name__)
 
-TUNE_WRITERS = range(1, 25)
-HOLDOUT_WRITERS = range(25, 31)
+# The split by writer, the one place it is written. The models train and are tuned on the first
+# 24 writers; the last six are only ever measured (drawn.py), so that figure is about strangers.
+TUNE_WRITERS = "1-24"
+HOLDOUT_WRITERS = "25-30"
+
+
+def parse_writers(spec: str | None) -> list[int]:
+    """ "1-24" or "1,3,5-7" -> [1, 2, ...]; None or "" -> []."""
+    writers: list[int] = []
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        writers.extend(range(int(lo), int(hi or lo) + 1))
+    return writers
+
+
+def missing_file_message(path: Path | None) -> str:
+    """What to say when the pendigits file is not there: where we looked, and how to point at it."""
+    where = f" (looked for {path})" if path is not None else ""
+    return (
+        f"pendigits train.jsonl not found{where}: set ${config.PENDIGITS_ENV} to the file, "
+        f"or ${config.DATA_DIR_ENV} to an MNIST folder with ../pendigits/train.jsonl beside it."
+    )
+
 
 # Anti-aliasing: draw at this multiple of the canvas size, then area-average down. cv2's own
 # LINE_AA alone gives ragged ends on thick round caps; supersampling also lets a fractional
@@ -42,20 +67,18 @@ class PenDigit:
     strokes: list[np.ndarray]  # each (n, 2) float: x, y
 
 
-def load_pendigits(path: str | Path | None = None, writers: Iterable[int] | None = None) -> list[PenDigit]:
-    """Load pendigits train.jsonl, optionally only some writers (e.g. TUNE_WRITERS).
+def load_pendigits(
+    path: str | Path | None = None, writers: str | Iterable[int] | None = None
+) -> list[PenDigit]:
+    """Load pendigits train.jsonl, optionally only some writers (e.g. TUNE_WRITERS, or [1, 2]).
 
     path=None asks digitdraw.config.pendigits_path() ($DIGITDRAW_PENDIGITS, else beside the
     MNIST folder of $DIGITDRAW_DATA_DIR).
     """
     resolved = Path(path) if path is not None else config.pendigits_path()
     if resolved is None or not resolved.is_file():
-        where = f" (looked for {resolved})" if resolved is not None else ""
-        raise FileNotFoundError(
-            f"pendigits train.jsonl not found{where}: set ${config.PENDIGITS_ENV} to the file, "
-            f"or ${config.DATA_DIR_ENV} to an MNIST folder with ../pendigits/train.jsonl beside it."
-        )
-    keep = None if writers is None else set(writers)
+        raise FileNotFoundError(missing_file_message(resolved))
+    keep = None if writers is None else set(parse_writers(writers) if isinstance(writers, str) else writers)
     digits: list[PenDigit] = []
     with resolved.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -253,8 +276,7 @@ def rendered_dataset(
     digitdraw.preprocess.preprocess (pass another one to compare variants). distorted=True
     renders each copy of a digit through `distort` first (training data, never measurement).
     """
-    if preprocess_fn is None:
-        from digitdraw.preprocess import preprocess as preprocess_fn
+    preprocess_fn = preprocess_fn or preprocess
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped = 0

@@ -29,15 +29,6 @@ class Answer:
     sure: bool  # confidence reached the threshold
 
     @property
-    def value(self) -> str:
-        """The metric's value: always the digit alone; `note` says when the model is not sure.
-
-        The digit stays visible even when unsure: hiding it would hide what the model thinks,
-        and a reader (or a script) finds the answer in the same place every time.
-        """
-        return str(self.digit)
-
-    @property
     def note(self) -> str:
         """The metric's delta text: "93% sure", or "not sure (41%)"."""
         pct = f"{self.confidence:.0%}"
@@ -69,7 +60,7 @@ def verdict(answers: Sequence[Answer]) -> Verdict | None:
         return None
     digits = {a.digit for a in answers}
     if len(digits) > 1:
-        said = ", ".join(f"{a.model} reads {a.value}" + ("" if a.sure else " (not sure)") for a in answers)
+        said = ", ".join(f"{a.model} reads {a.digit}" + ("" if a.sure else " (not sure)") for a in answers)
         return Verdict("disagree", f"The models disagree: {said}.")
     digit = answers[0].digit
     if not any(a.sure for a in answers):
@@ -115,13 +106,12 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
     """Nearest-neighbour enlargement by an integer factor: each pixel becomes a scale x scale block.
 
-    Done here rather than by the browser, whose smoothing would blur the 28x28 into something
-    the model never saw.
+    Any dtype, kept as it is (grey or RGB). Done here rather than by the browser, whose smoothing
+    would blur a 28x28 input or a 7x7 feature map into something the model never saw.
     """
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
-    img = to_uint8(image) if np.asarray(image).dtype != np.uint8 else np.asarray(image)
-    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+    return np.repeat(np.repeat(np.asarray(image), scale, axis=0), scale, axis=1)
 
 
 def display_step(image: np.ndarray, side: int = 140) -> np.ndarray:

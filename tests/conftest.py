@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdraw import config
+from digitdraw import config, recipe
 
 IDX_IMAGE_MAGIC = 2051
 IDX_LABEL_MAGIC = 2049
@@ -148,6 +148,8 @@ def pendigits_file() -> Path:
     return path
 
 
+# The fixtures below import what they need inside: conftest is loaded for every test file, and
+# the ones that never train or load a model should not wait for TensorFlow at collection.
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """The real MNIST, loaded once through the project's loader."""
@@ -164,7 +166,7 @@ def trained_dense(mnist):
     """
     from digitdraw import training
 
-    cfg = training.TrainConfig("dense", epochs=TRAINED_EPOCHS, subset=TRAINED_SUBSET, seed=0)
+    cfg = recipe.TrainConfig("dense", epochs=TRAINED_EPOCHS, subset=TRAINED_SUBSET, seed=0)
     return training.train(cfg, mnist)
 
 
@@ -180,7 +182,7 @@ def model_files(tmp_path_factory, trained_dense, mnist):
     from digitdraw.predict import Predictor
 
     folder = tmp_path_factory.mktemp("models")
-    cnn = training.train(training.TrainConfig("cnn", epochs=1, subset=256, batch_size=64), mnist)
+    cnn = training.train(recipe.TrainConfig("cnn", epochs=1, subset=256, batch_size=64), mnist)
     paths = {}
     for name, result in (("dense", trained_dense), ("cnn", cnn)):
         model = modelio.inference_copy(result.model, name, result.config.api)

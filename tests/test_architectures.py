@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitdraw import architectures, cli, training
+from digitdraw import architectures, cli, recipe
 from digitdraw.architectures import APIS, ARCHITECTURES, build
 
 
@@ -110,7 +110,7 @@ def test_adding_an_architecture_is_one_decorated_function(registry):
 
     # The CLI offers it at once ...
     train_parser = cli.build_parser()._subparsers._group_actions[0].choices["train"]
-    arch = next(a for a in train_parser._actions if a.dest == "arch")
+    arch = next(a for a in train_parser._actions if a.dest == "architecture")
     assert "tiny" in arch.choices
     # ... and training has a recipe for it (the cnn's, under the new name).
-    assert training.preset("quick", "tiny").architecture == "tiny"
+    assert recipe.preset("quick", "tiny").architecture == "tiny"

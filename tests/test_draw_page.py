@@ -16,6 +16,7 @@ import io
 import shutil
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from conftest import require
@@ -229,8 +230,6 @@ def test_a_missing_default_model_is_named_too(tmp_path, monkeypatch):
 
 def test_reruns_do_not_reset_keras_under_the_cached_models(monkeypatch):
     """Streamlit resets Keras after every run by default; each stroke is a run, so we opt out."""
-    import keras
-
     resets = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: resets.append(1))
     at = _draw(_app(), pendigits.render(SEVEN, background="black"))

@@ -19,7 +19,9 @@ import pytest
 from browser import app_server, launch_chromium
 from conftest import require
 
-from digitdraw import config, pendigits
+from digitdraw import config, modelio, pendigits
+from digitdraw.predict import Predictor
+from digitdraw.preprocess import preprocess
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "screenshot-draw.png"
@@ -101,10 +103,6 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
     Rendered as the canvas draws them and sent through the app's preprocessing, so the browser
     test checks the app's plumbing, not the models' weak spots.
     """
-    from digitdraw import modelio
-    from digitdraw.predict import Predictor
-    from digitdraw.preprocess import preprocess
-
     models = [Predictor(modelio.load(modelio.resolve(name))) for name in ("dense", "cnn")]
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     chosen: dict[int, pendigits.PenDigit] = {}
@@ -127,7 +125,8 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
 
 @pytest.mark.browser
 def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_the_hint():
-    require(config.pendigits_path() is not None, "pendigits data not configured (see digitdraw.config)")
+    pen = config.pendigits_path()
+    require(pen is not None and pen.is_file(), "pendigits data not configured (see digitdraw.config)")
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     digits = pick_digits(3)
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"

@@ -145,4 +145,3 @@ def test_pictures_tile_and_colour_as_documented():
     np.testing.assert_allclose(
         introspect.normalize(np.array([-1.0, 0.0, 3.0]), symmetric=True), [0.5 - 1 / 6, 0.5, 1.0]
     )
-    assert introspect.upscale(np.eye(2), 3).shape == (6, 6)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
-from digitdraw import config, jobs, modelio, training
+from digitdraw import config, jobs, modelio, runs, training
+from digitdraw.recipe import TrainConfig
 
 
 def wait_for(predicate, timeout: float = 120.0, every: float = 0.05) -> None:
@@ -32,7 +34,7 @@ def files_in(folder):
 
 
 def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnist, tmp_path):
-    cfg = training.TrainConfig("dense", epochs=1, subset=2000, batch_size=100)
+    cfg = TrainConfig("dense", epochs=1, subset=2000, batch_size=100)
     job = jobs.TrainingJobs().start(cfg, mnist=mnist, models_dir=tmp_path)
     assert job.wait(300), "the run did not end"
     snap = job.snapshot()
@@ -40,9 +42,9 @@ def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnis
     assert snap.status == jobs.FINISHED, snap.error
     assert snap.fraction == 1.0 and snap.eta == 0.0
     # Progress was recorded batch by batch (a short epoch: every batch) and per epoch.
-    assert [b["step"] for b in snap.batches] == list(range(1, 21))
-    assert all(0 <= b["accuracy"] <= 1 and b["loss"] > 0 for b in snap.batches)
-    assert [e["epoch"] for e in snap.epoch_end] == [1]
+    assert [b["step"] for b in snap.progress.batches] == list(range(1, 21))
+    assert all(0 <= b["accuracy"] <= 1 and b["loss"] > 0 for b in snap.progress.batches)
+    assert [e["epoch"] for e in snap.progress.epoch_end] == [1]
 
     # A new, timestamped file in the user folder; never a shipped name.
     path = tmp_path / f"{snap.model_name}.keras"
@@ -59,7 +61,8 @@ def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnis
     # Every run is bounded in time, even when the user set no budget.
     assert card["training"]["time_budget"] == config.MAX_TRAIN_SECONDS
     assert "digitdraw train --arch dense" in card["command"]
-    if config.pendigits_path() is not None:
+    pen = config.pendigits_path()
+    if pen is not None and pen.is_file():
         assert 0 < snap.drawn_accuracy <= 1
         assert card["drawn_digit_accuracy"]["accuracy"] == pytest.approx(snap.drawn_accuracy, abs=1e-6)
     else:
@@ -71,10 +74,10 @@ def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnis
 
 def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist, tmp_path):
     # Big enough to take minutes if the cancel were ignored.
-    cfg = training.TrainConfig("cnn", epochs=5, subset=20000, batch_size=32)
+    cfg = TrainConfig("cnn", epochs=5, subset=20000, batch_size=32)
     runner = jobs.TrainingJobs()
     job = runner.start(cfg, mnist=mnist, models_dir=tmp_path)
-    wait_for(lambda: job.snapshot().batches or job.status != jobs.RUNNING)
+    wait_for(lambda: job.snapshot().progress.batches or job.status != jobs.RUNNING)
     assert runner.cancel() is True
     asked = time.monotonic()
     assert job.wait(60), "training did not stop after the cancel"
@@ -82,8 +85,8 @@ def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist, t
 
     snap = job.snapshot()
     assert snap.status == jobs.CANCELLED and snap.cancel_requested
-    assert snap.epoch == 0, "stopped within the first epoch"
-    assert all(e["partial"] for e in snap.epoch_end)
+    assert snap.progress.epoch == 1, "stopped within the first epoch"
+    assert all(e["partial"] for e in snap.progress.epoch_end)
     assert stopped_after < 10, f"took {stopped_after:.1f}s to stop"
     assert snap.model_path is None and snap.test_accuracy is None
     assert files_in(tmp_path) == []  # not even a temporary
@@ -92,7 +95,7 @@ def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist, t
 
 def test_a_second_start_while_a_run_is_in_progress_is_refused(mnist, tmp_path):
     runner = jobs.TrainingJobs()
-    cfg = training.TrainConfig("dense", epochs=3, subset=20000)
+    cfg = TrainConfig("dense", epochs=3, subset=20000)
     first = runner.start(cfg, mnist=mnist, models_dir=tmp_path)
     try:
         with pytest.raises(jobs.JobBusy, match="already in progress"):
@@ -102,7 +105,7 @@ def test_a_second_start_while_a_run_is_in_progress_is_refused(mnist, tmp_path):
         runner.cancel()
         first.wait(60)
     # Once it has ended, a new run may start.
-    second = runner.start(cfg.replace(epochs=1, subset=500), mnist=mnist, models_dir=tmp_path)
+    second = runner.start(replace(cfg, epochs=1, subset=500), mnist=mnist, models_dir=tmp_path)
     runner.cancel()
     assert second.wait(60) and runner.current() is second
 
@@ -110,7 +113,7 @@ def test_a_second_start_while_a_run_is_in_progress_is_refused(mnist, tmp_path):
 def test_a_failing_run_reports_failed_with_the_message(tmp_path):
     # The data is loaded inside the worker, so a missing folder fails the run, not the page.
     job = jobs.TrainingJobs().start(
-        training.TrainConfig("dense", epochs=1), data_dir=tmp_path / "no-such-folder", models_dir=tmp_path
+        TrainConfig("dense", epochs=1), data_dir=tmp_path / "no-such-folder", models_dir=tmp_path
     )
     assert job.wait(60)
     snap = job.snapshot()
@@ -126,139 +129,132 @@ def test_runs_beyond_the_server_limits_are_refused_before_they_start(monkeypatch
     monkeypatch.setattr(config, "MAX_EPOCHS", 3)
     monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 60.0)
     runner = jobs.TrainingJobs()
-    too_long = training.TrainConfig("dense", epochs=4)
+    too_long = TrainConfig("dense", epochs=4)
     with pytest.raises(jobs.LimitError, match="between 1 and 3"):
         runner.start(too_long, models_dir=tmp_path)
     with pytest.raises(jobs.LimitError, match="between 0 and 60 s"):
-        runner.start(training.TrainConfig("dense", epochs=1, time_budget=61), models_dir=tmp_path)
+        runner.start(TrainConfig("dense", epochs=1, time_budget=61), models_dir=tmp_path)
     with pytest.raises(jobs.LimitError, match="unknown architecture 'lstm'"):
-        runner.start(training.TrainConfig("lstm", epochs=1), models_dir=tmp_path)
+        runner.start(TrainConfig("lstm", epochs=1), models_dir=tmp_path)
     assert runner.current() is None  # nothing was started
 
 
 def test_a_run_with_pen_digits_is_refused_clearly_when_the_file_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv(config.PENDIGITS_ENV, str(tmp_path / "missing.jsonl"))
     runner = jobs.TrainingJobs()
-    cfg = training.TrainConfig("dense", epochs=1, pen_writers="1-24", pen_copies=2)
-    with pytest.raises(jobs.JobError, match=f"pendigits file is not here.*{config.PENDIGITS_ENV}"):
+    cfg = TrainConfig("dense", epochs=1, pen_writers="1-24", pen_copies=2)
+    message = (
+        f"adds pen-drawn digits, but pendigits train.jsonl not found.*missing.jsonl.*{config.PENDIGITS_ENV}"
+    )
+    with pytest.raises(jobs.JobError, match=message):
         runner.start(cfg, models_dir=tmp_path)
     assert runner.current() is None
 
 
 def test_the_recorded_command_repeats_the_pen_digits():
-    cfg = training.TrainConfig("cnn", epochs=8, augment=True, pen_writers="1-24", pen_copies=2)
-    command = jobs.cli_command(cfg)
+    cfg = TrainConfig("cnn", epochs=8, augment=True, pen_writers="1-24", pen_copies=2)
+    command = runs.cli_command(cfg)
+    assert command.startswith("python -m digitdraw train --arch cnn --api sequential --epochs 8")
+    assert "--augment --seed 0" in command
     assert "--pen-writers 1-24 --pen-copies 2" in command
-    assert "--mnist-piped 500" in jobs.cli_command(cfg.replace(mnist_piped=500))
-    assert "--augment --elastic 34 --seed" in jobs.cli_command(cfg.replace(elastic=34.0))
-    assert "--elastic" not in jobs.cli_command(cfg.replace(augment=False, elastic=34.0))
-    assert "--pen-writers" not in jobs.cli_command(cfg.replace(pen_writers=None, pen_copies=0))
-    tuned = cfg.replace(pen_distort=True, finetune_epochs=3, finetune_mnist=3000, finetune_blend=0.5)
-    assert jobs.cli_command(tuned).endswith(
-        "--pen-distort --finetune-epochs 3 --finetune-mnist 3000 --finetune-blend 0.5"
+    assert "--mnist-piped 500" in runs.cli_command(replace(cfg, mnist_piped=500))
+    assert "--pen-writers" not in runs.cli_command(replace(cfg, pen_writers=None, pen_copies=0))
+    tuned = replace(cfg, pen_distort=True, finetune_epochs=3, finetune_mnist=3000, finetune_blend=0.5)
+    assert runs.cli_command(tuned).endswith(
+        "--pen-writers 1-24 --pen-copies 2 --pen-distort --finetune-epochs 3 --finetune-blend 0.5"
     )
 
 
 def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
     monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 45.0)
-    assert jobs.checked_config(training.TrainConfig(epochs=1)).time_budget == 45.0
-    assert jobs.checked_config(training.TrainConfig(epochs=1, time_budget=10)).time_budget == 10
+    assert jobs.checked_config(TrainConfig(epochs=1)).time_budget == 45.0
+    assert jobs.checked_config(TrainConfig(epochs=1, time_budget=10)).time_budget == 10
     for bad in (
         dict(batch_size=0),
         dict(subset=0),
         dict(learning_rate=0.0),
         dict(api="subclass"),
         dict(finetune_blend=1.5),
-        dict(elastic=-2.0, augment=True),
-        dict(elastic=10.0, augment=False),
         dict(finetune_epochs=2, pen_writers=None),
         dict(time_budget=0.0),
     ):
         with pytest.raises(jobs.LimitError):
-            jobs.checked_config(training.TrainConfig(epochs=1, **bad))
+            jobs.checked_config(TrainConfig(epochs=1, **bad))
 
 
 # -- Names and progress arithmetic ------------------------------------------------------------
 
 
-def test_long_epochs_report_about_forty_points_each():
-    events = []
-    reporter = training.ProgressReporter(events.append)
-    reporter.set_params({"epochs": 1, "steps": 469, "verbose": 0})
-    reporter.on_train_begin()
+def test_long_epochs_keep_about_forty_points_each_and_end_on_the_last_batch():
+    progress = training.Progress()
+    callback = training.ProgressCallback(progress)
+    callback.set_params({"epochs": 1, "steps": 469, "verbose": 0})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    seen = []
     for batch in range(469):
-        reporter.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
-    steps = [e["step"] for e in events]
+        callback.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
+        seen.append(progress.step)
+    steps = [b["step"] for b in progress.batches]
     assert 40 <= len(steps) <= 45 and steps[-1] == 469  # the epoch's last batch is always there
-
-
-def test_the_servers_run_survives_streamlit_re_importing_the_module():
-    # Streamlit drops project modules from sys.modules when a source file changes; the next
-    # page run imports digitdraw.jobs afresh and must still see (and guard) the running job.
-    import importlib
-    import sys
-
-    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("dense", epochs=1)), "t")
-    jobs.JOBS._job = job
-    old = sys.modules.pop("digitdraw.jobs")
-    try:
-        fresh = importlib.import_module("digitdraw.jobs")
-        assert fresh is not old and fresh.JOBS is not old.JOBS
-        assert fresh.JOBS.current() is job
-        with pytest.raises(fresh.JobBusy):
-            fresh.JOBS.start(training.TrainConfig("dense", epochs=1))
-    finally:
-        import digitdraw
-
-        sys.modules["digitdraw.jobs"] = digitdraw.jobs = old  # the import rebound the package attribute
-        jobs.JOBS._job = None
+    callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+    # What the page shows never runs backwards, not even at the epoch's end (issue 12).
+    assert seen == sorted(seen) and (progress.epoch, progress.step) == (1, 469)
 
 
 def test_new_model_names_are_timestamped_and_never_reuse_a_file(tmp_path):
     now = dt.datetime(2026, 11, 22, 11, 30, 5)
-    first = jobs.new_model_path("cnn", tmp_path, now)
+    first = runs.new_model_path("cnn", tmp_path, now)
     assert first == tmp_path / "cnn-20261122-113005.keras"
     first.write_bytes(b"taken")
-    second = jobs.new_model_path("cnn", tmp_path, now)
+    second = runs.new_model_path("cnn", tmp_path, now)
     assert second == tmp_path / "cnn-20261122-113005-2.keras"
     (tmp_path / "cnn-20261122-113005-2.json").write_text("{}")  # a card alone also takes the name
-    assert jobs.new_model_path("cnn", tmp_path, now).name == "cnn-20261122-113005-3.keras"
+    assert runs.new_model_path("cnn", tmp_path, now).name == "cnn-20261122-113005-3.keras"
+
+
+def train_batches(job: jobs.TrainingJob, steps: int, batches: int, elapsed: float = 0.0, end_epoch=False):
+    """Drive the job's progress callback as Keras would: `batches` of the first epoch of `steps`."""
+    callback = job.progress_callback()
+    callback.set_params({"epochs": job.config.epochs, "steps": steps, "verbose": 0})
+    callback.on_train_begin()
+    job.state.progress.started -= elapsed  # as if fit() had started `elapsed` seconds ago
+    callback.on_epoch_begin(0)
+    for batch in range(batches):
+        callback.on_train_batch_end(batch, {"loss": 1.0 - batch / 100, "accuracy": 0.5})
+    if end_epoch:
+        callback.on_epoch_end(0, {"loss": 0.8, "accuracy": 0.6})
 
 
 def test_progress_fraction_and_eta_follow_the_reported_batches():
-    job = jobs.TrainingJob(training.TrainConfig("dense", epochs=2, time_budget=1000), "t")
+    job = jobs.TrainingJob(TrainConfig("dense", epochs=2, time_budget=1000), "t")
     snap = job.snapshot()
     assert snap.phase == jobs.PREPARING and snap.fraction == 0 and snap.eta is None
 
-    job._report(
-        {"kind": "batch", "epoch": 0, "step": 5, "steps": 10, "elapsed": 0.0, "loss": 1.0, "accuracy": 0.5}
-    )
-    job._report(
-        {"kind": "batch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8, "accuracy": 0.6}
-    )
-    job._report(
-        {"kind": "epoch", "epoch": 0, "step": 10, "steps": 10, "elapsed": 0.0, "loss": 0.8, "accuracy": 0.6}
-    )
+    train_batches(job, steps=10, batches=10, end_epoch=True)
     snap = job.snapshot()
-    assert snap.phase == jobs.TRAINING and snap.epoch == 1 and snap.step == 0
-    assert snap.batches[0]["x"] == 0.5
-    assert snap.epoch_end == [{"epoch": 1, "partial": False, "elapsed": 0.0, "loss": 0.8, "accuracy": 0.6}]
+    progress = snap.progress
+    assert snap.phase == jobs.TRAINING and progress.epoch == 1 and progress.step == 10
+    assert progress.batches[4]["x"] == 0.5
+    assert [(e["epoch"], e["partial"], e["loss"], e["accuracy"]) for e in progress.epoch_end] == [
+        (1, False, 0.8, 0.6)
+    ]
     # Half the batches are done: half the run, and the rest takes about as long again.
     assert snap.fraction == pytest.approx(0.5, abs=0.01)
-    trained = time.perf_counter() - job._train_start
+    trained = time.perf_counter() - job.state.progress.started
     assert snap.eta == pytest.approx(trained, abs=0.05)
+    # The snapshot is a copy: the worker writing on does not change what a page already read.
+    train_batches(job, steps=10, batches=3)
+    assert len(progress.batches) == 10 and progress.step == 10
 
 
 def test_a_near_time_budget_shortens_the_estimate():
-    job = jobs.TrainingJob(training.TrainConfig("dense", epochs=10, time_budget=2.0), "t")
-    job._report(
-        {"kind": "batch", "epoch": 0, "step": 1, "steps": 100, "elapsed": 1.5, "loss": 1.0, "accuracy": 0.5}
-    )
-    # A stop mid-epoch (cancel, budget) still ends the epoch in Keras: recorded as partial.
-    job._report(
-        {"kind": "epoch", "epoch": 0, "step": 100, "steps": 100, "elapsed": 1.5, "loss": 1.0, "accuracy": 0.5}
-    )
+    job = jobs.TrainingJob(TrainConfig("dense", epochs=10, time_budget=2.0), "t")
+    # One batch of 100 after 1.5 s; a stop mid-epoch (cancel, budget) still ends the epoch in
+    # Keras: recorded as partial.
+    train_batches(job, steps=100, batches=1, elapsed=1.5, end_epoch=True)
     snap = job.snapshot()
-    assert snap.epoch_end[0]["partial"] and snap.epoch == 0 and snap.step == 1
+    progress = snap.progress
+    assert progress.epoch_end[0]["partial"] and progress.epoch == 1 and progress.step == 1
     assert snap.eta <= 0.5 + 1e-6  # the budget ends the run long before the 999 batches left
     assert snap.fraction >= 0.75

@@ -16,6 +16,8 @@ from digitdraw.pendigits import (
     PenDigit,
     distort,
     load_pendigits,
+    missing_file_message,
+    parse_writers,
     random_render,
     render,
     rendered_dataset,
@@ -56,15 +58,21 @@ def test_loader_reads_records_and_filters_writers(tmp_path):
 
 
 def test_missing_file_raises_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match=config.PENDIGITS_ENV):
+    with pytest.raises(FileNotFoundError, match=config.PENDIGITS_ENV) as info:
         load_pendigits(tmp_path / "nope.jsonl")
+    # The one message for a missing file, wherever it is noticed: where we looked, how to fix it.
+    assert str(info.value) == missing_file_message(tmp_path / "nope.jsonl")
+    assert f"looked for {tmp_path / 'nope.jsonl'}" in str(info.value) and config.DATA_DIR_ENV in str(
+        info.value
+    )
 
 
 def test_unconfigured_path_raises_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv(config.PENDIGITS_ENV, raising=False)
     monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "mnist"))
-    with pytest.raises(FileNotFoundError, match=config.PENDIGITS_ENV):
+    with pytest.raises(FileNotFoundError, match=config.PENDIGITS_ENV) as info:
         load_pendigits()
+    assert str(tmp_path / "pendigits" / "train.jsonl") in str(info.value)  # beside the MNIST folder
 
 
 def test_corrupt_line_names_file_and_line(tmp_path):
@@ -75,8 +83,22 @@ def test_corrupt_line_names_file_and_line(tmp_path):
 
 
 def test_writer_splits_are_disjoint_and_cover_all_30():
-    assert set(TUNE_WRITERS).isdisjoint(HOLDOUT_WRITERS)
-    assert set(TUNE_WRITERS) | set(HOLDOUT_WRITERS) == set(range(1, 31))
+    tune, holdout = set(parse_writers(TUNE_WRITERS)), set(parse_writers(HOLDOUT_WRITERS))
+    assert tune.isdisjoint(holdout)
+    assert tune | holdout == set(range(1, 31))
+
+
+def test_parse_writers():
+    assert parse_writers("1-3,7, 9-10") == [1, 2, 3, 7, 9, 10]
+    assert parse_writers(None) == [] and parse_writers("") == []
+
+
+def test_writers_may_be_a_spec_or_numbers(tmp_path):
+    path = tmp_path / "p.jsonl"
+    rows = [{"label": w % 10, "writer": w, "strokes": [[[0, 0], [0, 50]]]} for w in (1, 2, 5, 26)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [d.writer for d in load_pendigits(path, writers="1-2,26")] == [1, 2, 26]
+    assert [d.writer for d in load_pendigits(path, writers=[5])] == [5]
 
 
 @needs_pendigits
@@ -93,8 +115,8 @@ def test_real_file_counts():
 def test_real_file_writer_filter():
     tune = load_pendigits(writers=TUNE_WRITERS)
     holdout = load_pendigits(writers=HOLDOUT_WRITERS)
-    assert {d.writer for d in tune} == set(TUNE_WRITERS)
-    assert {d.writer for d in holdout} == set(HOLDOUT_WRITERS)
+    assert {d.writer for d in tune} == set(range(1, 25))
+    assert {d.writer for d in holdout} == set(range(25, 31))
     assert len(tune) + len(holdout) == 7494
 
 

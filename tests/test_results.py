@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from digitdraw.results import (
     chart_spec,
     display_step,
     enlarge,
+    to_uint8,
     unique_titles,
     verdict,
 )
@@ -35,14 +38,14 @@ def _answer(model: str, digit: int, confidence: float) -> Answer:
 def test_a_confident_answer_shows_the_digit_and_how_sure():
     a = _answer("CNN", 7, 0.93)
     assert a.sure
-    assert a.value == "7"
+    assert a.digit == 7
     assert a.note == "93% sure"
 
 
 def test_below_the_threshold_the_digit_stays_and_the_note_says_not_sure():
     a = _answer("Dense", 7, 0.41)
     assert not a.sure
-    assert a.value == "7"  # the guess stays visible, flagged by the note
+    assert a.digit == 7  # the guess stays, flagged by the note
     assert a.note == "not sure (41%)"
 
 
@@ -113,10 +116,21 @@ def test_the_same_model_on_both_sides_gets_distinct_titles():
 def test_enlarge_is_nearest_neighbour_blocks():
     img = np.zeros((28, 28), np.float32)
     img[3, 5] = 1.0
-    big = enlarge(img, 7)
+    big = enlarge(to_uint8(img), 7)
     assert big.shape == (196, 196) and big.dtype == np.uint8
     assert (big[21:28, 35:42] == 255).all()  # the pixel became a solid 7x7 block
     assert big.sum() == 255 * 49  # and nothing bled around it
+
+
+def test_enlarge_keeps_the_dtype_and_the_colour_channels():
+    # The Inspect page enlarges float feature maps and RGB tiles with the same function.
+    maps = np.array([[0.25, 1.0]], np.float32)
+    np.testing.assert_array_equal(enlarge(maps, 2), [[0.25, 0.25, 1.0, 1.0]] * 2)
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 1] = (255, 0, 0)
+    big = enlarge(rgb, 3)
+    assert big.shape == (6, 6, 3) and big.dtype == np.uint8
+    assert (big[0:3, 3:6] == (255, 0, 0)).all() and big[3:, :].sum() == 0
 
 
 def test_enlarge_rejects_a_zero_scale():
@@ -134,8 +148,6 @@ def test_display_step_grows_small_and_shrinks_large_steps_to_about_the_side():
 
 
 def test_chart_spec_is_one_grouped_bar_chart_of_both_models_with_the_threshold_line():
-    import json
-
     answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
     spec = chart_spec(answers, threshold=0.6)
     json.dumps(spec)  # plain JSON: what Streamlit sends to the browser

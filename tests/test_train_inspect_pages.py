@@ -5,16 +5,21 @@ Each page runs alone (AppTest.from_function) so these tests do not depend on the
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, jobs, training
-from digitdraw.ui import inspect_page
+from digitdraw import config, jobs
+from digitdraw.recipe import TrainConfig
+from digitdraw.ui import inspect_page, train_page
 
 TIMEOUT = 120
 
 
+# AppTest.from_function runs a function's source as a script: its imports must be inside it.
 def train_app():
     from digitdraw.ui import train_page
 
@@ -43,11 +48,11 @@ def _no_password(monkeypatch):
 
 
 @pytest.fixture
-def idle_jobs(monkeypatch):
-    """A fresh job registry, so no run from another test shows up here."""
-    fresh = jobs.TrainingJobs()
-    monkeypatch.setattr(jobs, "JOBS", fresh)
-    return fresh
+def idle_jobs():
+    """The server's job registry, fresh, so no run from another test shows up here."""
+    train_page.server_jobs.clear()
+    yield train_page.server_jobs()
+    train_page.server_jobs.clear()
 
 
 # -- Train page -------------------------------------------------------------------------------
@@ -120,7 +125,7 @@ def test_password_gate_from_st_secrets(idle_jobs):
 
 def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jobs, monkeypatch):
     # A run that never reports: the page must show it as preparing, with a Cancel button.
-    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("dense", epochs=3)), "t")
+    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=3)), "t")
     monkeypatch.setattr(idle_jobs, "_job", job)
     for _session in range(2):
         at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
@@ -133,8 +138,26 @@ def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jo
     assert "Cancelling after the current batch" in texts(at)
 
 
+def test_the_servers_run_survives_streamlit_re_importing_the_modules(idle_jobs, monkeypatch):
+    # Streamlit's file watcher drops the project's modules from sys.modules when a source file
+    # changes; the next page run imports them afresh and must still see (and guard) the run.
+    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=1)), "t")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    for name in [m for m in sys.modules if m.startswith("digitdraw")]:
+        monkeypatch.delitem(sys.modules, name)  # put back as they were after the test
+    fresh_page = importlib.import_module("digitdraw.ui.train_page")
+    fresh_jobs = importlib.import_module("digitdraw.jobs")
+    assert fresh_page is not train_page and fresh_jobs is not jobs
+    assert fresh_page.server_jobs() is idle_jobs and idle_jobs.current() is job
+    with pytest.raises(jobs.JobBusy):
+        fresh_page.server_jobs().start(fresh_jobs.checked_config(TrainConfig("dense", epochs=1)))
+    # And a page run after the reload shows the run, not a second Start.
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert "Training dense (sequential)" in texts(at) and not at.selectbox
+
+
 def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jobs, monkeypatch, tmp_path):
-    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("cnn", epochs=1)), "t")
+    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("cnn", epochs=1)), "t")
     job._set(
         status=jobs.FINISHED,
         phase=jobs.DONE,
@@ -151,7 +174,7 @@ def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jo
 
 
 def test_a_failed_run_shows_its_message(idle_jobs, monkeypatch):
-    job = jobs.TrainingJob(jobs.checked_config(training.TrainConfig("cnn", epochs=1)), "t")
+    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("cnn", epochs=1)), "t")
     job._set(status=jobs.FAILED, phase=jobs.DONE, error="DataError: MNIST data folder /x does not exist.")
     monkeypatch.setattr(idle_jobs, "_job", job)
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()

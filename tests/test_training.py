@@ -5,17 +5,20 @@ Every run here trains on a small subset of MNIST, so the suite stays quick on a 
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import replace
 
 import keras
 import numpy as np
 import pytest
-from conftest import TRAINED_SUBSET
+from conftest import ONE, SEVEN, TRAINED_SUBSET
 
-from digitdraw import training
+from digitdraw import recipe, training
 from digitdraw.evaluate import evaluate
 from digitdraw.predict import Predictor
-from digitdraw.training import TrainConfig, train
+from digitdraw.recipe import TrainConfig
+from digitdraw.training import train
 
 SMALL = TrainConfig("dense", epochs=2, subset=640, batch_size=64, seed=3)  # 10 steps an epoch
 
@@ -44,7 +47,7 @@ def test_seeded_runs_repeat_exactly(mnist):
 
 
 def test_another_seed_gives_another_run(mnist):
-    a, b = train(SMALL.replace(epochs=1), mnist), train(SMALL.replace(epochs=1, seed=4), mnist)
+    a, b = train(replace(SMALL, epochs=1), mnist), train(replace(SMALL, epochs=1, seed=4), mnist)
     assert not np.array_equal(a.model.get_weights()[0], b.model.get_weights()[0])
 
 
@@ -55,7 +58,7 @@ def test_subset_is_a_seeded_sample(mnist):
     assert 0.0 <= x1.min() and x1.max() <= 1.0
     np.testing.assert_array_equal(x1, x2)
     assert len(np.unique(y1)) == 10  # a shuffled sample, not the first 640 in file order
-    x3, _ = training.training_arrays(SMALL.replace(seed=4), mnist)
+    x3, _ = training.training_arrays(replace(SMALL, seed=4), mnist)
     assert not np.array_equal(x1, x3)
 
 
@@ -95,31 +98,36 @@ def test_without_a_cancel_the_run_is_complete(mnist):
 
 
 def test_time_budget_stops_the_run(mnist):
-    result = train(SMALL.replace(epochs=50, time_budget=1e-6), mnist)
+    result = train(replace(SMALL, epochs=50, time_budget=1e-6), mnist)
     assert result.stopped_by_budget and not result.cancelled
     assert steps_trained(result) == 1
     assert result.epochs_done == 1
 
 
-def test_progress_events_arrive(mnist):
-    events: list[dict] = []
-    result = train(SMALL.replace(subset=1280), mnist, report=events.append)  # 20 steps an epoch
-    batches = [e for e in events if e["kind"] == "batch"]
-    epochs = [e for e in events if e["kind"] == "epoch"]
-    # Epochs shorter than 40 steps report every batch (a curve even for a tiny run).
-    assert [(e["epoch"], e["step"]) for e in batches] == [(ep, s) for ep in (0, 1) for s in range(1, 21)]
-    assert [e["epoch"] for e in epochs] == [0, 1]
-    for event in events:
-        assert event["steps"] == 20
-        assert event["elapsed"] >= 0
-        assert np.isfinite(event["loss"]) and 0.0 <= event["accuracy"] <= 1.0
-    assert [e["loss"] for e in epochs] == pytest.approx(result.history["loss"])
-    elapsed = [e["elapsed"] for e in events]
+def test_progress_is_written_batch_by_batch_and_at_each_epoch_end(mnist):
+    progress = training.Progress()
+    callback = training.ProgressCallback(progress)
+    result = train(replace(SMALL, subset=1280), mnist, callbacks=[callback])  # 20 steps an epoch
+    # Epochs shorter than 40 steps keep every batch (a curve even for a tiny run).
+    assert [(b["epoch"], b["step"]) for b in progress.batches] == [
+        (ep, s) for ep in (1, 2) for s in range(1, 21)
+    ]
+    assert [b["x"] for b in progress.batches][:2] == [0.05, 0.1]
+    assert [e["epoch"] for e in progress.epoch_end] == [1, 2]
+    assert not any(e["partial"] for e in progress.epoch_end)
+    for row in progress.batches + progress.epoch_end:
+        assert row["elapsed"] >= 0
+        assert np.isfinite(row["loss"]) and 0.0 <= row["accuracy"] <= 1.0
+    assert [e["loss"] for e in progress.epoch_end] == pytest.approx(result.history["loss"])
+    elapsed = [b["elapsed"] for b in progress.batches]
     assert elapsed == sorted(elapsed)
+    # The end of the run leaves the count at its last batch: it never runs back to 0.
+    assert (progress.epoch, progress.step, progress.steps) == (2, 20, 20)
+    assert progress.done == 40
 
 
 def test_augmentation_runs_and_still_learns(mnist):
-    result = train(SMALL.replace(augment=True, subset=1280, epochs=2), mnist)
+    result = train(replace(SMALL, augment=True, subset=1280, epochs=2), mnist)
     assert result.epochs_done == 2
     assert all(np.isfinite(w).all() for w in result.model.get_weights())
     assert result.history["accuracy"][-1] > 0.3
@@ -144,80 +152,32 @@ def test_augmentation_moves_pixels_but_keeps_the_strokes_sharp(mnist):
     assert_one_sharp_resampling(x, y, centre_within=2.5)
 
 
-def test_elastic_distortion_bends_strokes_in_the_same_single_resampling(mnist):
-    x = mnist.x_train[:64].astype(np.float32) / 255.0
-    keras.utils.set_random_seed(0)
-    affine_only = np.asarray(training.augment(x))
-    keras.utils.set_random_seed(0)
-    bent = np.asarray(training.augment(x, elastic=34.0))
-    # Same slant, rotation and shift (same seed), plus a displacement that moves ink locally.
-    moved = np.abs(bent - affine_only).max(axis=(1, 2))
-    assert np.median(moved) > 0.2
-    # Still one resampling; a smooth field also carries the whole digit a pixel or so further.
-    assert_one_sharp_resampling(x, bent, centre_within=4)
-
-
-def test_the_elastic_resampler_with_no_displacement_is_keras_affine_transform(mnist):
-    import tensorflow as tf
-
-    x = tf.constant(mnist.x_train[:8].astype(np.float32) / 255.0)
-    angle, shift = 0.2, 1.5
-    a0, a1, b0, b1 = np.cos(angle), -np.sin(angle) + 0.1, np.sin(angle), np.cos(angle)
-    a2, b2 = 13.5 - 13.5 * (a0 + a1) + shift, 13.5 - 13.5 * (b0 + b1) - shift
-    affine = [tf.fill([8], float(v)) for v in (a0, a1, a2, b0, b1, b2)]
-    ours = training._resample(x, affine, tf.zeros([8, 28, 28, 2]))
-    transform = tf.constant([[a0, a1, a2, b0, b1, b2, 0, 0]] * 8, tf.float32)
-    keras_way = keras.ops.image.affine_transform(x[..., None], transform, fill_mode="constant")[..., 0]
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(keras_way), atol=1e-5)
-
-
-def test_elastic_augmentation_works_inside_a_batched_dataset(mnist):
-    """tf.data leaves the batch size unknown; the last batch is short."""
-    result = train(SMALL.replace(augment=True, elastic=34.0, subset=200, epochs=1), mnist)
-    assert result.epochs_done == 1
-    assert all(np.isfinite(w).all() for w in result.model.get_weights())
-
-
-def test_elastic_strength_zero_is_the_plain_augmentation(mnist):
-    x = mnist.x_train[:16].astype(np.float32) / 255.0
-    keras.utils.set_random_seed(1)
-    plain = np.asarray(training.augment(x))
-    keras.utils.set_random_seed(1)
-    np.testing.assert_array_equal(np.asarray(training.augment(x, elastic=0.0)), plain)
-
-
 def test_presets_exist_for_both_architectures():
     for name in ("quick", "standard"):
         for arch in ("dense", "cnn"):
-            cfg = training.preset(name, arch)
+            cfg = recipe.preset(name, arch)
             assert cfg.architecture == arch and cfg.epochs >= 1
     with pytest.raises(KeyError):
-        training.preset("nonexistent", "dense")
-
-
-def test_parse_writers():
-    assert training.parse_writers("1-3,7, 9-10") == [1, 2, 3, 7, 9, 10]
-    assert training.parse_writers(None) == [] and training.parse_writers("") == []
+        recipe.preset("nonexistent", "dense")
 
 
 def test_functional_api_trains_too(mnist):
-    result = train(SMALL.replace(api="functional", epochs=1), mnist)
+    result = train(replace(SMALL, api="functional", epochs=1), mnist)
     assert not isinstance(result.model, keras.Sequential)
     assert steps_trained(result) == 10
 
 
-def test_label_smoothing_and_weight_decay_are_accepted(mnist):
-    result = train(SMALL.replace(epochs=1, label_smoothing=0.1, weight_decay=1e-4), mnist)
-    assert isinstance(result.model.optimizer, keras.optimizers.AdamW)
+def test_integer_labels_train_with_the_sparse_loss(mnist):
+    # No one-hot copy of the labels: the dataset carries MNIST's integer labels as they are.
+    x, y = training.training_arrays(SMALL, mnist)
+    assert y.ndim == 1 and y.dtype == np.uint8
+    result = train(replace(SMALL, epochs=1), mnist)
+    assert result.model.loss == "sparse_categorical_crossentropy"
     assert np.isfinite(result.history["loss"][0])
 
 
 def tiny_pendigits(tmp_path):
     """A pendigits file of 20 digits (a 1 and a 7 each, ten writers): enough to train on."""
-    import json
-
-    from conftest import ONE, SEVEN
-
     rows = [
         {"label": label, "writer": w, "strokes": [s.tolist() for s in strokes]}
         for w in range(1, 11)
@@ -229,8 +189,14 @@ def tiny_pendigits(tmp_path):
 
 
 def test_the_finetune_phase_follows_on_pen_digits_and_some_mnist(mnist, tmp_path):
-    cfg = SMALL.replace(
-        epochs=1, pen_writers="1-10", pen_copies=2, pen_distort=True, finetune_epochs=2, finetune_mnist=88
+    cfg = replace(
+        SMALL,
+        epochs=1,
+        pen_writers="1-10",
+        pen_copies=2,
+        pen_distort=True,
+        finetune_epochs=2,
+        finetune_mnist=88,
     )
     x, y = training.finetune_arrays(cfg, mnist, tiny_pendigits(tmp_path))
     assert len(x) == 2 * 20 + 88 and x.shape[1:] == (28, 28)
@@ -241,7 +207,7 @@ def test_the_finetune_phase_follows_on_pen_digits_and_some_mnist(mnist, tmp_path
 
 def test_a_cancelled_run_skips_the_finetune_phase(mnist, tmp_path):
     cancel = threading.Event()
-    cfg = SMALL.replace(pen_writers="1-10", pen_copies=1, finetune_epochs=2)
+    cfg = replace(SMALL, pen_writers="1-10", pen_copies=1, finetune_epochs=2)
     result = train(
         cfg,
         mnist,
@@ -253,7 +219,7 @@ def test_a_cancelled_run_skips_the_finetune_phase(mnist, tmp_path):
 
 
 def test_mnist_through_the_pipeline_adds_the_same_digits_as_the_app_sees_them(mnist):
-    cfg = SMALL.replace(subset=100, mnist_piped=10)
+    cfg = replace(SMALL, subset=100, mnist_piped=10)
     x, y = training.training_arrays(cfg, mnist)
     assert x.shape == (110, 28, 28) and len(y) == 110
     assert np.array_equal(y[100:], y[:10])  # the first ten again ...
@@ -276,8 +242,14 @@ class WeightsAtEnd(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("blend", [0.0, 0.5])
 def test_the_finetune_blend_ends_between_the_weights_before_and_after_the_phase(mnist, tmp_path, blend):
-    cfg = SMALL.replace(
-        epochs=1, pen_writers="1-10", pen_copies=1, finetune_epochs=1, finetune_mnist=64, finetune_blend=blend
+    cfg = replace(
+        SMALL,
+        epochs=1,
+        pen_writers="1-10",
+        pen_copies=1,
+        finetune_epochs=1,
+        finetune_mnist=64,
+        finetune_blend=blend,
     )
     spy = WeightsAtEnd()
     result = train(cfg, mnist, callbacks=[spy], pendigits_path=tiny_pendigits(tmp_path))

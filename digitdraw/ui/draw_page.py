@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from digitdraw import config, results
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import EMPTY_REASON, ImageError, Preprocessed, load_image_file, preprocess
-from digitdraw.ui.models import DEFAULT_MODELS, ModelChoice, model_choices, predictor_or_error
+from digitdraw.ui.models import ModelChoice, model_choices, predictor_or_error
 
 if TYPE_CHECKING:
     from streamlit_drawable_canvas import CanvasResult
@@ -82,7 +82,7 @@ def _sidebar(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     with st.sidebar:
         st.subheader("Which models answer")
         picked = []
-        for side, default in zip(("Left", "Right"), DEFAULT_MODELS, strict=True):
+        for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
             name = st.selectbox(
                 f"{side} model",
                 names,
@@ -189,9 +189,11 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, se
 
     if answers:
         for col, a in zip(st.columns(len(answers)), answers, strict=True):
+            # The digit stays visible even when unsure (the note says so): hiding it would hide
+            # what the model thinks, and a reader finds the answer in the same place every time.
             col.metric(
                 a.model,
-                a.value,
+                str(a.digit),
                 a.note,
                 delta_color="off" if a.sure else "orange",
                 delta_arrow="off",
@@ -206,7 +208,7 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, se
             st.info(v.message, icon=":material/help:")
         st.vega_lite_chart(results.chart_spec(answers), width="stretch")
     seen.image(
-        results.enlarge(pre.image, INPUT_SCALE),
+        results.enlarge(results.to_uint8(pre.image), INPUT_SCALE),
         caption="What the models see (28×28)",
         width=28 * INPUT_SCALE,
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdraw import config, data, introspect, modelio
+from digitdraw import config, data, introspect, modelio, results
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.ui.draw_page import DRAWING_KEY
 from digitdraw.ui.models import load_predictor
@@ -256,26 +256,10 @@ def _data() -> None:
         st.image(grid, caption="Rows: digits 0 to 9; twelve random training images each.", width="stretch")
     with right:
         st.subheader("Images per digit")
-        frame = pd.DataFrame(
-            {
-                "digit": list(range(10)) * 2,
-                "images": np.concatenate([train_counts, test_counts]),
-                "set": ["training"] * 10 + ["test"] * 10,
-            }
-        )
-        st.altair_chart(
-            alt.Chart(frame)
-            .mark_bar()
-            .encode(
-                x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-                y="images:Q",
-                color=alt.Color("set:N", legend=alt.Legend(orient="top", title=None)),
-                xOffset="set:N",
-                tooltip=["set", "digit", "images"],
-            )
-            .properties(height=300),
-            width="stretch",
-        )
+        # Digits as text: ten categories side by side, not a number line.
+        digits = pd.Index([str(d) for d in range(10)], name="digit")
+        frame = pd.DataFrame({"training": train_counts, "test": test_counts}, index=digits)
+        st.bar_chart(frame, x_label="digit", y_label="images", stack=False, height=300)
         st.caption(
             f"{len(mnist.y_train):,} training and {len(mnist.y_test):,} test images, 28×28 pixels, "
             f"white digits on black. Source: `{mnist.source}`."
@@ -319,12 +303,12 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         "bright pixels are those that would change the answer most."
     )
     cols = st.columns(1 + len(models))
-    cols[0].image(introspect.upscale(image, 6), caption="input (28×28)", width=168, clamp=True)
+    cols[0].image(results.enlarge(image, 6), caption="input (28×28)", width=168, clamp=True)
     for col, (kind, (e, predictor)) in zip(cols[1:], models.items(), strict=True):
         sal, digit = introspect.saliency(predictor.model, image)
         prob = float(predictor.probabilities(image)[0, digit])
         col.image(
-            introspect.upscale(introspect.saliency_overlay(image, sal), 6),
+            results.enlarge(introspect.saliency_overlay(image, sal), 6),
             width=168,
             caption=f"{e.name} ({kind}): {digit}, {prob:.0%}",
         )
@@ -363,4 +347,4 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
 
 
 def _upscale_all(tiles: np.ndarray, factor: int) -> np.ndarray:
-    return np.stack([introspect.upscale(t, factor) for t in tiles])
+    return np.stack([results.enlarge(t, factor) for t in tiles])

@@ -17,8 +17,6 @@ import streamlit as st
 from digitdraw import config, modelio
 from digitdraw.predict import Predictor
 
-# The models the Draw page shows by default, left then right.
-DEFAULT_MODELS = ("dense", "cnn")
 # How the shipped models are called on screen.
 SHIPPED_TITLES = {"dense": "Dense", "cnn": "CNN"}
 
@@ -47,7 +45,7 @@ def model_choices() -> list[ModelChoice]:
     entries = modelio.available_models()
     choices = [ModelChoice(e.name, e.path, title_for(e.name, e.shipped), e.label) for e in entries]
     have = {c.name for c in choices}
-    for i, name in enumerate(DEFAULT_MODELS):
+    for i, name in enumerate(config.DEFAULT_MODELS):
         if name not in have:
             path = config.SHIPPED_MODELS_DIR / f"{name}{modelio.FULL_SUFFIX}"
             missing = ModelChoice(name, path, title_for(name, True), f"{name} (shipped, file missing)")

@@ -15,13 +15,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from digitdraw import architectures, config, jobs, training
+from digitdraw import architectures, config, jobs, pendigits, recipe
 
 PASSWORD_SECRET = "training_password"  # st.secrets key; env DIGITDRAW_TRAINING_PASSWORD also works
 UNLOCK_KEY = "train_unlocked"
 POLL_SECONDS = 1.0  # progress refresh; each poll only copies a few lists under a lock
 WATCH_SECONDS = 3.0  # an idle page looks this often for a run started by another session
-RECIPES = ("quick", "standard", "custom")
+RECIPES = (*recipe.PRESETS, "custom")
 TRAIN_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 60000)
 BATCH_SIZES = (32, 64, 128, 256, 512)
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
@@ -31,6 +31,17 @@ PHASE_TEXT = {
     jobs.EVALUATING: "Training done: measuring it on the MNIST test set and on drawn digits…",
     jobs.SAVING: "Saving the model and its card…",
 }
+
+
+@st.cache_resource
+def server_jobs() -> jobs.TrainingJobs:
+    """The server's one TrainingJobs, shared by every session (st.cache_resource's shared object).
+
+    It outlives Streamlit's file watcher too: when a source file changes, the watcher drops the
+    project's modules and the next run imports them afresh, but the cache keeps this object,
+    so a running job never vanishes from the page and a second run cannot start beside it.
+    """
+    return jobs.TrainingJobs()
 
 
 def page() -> None:
@@ -50,7 +61,7 @@ def page() -> None:
     if password and not _unlocked(password):
         return
 
-    job = jobs.JOBS.current()
+    job = server_jobs().current()
     if job is not None and job.status == jobs.RUNNING:
         _progress()
         return
@@ -114,7 +125,7 @@ def _form() -> None:
             format_func=str.capitalize,
             help="The same layers and parameters either way: keras.Sequential or the functional API.",
         )
-        recipe = st.radio(
+        chosen = st.radio(
             "Recipe",
             RECIPES,
             horizontal=True,
@@ -123,9 +134,10 @@ def _form() -> None:
             help="Quick: a short run for a first look (about a minute for the cnn). Standard: "
             "longer, with augmentation, for a better model. Custom: set everything yourself.",
         )
-    base = training.preset("quick" if recipe == "custom" else recipe, arch)
+    base = recipe.preset("quick" if chosen == "custom" else chosen, arch)
+    custom = None
     with right:
-        if recipe == "custom":
+        if chosen == "custom":
             c1, c2 = st.columns(2)
             epochs = c1.number_input(
                 "Epochs", 1, config.MAX_EPOCHS, min(base.epochs, config.MAX_EPOCHS), key="train_epochs"
@@ -145,12 +157,15 @@ def _form() -> None:
                 key="train_augment",
                 help="Each batch slanted, rotated, scaled and shifted a little at random (one resampling).",
             )
-            base = base.replace(
-                epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr), augment=bool(augment)
-            )
+            custom = {
+                "epochs": int(epochs),
+                "batch_size": int(batch),
+                "learning_rate": float(lr),
+                "augment": bool(augment),
+            }
         else:
             st.markdown(
-                f"**{recipe.capitalize()}** for {arch}: {base.epochs} epochs, batch {base.batch_size}, "
+                f"**{chosen.capitalize()}** for {arch}: {base.epochs} epochs, batch {base.batch_size}, "
                 f"learning rate {base.learning_rate:g}, augmentation {'on' if base.augment else 'off'}."
             )
         size = st.select_slider(
@@ -167,21 +182,16 @@ def _form() -> None:
             "Add pen-drawn digits",
             value=bool(base.pen_writers) and have_pen,
             disabled=not have_pen,
-            key=f"train_pen_{recipe}",  # one per recipe: each starts from its own default
-            help=f"Real pen strokes of pendigits writers {training.PEN_WRITERS}, drawn on a canvas and "
+            key=f"train_pen_{chosen}",  # one per recipe: each starts from its own default
+            help=f"Real pen strokes of pendigits writers {pendigits.TUNE_WRITERS}, drawn on a canvas and "
             "preprocessed like your drawings: the biggest help for reading what people draw. "
-            "Writers 25-30 stay unseen, to measure the drawn-digit accuracy.",
+            f"Writers {pendigits.HOLDOUT_WRITERS} stay unseen, to measure the drawn-digit accuracy.",
         )
         if not have_pen:
             st.caption(
                 f"No pendigits file on this server (set ${config.PENDIGITS_ENV}): "
                 "this run trains on MNIST alone."
             )
-        base = (
-            base.replace(pen_writers=training.PEN_WRITERS, pen_copies=base.pen_copies or training.PEN_COPIES)
-            if pen
-            else base.replace(pen_writers=None, pen_copies=0)
-        )
         limit = int(config.MAX_TRAIN_SECONDS)
         budget = st.number_input(
             "Time limit (seconds)",
@@ -192,10 +202,12 @@ def _form() -> None:
             key="train_budget",
             help=f"Training stops after this long and keeps what it learned; at most {limit} s here.",
         )
-    cfg = base.replace(api=api, subset=None if size >= 60000 else int(size), time_budget=float(budget))
+    cfg = recipe.recipe_from_choices(
+        chosen, arch, api, train_images=int(size), pen_digits=pen, time_budget=float(budget), custom=custom
+    )
     if st.button("Start training", type="primary", key="train_start", icon="▶️"):
         try:
-            jobs.JOBS.start(cfg)
+            server_jobs().start(cfg)
         except jobs.JobError as exc:
             st.error(str(exc), icon="⛔")
         else:
@@ -206,7 +218,7 @@ def _form() -> None:
 def _watch_for_other_runs() -> None:
     # An idle page is re-drawn as soon as a run starts anywhere, so a second session sees
     # that run instead of offering a Start that would be refused.
-    if jobs.JOBS.running():
+    if server_jobs().running():
         st.rerun()
 
 
@@ -215,22 +227,23 @@ def _watch_for_other_runs() -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _progress() -> None:
-    job = jobs.JOBS.current()
+    job = server_jobs().current()
     if job is None or job.status != jobs.RUNNING:
         st.rerun()  # the whole page: the result and a fresh form replace this fragment
         return
     snap = job.snapshot()
     cfg = snap.config
     st.subheader(f"Training {cfg['architecture']} ({cfg['api']})")
-    st.caption(_describe(cfg))
+    st.caption(recipe.describe(recipe.TrainConfig(**cfg)))
+    progress = snap.progress
     if snap.phase == jobs.TRAINING:
-        epoch = min(snap.epoch + 1, snap.epochs)
-        text = f"Epoch {epoch} of {snap.epochs} · batch {snap.step} of {snap.steps}"
+        epoch = min(max(progress.epoch, 1), snap.epochs)
+        text = f"Epoch {epoch} of {snap.epochs} · batch {progress.step} of {progress.steps}"
     else:
         text = PHASE_TEXT.get(snap.phase, snap.phase)
     st.progress(snap.fraction, text=text)
 
-    last = snap.batches[-1] if snap.batches else {}
+    last = progress.batches[-1] if progress.batches else {}
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 1.2], vertical_alignment="bottom")
     c1.metric("Elapsed", _duration(snap.elapsed))
     c2.metric(
@@ -255,17 +268,17 @@ def _progress() -> None:
             width="stretch",
             help="Stop after the current batch; nothing is saved.",
         ):
-            requested = jobs.JOBS.cancel()
+            requested = server_jobs().cancel()
         if requested:
             slot.warning("Cancelling after the current batch…", icon="⏹️")
     _curves(snap)
 
 
 def _curves(snap: jobs.JobSnapshot) -> None:
-    if not snap.batches:
+    if not snap.progress.batches:
         return
-    batches = pd.DataFrame(snap.batches)
-    ends = pd.DataFrame([e for e in snap.epoch_end if not e.get("partial")])
+    batches = pd.DataFrame(snap.progress.batches)
+    ends = pd.DataFrame([e for e in snap.progress.epoch_end if not e.get("partial")])
     left, right = st.columns(2)
     for col, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
         if metric not in batches:
@@ -330,24 +343,12 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
     if snap.status == jobs.FINISHED:
         for note in snap.notes:
             st.caption(note)
-    if snap.batches:
+    if snap.progress.batches:
         with st.expander("Learning curves of the last run"):
             _curves(snap)
 
 
 # -- Small helpers ------------------------------------------------------------------------------
-
-
-def _describe(cfg: dict) -> str:
-    size = f"{cfg['subset']:,}" if cfg.get("subset") else "60,000"
-    pen = ""
-    if cfg.get("pen_writers") and cfg.get("pen_copies"):
-        pen = f" + pen digits of writers {cfg['pen_writers']} ({cfg['pen_copies']} drawings each)"
-    return (
-        f"{cfg['epochs']} epochs · batch {cfg['batch_size']} · learning rate {cfg['learning_rate']:g} · "
-        f"augmentation {'on' if cfg['augment'] else 'off'} · {size} MNIST images{pen} · "
-        f"time limit {cfg['time_budget']:g} s"
-    )
 
 
 def _duration(seconds: float) -> str:
