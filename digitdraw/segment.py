@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitdraw.preprocess import _INK_LEVEL, ink_map
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, ink_map, preprocess
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
 _STRONG_OVERLAP = 0.8
@@ -106,6 +106,13 @@ def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None 
         out.extend(_split_wide(g, ink, line))
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     return [_crop(g, out, ink) for g in out]
+
+
+def read_row(
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None
+) -> list[tuple[Segment, Preprocessed]]:
+    """segment(), then each digit through preprocess() exactly like a single digit, left to right."""
+    return [(s, preprocess(s.image)) for s in segment(pixels, strokes)]
 
 
 # --------------------------------------------------------------------------- pieces
@@ -245,3 +252,55 @@ def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
     pad = max(2, round(0.1 * max(g.w, g.h)))
     crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
     return Segment(crop, g.x0, g.x1, g.y0, g.y1)
+
+
+# --------------------------------------------------------------------------- test numbers
+
+
+def render_number(
+    digits: Sequence[Sequence[np.ndarray]],
+    gaps: Sequence[float],
+    *,
+    height: float = 180,
+    stroke_width: float = 18,
+    canvas_height: int = 280,
+    margin: int = 20,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Draw several stroke sets side by side, as one person writes a number on a wide canvas.
+
+    digits: each a list of strokes (pendigits format, any box); gaps: px between one digit's ink
+    and the next's (len(digits) - 1 of them; negative = their boxes overlap). Returns the RGBA
+    canvas (transparent, ink in alpha, like the app's canvas) and every stroke in its pixel
+    coordinates, for segment(..., strokes=...). For tests and benchmarks.
+    """
+    from digitdraw.pendigits import render
+
+    if len(gaps) != len(digits) - 1:
+        raise ValueError(f"{len(digits)} digits need {len(digits) - 1} gaps, got {len(gaps)}")
+    centre = canvas_height / 2
+    glyphs, placed = [], []
+    for strokes in digits:
+        pts = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
+        alpha = render(pts, canvas=canvas_height, stroke_width=stroke_width, height=height, clip=True)[..., 3]
+        # The same placement render() used (clip=True: scale by height, centre the path's box).
+        allp = np.concatenate(pts)
+        lo, hi = allp.min(axis=0), allp.max(axis=0)
+        span_w, span_h = hi - lo
+        scale = height / span_h if span_h > 0 else 1.0
+        if span_w * scale > canvas_height - stroke_width:
+            scale = (canvas_height - stroke_width) / span_w
+        cols = np.flatnonzero(alpha.max(axis=0) > 0)
+        glyphs.append(alpha[:, cols[0] : cols[-1] + 1])
+        placed.append([(s - (lo + hi) / 2) * scale + centre - (cols[0], 0) for s in pts])
+    xs = [margin]
+    for g, gap in zip(glyphs[:-1], gaps, strict=True):
+        xs.append(max(0, round(xs[-1] + g.shape[1] + gap)))
+    width = max(x + g.shape[1] for x, g in zip(xs, glyphs, strict=True)) + margin
+    out = np.zeros((canvas_height, width, 4), np.uint8)
+    out[..., :3] = 255
+    strokes_px = []
+    for x, g, pts in zip(xs, glyphs, placed, strict=True):
+        region = out[:, x : x + g.shape[1], 3]
+        np.maximum(region, g, out=region)
+        strokes_px += [p + (x, 0) for p in pts]
+    return out, strokes_px
