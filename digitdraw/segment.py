@@ -44,7 +44,7 @@ _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
 _TOO_WIDE = 1.6
 _MAYBE_WIDE = 1.25
 _TALL = 0.5  # each side of a cut must be at least this fraction of the line height
-_JOINT = 0.3  # the run at a plausible cut is under this fraction of the line height
+_JOINT = 0.45  # the run at a plausible cut is under this fraction of the line height
 
 
 @dataclass(frozen=True)
@@ -219,11 +219,12 @@ def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
     profile = (g.mask[g.y0 : g.y1, g.x0 : g.x1] * ink[g.y0 : g.y1, g.x0 : g.x1]).sum(axis=0)
     profile = np.convolve(profile, np.ones(3) / 3, mode="same")  # one thin column is not a gap
     lo, hi = round(0.2 * g.w), round(0.8 * g.w)
-    if hi <= lo:
+    # Where two digits touch, the cut crosses one short joint: look for the least ink among such
+    # columns (any column, once the group is far too wide for one digit).
+    candidates = [c for c in range(lo, hi) if _cut_ok(g, g.x0 + c, line)]
+    if not candidates:
         return [g]
-    cut = g.x0 + lo + int(np.argmin(profile[lo:hi]))
-    if not _cut_ok(g, cut, line):
-        return [g]
+    cut = g.x0 + min(candidates, key=lambda c: profile[c])
     left, right = g.mask.copy(), g.mask.copy()
     left[:, cut:] = False
     right[:, :cut] = False
