@@ -9,7 +9,9 @@ into digits (digitdraw.segment), each digit preprocessed like a single one, then
 - Not a digit: two out-of-distribution scores, each with the threshold that refuses 1% of the
   --fit-seed renderings of writers 25-30; reported: refusals among the --seed renderings (false
   refusals) and among the "bench" family of digitdraw.nondigits (never used to fit anything).
-  The Mahalanobis score's class means and covariance come from writers 1-24 (trained on).
+  The Mahalanobis score's class means and covariance come from writers 1-24 (trained on); the
+  learnt head (calibration.NotDigitHead) is fitted on writers 1-24 and --train-nondigits
+  drawings of the "train" family.
   A drawing is refused when any of its digits is, or when nothing in it is readable.
 - Numbers: 2-4 digits of one writer (25-30) side by side with gaps of 10-50% of the digit
   height, one random pen width and height per number; right when every digit is right.
@@ -106,6 +108,7 @@ def main() -> int:
     parser.add_argument("--fit-seed", type=int, default=FIT_SEED, help="renderings T and thresholds fit on")
     parser.add_argument("--numbers", type=int, default=500)
     parser.add_argument("--nondigits", type=int, default=500)
+    parser.add_argument("--train-nondigits", type=int, default=1500, help="'train' family, for the head")
     parser.add_argument("--max-refused", type=float, default=0.01)
     parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
     args = parser.parse_args()
@@ -123,6 +126,11 @@ def main() -> int:
     odd = nondigits.generate("bench", args.nondigits, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     nd_rows = read_drawings([pendigits.random_render(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd])
+    train_odd = nondigits.generate("train", args.train_nondigits, seed=0)
+    rng = np.random.default_rng(0)
+    x_odd, _ = flat(
+        read_drawings([pendigits.random_render(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in train_odd])
+    )
     num_rows, num_texts = render_numbers(held, args.numbers, args.seed)
     print(
         f"rendered and split in {time.perf_counter() - start:.0f} s: writers {drawn.HOLDOUT} "
@@ -188,10 +196,13 @@ def main() -> int:
             )
 
         # Not a digit.
-        maha = cal.Mahalanobis.fit(features_of.probabilities(x_tune), y_tune)
+        f_tune = features_of.probabilities(x_tune)
+        maha = cal.Mahalanobis.fit(f_tune, y_tune)
+        head = cal.NotDigitHead.fit(f_tune, features_of.probabilities(x_odd))
         scores = {
             "1 - top probability (T)": lambda p, f, t=t: cal.top_probability_score(cal.scale(p, t)),
             "Mahalanobis (dense_128)": lambda p, f, maha=maha: maha.score(f),
+            "learnt head (dense_128)": lambda p, f, head=head: head.score(f),
         }
         for label, score in scores.items():
             s_fit = per_drawing_max(score(p_fit, f_fit), o_fit, len(fit_rows))

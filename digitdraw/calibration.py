@@ -20,7 +20,9 @@ Not a digit: an out-of-distribution score per drawing (higher = less like a digi
 threshold chosen so that at most a given share of real digits (1%, writers 25-30) score above
 it. Two scores: one minus the top probability (cheap, but a network is often sure of nonsense),
 and the Mahalanobis distance of the network's penultimate features to the nearest digit class
-(Lee et al. 2018), which sees that a scribble lands far from every digit.
+(Lee et al. 2018), which sees that a scribble lands far from every digit. And a learnt one:
+NotDigitHead, a logistic regression on the same frozen features, fitted on digits and on the
+"train" family of digitdraw.nondigits (never on the "bench" family it is measured on).
 """
 
 from __future__ import annotations
@@ -227,8 +229,12 @@ class Mahalanobis:
     def score(self, features: np.ndarray) -> np.ndarray:
         """Squared distance to the nearest class mean: higher = less like any digit."""
         f = np.asarray(features, dtype=np.float64)
-        d = f[:, None, :] - self.means[None]
-        return np.einsum("ncd,de,nce->nc", d, self.precision, d).min(axis=1)
+        # (f - m) P (f - m) = fPf - 2 fPm + mPm, for all classes at once: two matrix products.
+        fp = f @ self.precision
+        ff = np.einsum("nd,nd->n", fp, f)
+        mp = self.means @ self.precision
+        mm = np.einsum("cd,cd->c", mp, self.means)
+        return (ff[:, None] - 2 * fp @ self.means.T + mm[None]).min(axis=1)
 
     def as_dict(self) -> dict:
         return {"means": self.means.tolist(), "precision": self.precision.tolist()}
@@ -244,3 +250,37 @@ def refusal_threshold(digit_scores: np.ndarray, max_refused: float = 0.01) -> fl
         raise ValueError(f"max_refused must be in [0, 1), not {max_refused}")
     allowed = int(np.floor(max_refused * len(s)))  # how many may lie above
     return float(s[len(s) - 1 - allowed])
+
+
+@dataclass(frozen=True)
+class NotDigitHead:
+    """Logistic regression "not a digit" on a network's frozen features: what an 11th class
+    would learn, without retraining the network. Fitted on digits (label 0) and synthetic
+    non-digits (label 1, digitdraw.nondigits' "train" family); its score is the log-odds."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # (d + 1,), the last one the bias
+
+    @classmethod
+    def fit(cls, digits: np.ndarray, others: np.ndarray, l2: float = 1e-2, steps: int = 25) -> NotDigitHead:
+        x = np.concatenate([np.asarray(digits, np.float64), np.asarray(others, np.float64)])
+        y = np.concatenate([np.zeros(len(digits)), np.ones(len(others))])
+        if x.ndim != 2 or not len(digits) or not len(others):
+            raise ValueError("NotDigitHead.fit needs (n, d) features of some digits and some non-digits")
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.c_[(x - mean) / scale, np.ones(len(x))]
+        w = np.zeros(z.shape[1])
+        ridge = l2 * np.eye(len(w))
+        ridge[-1, -1] = 0.0  # the bias is not shrunk
+        for _ in range(steps):  # Newton's method: the loss is convex, a few steps converge
+            p = 1.0 / (1.0 + np.exp(-(z @ w)))
+            grad = z.T @ (p - y) / len(y) + ridge @ w
+            hess = (z * (p * (1 - p))[:, None]).T @ z / len(y) + ridge
+            w = w - np.linalg.solve(hess, grad)
+        return cls(mean, scale, w)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of "not a digit": higher = less like any digit."""
+        f = (np.asarray(features, np.float64) - self.mean) / self.scale
+        return f @ self.weights[:-1] + self.weights[-1]

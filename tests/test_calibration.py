@@ -102,3 +102,14 @@ def test_bad_input_gets_a_clear_error():
         cal.refusal_threshold(np.array([]))
     with pytest.raises(ValueError, match="needs at least one"):
         cal.fit_temperature(np.zeros((0, 10)), np.zeros(0))
+
+
+def test_the_not_a_digit_head_learns_which_side_is_which():
+    rng = np.random.default_rng(4)
+    digits = rng.normal(size=(300, 6))
+    others = rng.normal(size=(300, 6)) + [3, 0, 0, 0, 0, 0]
+    head = cal.NotDigitHead.fit(digits, others)
+    assert ((head.score(others) > 0).mean() + (head.score(digits) < 0).mean()) / 2 > 0.9
+    assert head.score(np.array([[6.0, 0, 0, 0, 0, 0]]))[0] > head.score(np.zeros((1, 6)))[0]
+    with pytest.raises(ValueError, match="some digits and some non-digits"):
+        cal.NotDigitHead.fit(digits, np.zeros((0, 6)))
