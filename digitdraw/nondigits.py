@@ -11,7 +11,7 @@ written here.
 Two families that share no template, letter or generator, so a model trained on one is
 measured fairly on the other:
 
-- "train": letters A E F H K M N e h m; words of 2-4 of them; triangle, square, star, hash (#);
+- "train": letters A E F H K M N e h m; words of 2-4 of them; triangle, square, star, hash (#), clock;
   a sun; jagged random walks (8-16 straight legs).
 - "bench": letters R W X Y V P k r w; words of 2-4 of them; circle with a cross, house, heart,
   arrow; a smiley; smooth loopy scribbles (Lissajous sums).
@@ -90,6 +90,7 @@ SHAPES: dict[str, list[list]] = {
         ]
     ],
     "hash": [[(0.3, 0), (0.3, 1)], [(0.7, 0), (0.7, 1)], [(0, 0.3), (1, 0.3)], [(0, 0.7), (1, 0.7)]],
+    "clock": [_circle(), [(0.5, 0.15), (0.5, 0.5), (0.75, 0.6)]],  # a circle alone is a 0: hands make it not
     # bench family
     "circle with a cross": [_circle(), [(0.5, 0), (0.5, 1)], [(0, 0.5), (1, 0.5)]],
     "house": [
@@ -107,7 +108,7 @@ SHAPES: dict[str, list[list]] = {
     ],
     "arrow": [[(0, 0.5), (1, 0.5)], [(0.7, 0.2), (1, 0.5), (0.7, 0.8)]],
 }
-TRAIN_SHAPES = ("triangle", "square", "star", "hash")
+TRAIN_SHAPES = ("triangle", "square", "star", "hash", "clock")
 BENCH_SHAPES = ("circle with a cross", "house", "heart", "arrow")
 
 
