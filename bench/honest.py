@@ -204,6 +204,14 @@ def main() -> int:
             "Mahalanobis (dense_128)": lambda p, f, maha=maha: maha.score(f),
             "learnt head (dense_128)": lambda p, f, head=head: head.score(f),
         }
+        # Either of the two feature scores: each as the share of fit-set digits it exceeds.
+        refs = {
+            k: np.sort(scores[k](p_fit, f_fit))
+            for k in ("Mahalanobis (dense_128)", "learnt head (dense_128)")
+        }
+        scores["head or Mahalanobis"] = lambda p, f, refs=refs, scores=dict(scores): np.max(
+            [np.searchsorted(r, scores[k](p, f)) / len(r) for k, r in refs.items()], axis=0
+        )
         for label, score in scores.items():
             s_fit = per_drawing_max(score(p_fit, f_fit), o_fit, len(fit_rows))
             thr = cal.refusal_threshold(s_fit[np.isfinite(s_fit)], args.max_refused)
