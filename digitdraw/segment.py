@@ -1,0 +1,307 @@
+"""Split a drawing of several digits in a row ("2026", "17", "3 14") into one image per digit.
+
+Pieces of ink (connected components of the ink map, or, when the canvas gives them, the pen's
+strokes) are grouped into digits, left to right:
+
+- pieces that overlap strongly in x belong together (a 5's detached bar, a 4 in two strokes);
+  two tall pieces that overlap only partly in x stay apart (a 7's bar over the next digit);
+- tiny pieces join the nearest digit when close (a dot, a tick), and are dropped as specks when
+  isolated;
+- a group far wider than one digit (touching digits) is cut at its vertical projection's
+  minimum, when the cut is plausible (see _cut_ok).
+
+Each Segment holds the digit's ink alone (other digits masked out) as a white-on-black crop with
+a margin, ready for digitdraw.preprocess.preprocess exactly like a single digit. Pure numpy/OpenCV.
+
+Known limits: two digits whose ink touches are cut only when the clump is clearly too wide for
+one digit (say "00", "20", not "10" drawn touching, unless strokes are given); a narrow digit
+drawn entirely under another's overhang (a 1 under a 7's bar) joins it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, ink_map, preprocess
+
+# Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
+_STRONG_OVERLAP = 0.8
+# ... and so are pieces overlapping by this much when one of them is short (a bar, a flag).
+_PART_OVERLAP = 0.5
+_SHORT = 0.6  # "short": under this fraction of the line height
+# A piece whose longer side is under this fraction of the line height is tiny: it joins a digit
+# within _NEAR line heights, and is dropped as a speck otherwise.
+_TINY = 0.35
+_NEAR = 0.35
+_SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
+# Single pendigits digits (writers 1-30, drawn at the app's default pen) are at most 1.88 times
+# as wide as high, 99.9% under 1.56: wider groups are always cut; from _MAYBE_WIDE up, only when
+# the cut crosses one short run of ink (where two digits touch), not two or three strokes.
+_TOO_WIDE = 1.6
+_MAYBE_WIDE = 1.25
+_TALL = 0.5  # each side of a cut must be at least this fraction of the line height
+_JOINT = 0.45  # the run at a plausible cut is under this fraction of the line height
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit's ink: a 2-D float32 crop in [0, 1] (white on black) and where it came from."""
+
+    image: np.ndarray
+    x0: int  # first column of the digit's ink in the source image
+    x1: int  # one past its last column
+    y0: int
+    y1: int
+
+
+@dataclass
+class _Group:
+    mask: np.ndarray  # bool, the group's core ink pixels (ink >= _INK_LEVEL)
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> _Group:
+        ys, xs = np.nonzero(mask)
+        return cls(mask, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    def join(self, other: _Group) -> _Group:
+        return _Group.of(self.mask | other.mask)
+
+
+def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None) -> list[Segment]:
+    """Canvas or photo pixels -> one Segment per digit, left to right; [] when there is no ink.
+
+    strokes (optional): the pen's strokes in the image's pixel coordinates (each (n, 2) x, y),
+    as the canvas records them; with them, digits drawn with separate strokes are told apart
+    even where their ink touches.
+    """
+    ink = ink_map(pixels)
+    core = ink >= _INK_LEVEL
+    if not core.any():
+        return []
+    pieces = _stroke_pieces(core, strokes) if strokes else _component_pieces(core)
+    biggest = max(int(p.sum()) for p in pieces)
+    pieces = [p for p in pieces if p.sum() >= max(4, 0.01 * biggest)]  # pixel noise
+    groups = [_Group.of(p) for p in pieces]
+    line = max(g.h for g in groups)
+    groups = _merge(groups, line)
+    groups = [g for g in groups if not _is_speck(g, groups, line)]
+    out: list[_Group] = []
+    for g in groups:
+        out.extend(_split_wide(g, ink, line))
+    out.sort(key=lambda g: (g.x0 + g.x1) / 2)
+    return [_crop(g, out, ink) for g in out]
+
+
+def read_row(
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None
+) -> list[tuple[Segment, Preprocessed]]:
+    """segment(), then each digit through preprocess() exactly like a single digit, left to right."""
+    return [(s, preprocess(s.image)) for s in segment(pixels, strokes)]
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _component_pieces(core: np.ndarray) -> list[np.ndarray]:
+    n, labels = cv2.connectedComponents(core.astype(np.uint8), connectivity=8)
+    return [labels == k for k in range(1, n)]
+
+
+def _stroke_pieces(core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]) -> list[np.ndarray]:
+    """Each ink pixel goes to the stroke whose path is nearest: one piece per stroke."""
+    h, w = core.shape
+    dists = []
+    for stroke in strokes:
+        pts = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+        if not len(pts):
+            continue
+        path = np.full((h, w), 255, np.uint8)
+        fixed = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(path, [fixed], False, 0, 1, cv2.LINE_8, 4)
+        for x, y in fixed.reshape(-1, 2):
+            cv2.circle(path, (int(x), int(y)), 8, 0, -1, cv2.LINE_8, 4)
+        dists.append(cv2.distanceTransform(path, cv2.DIST_L2, 3))
+    if not dists:
+        return _component_pieces(core)
+    nearest = np.argmin(np.stack(dists), axis=0)
+    pieces = [core & (nearest == k) for k in range(len(dists))]
+    return [p for p in pieces if p.any()]
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def _x_overlap(a: _Group, b: _Group) -> float:
+    """Overlap of the two x-extents as a fraction of the narrower one."""
+    return max(0, min(a.x1, b.x1) - max(a.x0, b.x0)) / max(1, min(a.w, b.w))
+
+
+def _gap(a: _Group, b: _Group) -> int:
+    """Chessboard distance between the two boxes (0 when they overlap)."""
+    return max(a.x0 - b.x1, b.x0 - a.x1, a.y0 - b.y1, b.y0 - a.y1, 0)
+
+
+def _tiny(g: _Group, line: int) -> bool:
+    return max(g.w, g.h) < _TINY * line
+
+
+def _belong(a: _Group, b: _Group, line: int) -> bool:
+    ov = _x_overlap(a, b)
+    if ov >= _STRONG_OVERLAP:
+        return True
+    if ov >= _PART_OVERLAP and min(a.h, b.h) < _SHORT * line:
+        return True
+    return (_tiny(a, line) or _tiny(b, line)) and _gap(a, b) < _NEAR * line
+
+
+def _merge(groups: list[_Group], line: int) -> list[_Group]:
+    """Join groups that belong together until nothing changes (a join widens a box)."""
+    groups = sorted(groups, key=lambda g: g.x0)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(groups)):
+            # A tiny piece joins its nearest neighbour only, not everything within reach.
+            order = sorted(range(len(groups)), key=lambda j: _gap(groups[i], groups[j]))
+            for j in order:
+                if j != i and _belong(groups[i], groups[j], line):
+                    a, b = sorted((i, j))
+                    groups[a] = groups[a].join(groups[b])
+                    del groups[b]
+                    changed = True
+                    break
+            if changed:
+                break
+    return groups
+
+
+def _is_speck(g: _Group, groups: list[_Group], line: int) -> bool:
+    return len(groups) > 1 and max(g.w, g.h) < _SPECK * line
+
+
+# --------------------------------------------------------------------------- touching digits
+
+
+def _runs(column: np.ndarray) -> list[int]:
+    """Lengths of the runs of True in a 1-D bool array."""
+    padded = np.concatenate([[False], column, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(edges[1::2] - edges[::2])
+
+
+def _cut_ok(g: _Group, cut: int, line: int) -> bool:
+    if g.w >= _TOO_WIDE * line:
+        return True
+    runs = _runs(g.mask[g.y0 : g.y1, cut])
+    return len(runs) <= 1 and (not runs or runs[0] < _JOINT * line)
+
+
+def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
+    """Cut a group too wide for one digit at its projection minimum, recursively."""
+    if g.w < _MAYBE_WIDE * line:
+        return [g]
+    profile = (g.mask[g.y0 : g.y1, g.x0 : g.x1] * ink[g.y0 : g.y1, g.x0 : g.x1]).sum(axis=0)
+    profile = np.convolve(profile, np.ones(3) / 3, mode="same")  # one thin column is not a gap
+    lo, hi = round(0.2 * g.w), round(0.8 * g.w)
+    # Where two digits touch, the cut crosses one short joint: look for the least ink among such
+    # columns (any column, once the group is far too wide for one digit).
+    candidates = [c for c in range(lo, hi) if _cut_ok(g, g.x0 + c, line)]
+    if not candidates:
+        return [g]
+    cut = g.x0 + min(candidates, key=lambda c: profile[c])
+    left, right = g.mask.copy(), g.mask.copy()
+    left[:, cut:] = False
+    right[:, :cut] = False
+    if not left.any() or not right.any():
+        return [g]
+    parts = [_Group.of(left), _Group.of(right)]
+    # Both sides must look like digits: tall. Cutting a wide 2's tail or a 5's bar leaves a sliver.
+    if min(p.h for p in parts) < _TALL * line:
+        return [g]
+    return _split_wide(parts[0], ink, line) + _split_wide(parts[1], ink, line)
+
+
+# --------------------------------------------------------------------------- crops
+
+
+def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
+    """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin."""
+    others = np.zeros_like(g.mask)
+    for o in groups:
+        if o is not g:
+            others |= o.mask
+    fringe = cv2.dilate(g.mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+    own = ink * (fringe & ~others)
+    y0, y1 = max(0, g.y0 - 2), min(ink.shape[0], g.y1 + 2)
+    x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
+    pad = max(2, round(0.1 * max(g.w, g.h)))
+    crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
+    return Segment(crop, g.x0, g.x1, g.y0, g.y1)
+
+
+# --------------------------------------------------------------------------- test numbers
+
+
+def render_number(
+    digits: Sequence[Sequence[np.ndarray]],
+    gaps: Sequence[float],
+    *,
+    height: float = 180,
+    stroke_width: float = 18,
+    canvas_height: int = 280,
+    margin: int = 20,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Draw several stroke sets side by side, as one person writes a number on a wide canvas.
+
+    digits: each a list of strokes (pendigits format, any box); gaps: px between one digit's ink
+    and the next's (len(digits) - 1 of them; negative = their boxes overlap). Returns the RGBA
+    canvas (transparent, ink in alpha, like the app's canvas) and every stroke in its pixel
+    coordinates, for segment(..., strokes=...). For tests and benchmarks.
+    """
+    from digitdraw.pendigits import render
+
+    if len(gaps) != len(digits) - 1:
+        raise ValueError(f"{len(digits)} digits need {len(digits) - 1} gaps, got {len(gaps)}")
+    centre = canvas_height / 2
+    glyphs, placed = [], []
+    for strokes in digits:
+        pts = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
+        alpha = render(pts, canvas=canvas_height, stroke_width=stroke_width, height=height, clip=True)[..., 3]
+        # The same placement render() used (clip=True: scale by height, centre the path's box).
+        allp = np.concatenate(pts)
+        lo, hi = allp.min(axis=0), allp.max(axis=0)
+        span_w, span_h = hi - lo
+        scale = height / span_h if span_h > 0 else 1.0
+        if span_w * scale > canvas_height - stroke_width:
+            scale = (canvas_height - stroke_width) / span_w
+        cols = np.flatnonzero(alpha.max(axis=0) > 0)
+        glyphs.append(alpha[:, cols[0] : cols[-1] + 1])
+        placed.append([(s - (lo + hi) / 2) * scale + centre - (cols[0], 0) for s in pts])
+    xs = [margin]
+    for g, gap in zip(glyphs[:-1], gaps, strict=True):
+        xs.append(max(0, round(xs[-1] + g.shape[1] + gap)))
+    width = max(x + g.shape[1] for x, g in zip(xs, glyphs, strict=True)) + margin
+    out = np.zeros((canvas_height, width, 4), np.uint8)
+    out[..., :3] = 255
+    strokes_px = []
+    for x, g, pts in zip(xs, glyphs, placed, strict=True):
+        region = out[:, x : x + g.shape[1], 3]
+        np.maximum(region, g, out=region)
+        strokes_px += [p + (x, 0) for p in pts]
+    return out, strokes_px

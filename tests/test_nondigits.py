@@ -1,0 +1,65 @@
+"""Synthetic non-digit drawings: seeded, in the pendigits stroke format, two families kept apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitdraw import nondigits, pendigits, segment
+from digitdraw.preprocess import preprocess
+
+# Letters a fair reader could take for a digit (0, 1, 2, 5, 6, 7, 8, 9): never generated.
+DIGIT_LOOKALIKES = "OoDQCUIlijJTLZzSsBGbagq"
+
+
+def test_the_same_seed_gives_the_same_drawings_and_another_seed_others():
+    a, b = nondigits.generate("bench", 10, seed=4), nondigits.generate("bench", 10, seed=4)
+    assert [d.name for d in a] == [d.name for d in b]
+    assert all(
+        np.array_equal(s, t)
+        for x, y in zip(a, b, strict=True)
+        for s, t in zip(x.strokes, y.strokes, strict=True)
+    )
+    c = nondigits.generate("bench", 10, seed=5)
+    assert not all(np.array_equal(x.strokes[0], y.strokes[0]) for x, y in zip(a, c, strict=True))
+
+
+def test_the_families_share_no_letter_shape_or_picture():
+    train = nondigits.generate("train", 200, seed=0)
+    bench = nondigits.generate("bench", 200, seed=0)
+    assert not set(nondigits.TRAIN_LETTERS) & set(nondigits.BENCH_LETTERS)
+    named = {"letter", "shape", "sun", "smiley"}
+    assert not {d.name for d in train if d.kind in named} & {d.name for d in bench if d.kind in named}
+    train_letters = {c for d in train if d.kind == "word" for c in d.name}
+    bench_letters = {c for d in bench if d.kind == "word" for c in d.name}
+    assert train_letters <= set(nondigits.TRAIN_LETTERS) and bench_letters <= set(nondigits.BENCH_LETTERS)
+
+
+def test_no_letter_that_looks_like_a_digit_is_drawn():
+    assert not set(nondigits.LETTERS) & set(DIGIT_LOOKALIKES)
+
+
+@pytest.mark.parametrize("family", ["train", "bench"])
+def test_every_kind_comes_out_in_the_tablet_box_and_reads_as_a_drawing(family):
+    drawings = nondigits.generate(family, 10, seed=1)
+    assert {d.kind for d in drawings} >= {"letter", "word", "shape", "scribble"}
+    assert len({d.kind for d in drawings}) == 5
+    for d in drawings:
+        pts = np.concatenate(d.strokes)
+        assert pts.shape[1] == 2 and pts.min() >= 0 and pts.max() <= 500
+        img = pendigits.render(d.strokes)
+        assert preprocess(img).image is not None
+
+
+def test_a_word_splits_into_several_pieces():
+    words = [d for d in nondigits.generate("train", 50, seed=2) if d.kind == "word"]
+    for d in words:
+        img, _ = segment.render_number([d.strokes], [], height=120)
+        assert len(segment.segment(img)) >= 2, d.name
+
+
+def test_bad_arguments_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="family must be one of"):
+        nondigits.generate("test", 3)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        nondigits.generate("train", -1)

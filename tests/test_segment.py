@@ -1,0 +1,186 @@
+"""Splitting a drawing of several digits into one image per digit, left to right."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ONE, SEVEN, needs_pendigits
+
+from digitdraw import pendigits, segment
+from digitdraw.preprocess import preprocess
+
+# A 5 drawn as two strokes, the top bar lifted well clear of the body (tablet box, y down).
+FIVE_BODY = [
+    np.array([[130, 110], [120, 250], [200, 220], [290, 240], [320, 320], [290, 410], [130, 420]], float)
+]
+FIVE_BAR = [np.array([[170, 60], [350, 60]], float)]
+
+
+def components(img: np.ndarray) -> int:
+    return cv2.connectedComponents((img[..., 3] >= 64).astype(np.uint8))[0] - 1
+
+
+@pytest.fixture(scope="module")
+def writers_digits(pendigits_file):
+    """{(writer, label): the writer's first such digit}, writers 25-30."""
+    first: dict[tuple[int, int], pendigits.PenDigit] = {}
+    for d in pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS):
+        first.setdefault((d.writer, d.label), d)
+    return first
+
+
+def number(writers_digits, writer: int, text: str, gap: float = 40):
+    img, strokes = segment.render_number(
+        [writers_digits[(writer, int(c))].strokes for c in text], [gap] * (len(text) - 1)
+    )
+    return img, strokes
+
+
+def closest_gap(a, b) -> int:
+    """The gap (px, 3 px steps) at which b comes closest to a without their inks touching."""
+    alone = components(segment.render_number([a], [])[0]) + components(segment.render_number([b], [])[0])
+    gap = 0
+    while components(segment.render_number([a, b], [gap - 3])[0]) == alone:
+        gap -= 3
+    return gap
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def test_an_empty_canvas_has_no_segments():
+    assert segment.segment(np.zeros((100, 300, 4), np.uint8)) == []
+
+
+def test_a_single_digit_is_one_segment_covering_its_ink():
+    img, _ = segment.render_number([SEVEN], [])
+    (only,) = segment.segment(img)
+    cols = np.flatnonzero(img[..., 3].max(axis=0) >= 64)
+    assert abs(only.x0 - cols[0]) <= 2 and abs(only.x1 - (cols[-1] + 1)) <= 2
+
+
+def test_seventeen_is_two_segments_left_to_right():
+    img, _ = segment.render_number([ONE, SEVEN], [60])
+    first, second = segment.segment(img)
+    assert first.x1 <= second.x0
+    assert first.image.shape[1] < second.image.shape[1]  # the 1 is the narrow one
+
+
+def test_a_five_with_a_detached_bar_is_one_digit():
+    img, _ = segment.render_number([FIVE_BODY + FIVE_BAR], [])
+    assert components(img) == 2  # the bar really is apart
+    assert len(segment.segment(img)) == 1
+
+
+def test_a_dot_beside_a_digit_joins_it_and_a_far_speck_is_dropped():
+    img, _ = segment.render_number([ONE], [])
+    h, w = img.shape[:2]
+    ink = np.flatnonzero(img[..., 3].max(axis=0))
+    with_dot = img.copy()
+    cv2.circle(with_dot, (int(ink[-1]) + 20, 40), 8, (255, 255, 255, 255), -1)
+    assert len(segment.segment(with_dot)) == 1
+    wide = np.zeros((h, w + 400, 4), np.uint8)
+    wide[:, :w] = img
+    cv2.circle(wide, (w + 350, h // 2), 5, (255, 255, 255, 255), -1)
+    assert len(segment.segment(wide)) == 1
+
+
+def test_each_segment_holds_only_its_own_ink():
+    img, _ = segment.render_number([ONE, SEVEN], [60])
+    one, seven = segment.segment(img)
+    # The 1's crop, preprocessed, is a thin vertical digit: none of the 7's bar came with it.
+    prepared = preprocess(one.image).image
+    cols = np.flatnonzero(prepared.max(axis=0) > 0.25)
+    assert cols[-1] - cols[0] < 10
+    assert preprocess(seven.image).image is not None
+
+
+def test_strokes_tell_touching_digits_apart():
+    # A 1 whose ink runs into the 0 beside it: one clump, not wide enough to be cut by shape.
+    zero = [np.array([[250 + 150 * np.cos(t), 250 + 200 * np.sin(t)] for t in np.linspace(0, 6.4, 40)])]
+    img, strokes = segment.render_number([ONE, zero], [-10])
+    assert components(img) == 1
+    assert len(segment.segment(img)) == 1  # without strokes: read as one
+    assert len(segment.segment(img, strokes)) == 2
+
+
+def test_render_number_needs_one_gap_fewer_than_digits():
+    with pytest.raises(ValueError, match="need 1 gaps"):
+        segment.render_number([ONE, SEVEN], [])
+
+
+def test_bad_pixels_get_a_clear_error():
+    with pytest.raises(ValueError, match="expected an"):
+        segment.segment(np.zeros((10, 10, 5)))
+
+
+# --------------------------------------------------------------------------- real pen digits
+
+
+@needs_pendigits
+@pytest.mark.parametrize(
+    ("writer", "text"), [(25, "2026"), (26, "17"), (27, "314"), (28, "90"), (30, "4815")]
+)
+def test_numbers_of_real_writers_split_into_their_digits(writers_digits, writer, text):
+    img, _ = number(writers_digits, writer, text)
+    segs = segment.segment(img)
+    assert len(segs) == len(text)
+    assert [s.x0 for s in segs] == sorted(s.x0 for s in segs)
+    assert all(preprocess(s.image).image is not None for s in segs)
+
+
+@needs_pendigits
+def test_three_fourteen_with_a_wider_space_is_three_digits(writers_digits):
+    img, _ = segment.render_number([writers_digits[(29, d)].strokes for d in (3, 1, 4)], [150, 30])
+    assert len(segment.segment(img)) == 3
+
+
+@needs_pendigits
+@pytest.mark.parametrize(("writer", "left", "right"), [(26, 7, 2), (28, 5, 2), (25, 1, 7), (27, 2, 7)])
+def test_digits_overlapping_in_x_but_not_in_ink_stay_apart(writers_digits, writer, left, right):
+    a, b = writers_digits[(writer, left)].strokes, writers_digits[(writer, right)].strokes
+    gap = closest_gap(a, b)
+    assert gap < 0, "the pair cannot overlap in x without touching: pick another"
+    img, _ = segment.render_number([a, b], [gap])
+    first, second = segment.segment(img)
+    assert first.x1 > second.x0  # their boxes do overlap
+
+
+@needs_pendigits
+@pytest.mark.parametrize(("writer", "text"), [(26, "00"), (25, "20"), (29, "02"), (27, "23")])
+def test_touching_wide_digits_are_cut_apart(writers_digits, writer, text):
+    a, b = (writers_digits[(writer, int(c))].strokes for c in text)
+    img, _ = segment.render_number([a, b], [closest_gap(a, b) - 9])  # ink runs 6-9 px into the other
+    assert components(img) == 1
+    assert len(segment.segment(img)) == 2
+
+
+@needs_pendigits
+def test_real_single_digits_stay_single(pendigits_file):
+    digits = pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)[::10]
+    rng = np.random.default_rng(5)
+    counts = [len(segment.segment(pendigits.random_render(d, rng))) for d in digits]
+    assert sum(c != 1 for c in counts) <= 0.01 * len(digits)
+
+
+@needs_pendigits
+def test_real_two_stroke_fives_stay_one_digit(pendigits_file):
+    fives = [
+        d
+        for d in pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)
+        if d.label == 5 and len(d.strokes) == 2
+    ]
+    assert fives
+    assert all(len(segment.segment(segment.render_number([d.strokes], [])[0])) == 1 for d in fives)
+
+
+@needs_pendigits
+def test_the_cnn_reads_a_split_number(writers_digits):
+    from digitdraw import modelio
+    from digitdraw.predict import Predictor
+
+    cnn = Predictor(modelio.load(modelio.resolve("cnn")))
+    img, _ = number(writers_digits, 27, "2026")
+    images = np.stack([p.image for _, p in segment.read_row(img)])
+    assert "".join(str(d) for d in cnn.probabilities(images).argmax(axis=1)) == "2026"
