@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -24,6 +25,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 MNIST_SIZE = 28
 MNIST_BOX = 20  # the longer side of the digit in MNIST
 EMPTY_REASON = "The canvas is empty — draw a digit."
+NO_INK_REASON = "No ink found in this image."
 TOO_SMALL_REASON = "That mark is too small to be a digit — draw it bigger."
 
 # Pixels at or above this ink level count as "ink" for masks (components, bounding box).
@@ -48,17 +50,41 @@ class ImageError(ValueError):
     """An uploaded file that cannot be used as an image; the message is fit to show the user."""
 
 
+class Status(str, Enum):
+    """What preprocessing made of the input: callers branch on this, and show `reason`."""
+
+    OK = "ok"
+    EMPTY = "empty"  # a canvas with nothing drawn
+    NO_INK = "no ink"  # an image (upload, photo) with nothing written on it
+    TOO_SMALL = "too small"  # a mark, but too small to be a digit
+
+
+# The sentence shown for each status without an image (one home for the wording).
+REASONS = {Status.EMPTY: EMPTY_REASON, Status.NO_INK: NO_INK_REASON, Status.TOO_SMALL: TOO_SMALL_REASON}
+
+Source = Literal["canvas", "image"]
+
+
 @dataclass(frozen=True)
 class Preprocessed:
-    """The 28x28 model input, or why there is none, plus the steps for display."""
+    """The 28x28 model input, or why there is none (status, and reason for the user), plus the steps."""
 
     image: np.ndarray | None  # (28, 28) float32 in [0, 1], white digit on black; None = nothing
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # ordered, each 2-D float32 0..1
     reason: str | None = None  # a sentence for the user when image is None
+    status: Status | None = None  # None: derived, OK with an image and EMPTY without
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            object.__setattr__(self, "status", Status.OK if self.image is not None else Status.EMPTY)
 
     @property
     def empty(self) -> bool:
         return self.image is None
+
+
+def _nothing(status: Status, steps: dict[str, np.ndarray]) -> Preprocessed:
+    return Preprocessed(None, steps, REASONS[status], status)
 
 
 # --------------------------------------------------------------------------- ink map
@@ -141,7 +167,7 @@ def _stretch(raw: np.ndarray, noise_floor: float) -> np.ndarray:
     return np.clip((raw - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def ink_map(pixels: np.ndarray) -> np.ndarray:
+def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     """Any image -> 2-D float32 ink intensity in [0, 1] (1 = ink), background 0.
 
     - RGBA with a transparent background (the canvas): the ink is the alpha, whatever its colour.
@@ -303,11 +329,14 @@ def _normalise_width(work: np.ndarray, width: float) -> np.ndarray:
 def preprocess(
     pixels: np.ndarray,
     *,
+    source: Source = "canvas",
     remove_specks: bool = True,
     normalise_width: bool = True,
 ) -> Preprocessed:
     """Canvas / photo pixels -> MNIST-style 28x28 (see module doc), or why there is nothing to read.
 
+    source: "canvas" for the drawing canvas, "image" for an uploaded file or photo (paper lines,
+    shadows, a desk at the edge are looked for, and a blank one reports Status.NO_INK).
     remove_specks: drop stray dots and noise away from the digit before cropping.
     normalise_width: bring a stroke width outside MNIST's usual range (for the digit's size) to
     the edge of that range: a tiny digit drawn with a fat brush, a huge one with a thin pen.
@@ -315,17 +344,18 @@ def preprocess(
     widths stay untouched, so upscaled MNIST keeps its accuracy (forcing every digit to the
     median width gained 0.3 more on pens but cost MNIST 0.2).
     """
-    ink = ink_map(pixels)
+    nothing = Status.EMPTY if source == "canvas" else Status.NO_INK
+    ink = ink_map(pixels, source=source)
     steps: dict[str, np.ndarray] = {"ink": ink}
     mask = (ink >= _INK_LEVEL).astype(np.uint8)
     if not mask.any():
-        return Preprocessed(None, steps, EMPTY_REASON)
+        return _nothing(nothing, steps)
     if remove_specks:
         ink = _remove_specks(ink, mask)
         steps["specks removed"] = ink
     box = _bbox(ink, _INK_LEVEL)
     if box is None:
-        return Preprocessed(None, steps, EMPTY_REASON)
+        return _nothing(nothing, steps)
     y0, y1, x0, x1 = box
     # Include the anti-aliased fringe round the mask (1 px), within the image.
     y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
@@ -337,7 +367,7 @@ def preprocess(
     work = _resize_long_side(crop, _WORK_SIDE)
     width = _stroke_width(work) * extent / _WORK_SIDE  # in image px
     if extent < _MIN_EXTENT * max(ink.shape) or extent < _MIN_EXTENT_PER_WIDTH * width:
-        return Preprocessed(None, steps, TOO_SMALL_REASON)
+        return _nothing(Status.TOO_SMALL, steps)
 
     digit = crop
     if normalise_width:
@@ -355,8 +385,8 @@ def preprocess(
     image = _centre_by_mass(fit)
     steps["centred 28x28"] = image
     if float(image.max(initial=0.0)) <= 0.0:
-        return Preprocessed(None, steps, TOO_SMALL_REASON)
-    return Preprocessed(image, steps)
+        return _nothing(Status.TOO_SMALL, steps)
+    return Preprocessed(image, steps, None, Status.OK)
 
 
 def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
@@ -378,19 +408,6 @@ def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
         borderValue=0,
     )
     return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
-def preprocess_batch(images: Iterable[np.ndarray], **kwargs: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocess many images: (stack of the readable ones' 28x28, bool mask of which were readable)."""
-    out: list[np.ndarray] = []
-    ok: list[bool] = []
-    for img in images:
-        result = preprocess(img, **kwargs)
-        ok.append(result.image is not None)
-        if result.image is not None:
-            out.append(result.image)
-    stack = np.stack(out) if out else np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.float32)
-    return stack, np.asarray(ok, dtype=bool)
 
 
 # --------------------------------------------------------------------------- files
