@@ -34,7 +34,9 @@ from digitdraw.preprocess import preprocess  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", action="append", help="name or path (repeatable; default dense, cnn)")
     parser.add_argument("--per-condition", type=int, default=150)
     parser.add_argument("--seed", type=int, default=12)

@@ -56,14 +56,15 @@ def random_spec(rng: np.random.Generator, condition: str) -> PhotoSpec:
         digit_height=rng.uniform(0.3, 0.55),
         pencil_width=rng.uniform(0.025, 0.06),
         pencil_darkness=rng.uniform(0.4, 0.75),
-        paper=tuple(float(v) for v in rng.uniform(0.86, 0.96) * rng.uniform([0.97, 0.96, 0.88], [1.0, 1.0, 1.0])),
+        paper=tuple(float(v) for v in rng.uniform(0.86, 0.96) * rng.uniform([0.97, 0.96, 0.88], 1.0)),
         light=rng.uniform(0.8, 1.0),
     )
     every = condition == "everything"
     if condition == "gradient" or every:
         spec = replace(spec, gradient=rng.uniform(0.2, 0.5), gradient_angle=rng.uniform(0, 2 * math.pi))
     if condition == "shadow" or every:
-        shadow = (rng.uniform(0, 2 * math.pi), rng.uniform(-0.5, 0.3), rng.uniform(0.35, 0.6), rng.uniform(0.01, 0.08))
+        angle, offset = rng.uniform(0, 2 * math.pi), rng.uniform(-0.5, 0.3)
+        shadow = (angle, offset, rng.uniform(0.35, 0.6), rng.uniform(0.01, 0.08))
         spec = replace(spec, shadow=shadow)
     if condition == "ruled" or (every and rng.random() < 0.5):
         spec = replace(spec, ruled=rng.uniform(0.06, 0.11))
@@ -183,7 +184,7 @@ def synthetic_photo(digit: PenDigit, spec: PhotoSpec, rng: np.random.Generator) 
     reflect = reflect * (1.0 - np.clip(alpha[..., None] * pencil, 0.0, 0.95))
     if spec.rotation:
         turn = cv2.getRotationMatrix2D((fw / 2, fh / 2), spec.rotation, 1.0)
-        reflect = cv2.warpAffine(reflect, turn, (fw, fh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        reflect = cv2.warpAffine(reflect, turn, (fw, fh), borderMode=cv2.BORDER_REFLECT)
     reflect = reflect[margin : margin + h, margin : margin + w]
     desk = _desk_mask(spec, h, w, rng)
     if spec.desk is not None:

@@ -9,9 +9,12 @@ Pure numpy/OpenCV/Pillow: no TensorFlow, no Streamlit, so it is cheap to test an
 from __future__ import annotations
 
 import io
+import os
+import stat
+import threading
 import warnings
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -19,8 +22,18 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Uploads larger than this are refused before decoding (memory, and decompression bombs).
-MAX_IMAGE_PIXELS = 40_000_000
+# Files (uploads, or paths given to the CLI) larger than this are refused unread.
+MAX_FILE_MB = 10
+# Images claiming more pixels than this are refused from their header (decompression bombs);
+# phone photos (48-50 MP, even 108 MP) pass and are decoded downscaled.
+MAX_IMAGE_PIXELS = 150_000_000
+# Decoded images are at most this size (longer side, px): a digit needs far less.
+MAX_DECODED_SIDE = 1024
+# What one decode may hold in memory (bytes, before downscaling). JPEG decodes at 1/2..1/8 scale
+# within it whatever the pixel count; formats without scaled decoding (PNG) are refused beyond it.
+DECODE_BUDGET = 64 * 2**20
+# Decodes running at once (uploads from several sessions): memory stays within this x the budget.
+_DECODING = threading.BoundedSemaphore(2)
 
 MNIST_SIZE = 28
 MNIST_BOX = 20  # the longer side of the digit in MNIST
@@ -41,6 +54,17 @@ _WORK_SIDE = 80
 # MNIST's stroke width at _WORK_SIDE, measured on the MNIST test set with _stroke_width():
 # median 11.1 px when the digit's longer side is 80 px (about 2.8 px of its 20 px box).
 _MNIST_WIDTH = 11.1 / 80
+# Photos are read at most this size (longer side, px): a digit needs no more, and it bounds the time.
+_PHOTO_SIDE = 640
+# A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
+# narrower than this fraction of the shorter side: wider than any pencil or pen stroke.
+_PHOTO_BACKGROUND = 0.08
+# Printed paper lines run straight across the photo: at least this fraction of its width (or height).
+_LINE_SPAN = 0.6
+# ... and a lone straight line (a margin, a border) must run across almost all of it.
+_LONE_LINE_SPAN = 0.85
+# Paper lines are looked for within this angle of horizontal and vertical (radians).
+_LINE_TILT = 0.2
 # MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
 # (relative to the median) are left alone, widths outside are brought to its nearer edge.
 _WIDTH_BAND = (0.78, 1.35)
@@ -50,7 +74,7 @@ class ImageError(ValueError):
     """An uploaded file that cannot be used as an image; the message is fit to show the user."""
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What preprocessing made of the input: callers branch on this, and show `reason`."""
 
     OK = "ok"
@@ -184,6 +208,8 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
     f = _to_unit_float(a)
+    if source == "image" and max(f.shape[:2]) > _PHOTO_SIDE:
+        f = _resize_long_side(f, _PHOTO_SIDE)
 
     if f.ndim == 3 and f.shape[2] == 4:
         alpha = f[..., 3]
@@ -210,6 +236,8 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
                 return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
             f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
 
+    if source == "image":
+        return _photo_ink(f)
     edge = _border(f)
     bg = float(np.median(edge))
     lo, hi = np.percentile(_thumbnail(f), [0.5, 99.5])
@@ -228,6 +256,137 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     signed = signed.astype(np.float32)
     # The noise floor comes from the signed residual: clipped at 0 its median would be 0.
     return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+
+
+def _photo_ink(f: np.ndarray) -> np.ndarray:
+    """Grey photo or scan -> ink 0..1: divide out the light, then take out printed paper lines.
+
+    The background is a grey closing (for dark ink): every mark narrower than the kernel is
+    filled with the paper round it, while what is wider (shadows, gradients, a desk along an
+    edge, a dark border) stays in the background and divides out. Ink is then the fraction of
+    the paper's light it absorbs, so a stroke reads the same in the light and in a shadow.
+    """
+    h, w = f.shape
+    k = max(3, round(_PHOTO_BACKGROUND * min(h, w))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    # Which polarity: marks darker than their surroundings (pencil on paper) or lighter (chalk,
+    # white on black). Decided against the local mean, so a shadow or a desk cannot fool it: the
+    # strokes are the far tail on their side, while the background round them is near its mean.
+    local = f - cv2.blur(f, (k, k))
+    lo, hi = np.percentile(local, [0.5, 99.5])
+    g = f if -lo >= hi else 1.0 - f
+    background = cv2.morphologyEx(g, cv2.MORPH_CLOSE, kernel)
+    paper = float(np.percentile(background, 90))
+    # Deep shade or a dark desk: measure against a floor, so their noise does not become ink.
+    raw = (background - g) / np.maximum(background, max(0.35 * paper, 0.02))
+    raw = np.maximum(raw - _local_floor(raw, k), 0.0)
+    # The edge of a desk or of a hard shadow is a step in the background that the closing puts a
+    # pixel off: nothing within a few pixels of such a step is taken for ink.
+    step = cv2.morphologyEx(background, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8))
+    raw[step > 0.2 * paper] = 0.0
+    raw = _remove_ruling(raw.astype(np.float32))
+    return _stretch(raw, noise_floor=_noise(_border(raw)))
+
+
+def _local_floor(raw: np.ndarray, block: int) -> np.ndarray:
+    """The level texture and noise reach locally (mean + 3 sd per block, smoothly joined).
+
+    Measured on the lower part of each block, which is the paper's (or the desk's, whose grain
+    is much rougher): subtracting it leaves only what stands out.
+    """
+    h, w = raw.shape
+    by, bx = max(1, h // block), max(1, w // block)
+    cells = (
+        raw[: by * block, : bx * block]
+        .reshape(by, block, bx, block)
+        .transpose(0, 2, 1, 3)
+        .reshape(by, bx, -1)
+    )
+    if cells.shape[2] == 0:
+        return np.zeros_like(raw)
+    p5, p25 = np.percentile(cells, [5, 25], axis=2)
+    # Level and spread from the lowest quarter only (as if normal: p25 - p5 = 0.97 sd), so
+    # strokes, which lie above, may cover most of a block (a loop) without raising its floor.
+    spread = ((p25 - p5) / 0.97).astype(np.float32)
+    centre = (p25 + 0.6745 * spread).astype(np.float32)
+    near = np.ones((3, 3), np.uint8)
+    # A block covered by a thick stroke is raised: take the lowest nearby. A block half on a
+    # rough desk spreads its roughness to its neighbours, so the desk's edge stays dark.
+    floor = cv2.erode(centre, near) + 3.0 * cv2.dilate(spread, near)
+    return cv2.resize(floor, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _remove_ruling(raw: np.ndarray) -> np.ndarray:
+    """Subtract printed lines (ruled or squared paper, a margin): long, straight, parallel marks.
+
+    Hough finds near-horizontal and near-vertical lines spanning most of the photo; a family
+    counts when it has two lines or more (ruling) or one nearly as long as the photo. Each
+    family's lines are then estimated pixel by pixel (an opening along their direction) and
+    subtracted, so a digit crossing a line keeps its stroke.
+    """
+    h, w = raw.shape
+    mask = (raw > max(0.05, _noise(_border(raw)))).astype(np.uint8)
+    out = raw
+    for vertical in (False, True):
+        tilt = _line_family(mask, vertical)
+        if tilt is not None:
+            out = out - _line_layer(out, tilt, vertical)
+    return np.maximum(out, 0.0)
+
+
+def _hough(mask: np.ndarray, vertical: bool, span: float) -> np.ndarray:
+    """(rho, tilt) of lines within _LINE_TILT of horizontal / vertical covering `span` of the photo."""
+    h, w = mask.shape
+    votes = max(2, round(span * (h if vertical else w)))
+    ranges = (
+        [(0.0, _LINE_TILT), (np.pi - _LINE_TILT, np.pi)]
+        if vertical
+        else [(np.pi / 2 - _LINE_TILT, np.pi / 2 + _LINE_TILT)]
+    )
+    found = []
+    for low, high in ranges:
+        lines = cv2.HoughLines(mask, 1, np.pi / 720, votes, min_theta=low, max_theta=high)
+        if lines is not None:
+            found.append(lines.reshape(-1, 2))
+    if not found:
+        return np.zeros((0, 2), np.float32)
+    lines = np.concatenate(found)
+    rho, theta = lines[:, 0], lines[:, 1]
+    if vertical:  # theta near pi is the same family as theta near 0, tilted the other way
+        flip = theta > np.pi / 2
+        rho, theta = np.where(flip, -rho, rho), np.where(flip, theta - np.pi, theta)
+    else:
+        theta = theta - np.pi / 2
+    return np.stack([rho, theta], 1)
+
+
+def _line_family(mask: np.ndarray, vertical: bool) -> float | None:
+    """The tilt (radians) of a family of paper lines in `mask`, or None if there is none."""
+    lines = _hough(mask, vertical, _LINE_SPAN)
+    if len(lines) == 0:
+        return None
+    rho = np.sort(lines[:, 0])
+    across = mask.shape[1] if vertical else mask.shape[0]
+    groups = 1 + int((np.diff(rho) > 0.03 * across).sum())  # a thick stroke gives many close rhos
+    if groups < 2 and len(_hough(mask, vertical, _LONE_LINE_SPAN)) == 0:
+        return None
+    return float(np.median(lines[:, 1]))
+
+
+def _line_layer(raw: np.ndarray, tilt: float, vertical: bool) -> np.ndarray:
+    """The lines of one family, estimated per pixel: turned square to the axes, then opened along them."""
+    h, w = raw.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(np.degrees(tilt)), 1.0)
+    square = cv2.warpAffine(raw, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    length = round(_LINE_SPAN * (h if vertical else w))
+    along = (1, length) if vertical else (length, 1)  # cv2 sizes are (width, height)
+    smooth = cv2.blur(square, (1, 7) if vertical else (7, 1))  # the line's level, not its noise
+    lines = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along))
+    # Turning blurs a line over a pixel more and the opening keeps its faintest level: widen the
+    # estimate by a pixel each side; taking min(lines, raw) below keeps it from eating a stroke.
+    lines = cv2.dilate(lines, np.ones((1, 3) if vertical else (3, 1), np.uint8))
+    back = cv2.warpAffine(lines, turn, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    return np.minimum(back, raw)
 
 
 def _thumbnail(f: np.ndarray, side: int = 96) -> np.ndarray:
@@ -297,7 +456,7 @@ def _stroke_width(img: np.ndarray) -> float:
 
 
 def _resize_long_side(img: np.ndarray, side: int) -> np.ndarray:
-    h, w = img.shape
+    h, w = img.shape[:2]
     s = side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR  # area-average down, smooth up
@@ -416,38 +575,100 @@ def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
 def load_image_file(data: bytes | str | Path) -> np.ndarray:
     """Decode an uploaded image (PNG, JPEG, ...) to uint8 RGBA, RGB or L, upright per its EXIF.
 
-    bytes are the file's content; str / Path name a file. Raises ImageError, with a message
-    fit for the user, for empty or undecodable files and for images over MAX_IMAGE_PIXELS
-    (checked from the header, before anything big is decoded).
+    bytes are the file's content; str / Path name a file (a regular file, at most MAX_FILE_MB).
+    Large images come back downscaled to MAX_DECODED_SIDE; memory stays within DECODE_BUDGET per
+    decode (JPEG is decoded at a reduced scale). Raises ImageError, with a message fit for the
+    user, for empty, oversized or undecodable files and images over MAX_IMAGE_PIXELS (checked
+    from the header, before anything big is decoded).
     """
     if isinstance(data, (str, Path)):
-        data = Path(data).read_bytes()
+        data = _read_file(Path(data))
     data = bytes(data)
     if not data:
         raise ImageError("The file is empty — upload a PNG or JPEG image of a digit.")
+    if len(data) > MAX_FILE_MB * 2**20:
+        raise ImageError(_too_big_message(len(data)))
+    with _DECODING:
+        return _decode(data)
+
+
+def _too_big_message(size: int) -> str:
+    return (
+        f"That file is {size / 2**20:.1f} MB; the limit is {MAX_FILE_MB} MB. "
+        "Upload a smaller photo or a crop of the digit."
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    """A named file's bytes: regular files only (not /dev/zero, a FIFO, a folder), within MAX_FILE_MB."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path} is not a regular file — give the path of a PNG or JPEG image.")
+        if info.st_size > MAX_FILE_MB * 2**20:
+            raise ImageError(_too_big_message(info.st_size))
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it does not hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_FILE_MB * 2**20 + 1)  # a file that grew is still cut off
+    except FileNotFoundError as exc:
+        raise ImageError(f"No such file: {path}") from exc
+    except OSError as exc:
+        raise ImageError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_MB * 2**20:
+        raise ImageError(_too_big_message(len(data)))
+    return data
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    return {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(mode, 4)
+
+
+def _decode(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow's own bomb warning starts at 89 MP; MAX_IMAGE_PIXELS is checked below instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
+                if w < 1 or h < 1:
+                    raise ImageError("The image has no pixels.")
                 if w * h > MAX_IMAGE_PIXELS:
                     raise ImageError(
                         f"The image is too large ({w}x{h} pixels); the limit is "
                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
                     )
-                if w < 1 or h < 1:
-                    raise ImageError("The image has no pixels.")
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale: the smallest still >= MAX_DECODED_SIDE.
+                im.draft(im.mode if im.mode in ("L", "RGB") else "RGB", (MAX_DECODED_SIDE, MAX_DECODED_SIDE))
+                dw, dh = im.size  # the scaled size after draft
+                if dw * dh * _bytes_per_pixel(im.mode) > DECODE_BUDGET:
+                    raise ImageError(
+                        f"The image is too large to open ({w}x{h} pixels, {im.format or 'this format'} "
+                        f"without scaled decoding); the limit is {DECODE_BUDGET // (4 * 10**6)} megapixels "
+                        "for such files. Send a JPEG, or a smaller image."
+                    )
                 im.load()
+                if max(im.size) > MAX_DECODED_SIDE:
+                    im = _downscale(im)
                 im = ImageOps.exif_transpose(im)
                 return _to_array(im)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageError(f"The image is too large to open safely ({exc}).") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("That file is not an image we can read — upload a PNG or JPEG.") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"The image file is damaged or incomplete ({exc}).") from exc
+
+
+def _downscale(im: Image.Image) -> Image.Image:
+    """Shrink a decoded image so its longer side is MAX_DECODED_SIDE (EXIF kept for the turn)."""
+    if im.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
+        alpha = "transparency" in im.info or im.mode in ("PA", "La")
+        im = im.convert("RGBA" if alpha else "L" if im.mode == "1" else "RGB")
+    im.thumbnail((MAX_DECODED_SIDE, MAX_DECODED_SIDE), Image.Resampling.BOX)
+    return im
 
 
 def _to_array(im: Image.Image) -> np.ndarray:

@@ -16,12 +16,13 @@ from PIL import Image
 from digitdraw import preprocess as pp
 from digitdraw.pendigits import TUNE_WRITERS, load_pendigits, render
 from digitdraw.preprocess import (
+    REASONS,
     ImageError,
     Preprocessed,
+    Status,
     ink_map,
     load_image_file,
     preprocess,
-    preprocess_batch,
 )
 
 # More hand-written strokes in the tablet's 500x500 box, y down (SEVEN and ONE: conftest).
@@ -284,14 +285,57 @@ def test_small_but_real_digits_are_read():
     assert not preprocess(render(ONE, height=60, stroke_width=20)).empty  # a short fat 1
 
 
-def test_preprocess_batch_stacks_the_readable_ones():
-    images = [render(SEVEN), np.zeros((280, 280, 4), np.uint8), render(ONE)]
-    stack, readable = preprocess_batch(images)
-    assert readable.tolist() == [True, False, True]
-    assert stack.shape == (2, 28, 28) and stack.dtype == np.float32
-    assert np.array_equal(stack[1], read(render(ONE)))
-    empty_stack, none = preprocess_batch([])
-    assert empty_stack.shape == (0, 28, 28) and none.shape == (0,)
+def test_status_says_what_became_of_the_input():
+    cases = {
+        Status.OK: preprocess(render(SEVEN)),
+        Status.EMPTY: preprocess(np.zeros((280, 280, 4), np.uint8)),
+        Status.TOO_SMALL: preprocess(render(SEVEN, height=10, stroke_width=3)),
+        Status.NO_INK: preprocess(np.full((300, 400, 3), 230, np.uint8), source="image"),
+    }
+    for status, result in cases.items():
+        assert result.status is status
+        assert result.empty == (status is not Status.OK)
+        assert result.reason == REASONS.get(status)  # the sentence shown, None when there is an image
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.full((300, 400, 3), 235, np.uint8),  # white paper
+        np.zeros((280, 280, 4), np.uint8),  # a transparent PNG
+        np.zeros((280, 280), np.uint8),  # black
+    ],
+    ids=["white", "transparent", "black"],
+)
+def test_a_blank_image_has_no_ink_not_an_empty_canvas(pixels):
+    result = preprocess(pixels, source="image")
+    assert result.status is Status.NO_INK and result.image is None
+    assert result.reason == pp.NO_INK_REASON == "No ink found in this image."
+    assert preprocess(pixels).reason == pp.EMPTY_REASON  # the same pixels from the canvas
+
+
+def test_a_blank_photo_of_shaded_ruled_paper_has_no_ink():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:360, 0:480]
+    light = 0.95 - 0.4 * xx / 480 - 0.35 / (1 + np.exp(-(yy - 200) / 15.0))  # gradient and a shadow
+    paper = np.full((360, 480), 0.9) * light
+    paper[20::30] *= 0.75  # ruled lines
+    photo = np.clip(paper * 255 + rng.normal(0, 3, paper.shape), 0, 255).astype(np.uint8)
+    assert preprocess(jpeg_roundtrip(photo), source="image").status is Status.NO_INK
+
+
+def test_canvas_drawings_uploaded_as_images_read_the_same():
+    # a PNG saved from the canvas, or a clean scan, is not harmed by the photo path
+    rgba = render(TWO, stroke_width=14)
+    alpha = rgba[..., 3].astype(np.float32)[..., None] / 255
+    cream = np.round(np.float32([250, 240, 210]) * (1 - alpha) + np.float32([20, 40, 160]) * alpha)
+    for name, pixels in {
+        "transparent canvas": rgba,
+        "white on black": gray_on_black(rgba),
+        "black on white": 255 - gray_on_black(rgba),
+        "blue ink on cream": cream.astype(np.uint8),
+    }.items():
+        assert diff(read(pixels, source="image"), read(rgba)) < 0.03, name
 
 
 def test_mnist_sized_input_is_accepted():
