@@ -58,9 +58,13 @@ _MNIST_WIDTH = 11.1 / 80
 _PHOTO_SIDE = 640
 # A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
 # narrower than this fraction of the shorter side: wider than any pencil or pen stroke.
-_PHOTO_BACKGROUND = 0.08
+_PHOTO_BACKGROUND = 0.12
 # Printed paper lines run straight across the photo: at least this fraction of its width (or height).
 _LINE_SPAN = 0.6
+# Once a family of lines is found, its fainter lines are looked for down to this span, and each
+# is followed in pieces of this fraction of the photo (short enough for a slight bend or tilt).
+_FAINT_LINE_SPAN = 0.3
+_LINE_PIECE = 0.15
 # ... and a lone straight line (a margin, a border) must run across almost all of it.
 _LONE_LINE_SPAN = 0.85
 # Paper lines are looked for within this angle of horizontal and vertical (radians).
@@ -270,9 +274,10 @@ def _photo_ink(f: np.ndarray) -> np.ndarray:
     k = max(3, round(_PHOTO_BACKGROUND * min(h, w))) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     # Which polarity: marks darker than their surroundings (pencil on paper) or lighter (chalk,
-    # white on black). Decided against the local mean, so a shadow or a desk cannot fool it: the
-    # strokes are the far tail on their side, while the background round them is near its mean.
-    local = f - cv2.blur(f, (k, k))
+    # white on black). Decided against the local median, which a shadow's or a desk's edge does
+    # not move (unlike a mean) and a loop's inside does not fool: the strokes are the far tail.
+    u8 = np.round(f * 255).astype(np.uint8)
+    local = u8.astype(np.int16) - cv2.medianBlur(u8, k)
     lo, hi = np.percentile(local, [0.5, 99.5])
     g = f if -lo >= hi else 1.0 - f
     background = cv2.morphologyEx(g, cv2.MORPH_CLOSE, kernel)
@@ -285,7 +290,32 @@ def _photo_ink(f: np.ndarray) -> np.ndarray:
     step = cv2.morphologyEx(background, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8))
     raw[step > 0.2 * paper] = 0.0
     raw = _remove_ruling(raw.astype(np.float32))
-    return _stretch(raw, noise_floor=_noise(_border(raw)))
+    return _drop_edge_bands(_stretch(raw, noise_floor=_noise(_border(raw))))
+
+
+def _drop_edge_bands(ink: np.ndarray) -> np.ndarray:
+    """Remove bands along an edge: a strip of desk or a dark border narrower than the closing.
+
+    A band is thin across (under a fifth of the photo, and a third of its own length) and either
+    lies against an edge along a third of it or more, or crosses the whole photo (the edge of a
+    desk, of a sheet): digits are not flat like that.
+    """
+    h, w = ink.shape
+    # Joined across small gaps first: a textured strip breaks into pieces.
+    mask = cv2.dilate((ink >= _INK_LEVEL).astype(np.uint8), np.ones((9, 9), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    bands = []
+    for lab in range(1, n):
+        x, y, bw, bh = (int(v) for v in stats[lab, :4])
+        across_x, across_y = x == 0 and x + bw == w, y == 0 and y + bh == h
+        along_x = (y == 0 or y + bh == h or across_x) and bw >= max(w / 3, 3 * bh) and bh <= 0.2 * h
+        along_y = (x == 0 or x + bw == w or across_y) and bh >= max(h / 3, 3 * bw) and bw <= 0.2 * w
+        if along_x or along_y:
+            bands.append(lab)
+    if not bands:
+        return ink
+    band = cv2.dilate(np.isin(labels, bands).astype(np.uint8), np.ones((5, 5), np.uint8))
+    return np.where(band > 0, np.float32(0), ink)
 
 
 def _local_floor(raw: np.ndarray, block: int) -> np.ndarray:
@@ -304,11 +334,11 @@ def _local_floor(raw: np.ndarray, block: int) -> np.ndarray:
     )
     if cells.shape[2] == 0:
         return np.zeros_like(raw)
-    p5, p25 = np.percentile(cells, [5, 25], axis=2)
-    # Level and spread from the lowest quarter only (as if normal: p25 - p5 = 0.97 sd), so
-    # strokes, which lie above, may cover most of a block (a loop) without raising its floor.
-    spread = ((p25 - p5) / 0.97).astype(np.float32)
-    centre = (p25 + 0.6745 * spread).astype(np.float32)
+    p2, p10 = np.percentile(cells, [2, 10], axis=2)
+    # Level and spread from the lowest tenth only (as if normal: p10 - p2 = 0.77 sd), so strokes,
+    # which lie above, may cover most of a block (a loop, a thick stroke) without raising its floor.
+    spread = ((p10 - p2) / 0.77).astype(np.float32)
+    centre = (p10 + 1.28 * spread).astype(np.float32)
     near = np.ones((3, 3), np.uint8)
     # A block covered by a thick stroke is raised: take the lowest nearby. A block half on a
     # rough desk spreads its roughness to its neighbours, so the desk's edge stays dark.
@@ -320,18 +350,35 @@ def _remove_ruling(raw: np.ndarray) -> np.ndarray:
     """Subtract printed lines (ruled or squared paper, a margin): long, straight, parallel marks.
 
     Hough finds near-horizontal and near-vertical lines spanning most of the photo; a family
-    counts when it has two lines or more (ruling) or one nearly as long as the photo. Each
-    family's lines are then estimated pixel by pixel (an opening along their direction) and
-    subtracted, so a digit crossing a line keeps its stroke.
+    counts when it has two lines or more (ruling) or one nearly as long as the photo. Along
+    each of its lines (also fainter ones, at that tilt), the line is estimated pixel by pixel
+    (an opening along it) and subtracted, so a digit crossing a line keeps its stroke.
     """
-    h, w = raw.shape
     mask = (raw > max(0.05, _noise(_border(raw)))).astype(np.uint8)
     out = raw
     for vertical in (False, True):
         tilt = _line_family(mask, vertical)
         if tilt is not None:
-            out = out - _line_layer(out, tilt, vertical)
+            lines = _hough(mask, vertical, _FAINT_LINE_SPAN)
+            lines = lines[np.abs(lines[:, 1] - tilt) < np.radians(1.0)]
+            out = out - _line_layer(out, tilt, vertical) * _line_bands(out.shape, lines, vertical)
     return np.maximum(out, 0.0)
+
+
+def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool) -> np.ndarray:
+    """1 within two pixels of each Hough line (rho, tilt), 0 elsewhere."""
+    h, w = shape
+    band = np.zeros((h, w), np.float32)
+    for rho, tilt in lines:
+        theta = tilt if vertical else tilt + np.pi / 2
+        c, s = np.cos(theta), np.sin(theta)
+        if vertical:  # x = (rho - y sin) / cos
+            p0, p1 = (rho / c, 0.0), ((rho - (h - 1) * s) / c, h - 1.0)
+        else:  # y = (rho - x cos) / sin
+            p0, p1 = (0.0, rho / s), (w - 1.0, (rho - (w - 1) * c) / s)
+        a, b = (round(p0[0] * 16), round(p0[1] * 16)), (round(p1[0] * 16), round(p1[1] * 16))
+        cv2.line(band, a, b, 1.0, 5, cv2.LINE_8, 4)
+    return band
 
 
 def _hough(mask: np.ndarray, vertical: bool, span: float) -> np.ndarray:
@@ -378,7 +425,7 @@ def _line_layer(raw: np.ndarray, tilt: float, vertical: bool) -> np.ndarray:
     h, w = raw.shape
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(np.degrees(tilt)), 1.0)
     square = cv2.warpAffine(raw, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    length = round(_LINE_SPAN * (h if vertical else w))
+    length = max(3, round(_LINE_PIECE * (h if vertical else w)))
     along = (1, length) if vertical else (length, 1)  # cv2 sizes are (width, height)
     smooth = cv2.blur(square, (1, 7) if vertical else (7, 1))  # the line's level, not its noise
     lines = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along))
