@@ -66,7 +66,7 @@ _LINE_SPAN = 0.6
 _FAINT_LINE_SPAN = 0.3
 _LINE_PIECE = 0.15
 # ... and a lone straight line (a margin, a border) must run across almost all of it.
-_LONE_LINE_SPAN = 0.85
+_LONE_LINE_SPAN = 0.75
 # Paper lines are looked for within this angle of horizontal and vertical (radians).
 _LINE_TILT = 0.2
 # MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
@@ -298,15 +298,21 @@ def _drop_edge_bands(ink: np.ndarray) -> np.ndarray:
 
     A band is thin across (under a fifth of the photo, and a third of its own length) and either
     lies against an edge along a third of it or more, or crosses the whole photo (the edge of a
-    desk, of a sheet): digits are not flat like that.
+    desk, of a sheet): digits are not flat like that. Small marks touching an edge beside a much
+    larger one (the digit) go too: bits of desk poking in.
     """
     h, w = ink.shape
     # Joined across small gaps first: a textured strip breaks into pieces.
     mask = cv2.dilate((ink >= _INK_LEVEL).astype(np.uint8), np.ones((9, 9), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     bands = []
+    biggest = int(stats[1:, cv2.CC_STAT_AREA].max(initial=0))
     for lab in range(1, n):
         x, y, bw, bh = (int(v) for v in stats[lab, :4])
+        # Bits of desk or border poking in from an edge, next to a much larger mark (the digit).
+        if (x == 0 or y == 0 or x + bw == w or y + bh == h) and stats[lab, cv2.CC_STAT_AREA] < 0.3 * biggest:
+            bands.append(lab)
+            continue
         across_x, across_y = x == 0 and x + bw == w, y == 0 and y + bh == h
         along_x = (y == 0 or y + bh == h or across_x) and bw >= max(w / 3, 3 * bh) and bh <= 0.2 * h
         along_y = (x == 0 or x + bw == w or across_y) and bh >= max(h / 3, 3 * bw) and bw <= 0.2 * w
