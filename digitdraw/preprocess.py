@@ -201,8 +201,12 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     - RGBA with a transparent background (the canvas): the ink is the alpha, whatever its colour.
     - Opaque images (grey, RGB, RGBA with opaque alpha), either polarity: the background is what
       the border shows; ink is whatever differs from it, by brightness, or by colour when the
-      ink and paper differ in hue more than in brightness (red on blue). Uneven lighting (photos)
+      ink and paper differ in hue more than in brightness (red on blue). Uneven lighting
       is removed by fitting a smooth background surface.
+    - source="image" (uploads, photos of paper): read at most _PHOTO_SIDE px, and grey or
+      brightness-coded images go through _photo_ink, which also copes with shadows, printed
+      paper lines and a desk or dark border at the edge (a canvas has none, and keeps the
+      cheaper path above).
     """
     a = np.asarray(pixels)
     if a.ndim == 3 and a.shape[2] == 1:
