@@ -54,6 +54,9 @@ _WORK_SIDE = 80
 # MNIST's stroke width at _WORK_SIDE, measured on the MNIST test set with _stroke_width():
 # median 11.1 px when the digit's longer side is 80 px (about 2.8 px of its 20 px box).
 _MNIST_WIDTH = 11.1 / 80
+# A border whose pixels differ from its median by > 0.1 in more than this fraction: a photo with
+# shadows, printed lines or a desk (a digit running off one edge covers less).
+_BUSY_BORDER = 0.02
 # Photos are read at most this size (longer side, px): a digit needs no more, and it bounds the time.
 _PHOTO_SIDE = 640
 # A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
@@ -244,7 +247,7 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
                 return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
             f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
 
-    if source == "image":
+    if source == "image" and _busy_border(f):
         return _photo_ink(f)
     edge = _border(f)
     bg = float(np.median(edge))
@@ -264,6 +267,17 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     signed = signed.astype(np.float32)
     # The noise floor comes from the signed residual: clipped at 0 its median would be 0.
     return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+
+
+def _busy_border(f: np.ndarray) -> bool:
+    """Whether the photo's border shows more than one background (shadows, paper lines, a desk).
+
+    A clean image (a saved drawing, a scan, plain paper in even light) has one background round
+    its edge, and the plain path reads it best, thick strokes included; the photo path's closing
+    is sized for pen and pencil strokes.
+    """
+    edge = _border(f)
+    return float((np.abs(edge - np.median(edge)) > 0.1).mean()) > _BUSY_BORDER
 
 
 def _photo_ink(f: np.ndarray) -> np.ndarray:

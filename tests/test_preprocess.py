@@ -339,6 +339,9 @@ def test_canvas_drawings_uploaded_as_images_read_the_same():
         "blue ink on cream": cream.astype(np.uint8),
     }.items():
         assert diff(read(pixels, source="image"), read(rgba)) < 0.03, name
+    # a thick brush too (MNIST upscaled to 280 px has strokes of about 30 px)
+    thick = render(TWO, stroke_width=40)
+    assert diff(read(255 - gray_on_black(thick), source="image"), read(thick)) < 0.03
 
 
 def test_mnist_sized_input_is_accepted():
