@@ -56,7 +56,7 @@ _WORK_SIDE = 80
 _MNIST_WIDTH = 11.1 / 80
 # A border whose pixels differ from its median by > 0.1 in more than this fraction: a photo with
 # shadows, printed lines or a desk (a digit running off one edge covers less).
-_BUSY_BORDER = 0.02
+_BUSY_BORDER = 0.01
 # Photos are read at most this size (longer side, px): a digit needs no more, and it bounds the time.
 _PHOTO_SIDE = 640
 # A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
