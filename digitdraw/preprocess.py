@@ -9,21 +9,36 @@ Pure numpy/OpenCV/Pillow: no TensorFlow, no Streamlit, so it is cheap to test an
 from __future__ import annotations
 
 import io
+import os
+import stat
+import threading
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Uploads larger than this are refused before decoding (memory, and decompression bombs).
-MAX_IMAGE_PIXELS = 40_000_000
+# Files (uploads, or paths given to the CLI) larger than this are refused unread.
+MAX_FILE_MB = 10
+# Images claiming more pixels than this are refused from their header (decompression bombs);
+# phone photos (48-50 MP, even 108 MP) pass and are decoded downscaled.
+MAX_IMAGE_PIXELS = 150_000_000
+# Decoded images are at most this size (longer side, px): a digit needs far less.
+MAX_DECODED_SIDE = 1024
+# What one decode may hold in memory (bytes, before downscaling). JPEG decodes at 1/2..1/8 scale
+# within it whatever the pixel count; formats without scaled decoding (PNG) are refused beyond it.
+DECODE_BUDGET = 64 * 2**20
+# Decodes running at once (uploads from several sessions): memory stays within this x the budget.
+_DECODING = threading.BoundedSemaphore(2)
 
 MNIST_SIZE = 28
 MNIST_BOX = 20  # the longer side of the digit in MNIST
 EMPTY_REASON = "The canvas is empty — draw a digit."
+NO_INK_REASON = "No ink found in this image."
 TOO_SMALL_REASON = "That mark is too small to be a digit — draw it bigger."
 
 # Pixels at or above this ink level count as "ink" for masks (components, bounding box).
@@ -39,6 +54,24 @@ _WORK_SIDE = 80
 # MNIST's stroke width at _WORK_SIDE, measured on the MNIST test set with _stroke_width():
 # median 11.1 px when the digit's longer side is 80 px (about 2.8 px of its 20 px box).
 _MNIST_WIDTH = 11.1 / 80
+# A border whose pixels differ from its median by > 0.1 in more than this fraction: a photo with
+# shadows, printed lines or a desk (a digit running off one edge covers less).
+_BUSY_BORDER = 0.01
+# Photos are read at most this size (longer side, px): a digit needs no more, and it bounds the time.
+_PHOTO_SIDE = 640
+# A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
+# narrower than this fraction of the shorter side: wider than any pencil or pen stroke.
+_PHOTO_BACKGROUND = 0.12
+# Printed paper lines run straight across the photo: at least this fraction of its width (or height).
+_LINE_SPAN = 0.6
+# Once a family of lines is found, its fainter lines are looked for down to this span, and each
+# is followed in pieces of this fraction of the photo (short enough for a slight bend or tilt).
+_FAINT_LINE_SPAN = 0.3
+_LINE_PIECE = 0.15
+# ... and a lone straight line (a margin, a border) must run across almost all of it.
+_LONE_LINE_SPAN = 0.75
+# Paper lines are looked for within this angle of horizontal and vertical (radians).
+_LINE_TILT = 0.2
 # MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
 # (relative to the median) are left alone, widths outside are brought to its nearer edge.
 _WIDTH_BAND = (0.78, 1.35)
@@ -48,17 +81,41 @@ class ImageError(ValueError):
     """An uploaded file that cannot be used as an image; the message is fit to show the user."""
 
 
+class Status(StrEnum):
+    """What preprocessing made of the input: callers branch on this, and show `reason`."""
+
+    OK = "ok"
+    EMPTY = "empty"  # a canvas with nothing drawn
+    NO_INK = "no ink"  # an image (upload, photo) with nothing written on it
+    TOO_SMALL = "too small"  # a mark, but too small to be a digit
+
+
+# The sentence shown for each status without an image (one home for the wording).
+REASONS = {Status.EMPTY: EMPTY_REASON, Status.NO_INK: NO_INK_REASON, Status.TOO_SMALL: TOO_SMALL_REASON}
+
+Source = Literal["canvas", "image"]
+
+
 @dataclass(frozen=True)
 class Preprocessed:
-    """The 28x28 model input, or why there is none, plus the steps for display."""
+    """The 28x28 model input, or why there is none (status, and reason for the user), plus the steps."""
 
     image: np.ndarray | None  # (28, 28) float32 in [0, 1], white digit on black; None = nothing
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # ordered, each 2-D float32 0..1
     reason: str | None = None  # a sentence for the user when image is None
+    status: Status | None = None  # None: derived, OK with an image and EMPTY without
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            object.__setattr__(self, "status", Status.OK if self.image is not None else Status.EMPTY)
 
     @property
     def empty(self) -> bool:
         return self.image is None
+
+
+def _nothing(status: Status, steps: dict[str, np.ndarray]) -> Preprocessed:
+    return Preprocessed(None, steps, REASONS[status], status)
 
 
 # --------------------------------------------------------------------------- ink map
@@ -141,14 +198,18 @@ def _stretch(raw: np.ndarray, noise_floor: float) -> np.ndarray:
     return np.clip((raw - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def ink_map(pixels: np.ndarray) -> np.ndarray:
+def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     """Any image -> 2-D float32 ink intensity in [0, 1] (1 = ink), background 0.
 
     - RGBA with a transparent background (the canvas): the ink is the alpha, whatever its colour.
     - Opaque images (grey, RGB, RGBA with opaque alpha), either polarity: the background is what
       the border shows; ink is whatever differs from it, by brightness, or by colour when the
-      ink and paper differ in hue more than in brightness (red on blue). Uneven lighting (photos)
+      ink and paper differ in hue more than in brightness (red on blue). Uneven lighting
       is removed by fitting a smooth background surface.
+    - source="image" (uploads, photos of paper): read at most _PHOTO_SIDE px, and grey or
+      brightness-coded images go through _photo_ink, which also copes with shadows, printed
+      paper lines and a desk or dark border at the edge (a canvas has none, and keeps the
+      cheaper path above).
     """
     a = np.asarray(pixels)
     if a.ndim == 3 and a.shape[2] == 1:
@@ -158,6 +219,8 @@ def ink_map(pixels: np.ndarray) -> np.ndarray:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
     f = _to_unit_float(a)
+    if source == "image" and max(f.shape[:2]) > _PHOTO_SIDE:
+        f = _resize_long_side(f, _PHOTO_SIDE)
 
     if f.ndim == 3 and f.shape[2] == 4:
         alpha = f[..., 3]
@@ -184,6 +247,8 @@ def ink_map(pixels: np.ndarray) -> np.ndarray:
                 return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
             f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
 
+    if source == "image" and _busy_border(f):
+        return _photo_ink(f)
     edge = _border(f)
     bg = float(np.median(edge))
     lo, hi = np.percentile(_thumbnail(f), [0.5, 99.5])
@@ -202,6 +267,197 @@ def ink_map(pixels: np.ndarray) -> np.ndarray:
     signed = signed.astype(np.float32)
     # The noise floor comes from the signed residual: clipped at 0 its median would be 0.
     return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+
+
+def _busy_border(f: np.ndarray) -> bool:
+    """Whether the photo's border shows more than one background (shadows, paper lines, a desk).
+
+    A clean image (a saved drawing, a scan, plain paper in even light) has one background round
+    its edge, and the plain path reads it best, thick strokes included; the photo path's closing
+    is sized for pen and pencil strokes.
+    """
+    edge = _border(f)
+    return float((np.abs(edge - np.median(edge)) > 0.1).mean()) > _BUSY_BORDER
+
+
+def _photo_ink(f: np.ndarray) -> np.ndarray:
+    """Grey photo or scan -> ink 0..1: divide out the light, then take out printed paper lines.
+
+    The background is a grey closing (for dark ink): every mark narrower than the kernel is
+    filled with the paper round it, while what is wider (shadows, gradients, a desk along an
+    edge, a dark border) stays in the background and divides out. Ink is then the fraction of
+    the paper's light it absorbs, so a stroke reads the same in the light and in a shadow.
+    """
+    h, w = f.shape
+    k = max(3, round(_PHOTO_BACKGROUND * min(h, w))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    # Which polarity: marks darker than their surroundings (pencil on paper) or lighter (chalk,
+    # white on black). Decided against the local median, which a shadow's or a desk's edge does
+    # not move (unlike a mean) and a loop's inside does not fool: the strokes are the far tail.
+    u8 = np.round(f * 255).astype(np.uint8)
+    local = u8.astype(np.int16) - cv2.medianBlur(u8, k)
+    lo, hi = np.percentile(local, [0.5, 99.5])
+    g = f if -lo >= hi else 1.0 - f
+    background = cv2.morphologyEx(g, cv2.MORPH_CLOSE, kernel)
+    paper = float(np.percentile(background, 90))
+    # Deep shade or a dark desk: measure against a floor, so their noise does not become ink.
+    raw = (background - g) / np.maximum(background, max(0.35 * paper, 0.02))
+    raw = np.maximum(raw - _local_floor(raw, k), 0.0)
+    # The edge of a desk or of a hard shadow is a step in the background that the closing puts a
+    # pixel off: nothing within a few pixels of such a step is taken for ink.
+    step = cv2.morphologyEx(background, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8))
+    raw[step > 0.2 * paper] = 0.0
+    raw = _remove_ruling(raw.astype(np.float32))
+    return _drop_edge_bands(_stretch(raw, noise_floor=_noise(_border(raw))))
+
+
+def _drop_edge_bands(ink: np.ndarray) -> np.ndarray:
+    """Remove bands along an edge: a strip of desk or a dark border narrower than the closing.
+
+    A band is thin across (under a fifth of the photo, and a third of its own length) and either
+    lies against an edge along a third of it or more, or crosses the whole photo (the edge of a
+    desk, of a sheet): digits are not flat like that. Small marks touching an edge beside a much
+    larger one (the digit) go too: bits of desk poking in.
+    """
+    h, w = ink.shape
+    # Joined across small gaps first: a textured strip breaks into pieces.
+    mask = cv2.dilate((ink >= _INK_LEVEL).astype(np.uint8), np.ones((9, 9), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    bands = []
+    biggest = int(stats[1:, cv2.CC_STAT_AREA].max(initial=0))
+    for lab in range(1, n):
+        x, y, bw, bh = (int(v) for v in stats[lab, :4])
+        # Bits of desk or border poking in from an edge, next to a much larger mark (the digit).
+        if (x == 0 or y == 0 or x + bw == w or y + bh == h) and stats[lab, cv2.CC_STAT_AREA] < 0.3 * biggest:
+            bands.append(lab)
+            continue
+        across_x, across_y = x == 0 and x + bw == w, y == 0 and y + bh == h
+        along_x = (y == 0 or y + bh == h or across_x) and bw >= max(w / 3, 3 * bh) and bh <= 0.2 * h
+        along_y = (x == 0 or x + bw == w or across_y) and bh >= max(h / 3, 3 * bw) and bw <= 0.2 * w
+        if along_x or along_y:
+            bands.append(lab)
+    if not bands:
+        return ink
+    band = cv2.dilate(np.isin(labels, bands).astype(np.uint8), np.ones((5, 5), np.uint8))
+    return np.where(band > 0, np.float32(0), ink)
+
+
+def _local_floor(raw: np.ndarray, block: int) -> np.ndarray:
+    """The level texture and noise reach locally (mean + 3 sd per block, smoothly joined).
+
+    Measured on the lower part of each block, which is the paper's (or the desk's, whose grain
+    is much rougher): subtracting it leaves only what stands out.
+    """
+    h, w = raw.shape
+    by, bx = max(1, h // block), max(1, w // block)
+    cells = (
+        raw[: by * block, : bx * block]
+        .reshape(by, block, bx, block)
+        .transpose(0, 2, 1, 3)
+        .reshape(by, bx, -1)
+    )
+    if cells.shape[2] == 0:
+        return np.zeros_like(raw)
+    p2, p10 = np.percentile(cells, [2, 10], axis=2)
+    # Level and spread from the lowest tenth only (as if normal: p10 - p2 = 0.77 sd), so strokes,
+    # which lie above, may cover most of a block (a loop, a thick stroke) without raising its floor.
+    spread = ((p10 - p2) / 0.77).astype(np.float32)
+    centre = (p10 + 1.28 * spread).astype(np.float32)
+    near = np.ones((3, 3), np.uint8)
+    # A block covered by a thick stroke is raised: take the lowest nearby. A block half on a
+    # rough desk spreads its roughness to its neighbours, so the desk's edge stays dark.
+    floor = cv2.erode(centre, near) + 3.0 * cv2.dilate(spread, near)
+    return cv2.resize(floor, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _remove_ruling(raw: np.ndarray) -> np.ndarray:
+    """Subtract printed lines (ruled or squared paper, a margin): long, straight, parallel marks.
+
+    Hough finds near-horizontal and near-vertical lines spanning most of the photo; a family
+    counts when it has two lines or more (ruling) or one nearly as long as the photo. Along
+    each of its lines (also fainter ones, at that tilt), the line is estimated pixel by pixel
+    (an opening along it) and subtracted, so a digit crossing a line keeps its stroke.
+    """
+    mask = (raw > max(0.05, _noise(_border(raw)))).astype(np.uint8)
+    out = raw
+    for vertical in (False, True):
+        tilt = _line_family(mask, vertical)
+        if tilt is not None:
+            lines = _hough(mask, vertical, _FAINT_LINE_SPAN)
+            lines = lines[np.abs(lines[:, 1] - tilt) < np.radians(1.0)]
+            out = out - _line_layer(out, tilt, vertical) * _line_bands(out.shape, lines, vertical)
+    return np.maximum(out, 0.0)
+
+
+def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool) -> np.ndarray:
+    """1 within two pixels of each Hough line (rho, tilt), 0 elsewhere."""
+    h, w = shape
+    band = np.zeros((h, w), np.float32)
+    for rho, tilt in lines:
+        theta = tilt if vertical else tilt + np.pi / 2
+        c, s = np.cos(theta), np.sin(theta)
+        if vertical:  # x = (rho - y sin) / cos
+            p0, p1 = (rho / c, 0.0), ((rho - (h - 1) * s) / c, h - 1.0)
+        else:  # y = (rho - x cos) / sin
+            p0, p1 = (0.0, rho / s), (w - 1.0, (rho - (w - 1) * c) / s)
+        a, b = (round(p0[0] * 16), round(p0[1] * 16)), (round(p1[0] * 16), round(p1[1] * 16))
+        cv2.line(band, a, b, 1.0, 5, cv2.LINE_8, 4)
+    return band
+
+
+def _hough(mask: np.ndarray, vertical: bool, span: float) -> np.ndarray:
+    """(rho, tilt) of lines within _LINE_TILT of horizontal / vertical covering `span` of the photo."""
+    h, w = mask.shape
+    votes = max(2, round(span * (h if vertical else w)))
+    ranges = (
+        [(0.0, _LINE_TILT), (np.pi - _LINE_TILT, np.pi)]
+        if vertical
+        else [(np.pi / 2 - _LINE_TILT, np.pi / 2 + _LINE_TILT)]
+    )
+    found = []
+    for low, high in ranges:
+        lines = cv2.HoughLines(mask, 1, np.pi / 720, votes, min_theta=low, max_theta=high)
+        if lines is not None:
+            found.append(lines.reshape(-1, 2))
+    if not found:
+        return np.zeros((0, 2), np.float32)
+    lines = np.concatenate(found)
+    rho, theta = lines[:, 0], lines[:, 1]
+    if vertical:  # theta near pi is the same family as theta near 0, tilted the other way
+        flip = theta > np.pi / 2
+        rho, theta = np.where(flip, -rho, rho), np.where(flip, theta - np.pi, theta)
+    else:
+        theta = theta - np.pi / 2
+    return np.stack([rho, theta], 1)
+
+
+def _line_family(mask: np.ndarray, vertical: bool) -> float | None:
+    """The tilt (radians) of a family of paper lines in `mask`, or None if there is none."""
+    lines = _hough(mask, vertical, _LINE_SPAN)
+    if len(lines) == 0:
+        return None
+    rho = np.sort(lines[:, 0])
+    across = mask.shape[1] if vertical else mask.shape[0]
+    groups = 1 + int((np.diff(rho) > 0.03 * across).sum())  # a thick stroke gives many close rhos
+    if groups < 2 and len(_hough(mask, vertical, _LONE_LINE_SPAN)) == 0:
+        return None
+    return float(np.median(lines[:, 1]))
+
+
+def _line_layer(raw: np.ndarray, tilt: float, vertical: bool) -> np.ndarray:
+    """The lines of one family, estimated per pixel: turned square to the axes, then opened along them."""
+    h, w = raw.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(np.degrees(tilt)), 1.0)
+    square = cv2.warpAffine(raw, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    length = max(3, round(_LINE_PIECE * (h if vertical else w)))
+    along = (1, length) if vertical else (length, 1)  # cv2 sizes are (width, height)
+    smooth = cv2.blur(square, (1, 7) if vertical else (7, 1))  # the line's level, not its noise
+    lines = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along))
+    # Turning blurs a line over a pixel more and the opening keeps its faintest level: widen the
+    # estimate by a pixel each side; taking min(lines, raw) below keeps it from eating a stroke.
+    lines = cv2.dilate(lines, np.ones((1, 3) if vertical else (3, 1), np.uint8))
+    back = cv2.warpAffine(lines, turn, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    return np.minimum(back, raw)
 
 
 def _thumbnail(f: np.ndarray, side: int = 96) -> np.ndarray:
@@ -271,7 +527,7 @@ def _stroke_width(img: np.ndarray) -> float:
 
 
 def _resize_long_side(img: np.ndarray, side: int) -> np.ndarray:
-    h, w = img.shape
+    h, w = img.shape[:2]
     s = side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR  # area-average down, smooth up
@@ -303,11 +559,14 @@ def _normalise_width(work: np.ndarray, width: float) -> np.ndarray:
 def preprocess(
     pixels: np.ndarray,
     *,
+    source: Source = "canvas",
     remove_specks: bool = True,
     normalise_width: bool = True,
 ) -> Preprocessed:
     """Canvas / photo pixels -> MNIST-style 28x28 (see module doc), or why there is nothing to read.
 
+    source: "canvas" for the drawing canvas, "image" for an uploaded file or photo (paper lines,
+    shadows, a desk at the edge are looked for, and a blank one reports Status.NO_INK).
     remove_specks: drop stray dots and noise away from the digit before cropping.
     normalise_width: bring a stroke width outside MNIST's usual range (for the digit's size) to
     the edge of that range: a tiny digit drawn with a fat brush, a huge one with a thin pen.
@@ -315,17 +574,18 @@ def preprocess(
     widths stay untouched, so upscaled MNIST keeps its accuracy (forcing every digit to the
     median width gained 0.3 more on pens but cost MNIST 0.2).
     """
-    ink = ink_map(pixels)
+    nothing = Status.EMPTY if source == "canvas" else Status.NO_INK
+    ink = ink_map(pixels, source=source)
     steps: dict[str, np.ndarray] = {"ink": ink}
     mask = (ink >= _INK_LEVEL).astype(np.uint8)
     if not mask.any():
-        return Preprocessed(None, steps, EMPTY_REASON)
+        return _nothing(nothing, steps)
     if remove_specks:
         ink = _remove_specks(ink, mask)
         steps["specks removed"] = ink
     box = _bbox(ink, _INK_LEVEL)
     if box is None:
-        return Preprocessed(None, steps, EMPTY_REASON)
+        return _nothing(nothing, steps)
     y0, y1, x0, x1 = box
     # Include the anti-aliased fringe round the mask (1 px), within the image.
     y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
@@ -337,7 +597,7 @@ def preprocess(
     work = _resize_long_side(crop, _WORK_SIDE)
     width = _stroke_width(work) * extent / _WORK_SIDE  # in image px
     if extent < _MIN_EXTENT * max(ink.shape) or extent < _MIN_EXTENT_PER_WIDTH * width:
-        return Preprocessed(None, steps, TOO_SMALL_REASON)
+        return _nothing(Status.TOO_SMALL, steps)
 
     digit = crop
     if normalise_width:
@@ -355,8 +615,8 @@ def preprocess(
     image = _centre_by_mass(fit)
     steps["centred 28x28"] = image
     if float(image.max(initial=0.0)) <= 0.0:
-        return Preprocessed(None, steps, TOO_SMALL_REASON)
-    return Preprocessed(image, steps)
+        return _nothing(Status.TOO_SMALL, steps)
+    return Preprocessed(image, steps, None, Status.OK)
 
 
 def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
@@ -380,57 +640,106 @@ def _centre_by_mass(fit: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def preprocess_batch(images: Iterable[np.ndarray], **kwargs: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocess many images: (stack of the readable ones' 28x28, bool mask of which were readable)."""
-    out: list[np.ndarray] = []
-    ok: list[bool] = []
-    for img in images:
-        result = preprocess(img, **kwargs)
-        ok.append(result.image is not None)
-        if result.image is not None:
-            out.append(result.image)
-    stack = np.stack(out) if out else np.zeros((0, MNIST_SIZE, MNIST_SIZE), np.float32)
-    return stack, np.asarray(ok, dtype=bool)
-
-
 # --------------------------------------------------------------------------- files
 
 
 def load_image_file(data: bytes | str | Path) -> np.ndarray:
     """Decode an uploaded image (PNG, JPEG, ...) to uint8 RGBA, RGB or L, upright per its EXIF.
 
-    bytes are the file's content; str / Path name a file. Raises ImageError, with a message
-    fit for the user, for empty or undecodable files and for images over MAX_IMAGE_PIXELS
-    (checked from the header, before anything big is decoded).
+    bytes are the file's content; str / Path name a file (a regular file, at most MAX_FILE_MB).
+    Large images come back downscaled to MAX_DECODED_SIDE; memory stays within DECODE_BUDGET per
+    decode (JPEG is decoded at a reduced scale). Raises ImageError, with a message fit for the
+    user, for empty, oversized or undecodable files and images over MAX_IMAGE_PIXELS (checked
+    from the header, before anything big is decoded).
     """
     if isinstance(data, (str, Path)):
-        data = Path(data).read_bytes()
+        data = _read_file(Path(data))
     data = bytes(data)
     if not data:
         raise ImageError("The file is empty — upload a PNG or JPEG image of a digit.")
+    if len(data) > MAX_FILE_MB * 2**20:
+        raise ImageError(_too_big_message(len(data)))
+    with _DECODING:
+        return _decode(data)
+
+
+def _too_big_message(size: int) -> str:
+    return (
+        f"That file is {size / 2**20:.1f} MB; the limit is {MAX_FILE_MB} MB. "
+        "Upload a smaller photo or a crop of the digit."
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    """A named file's bytes: regular files only (not /dev/zero, a FIFO, a folder), within MAX_FILE_MB."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path} is not a regular file — give the path of a PNG or JPEG image.")
+        if info.st_size > MAX_FILE_MB * 2**20:
+            raise ImageError(_too_big_message(info.st_size))
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it does not hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_FILE_MB * 2**20 + 1)  # a file that grew is still cut off
+    except FileNotFoundError as exc:
+        raise ImageError(f"No such file: {path}") from exc
+    except OSError as exc:
+        raise ImageError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_MB * 2**20:
+        raise ImageError(_too_big_message(len(data)))
+    return data
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    return {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(mode, 4)
+
+
+def _decode(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow's own bomb warning starts at 89 MP; MAX_IMAGE_PIXELS is checked below instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
+                if w < 1 or h < 1:
+                    raise ImageError("The image has no pixels.")
                 if w * h > MAX_IMAGE_PIXELS:
                     raise ImageError(
                         f"The image is too large ({w}x{h} pixels); the limit is "
                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
                     )
-                if w < 1 or h < 1:
-                    raise ImageError("The image has no pixels.")
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale: the smallest still >= MAX_DECODED_SIDE.
+                im.draft(im.mode if im.mode in ("L", "RGB") else "RGB", (MAX_DECODED_SIDE, MAX_DECODED_SIDE))
+                dw, dh = im.size  # the scaled size after draft
+                if dw * dh * _bytes_per_pixel(im.mode) > DECODE_BUDGET:
+                    raise ImageError(
+                        f"The image is too large to open ({w}x{h} pixels, {im.format or 'this format'} "
+                        f"without scaled decoding); the limit is {DECODE_BUDGET // (4 * 10**6)} megapixels "
+                        "for such files. Send a JPEG, or a smaller image."
+                    )
                 im.load()
+                if max(im.size) > MAX_DECODED_SIDE:
+                    im = _downscale(im)
                 im = ImageOps.exif_transpose(im)
                 return _to_array(im)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageError(f"The image is too large to open safely ({exc}).") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("That file is not an image we can read — upload a PNG or JPEG.") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"The image file is damaged or incomplete ({exc}).") from exc
+
+
+def _downscale(im: Image.Image) -> Image.Image:
+    """Shrink a decoded image so its longer side is MAX_DECODED_SIDE (EXIF kept for the turn)."""
+    if im.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
+        alpha = "transparency" in im.info or im.mode in ("PA", "La")
+        im = im.convert("RGBA" if alpha else "L" if im.mode == "1" else "RGB")
+    im.thumbnail((MAX_DECODED_SIDE, MAX_DECODED_SIDE), Image.Resampling.BOX)
+    return im
 
 
 def _to_array(im: Image.Image) -> np.ndarray:

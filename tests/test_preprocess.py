@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
+import threading
 import timeit
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,12 +19,13 @@ from PIL import Image
 from digitdraw import preprocess as pp
 from digitdraw.pendigits import TUNE_WRITERS, load_pendigits, render
 from digitdraw.preprocess import (
+    REASONS,
     ImageError,
     Preprocessed,
+    Status,
     ink_map,
     load_image_file,
     preprocess,
-    preprocess_batch,
 )
 
 # More hand-written strokes in the tablet's 500x500 box, y down (SEVEN and ONE: conftest).
@@ -284,14 +288,60 @@ def test_small_but_real_digits_are_read():
     assert not preprocess(render(ONE, height=60, stroke_width=20)).empty  # a short fat 1
 
 
-def test_preprocess_batch_stacks_the_readable_ones():
-    images = [render(SEVEN), np.zeros((280, 280, 4), np.uint8), render(ONE)]
-    stack, readable = preprocess_batch(images)
-    assert readable.tolist() == [True, False, True]
-    assert stack.shape == (2, 28, 28) and stack.dtype == np.float32
-    assert np.array_equal(stack[1], read(render(ONE)))
-    empty_stack, none = preprocess_batch([])
-    assert empty_stack.shape == (0, 28, 28) and none.shape == (0,)
+def test_status_says_what_became_of_the_input():
+    cases = {
+        Status.OK: preprocess(render(SEVEN)),
+        Status.EMPTY: preprocess(np.zeros((280, 280, 4), np.uint8)),
+        Status.TOO_SMALL: preprocess(render(SEVEN, height=10, stroke_width=3)),
+        Status.NO_INK: preprocess(np.full((300, 400, 3), 230, np.uint8), source="image"),
+    }
+    for status, result in cases.items():
+        assert result.status is status
+        assert result.empty == (status is not Status.OK)
+        assert result.reason == REASONS.get(status)  # the sentence shown, None when there is an image
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.full((300, 400, 3), 235, np.uint8),  # white paper
+        np.zeros((280, 280, 4), np.uint8),  # a transparent PNG
+        np.zeros((280, 280), np.uint8),  # black
+    ],
+    ids=["white", "transparent", "black"],
+)
+def test_a_blank_image_has_no_ink_not_an_empty_canvas(pixels):
+    result = preprocess(pixels, source="image")
+    assert result.status is Status.NO_INK and result.image is None
+    assert result.reason == pp.NO_INK_REASON == "No ink found in this image."
+    assert preprocess(pixels).reason == pp.EMPTY_REASON  # the same pixels from the canvas
+
+
+def test_a_blank_photo_of_shaded_ruled_paper_has_no_ink():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:360, 0:480]
+    light = 0.95 - 0.4 * xx / 480 - 0.35 / (1 + np.exp(-(yy - 200) / 15.0))  # gradient and a shadow
+    paper = np.full((360, 480), 0.9) * light
+    paper[20::30] *= 0.75  # ruled lines
+    photo = np.clip(paper * 255 + rng.normal(0, 3, paper.shape), 0, 255).astype(np.uint8)
+    assert preprocess(jpeg_roundtrip(photo), source="image").status is Status.NO_INK
+
+
+def test_canvas_drawings_uploaded_as_images_read_the_same():
+    # a PNG saved from the canvas, or a clean scan, is not harmed by the photo path
+    rgba = render(TWO, stroke_width=14)
+    alpha = rgba[..., 3].astype(np.float32)[..., None] / 255
+    cream = np.round(np.float32([250, 240, 210]) * (1 - alpha) + np.float32([20, 40, 160]) * alpha)
+    for name, pixels in {
+        "transparent canvas": rgba,
+        "white on black": gray_on_black(rgba),
+        "black on white": 255 - gray_on_black(rgba),
+        "blue ink on cream": cream.astype(np.uint8),
+    }.items():
+        assert diff(read(pixels, source="image"), read(rgba)) < 0.03, name
+    # a thick brush too (MNIST upscaled to 280 px has strokes of about 30 px)
+    thick = render(TWO, stroke_width=40)
+    assert diff(read(255 - gray_on_black(thick), source="image"), read(thick)) < 0.03
 
 
 def test_mnist_sized_input_is_accepted():
@@ -425,3 +475,87 @@ def test_real_pen_digits_survive_a_stray_dot():
     for digit in digits:
         clean = render(digit, height=150, stroke_width=12, centre=(150, 150))
         assert diff(read(with_dot(clean, (20, 20), 6)), read(clean)) < 0.005, digit
+
+
+# ----------------------------------------------------------------- large and hostile files
+
+
+def jpeg_bytes(array: np.ndarray, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def test_a_phone_sized_photo_is_decoded_downscaled():
+    # 8000x6000 (48 MP, a current phone's full resolution): accepted, and never decoded in full
+    # (JPEG's scaled decoding), so the result is MAX_DECODED_SIDE on its longer side.
+    photo = Image.new("L", (8000, 6000), 230)
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=50)
+    pixels = load_image_file(buf.getvalue())
+    assert max(pixels.shape[:2]) == pp.MAX_DECODED_SIDE
+    assert pixels.shape[:2] == (768, 1024)
+
+
+def test_a_large_png_comes_back_downscaled_and_still_reads(tmp_path):
+    # a 3000x3000 scan of a dark 7 on white: within the decode budget, returned at 1024 px
+    big = cv2.resize(255 - gray_on_black(render(SEVEN, stroke_width=16)), (3000, 3000))
+    path = tmp_path / "scan.png"
+    path.write_bytes(png_bytes(big))
+    pixels = load_image_file(path)
+    assert pixels.shape == (1024, 1024)
+    assert diff(read(pixels, source="image"), read(render(SEVEN, stroke_width=16))) < 0.05
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "1"])
+def test_a_png_too_big_to_decode_safely_is_refused_from_its_header(tmp_path, mode):
+    # 186 KB / 12 KB files that would decode to 160 MB / 140 MB (issue 12): refused unread
+    side = 6300 if mode == "RGBA" else 12000
+    im = Image.new(mode, (side, side), 0)
+    path = tmp_path / "bomb.png"
+    im.save(path, format="PNG")
+    assert path.stat().st_size < 300_000
+    with pytest.raises(ImageError, match="too large to open"):
+        load_image_file(path)
+
+
+def test_absurd_pixel_counts_are_refused_even_for_jpeg():
+    assert 50_000 * 50_000 > pp.MAX_IMAGE_PIXELS > 108_000_000  # 108 MP phones still pass
+    with pytest.raises(ImageError, match="too large"):
+        load_image_file(huge_png_header(50_000, 50_000))
+
+
+def test_only_regular_files_are_read(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (tmp_path, fifo, Path("/dev/zero")):
+        if path.exists():
+            with pytest.raises(ImageError, match="not a regular file"):
+                load_image_file(path)
+    with pytest.raises(ImageError, match="No such file"):
+        load_image_file(tmp_path / "missing.png")
+
+
+def test_files_over_the_size_limit_are_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "big.jpg"
+    path.write_bytes(jpeg_bytes(np.full((64, 64), 200, np.uint8)))
+    monkeypatch.setattr(pp, "MAX_FILE_MB", 0)
+    with pytest.raises(ImageError, match="the limit is 0 MB"):
+        load_image_file(path)
+    with pytest.raises(ImageError, match="the limit is 0 MB"):
+        load_image_file(path.read_bytes())
+
+
+def test_decodes_wait_for_a_free_slot(monkeypatch):
+    # at most a fixed number of decodes run at once, whatever the number of uploads
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(pp, "_DECODING", slots)
+    data = png_bytes(render(SEVEN))
+    slots.acquire()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (load_image_file(data), done.set()))
+    worker.start()
+    assert not done.wait(0.3)  # blocked while the only slot is taken
+    slots.release()
+    assert done.wait(5)
+    worker.join()

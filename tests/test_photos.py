@@ -1,0 +1,105 @@
+"""Photos of digits on paper (synthetic, digitdraw.photos) are read like drawings on the canvas."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import needs_pendigits
+
+from digitdraw import config, modelio
+from digitdraw.pendigits import HOLDOUT_WRITERS, PenDigit, load_pendigits
+from digitdraw.photos import CONDITIONS, PhotoSpec, random_spec, synthetic_photo
+from digitdraw.predict import Predictor
+from digitdraw.preprocess import Status, ink_map, preprocess
+
+# A 3 as a person writes it, in the tablet's 500x500 box, y down.
+THREE = PenDigit(
+    3,
+    0,
+    [
+        np.array(
+            [
+                [130, 100],
+                [200, 55],
+                [290, 50],
+                [355, 100],
+                [350, 180],
+                [270, 235],
+                [215, 245],
+                [290, 255],
+                [365, 310],
+                [375, 390],
+                [310, 445],
+                [210, 455],
+                [120, 410],
+            ],
+            float,
+        )
+    ],
+)
+# The issue's case: pencil on ruled paper, a soft shadow over the left third of the photo.
+SHADOWED_RULED = PhotoSpec(width=480, height=400, ruled=0.08, shadow=(math.pi, 1 / 3, 0.55, 0.02))
+DESK_STRIP = PhotoSpec(width=480, height=400, desk=("right", 0.18), gradient=0.3, gradient_angle=0.5)
+BORDERS = PhotoSpec(width=480, height=400, desk=("top", 0.05), squared=0.05, rotation=5.0, jpeg=50)
+
+
+@pytest.fixture(scope="module")
+def cnn() -> Predictor:
+    return Predictor(modelio.load(config.SHIPPED_MODELS_DIR / "cnn.keras"))
+
+
+@pytest.mark.parametrize(
+    "spec", [SHADOWED_RULED, DESK_STRIP, BORDERS], ids=["shadow+ruled", "desk", "borders"]
+)
+def test_a_pencil_three_in_a_hard_photo_reads_as_three(spec, cnn):
+    photo = synthetic_photo(THREE, spec, np.random.default_rng(0))
+    result = preprocess(photo, source="image")
+    assert result.status is Status.OK, result.reason
+    answer = cnn.predict_one(result.image)
+    assert answer.digit == 3, answer
+    # and it reads like the same 3 photographed on plain paper in even light
+    plain = preprocess(
+        synthetic_photo(THREE, PhotoSpec(width=480, height=400), np.random.default_rng(0)), source="image"
+    )
+    assert np.abs(result.image - plain.image).mean() < 0.06
+
+
+def test_shadow_lines_and_desk_are_not_ink():
+    rng = np.random.default_rng(1)
+    spec = PhotoSpec(
+        width=480, height=400, ruled=0.08, shadow=(math.pi, 1 / 3, 0.55, 0.02), desk=("right", 0.15)
+    )
+    photo = synthetic_photo(THREE, spec, rng)
+    ink = ink_map(photo, source="image")
+    # the same photo without the digit: whatever ink is found there is false
+    empty = synthetic_photo(THREE, replace(spec, pencil_darkness=0.0), np.random.default_rng(1))
+    assert preprocess(empty, source="image").status is Status.NO_INK
+    assert (ink > 0.25).mean() > 0.01  # the digit is found ...
+    assert (ink_map(empty, source="image") > 0.25).mean() < 0.001  # ... and nothing where it is absent
+
+
+def test_photos_are_reproducible_and_every_condition_is_known():
+    a = synthetic_photo(THREE, random_spec(np.random.default_rng(5), "everything"), np.random.default_rng(6))
+    b = synthetic_photo(THREE, random_spec(np.random.default_rng(5), "everything"), np.random.default_rng(6))
+    assert a.dtype == np.uint8 and a.ndim == 3 and np.array_equal(a, b)
+    for condition in CONDITIONS:
+        random_spec(np.random.default_rng(0), condition)
+    with pytest.raises(ValueError, match="unknown condition"):
+        random_spec(np.random.default_rng(0), "fog")
+
+
+@needs_pendigits
+def test_held_out_pen_digits_in_photos_are_read(cnn):
+    # A small sample of what bench/photos.py measures in full (writers no model has seen).
+    digits = load_pendigits(writers=HOLDOUT_WRITERS)
+    rng = np.random.default_rng(7)
+    right = total = 0
+    for i in rng.choice(len(digits), size=40, replace=False):
+        photo = synthetic_photo(digits[int(i)], random_spec(rng, "everything"), rng)
+        result = preprocess(photo, source="image")
+        total += 1
+        right += int(result.image is not None and cnn.predict_one(result.image).digit == digits[int(i)].label)
+    assert right / total >= 0.9
