@@ -258,8 +258,8 @@ class ModelEntry:
         card = self.card or {}
         acc = card.get("test_accuracy")
         extra = f", MNIST {acc:.2%}" if isinstance(acc, float) else ""
-        if self.broken:
-            extra = f", broken: {self.problem}"
+        if self.broken:  # the reason without the card's path: the label is one short line
+            extra = f", broken: {str(self.problem).removeprefix(f'{card_path(self.path)}: ')}"
         return printable(f"{self.name} ({'shipped' if self.shipped else 'trained here'}{extra})")
 
 
