@@ -1,16 +1,25 @@
 """Model files: `.keras` (the whole model) or `.weights.h5` (weights alone), each with a JSON card.
 
 Writes are atomic (a temporary file in the same folder, then a rename), so a crash or a
-cancelled run never leaves a broken file where a good one was. Loading keeps Keras's
-`safe_mode` and turns every way a file can be wrong into one `ModelFileError`.
+cancelled run never leaves a broken file where a good one was. A model and its card are saved
+as one unit: both are written to temporaries first and the model is renamed into place last,
+so a kill at any point leaves either no model or a model with its card; a model file without
+a card is an incomplete save and is listed as broken, never offered. Temporaries that a kill
+left behind are removed when the models are next listed. Loading keeps Keras's `safe_mode` and
+turns every way a file can be wrong into one `ModelFileError`; listing never raises for one
+bad entry: it is marked broken, with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +31,18 @@ FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
 
 
+# Temporaries of _atomic_write: ".<file name>.<random>.tmp<suffix>" (see _temporary).
+_TEMP_PATTERN = re.compile(r"^\..+\.tmp(\.keras|\.weights\.h5|\.json)$")
+STALE_TEMP_SECONDS = 3600  # no save takes an hour: an older temporary was left by a kill
+MAX_NAME_LENGTH = 100  # the name plus ".weights.h5" stays far below any file system's limit
+
+
 class ModelFileError(RuntimeError):
     """A model file is missing, truncated, foreign, or not a digit model."""
+
+
+class ModelNameError(ModelFileError, ValueError):
+    """A model name that cannot be used: unprintable, a path, hidden, taken or shipped."""
 
 
 def model_name(model_path: str | os.PathLike) -> str | None:
@@ -41,19 +60,64 @@ def card_path(model_path: str | os.PathLike) -> Path:
     return path.with_name((model_name(path) or path.name) + ".json")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) then rename over `path`; the temporary keeps the suffix Keras checks."""
+def printable(text: str) -> str:
+    """`text` with control and other unprintable characters escaped as Python would ("a\\nb").
+
+    For one-line output (the CLI's list, logs): a name can never start a new line.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a model file; otherwise ModelNameError saying why."""
+    if not isinstance(name, str) or not name.strip():
+        raise ModelNameError("A model name cannot be empty.")
+    if not name.isprintable():
+        raise ModelNameError(
+            f"The model name {printable(name)!r} has unprintable characters (a line break, a tab "
+            "or a control character); use letters, digits, spaces and punctuation."
+        )
+    if name != name.strip():
+        raise ModelNameError(f"The model name {name!r} starts or ends with a space.")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ModelNameError(f"The model name {name!r} cannot contain / or \\: it names a file, not a path.")
+    if name.startswith("."):
+        raise ModelNameError(f"The model name {name!r} cannot start with a dot (a hidden file).")
+    if model_name(name + FULL_SUFFIX) != name or name.endswith((FULL_SUFFIX, WEIGHTS_SUFFIX, ".json")):
+        raise ModelNameError(f"The model name {name!r} cannot end in a file suffix.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ModelNameError(f"The model name is {len(name)} characters long; at most {MAX_NAME_LENGTH}.")
+    return name
+
+
+def _temporary(path: Path) -> Path:
+    """An empty temporary beside `path`, named so that listings skip it and cleaning finds it.
+
+    It keeps the suffix Keras checks (.keras, .weights.h5).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = WEIGHTS_SUFFIX if path.name.endswith(WEIGHTS_SUFFIX) else path.suffix
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def _written(path: Path, write: Callable[[Path], None]) -> Iterator[Path]:
+    """write(tmp) into a temporary for `path`; yields it, and removes it unless it was renamed."""
+    tmp = _temporary(path)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes files private; a model file is not a secret
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)  # after os.replace it is gone already
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp_path) then rename over `path`."""
+    with _written(path, write) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
@@ -62,17 +126,55 @@ def write_json(path: str | os.PathLike, data: dict) -> None:
 
 
 def save(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> Path:
-    """Save `model` to `path` (.keras or .weights.h5), atomically, and its card beside it."""
+    """Save `model` to `path` (.keras or .weights.h5) and its card beside it, as one unit.
+
+    Both go to temporaries first; then the card is renamed into place, and the model last. A
+    failure while writing changes nothing; a kill between the two renames leaves a card without
+    a model, which no listing offers. A name that cannot be shown on one line is refused.
+    """
     path = Path(path)
     if path.name.endswith(WEIGHTS_SUFFIX):
-        _atomic_write(path, lambda tmp: model.save_weights(tmp))
+        write = model.save_weights
     elif path.suffix == FULL_SUFFIX:
-        _atomic_write(path, lambda tmp: model.save(tmp))
+        write = model.save
     else:
         raise ValueError(f"{path}: a model file ends in {FULL_SUFFIX} or {WEIGHTS_SUFFIX}.")
-    if card is not None:
-        write_json(card_path(path), card)
+    check_name(model_name(path) or "")
+    if card is None:
+        _atomic_write(path, write)
+        return path
+    text = json.dumps(card, indent=2, sort_keys=False) + "\n"
+    with _written(card_path(path), lambda tmp: tmp.write_text(text)) as card_tmp:
+        with _written(path, write) as model_tmp:
+            os.replace(card_tmp, card_path(path))
+            _before_model_rename()
+            os.replace(model_tmp, path)
     return path
+
+
+def _before_model_rename() -> None:
+    """Nothing: the point between the card's rename and the model's, where tests simulate a kill."""
+
+
+def remove_stale_temporaries(folder: Path, max_age_s: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the temporaries of saves that a kill interrupted (older than `max_age_s`) in `folder`.
+
+    Only files named as this module names its temporaries; a save in progress is younger.
+    """
+    removed = []
+    if not folder.is_dir():
+        return removed
+    cutoff = time.time() - max_age_s
+    for path in folder.iterdir():
+        if not _TEMP_PATTERN.match(path.name):
+            continue
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to delete: the next listing tries again
+    return removed
 
 
 def read_card(model_path: str | os.PathLike) -> dict | None:
@@ -81,9 +183,12 @@ def read_card(model_path: str | os.PathLike) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        card = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: the model card is not valid JSON ({exc}).") from exc
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{path}: the model card is a JSON {type(card).__name__}, not an object.")
+    return card
 
 
 def _check_shape(model: keras.Model, path: Path) -> keras.Model:
@@ -109,7 +214,10 @@ def load(path: str | os.PathLike) -> keras.Model:
                 f"{path}: weights alone need the card {card_path(path).name} beside them "
                 "to say which architecture they belong to."
             )
-        model = architectures.build(card["architecture"], card.get("api", "sequential"))
+        try:
+            model = architectures.build(card["architecture"], card.get("api", "sequential"))
+        except (ValueError, TypeError) as exc:  # an unknown architecture or API, or not a string
+            raise ModelFileError(f"{path}: its card {card_path(path).name} is unusable: {exc}") from exc
         try:
             model.load_weights(path)
         except Exception as exc:  # h5py and Keras raise many kinds for a bad file
@@ -132,23 +240,53 @@ def load(path: str | os.PathLike) -> keras.Model:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A model file the app or CLI can offer."""
+    """A model file the app or CLI can offer, or a broken one to list with the reason."""
 
     name: str
     path: Path
     card: dict | None
     shipped: bool
+    problem: str | None = None  # why it cannot be used: a bad card, an incomplete save
+
+    @property
+    def broken(self) -> bool:
+        return self.problem is not None
 
     @property
     def label(self) -> str:
+        """One line: "cnn (shipped, MNIST 99.12%)", or "x (trained here, broken: ...)"."""
         card = self.card or {}
         acc = card.get("test_accuracy")
         extra = f", MNIST {acc:.2%}" if isinstance(acc, float) else ""
-        return f"{self.name} ({'shipped' if self.shipped else 'trained here'}{extra})"
+        if self.broken:  # the reason without the card's path: the label is one short line
+            extra = f", broken: {str(self.problem).removeprefix(f'{card_path(self.path)}: ')}"
+        return printable(f"{self.name} ({'shipped' if self.shipped else 'trained here'}{extra})")
+
+
+def _problem_of(path: Path, need_card: bool) -> tuple[dict | None, str | None]:
+    """(card, None) for a listable model file; (None, why) for a broken one. Never raises.
+
+    Only models saved here need their card: the shipped ones are made by the developers, not
+    by a save a kill could interrupt, and a shipped .keras file without a card still works.
+    """
+    name = model_name(path) or path.name
+    if not name.isprintable():
+        return None, "its name has unprintable characters; rename the file"
+    try:
+        card = read_card(path)
+    except ModelFileError as exc:
+        return None, str(exc)
+    if card is None and need_card:
+        return None, f"incomplete: no model card {card_path(path).name} beside it (an interrupted save?)"
+    return card, None
 
 
 def list_models(*folders: Path, shipped: Path | None = None) -> list[ModelEntry]:
-    """Every .keras / .weights.h5 file in `folders`; a full model hides weights of the same name."""
+    """Every .keras / .weights.h5 file in `folders`; a full model hides weights of the same name.
+
+    A file that cannot be offered (a card that is not a JSON object; no card, except in the
+    `shipped` folder) is listed with its `problem`; one bad file never hides or breaks the others.
+    """
     entries: dict[str, ModelEntry] = {}
     for folder in folders:
         if not folder.is_dir():
@@ -159,21 +297,78 @@ def list_models(*folders: Path, shipped: Path | None = None) -> list[ModelEntry]
             name = model_name(path)
             if name is None or (name in entries and path.name.endswith(WEIGHTS_SUFFIX)):
                 continue  # not a model; or weights beside the full model (sorted after it)
-            try:
-                card = read_card(path)
-            except ModelFileError:
-                card = None
             is_shipped = shipped is not None and folder.resolve() == shipped.resolve()
-            entries[name] = ModelEntry(name, path, card, is_shipped)
+            card, problem = _problem_of(path, need_card=not is_shipped)
+            entries[name] = ModelEntry(name, path, card, is_shipped, problem)
     return list(entries.values())
 
 
 def available_models() -> list[ModelEntry]:
-    """The shipped models, then those trained here (a trained one never hides a shipped one)."""
+    """The shipped models, then those trained here (a trained one never hides a shipped one).
+
+    Broken entries are included, marked (`problem`), so that pages can say why; the
+    temporaries of interrupted saves in the user folder are removed on the way.
+    """
+    remove_stale_temporaries(config.user_models_dir())
     shipped = list_models(config.SHIPPED_MODELS_DIR, shipped=config.SHIPPED_MODELS_DIR)
     names = {e.name for e in shipped}
     trained = [e for e in list_models(config.user_models_dir()) if e.name not in names]
     return shipped + trained
+
+
+def _files_of(folder: Path, name: str) -> list[Path]:
+    """The files of the model `name` in `folder`: its .keras and .weights.h5 files, then its card."""
+    return [
+        folder / f"{name}{s}"
+        for s in (FULL_SUFFIX, WEIGHTS_SUFFIX, ".json")
+        if (folder / f"{name}{s}").exists()
+    ]
+
+
+def _trained_entry(name: str, doing: str) -> ModelEntry:
+    """The trained model `name`, or ModelNameError: a shipped model, or no such model."""
+    for entry in available_models():
+        if entry.name == name:
+            if entry.shipped:
+                raise ModelNameError(f"{name!r} is a shipped model: it cannot be {doing}.")
+            return entry
+    raise ModelNameError(f"No trained model named {printable(name)!r}.")
+
+
+def rename_model(name: str, new_name: str) -> ModelEntry:
+    """Rename a trained model: its .keras and .weights.h5 files and its card move together.
+
+    Refused (ModelNameError): shipped models, unknown names, bad names, names in use. Order for
+    a kill midway: the card is copied first, then the model files move, then the old card goes;
+    at every point each name has either a whole model or no model file.
+    """
+    entry = _trained_entry(name, "renamed")
+    check_name(new_name)
+    if new_name == name:
+        raise ModelNameError(f"The model is named {name!r} already.")
+    folder = entry.path.parent
+    if new_name in {e.name for e in available_models()} or any(
+        (folder / f"{new_name}{s}").exists() for s in (FULL_SUFFIX, WEIGHTS_SUFFIX)
+    ):
+        raise ModelNameError(f"The name {new_name!r} is taken by another model.")
+    old_card, new_card = folder / f"{name}.json", folder / f"{new_name}.json"
+    if old_card.exists():
+        text = old_card.read_bytes()
+        _atomic_write(new_card, lambda tmp: tmp.write_bytes(text))
+    for old in _files_of(folder, name):
+        if old != old_card:
+            os.replace(old, folder / f"{new_name}{old.name[len(name) :]}")
+    old_card.unlink(missing_ok=True)
+    return next(e for e in list_models(folder) if e.name == new_name)
+
+
+def delete_model(name: str) -> list[Path]:
+    """Delete a trained model's files (model files first, card last); refuses shipped models."""
+    entry = _trained_entry(name, "deleted")
+    files = _files_of(entry.path.parent, name)
+    for path in files:
+        path.unlink(missing_ok=True)
+    return files
 
 
 def resolve(spec: str | os.PathLike) -> Path:
@@ -186,7 +381,7 @@ def resolve(spec: str | os.PathLike) -> Path:
             return entry.path
     if path.suffix or os.sep in str(spec):
         raise ModelFileError(f"{spec}: no such model file.")
-    known = ", ".join(e.name for e in available_models()) or "none"
+    known = ", ".join(printable(e.name) for e in available_models()) or "none"
     raise ModelFileError(f"No model named {spec!r}; known models: {known}.")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -10,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from digitdraw import architectures, modelio
-from digitdraw.modelio import ModelFileError, card_path, list_models, load, save
+from digitdraw import architectures, config, modelio
+from digitdraw.modelio import ModelFileError, ModelNameError, card_path, list_models, load, save
 from digitdraw.predict import Predictor
 
 X = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)
@@ -267,7 +269,9 @@ def test_list_models_marks_shipped_and_skips_missing_folders(tmp_path, good_file
 def test_list_models_survives_a_corrupt_card(tmp_path):
     save(architectures.build("dense"), tmp_path / "m.keras")
     (tmp_path / "m.json").write_text("{")
-    assert [(e.name, e.card) for e in list_models(tmp_path)] == [("m", None)]
+    [entry] = list_models(tmp_path)
+    assert (entry.name, entry.card, entry.broken) == ("m", None, True)
+    assert "not valid JSON" in entry.problem and "broken: " in entry.label
 
 
 def test_resolve_by_name_or_path(tmp_path, monkeypatch):
@@ -285,3 +289,276 @@ def test_inference_copy_has_the_weights_and_no_optimizer(trained_dense):
     copy = modelio.inference_copy(trained_dense.model, "dense", "sequential")
     assert getattr(copy, "optimizer", None) is None and not copy.compiled
     np.testing.assert_array_equal(answers(copy), answers(trained_dense.model))
+
+
+# -- Broken entries: listed with the reason, never an exception --------------------------
+
+
+@pytest.mark.parametrize(
+    "text, kind", [("[1, 2, 3]", "list"), ('"a card"', "str"), ("3", "int"), ("null", "NoneType")]
+)
+def test_a_card_that_is_json_but_not_an_object_is_a_model_file_error(tmp_path, text, kind):
+    path = save(architectures.build("dense"), tmp_path / "m.keras", card_for("dense"))
+    card_path(path).write_text(text)
+    with pytest.raises(ModelFileError, match=f"m.json: the model card is a JSON {kind}, not an object"):
+        modelio.read_card(path)
+
+
+@pytest.mark.parametrize(
+    "card, words",
+    [
+        ({"architecture": "resnet"}, ["Unknown architecture 'resnet'", "dense", "cnn"]),
+        ({"architecture": "dense", "api": "graph"}, ["Unknown API 'graph'"]),
+        ({"architecture": ["dense"]}, ["w.json is unusable"]),
+    ],
+    ids=["architecture", "api", "not-a-string"],
+)
+def test_weights_whose_card_names_an_unknown_architecture_are_refused(tmp_path, card, words):
+    path = save(architectures.build("dense"), tmp_path / "w.weights.h5", card)
+    refused(path, *words)
+
+
+def test_one_broken_entry_is_listed_with_its_reason_and_the_others_are_untouched(tmp_path, good_file):
+    model = load(good_file)
+    save(model, tmp_path / "a.keras", card_for("dense"))
+    save(model, tmp_path / "b.keras", card_for("dense"))
+    save(model, tmp_path / "c.keras", card_for("dense"))
+    (tmp_path / "b.json").write_text("[1, 2, 3]")
+    entries = {e.name: e for e in list_models(tmp_path)}
+    assert list(entries) == ["a", "b", "c"]
+    assert not entries["a"].broken and not entries["c"].broken and entries["a"].card == card_for("dense")
+    assert entries["b"].broken and entries["b"].card is None
+    assert "not an object" in entries["b"].problem
+    assert (
+        entries["b"].label.startswith("b (trained here, broken: ") and "not an object" in entries["b"].label
+    )
+
+
+def test_a_trained_model_without_a_card_is_incomplete_but_a_shipped_one_works(tmp_path, good_file):
+    trained, shipped = tmp_path / "trained", tmp_path / "shipped"
+    for folder in (trained, shipped):
+        save(load(good_file), folder / "bare.keras")  # no card
+    [t] = list_models(trained)
+    assert t.broken and "incomplete: no model card bare.json" in t.problem
+    [s] = list_models(shipped, shipped=shipped)
+    assert s.shipped and not s.broken
+
+
+def test_a_file_whose_name_cannot_be_shown_on_one_line_is_listed_as_broken(tmp_path, good_file):
+    model = load(good_file)
+    odd = tmp_path / "two\nlines.keras"
+    model.save(odd)  # made by hand: save() refuses the name
+    (tmp_path / "two\nlines.json").write_text(json.dumps(card_for("dense")))
+    [entry] = list_models(tmp_path)
+    assert entry.broken and "unprintable" in entry.problem
+    assert "\n" not in entry.label and "two\\nlines" in entry.label
+
+
+# -- A save is one unit: a kill at any point leaves no model offered without its card ------
+
+
+def test_the_card_is_in_place_before_the_model(model, tmp_path, monkeypatch):
+    def killed():
+        assert card_path(tmp_path / "m.keras").is_file() and not (tmp_path / "m.keras").exists()
+        raise KeyboardInterrupt  # a kill between the card's rename and the model's
+
+    monkeypatch.setattr(modelio, "_before_model_rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save(model, tmp_path / "m.keras", card_for(model.name))
+    assert listing(tmp_path) == ["m.json"]  # a card alone: no temporary, no model
+    assert list_models(tmp_path) == []  # and nothing is offered
+
+
+def test_a_kill_while_writing_the_model_leaves_no_model_and_no_card(model, tmp_path, monkeypatch):
+    crash_halfway(monkeypatch, model, "save")
+    with pytest.raises(OSError):
+        save(model, tmp_path / "m.keras", card_for(model.name))
+    assert listing(tmp_path) == []
+
+
+def killed() -> None:
+    raise KeyboardInterrupt  # what a kill does to this process, as far as the files can tell
+
+
+def test_a_run_killed_while_saving_is_not_offered(trained_dense, mnist, tmp_path, monkeypatch):
+    from digitdraw import runs
+
+    monkeypatch.setattr(modelio, "_before_model_rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runs.evaluate_and_save(trained_dense, mnist, tmp_path / "r.keras", command="t", measure_drawn=False)
+    assert list_models(tmp_path) == []  # the killed run is not offered as a model
+
+
+def _age(path: Path, seconds: float) -> Path:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_stale_temporaries_of_killed_saves_are_removed_when_models_are_listed(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    # Temporaries named as save() names them, as a kill (no clean-up) would leave them.
+    stale = [_age(modelio._temporary(tmp_path / n), 2 * 3600) for n in ("a.keras", "a.weights.h5", "a.json")]
+    fresh = modelio._temporary(tmp_path / "b.keras")  # a save in progress right now
+    other = [tmp_path / n for n in (".notes.txt", "old.tmp.keras", ".keep.json")]
+    for p in other:
+        p.write_text("not ours, however old")
+        _age(p, 2 * 3600)
+    modelio.available_models()
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and all(p.exists() for p in other)
+
+
+def test_removing_temporaries_copes_with_a_missing_folder(tmp_path):
+    assert modelio.remove_stale_temporaries(tmp_path / "absent") == []
+
+
+# -- Names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("two\nlines", "unprintable"),
+        ("tab\there", "unprintable"),
+        ("bell\x07", "unprintable"),
+        ("", "empty"),
+        ("   ", "empty"),
+        (" padded", "space"),
+        ("a/b", "/"),
+        ("a\\b", "/"),
+        (".hidden", "dot"),
+        ("x.keras", "suffix"),
+        ("n" * 101, "at most 100"),
+    ],
+)
+def test_bad_model_names_are_refused_with_the_reason(name, words):
+    with pytest.raises(ModelNameError, match=words) as info:
+        modelio.check_name(name)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ModelFileError)
+    assert "\n" not in str(info.value)  # the message itself stays on one line
+
+
+@pytest.mark.parametrize("name", ["cnn-20261122-113000", "my model", "müller_3", "*bold* [x](y)", "v1.2"])
+def test_printable_names_are_accepted(name):
+    assert modelio.check_name(name) == name
+
+
+def test_save_refuses_an_unprintable_name_and_writes_nothing(model, tmp_path):
+    with pytest.raises(ModelNameError, match="unprintable"):
+        save(model, tmp_path / "a\nb.keras", card_for(model.name))
+    assert listing(tmp_path) == []
+
+
+def test_printable_escapes_control_characters_only():
+    assert modelio.printable("a\nb\tc\x00 é *") == "a\\nb\\tc\\x00 é *"
+
+
+# -- Rename and delete -----------------------------------------------------------------
+
+
+@pytest.fixture
+def folders(tmp_path, monkeypatch, good_file):
+    """A shipped folder with "dense" and a user folder with "mine" (.keras, .weights.h5, card)."""
+    shipped, user = tmp_path / "shipped", tmp_path / "user"
+    model = load(good_file)
+    save(model, shipped / "dense.keras", card_for("dense"))
+    save(model, user / "mine.keras", card_for("dense"))
+    save(model, user / "mine.weights.h5")
+    save(model, user / "other.keras", card_for("dense"))
+    monkeypatch.setattr(config, "SHIPPED_MODELS_DIR", shipped)
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(user))
+    return shipped, user
+
+
+def test_rename_moves_the_model_its_weights_and_its_card_together(folders):
+    shipped, user = folders
+    expected = answers(load(user / "mine.keras"))
+    entry = modelio.rename_model("mine", "digits v2")
+    assert (entry.name, entry.path, entry.card, entry.broken) == (
+        "digits v2",
+        user / "digits v2.keras",
+        card_for("dense"),
+        False,
+    )
+    assert listing(user) == sorted(
+        ["digits v2.json", "digits v2.keras", "digits v2.weights.h5", "other.json", "other.keras"]
+    )
+    np.testing.assert_array_equal(answers(load(user / "digits v2.weights.h5")), expected)
+    assert [e.name for e in modelio.available_models()] == ["dense", "digits v2", "other"]
+
+
+@pytest.mark.parametrize(
+    "name, new_name, words",
+    [
+        ("dense", "renamed", "shipped model"),
+        ("nope", "renamed", "No trained model named 'nope'"),
+        ("mine", "other", "taken"),
+        ("mine", "dense", "taken"),
+        ("mine", "mine", "already"),
+        ("mine", "a\nb", "unprintable"),
+        ("mine", "../escape", "/"),
+    ],
+    ids=["shipped", "unknown", "trained-name", "shipped-name", "same", "unprintable", "path"],
+)
+def test_rename_refusals_change_nothing(folders, name, new_name, words):
+    shipped, user = folders
+    before = listing(shipped), listing(user)
+    with pytest.raises(ModelNameError, match=words):
+        modelio.rename_model(name, new_name)
+    assert (listing(shipped), listing(user)) == before
+
+
+def test_a_failure_midway_through_a_rename_keeps_the_old_model_whole(folders, monkeypatch):
+    shipped, user = folders
+
+    def fail(*args):
+        raise OSError("disk gone (simulated)")
+
+    monkeypatch.setattr(modelio.os, "replace", fail)  # the card copy's rename and the moves fail
+    with pytest.raises(OSError, match="simulated"):
+        modelio.rename_model("mine", "new")
+    monkeypatch.undo()
+    entries = {e.name: e for e in list_models(user)}
+    assert list(entries) == ["mine", "other"] and not entries["mine"].broken
+
+
+def test_a_kill_after_the_card_copy_keeps_the_old_model_whole(folders, monkeypatch):
+    shipped, user = folders
+    real_replace = os.replace
+
+    def only_the_card(src, dst):
+        if str(dst).endswith(".json"):
+            return real_replace(src, dst)
+        raise KeyboardInterrupt  # killed before the model files moved
+
+    monkeypatch.setattr(modelio.os, "replace", only_the_card)
+    with pytest.raises(KeyboardInterrupt):
+        modelio.rename_model("mine", "new")
+    monkeypatch.undo()
+    entries = {e.name: e for e in list_models(user)}
+    assert list(entries) == ["mine", "other"] and not entries["mine"].broken  # "new" is a lone card
+
+
+def test_delete_removes_the_model_its_weights_and_its_card(folders):
+    shipped, user = folders
+    removed = modelio.delete_model("mine")
+    assert sorted(p.name for p in removed) == ["mine.json", "mine.keras", "mine.weights.h5"]
+    assert listing(user) == ["other.json", "other.keras"]
+    assert [e.name for e in modelio.available_models()] == ["dense", "other"]
+
+
+def test_a_broken_trained_model_can_be_deleted(folders):
+    shipped, user = folders
+    (user / "other.json").write_text("[1, 2, 3]")
+    modelio.delete_model("other")
+    assert listing(user) == ["mine.json", "mine.keras", "mine.weights.h5"]
+
+
+@pytest.mark.parametrize("name, words", [("dense", "shipped model"), ("nope", "No trained model")])
+def test_delete_refuses_shipped_and_unknown_models(folders, name, words):
+    shipped, user = folders
+    before = listing(shipped), listing(user)
+    with pytest.raises(ModelNameError, match=words):
+        modelio.delete_model(name)
+    assert (listing(shipped), listing(user)) == before

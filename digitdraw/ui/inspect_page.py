@@ -2,11 +2,13 @@
 
 The numbers come from digitdraw.introspect and digitdraw.evaluate; this file lays them out.
 Evaluations are cached per model file (path and mtime), so a rerun never re-scores 10,000
-images; only the section shown is computed.
+images; only the section shown is computed. Trained models are renamed and deleted here too
+("Manage models"), behind the Train page's switch and password.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,8 +19,12 @@ import streamlit as st
 
 from digitdraw import config, data, introspect, modelio, results
 from digitdraw.evaluate import Evaluation, score
+from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY
-from digitdraw.ui.models import load_predictor
+from digitdraw.ui.models import load_predictor, md
+
+MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
+MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
 
 SECTIONS = ("Overview", "Test set", "Data", "Inside the model")
 GALLERY = 24  # images per gallery
@@ -40,18 +46,22 @@ def page() -> None:
     st.session_state.setdefault("inspect_section", SECTIONS[0])
     section = top_right.segmented_control("Show", SECTIONS, key="inspect_section") or SECTIONS[0]
     entry = by_name[name]
-    loaded = load_predictor(entry.path)
-    if loaded.predictor is None:
-        st.error(f"Model **{name}** cannot be loaded: {loaded.error}", icon="⚠️")
-        return
-    if section == "Test set":
-        _test_set(entry, by_name)
+    # Broken entries stay out of the comparisons ("the other model"); they are listed only.
+    usable = {n: e for n, e in by_name.items() if not e.broken}
+    problem = entry.problem if entry.broken else load_predictor(entry.path).error
+    if problem is not None:
+        st.error(
+            f"Model **{md(name)}** cannot be used: {modelio.printable(problem)}", icon=":material/error:"
+        )
+    elif section == "Test set":
+        _test_set(entry, usable)
     elif section == "Data":
         _data()
     elif section == "Inside the model":
-        _inside(entry, by_name)
+        _inside(entry, usable)
     else:
-        _overview(entry, loaded.predictor.model)
+        _overview(entry, load_predictor(entry.path).predictor.model)
+    _manage(entries, name)
 
 
 # -- Cached computations ---------------------------------------------------------------------------
@@ -65,7 +75,10 @@ def _mnist_or_none():
     try:
         return data.load_mnist()
     except data.DataError as exc:
-        st.warning(f"The MNIST data is not available here, so this part is skipped: {exc}", icon="📭")
+        st.warning(
+            f"The MNIST data is not available here, so this part is skipped: {exc}",
+            icon=":material/folder_off:",
+        )
         return None
 
 
@@ -93,6 +106,12 @@ def _class_overview(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # -- Overview: card, layers, curves -------------------------------------------------------------------
 
 
+def _field(card: dict, key: str) -> dict:
+    """card[key] if it is an object, else {}: a hand-edited card must not break the page."""
+    value = card.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _overview(entry: modelio.ModelEntry, model) -> None:
     card = entry.card or {}
     if not card:
@@ -100,27 +119,27 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     cols = st.columns(4)
     cols[0].metric(
         "Architecture",
-        card.get("architecture", model.name),
+        str(card.get("architecture", model.name)),
         help=f"Built with the {str(card.get('api', '?')).capitalize()} API.",
     )
     cols[1].metric("Parameters", f"{model.count_params():,}")
     acc = card.get("test_accuracy")
     cols[2].metric("MNIST test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "–")
-    drawn = (card.get("drawn_digit_accuracy") or {}).get("accuracy")
+    drawn = _field(card, "drawn_digit_accuracy").get("accuracy")
     cols[3].metric(
         "Drawn-digit accuracy",
         f"{drawn:.2%}" if isinstance(drawn, float) else "–",
         help="Real pen strokes of writers the model never saw, through the app's preprocessing.",
     )
     if card:
-        trained = card.get("data", {}).get("train_images")
+        trained = _field(card, "data").get("train_images")
         st.caption(
             f"{str(card.get('api', '?')).capitalize()} API · "
             f"trained {card.get('epochs', '?')} epochs on {trained:,} images in "
             f"{card.get('training_seconds', '?')} s · created {card.get('created', '?')} · "
-            f"{'shipped with the app' if entry.shipped else 'trained here'} · `{entry.path.name}`"
+            f"{'shipped with the app' if entry.shipped else 'trained here'} · {md(entry.path.name)}"
             if isinstance(trained, int)
-            else f"`{entry.path.name}`"
+            else md(entry.path.name)
         )
 
     left, right = st.columns([3, 2], gap="large")
@@ -129,9 +148,12 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
         st.dataframe(pd.DataFrame(introspect.layer_rows(model)), hide_index=True, width="stretch")
     with right:
         st.subheader("Training curves")
-        history = card.get("history") or {}
-        if history.get("loss"):
-            frame = pd.DataFrame(history)
+        history = _field(card, "history")
+        try:
+            frame = pd.DataFrame(history) if history.get("loss") else None
+        except (ValueError, TypeError):  # lists of different lengths, or not lists
+            frame = None
+        if frame is not None:
             frame["epoch"] = np.arange(1, len(frame) + 1)
             for metric in ("loss", "accuracy"):
                 columns = [c for c in frame.columns if c.endswith(metric)]
@@ -222,10 +244,12 @@ def _pair(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]):
 def _disagreements(entry, by_name, mnist) -> None:
     dense, cnn = _pair(entry, by_name)
     st.subheader("Where the dense network and the CNN disagree")
-    if dense is None or cnn is None:
-        st.caption("Needs a dense and a CNN model file.")
+    if dense is None or cnn is None or None in (load_predictor(e.path).predictor for e in (dense, cnn)):
+        st.caption("Needs a dense and a CNN model file that load.")
         return
-    st.caption(f"Comparing **{dense.name}** (dense) with **{cnn.name}** (CNN), surest disagreements first.")
+    st.caption(
+        f"Comparing **{md(dense.name)}** (dense) with **{md(cnn.name)}** (CNN), surest disagreements first."
+    )
     pd_ = _test_probabilities(str(dense.path.resolve()), _mtime(dense.path))
     pc = _test_probabilities(str(cnn.path.resolve()), _mtime(cnn.path))
     idx = introspect.disagreements(pd_, pc)
@@ -266,21 +290,113 @@ def _data() -> None:
         )
 
 
+# -- Manage models: rename and delete those trained here --------------------------------------------
+
+
+def _may_manage() -> bool:
+    """Renaming and deleting are for whoever may train: the Train page's switch and password."""
+    if not config.TRAINING_ENABLED:
+        return False
+    password = train_page._required_password()
+    return (
+        not password
+        or st.session_state.get(train_page.UNLOCK_KEY) == hashlib.sha256(password.encode()).hexdigest()
+    )
+
+
+def _manage(entries: list[modelio.ModelEntry], current: str) -> None:
+    trained = [e for e in entries if not e.shipped]
+    with st.expander("Manage models", icon=":material/folder_managed:"):
+        notice = st.session_state.pop(MANAGE_NOTICE_KEY, None)
+        if notice:
+            st.success(notice, icon=":material/check_circle:")
+        if not trained:
+            st.caption("No models trained here yet. The shipped models cannot be renamed or deleted.")
+            return
+        if not _may_manage():
+            st.caption(
+                "Renaming and deleting models needs training access: unlock the **Train** page first."
+                if config.TRAINING_ENABLED
+                else "Training is switched off on this server, and with it renaming and deleting models."
+            )
+            return
+        by_name = {e.name: e for e in trained}
+        names = list(by_name)
+        name = st.selectbox(
+            "Trained model",
+            names,
+            index=names.index(current) if current in by_name else 0,
+            format_func=lambda n: by_name[n].label,
+            key="inspect_manage_model",
+            help="Only models trained here; the shipped models stay as they are.",
+        )
+        rename_col, delete_col = st.columns([3, 2], vertical_alignment="bottom")
+        new_name = rename_col.text_input(
+            "New name", key="inspect_new_name", max_chars=modelio.MAX_NAME_LENGTH
+        )
+        if rename_col.button("Rename", key="inspect_rename", icon=":material/edit:", disabled=not new_name):
+            _do(
+                lambda: modelio.rename_model(name, new_name), f"Renamed **{md(name)}** to **{md(new_name)}**."
+            )
+        if st.session_state.get(MANAGE_CONFIRM_KEY) != name:
+            if delete_col.button("Delete…", key="inspect_delete", icon=":material/delete:"):
+                st.session_state[MANAGE_CONFIRM_KEY] = name
+                st.rerun()
+            return
+        st.warning(
+            f"Delete **{md(name)}** and its card for good? This cannot be undone.", icon=":material/warning:"
+        )
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete it", key="inspect_delete_confirm", type="primary"):
+            st.session_state.pop(MANAGE_CONFIRM_KEY, None)
+            _do(lambda: modelio.delete_model(name), f"Deleted **{md(name)}**.")
+        if no.button("Keep it", key="inspect_delete_cancel"):
+            st.session_state.pop(MANAGE_CONFIRM_KEY, None)
+            st.rerun()
+
+
+def _do(action, done: str) -> None:
+    """Run a rename or delete; on success rerun with the notice, on refusal show why."""
+    try:
+        action()
+    except (modelio.ModelFileError, OSError) as exc:
+        st.error(modelio.printable(str(exc)), icon=":material/error:")
+        return
+    st.session_state[MANAGE_NOTICE_KEY] = done
+    st.session_state.pop("inspect_new_name", None)
+    st.rerun()
+
+
 # -- Inside the model -----------------------------------------------------------------------------------
 
 
-def _chosen_image() -> tuple[np.ndarray | None, str]:
+def _current_drawing() -> np.ndarray | None:
+    """The Draw page's last 28x28 input, or None when the canvas holds nothing (any more).
+
+    The Draw page removes (or sets None) DRAWING_KEY when its canvas is cleared or empty; an
+    empty or malformed value is treated the same way, so a stale drawing is never shown.
+    """
     drawing = st.session_state.get(DRAWING_KEY)
+    if drawing is None:
+        return None
+    drawing = np.asarray(drawing, np.float32)
+    if drawing.size != 28 * 28 or not np.any(drawing > 0):
+        return None
+    return drawing.reshape(28, 28)
+
+
+def _chosen_image() -> tuple[np.ndarray | None, str]:
+    drawing = _current_drawing()
     options = (["Your drawing"] if drawing is not None else []) + ["An MNIST test image"]
     source = st.radio("Input", options, horizontal=True, key="inspect_source")
     if source == "Your drawing":
-        return np.asarray(drawing, np.float32).reshape(28, 28), "your drawing"
+        return drawing, "your drawing"
     if drawing is None:
         st.caption("Draw a digit on the **Draw** page to see your own drawing here.")
     try:
         mnist = data.load_mnist()
     except data.DataError as exc:
-        st.warning(f"No MNIST data here: {exc}")
+        st.warning(f"No MNIST data here: {exc}", icon=":material/folder_off:")
         return None, ""
     i = st.number_input("Test image number", 0, len(mnist.x_test) - 1, 0, key="inspect_index")
     return data.to_model_input(mnist.x_test[int(i)]), f"test image {int(i)} (a {mnist.y_test[int(i)]})"
@@ -310,13 +426,13 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         col.image(
             results.enlarge(introspect.saliency_overlay(image, sal), 6),
             width=168,
-            caption=f"{e.name} ({kind}): {digit}, {prob:.0%}",
+            caption=f"{modelio.printable(e.name)} ({kind}): {digit}, {prob:.0%}",
         )
 
     if "cnn" in models:
         e, predictor = models["cnn"]
         model = predictor.model
-        st.subheader(f"Feature maps of {e.name}")
+        st.subheader(f"Feature maps of {md(e.name)}")
         st.caption(
             "What each convolution block passes on (after batch norm and ReLU), one tile per "
             "channel, brighter is stronger. Later layers see coarser, more abstract patterns."
@@ -337,7 +453,7 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         e, predictor = models["dense"]
         tiles = introspect.dense_weight_tiles(predictor.model)
         if tiles is not None:
-            st.subheader(f"First-layer weights of {e.name}")
+            st.subheader(f"First-layer weights of {md(e.name)}")
             st.caption(
                 f"Each of its {len(tiles)} hidden units as a 28×28 picture of its weights: red pixels "
                 "push the unit up, blue pixels push it down."

@@ -9,6 +9,7 @@ loaded afresh, while an unchanged one never is.
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +22,25 @@ from digitdraw.predict import Predictor
 SHIPPED_TITLES = {"dense": "Dense", "cnn": "CNN"}
 
 
+def md(text: str) -> str:
+    """`text` for a Markdown sink (st.markdown, captions, alerts, metric and widget labels): shown as is.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows it for each), so a
+    model named "*cnn*" or "1. try" is not set in italics or as a list, and unprintable characters
+    are escaped as Python would, so a line break cannot end a label.
+    """
+    return "".join("\\" + c if c in string.punctuation else c for c in modelio.printable(text))
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     """A model the user can pick: its name, file, and how to show it."""
 
     name: str
     path: Path
-    title: str  # the metric label: "Dense", "CNN", or a trained model's name
-    label: str  # the selectbox text, e.g. "cnn (shipped, MNIST 99.12%)"
+    title: str  # the metric label: "Dense", "CNN", or a trained model's name (raw: md() it for Markdown)
+    label: str  # the selectbox text (plain text), e.g. "cnn (shipped, MNIST 99.12%)"
+    problem: str | None = None  # why it cannot be used (a broken entry is offered, labelled, not loaded)
 
 
 def title_for(name: str, shipped: bool) -> str:
@@ -43,7 +55,7 @@ def model_choices() -> list[ModelChoice]:
     page can say which file is missing instead of silently answering with one model.
     """
     entries = modelio.available_models()
-    choices = [ModelChoice(e.name, e.path, title_for(e.name, e.shipped), e.label) for e in entries]
+    choices = [ModelChoice(e.name, e.path, title_for(e.name, e.shipped), e.label, e.problem) for e in entries]
     have = {c.name for c in choices}
     for i, name in enumerate(config.DEFAULT_MODELS):
         if name not in have:
@@ -87,9 +99,19 @@ def load_predictor(path: str | os.PathLike) -> Loaded:
 def predictor_or_error(choice: ModelChoice) -> Predictor | None:
     """Load a chosen model; on failure show an st.error naming the file and return None.
 
-    The page then goes on with whichever other model did load.
+    A broken entry is not loaded: the error says why it is broken. The page then goes on with
+    whichever other model did load.
     """
+    if choice.problem is not None:
+        st.error(
+            f"Model **{md(choice.title)}** cannot be used: {modelio.printable(choice.problem)}",
+            icon=":material/error:",
+        )
+        return None
     loaded = load_predictor(choice.path)
     if loaded.error is not None:
-        st.error(f"Model **{choice.title}** cannot be used: {loaded.error}", icon=":material/error:")
+        st.error(
+            f"Model **{md(choice.title)}** cannot be used: {modelio.printable(loaded.error)}",
+            icon=":material/error:",
+        )
     return loaded.predictor

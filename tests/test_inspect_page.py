@@ -1,0 +1,220 @@
+"""The Inspect page's own parts: the drawing it shows, its icons, and "Manage models".
+
+Run headless with Streamlit's AppTest, the page alone (AppTest.from_function).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import shutil
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from digitdraw import config, modelio
+from digitdraw.ui import inspect_page, train_page
+
+TIMEOUT = 120
+
+
+def inspect_app():
+    from digitdraw.ui import inspect_page
+
+    inspect_page.page()
+
+
+def texts(at: AppTest) -> str:
+    kinds = ("markdown", "caption", "info", "success", "warning", "error", "title", "subheader")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def user(tmp_path, monkeypatch):
+    """Training allowed without a password, and a user folder with two trained models."""
+    monkeypatch.setattr(config, "TRAINING_ENABLED", True)
+    monkeypatch.delenv(config.TRAINING_PASSWORD_ENV, raising=False)
+    folder = tmp_path / "user"
+    folder.mkdir()
+    for name in ("dense-20261122-120000", "mine"):
+        for suffix in (".keras", ".json"):
+            shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", folder / f"{name}{suffix}")
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(folder))
+    return folder
+
+
+def manage(at: AppTest, section: str = "Overview") -> AppTest:
+    """Run the page on `section`; "Manage models" is below every section."""
+    at.session_state["inspect_section"] = section
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# -- Your drawing ---------------------------------------------------------------------------
+
+
+def inside(drawing) -> AppTest:
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    if drawing is not ...:
+        at.session_state[inspect_page.DRAWING_KEY] = drawing
+    at.session_state["inspect_section"] = "Inside the model"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize(
+    "drawing",
+    [..., None, np.zeros((28, 28), np.float32), np.ones(10, np.float32)],
+    ids=["never-drawn", "cleared", "empty", "malformed"],
+)
+def test_without_a_drawing_on_the_canvas_inside_the_model_shows_the_hint_not_an_old_drawing(drawing):
+    at = inside(drawing)
+    assert at.radio(key="inspect_source").options == ["An MNIST test image"]
+    assert "Draw a digit on the **Draw** page to see your own drawing here." in texts(at)
+    assert "saliency on your drawing" not in texts(at)
+
+
+def test_a_drawing_cleared_on_the_draw_page_disappears_from_inspect():
+    drawing = np.zeros((28, 28), np.float32)
+    drawing[5:23, 13:16] = 1.0
+    at = inside(drawing)
+    assert at.radio(key="inspect_source").value == "Your drawing"
+    at.session_state[inspect_page.DRAWING_KEY] = None  # what the Draw page does when cleared
+    at.run()
+    assert not at.exception
+    assert at.radio(key="inspect_source").options == ["An MNIST test image"]
+    assert "saliency on your drawing" not in texts(at)
+
+
+# -- Icons ------------------------------------------------------------------------------
+
+
+def test_the_inspect_page_uses_material_icons_not_emoji():
+    """Emoji render as empty boxes without an emoji font; Material icons ship with Streamlit."""
+    source = Path(inspect_page.__file__).read_text()
+    symbols = {c for c in source if unicodedata.category(c) == "So"}
+    assert not symbols, f"emoji or other symbols in inspect_page.py: {sorted(symbols)}"
+    icons = [
+        kw.value.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "icon" and isinstance(kw.value, ast.Constant)
+    ]
+    assert icons and all(i.startswith(":material/") for i in icons), icons
+
+
+def test_missing_mnist_is_a_warning_with_a_material_icon(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "no-mnist"))
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT), "Data")
+    assert at.warning and all(w.icon.startswith(":material/") for w in at.warning)
+
+
+# -- Manage models ------------------------------------------------------------------------
+
+
+def test_only_models_trained_here_can_be_managed(user):
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert at.selectbox(key="inspect_manage_model").options == [
+        e.label for e in modelio.available_models() if not e.shipped
+    ]
+    assert at.selectbox(key="inspect_manage_model").value == "dense-20261122-120000"
+
+
+def test_with_no_trained_models_there_is_nothing_to_manage(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path / "empty"))
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert "No models trained here yet" in texts(at)
+    assert not [b for b in at.button if b.key in ("inspect_rename", "inspect_delete")]
+
+
+def test_rename_moves_the_files_and_says_so(user):
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at.text_input(key="inspect_new_name").input("my best dense").run()
+    at.button(key="inspect_rename").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert listing(user) == sorted(
+        [
+            "dense-20261122-120000.json",
+            "dense-20261122-120000.keras",
+            "my best dense.json",
+            "my best dense.keras",
+        ]
+    )
+    assert "Renamed **mine** to **my best dense**." in [s.value for s in at.success]
+    assert "my best dense" in at.selectbox(key="inspect_model").options[-1]
+
+
+@pytest.mark.parametrize(
+    "new_name, words",
+    [("dense-20261122-120000", "taken"), ("cnn", "taken"), ("a\tb", "unprintable"), ("x/y", "/")],
+    ids=["trained-name", "shipped-name", "unprintable", "path"],
+)
+def test_a_refused_rename_says_why_and_changes_nothing(user, new_name, words):
+    before = listing(user)
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at.text_input(key="inspect_new_name").input(new_name).run()
+    at.button(key="inspect_rename").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and words in at.error[0].value
+    assert listing(user) == before
+
+
+def test_delete_asks_first_and_keep_it_keeps_it(user):
+    before = listing(user)
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at.button(key="inspect_delete").click().run()
+    assert listing(user) == before  # asking is not deleting
+    assert "Delete **mine** and its card for good?" in at.warning[0].value
+    at.button(key="inspect_delete_cancel").click().run()
+    assert listing(user) == before
+    assert not at.warning and at.button(key="inspect_delete") is not None
+
+
+def test_delete_after_the_confirmation_removes_the_model_and_its_card(user):
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at.button(key="inspect_delete").click().run()
+    at.button(key="inspect_delete_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert listing(user) == ["dense-20261122-120000.json", "dense-20261122-120000.keras"]
+    assert "Deleted **mine**." in [s.value for s in at.success]
+    assert not any("mine" in o for o in at.selectbox(key="inspect_model").options)
+
+
+def test_a_name_with_markdown_is_escaped_where_it_is_shown(user):
+    for suffix in (".keras", ".json"):
+        (user / f"mine{suffix}").rename(user / f"*bold* [x](y){suffix}")
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    at.selectbox(key="inspect_manage_model").set_value("*bold* [x](y)").run()
+    at.button(key="inspect_delete").click().run()
+    assert r"Delete **\*bold\* \[x\]\(y\)** and its card" in at.warning[0].value
+
+
+def test_managing_needs_the_training_password_when_one_is_set(user, monkeypatch):
+    monkeypatch.setenv(config.TRAINING_PASSWORD_ENV, "s3cret")
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert "unlock the **Train** page first" in texts(at)
+    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+    at.session_state[train_page.UNLOCK_KEY] = hashlib.sha256(b"s3cret").hexdigest()  # unlocked on Train
+    at.run()
+    assert any(s.key == "inspect_manage_model" for s in at.selectbox)
+
+
+def test_with_training_switched_off_models_cannot_be_managed(user, monkeypatch):
+    monkeypatch.setattr(config, "TRAINING_ENABLED", False)
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert "Training is switched off on this server" in texts(at)
+    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
