@@ -222,7 +222,8 @@ def cmd_list(args) -> int:
     from digitdraw import modelio
 
     for entry in modelio.available_models():
-        print(f"{entry.name}\t{entry.path}\t{entry.label}")
+        # printable(): a name with a line break or other control character stays on its line.
+        print("\t".join(modelio.printable(x) for x in (entry.name, str(entry.path), entry.label)))
     return 0
 
 

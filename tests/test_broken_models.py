@@ -80,10 +80,6 @@ def test_info_on_a_good_model_beside_broken_ones_works(capsys, user):
     assert code == 0 and out.startswith(f"# {user / 'good.keras'}") and "Total params: 101,770" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs cli.cmd_list to print modelio.printable() of the name and path (see the modelfiles report)",
-)
 def test_list_keeps_a_model_named_with_a_line_break_on_one_line(capsys, user):
     shutil.copy(user / "good.keras", user / "two\nlines.keras")
     shutil.copy(user / "good.json", user / "two\nlines.json")
