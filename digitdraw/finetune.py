@@ -72,6 +72,7 @@ class FinetuneResult:
     after: float | None  # the new model's, on the same drawings
     held_out: int
     trained_on: int
+    held_out_indices: list[int]  # positions in the given corrections of those kept out of training
     seconds: float  # wall time from the call to the saved file
     cancelled: bool = False
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -116,7 +117,8 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             "No corrections to learn from: correct some drawings on the Draw page "
             "(or `digitdraw feedback import FILE.jsonl`) first."
         )
-    digits = [c for c in corrections if int(c.label) != NOT_A_DIGIT]
+    positions = [i for i, c in enumerate(corrections) if int(c.label) != NOT_A_DIGIT]
+    digits = [corrections[i] for i in positions]
     if len(digits) < settings.min_corrections:
         skipped = len(corrections) - len(digits)
         why = f" ({skipped} of them say 'not a digit', which a digit model cannot learn)" if skipped else ""
@@ -124,16 +126,18 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             f"Fine-tuning needs at least {settings.min_corrections} corrections with a digit label; "
             f"there are {len(digits)}{why}."
         )
-    for i, c in enumerate(digits):
+    for i, c in zip(positions, digits, strict=True):
         if not 0 <= int(c.label) <= 9:
             raise FinetuneError(f"correction {i}: label {c.label!r} is not a digit 0-9.")
         if not any(len(s) for s in c.strokes):
             raise FinetuneError(f"correction {i} (a {c.label}) has no strokes to draw.")
+        if np.shape(c.image) != (28, 28):
+            raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
     if not 0 <= settings.hold_out < 1:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
         raise FinetuneError("copies, epochs and batch_size must each be at least 1.")
-    return base_path, out, digits
+    return base_path, out, positions
 
 
 def training_arrays(
@@ -214,7 +218,8 @@ def finetune_on_corrections(
 
     start = time.perf_counter()
     settings = settings or FinetuneSettings()
-    base_path, out, digits = _check(base_model, out, corrections, settings)
+    base_path, out, positions = _check(base_model, out, corrections, settings)
+    digits = [corrections[i] for i in positions]
     base_card = modelio.read_card(base_path) or {}
     model = modelio.load(base_path)
 
@@ -321,6 +326,7 @@ def finetune_on_corrections(
         after=after,
         held_out=len(held_idx),
         trained_on=len(train_idx),
+        held_out_indices=[positions[i] for i in held_idx],
         seconds=time.perf_counter() - start,
         cancelled=cancelled,
         history=history,
