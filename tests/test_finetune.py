@@ -21,7 +21,7 @@ from digitdraw.preprocess import preprocess
 
 BASE = config.SHIPPED_MODELS_DIR / "cnn.keras"
 WORST_WRITER = 28
-SMALL = FinetuneSettings(copies=4, mnist_replay=1000, pen_replay=100, epochs=2)
+SMALL = FinetuneSettings(copies=8, mnist_replay=1000, pen_replay=100, epochs=3)
 SEED = 3
 
 
