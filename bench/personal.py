@@ -16,6 +16,7 @@ halved; MNIST test >= 99.2%; the other writers no worse; fine-tune <= 30 s for 1
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -56,6 +57,13 @@ def main() -> None:
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a FinetuneSettings field, e.g. epochs=4",
+    )
     args = ap.parse_args()
 
     pen = config.pendigits_path(args.pendigits)
@@ -71,7 +79,18 @@ def main() -> None:
         for w in holdout
     }
     base = Predictor(modelio.load(args.base))
-    settings = FinetuneSettings()
+    fields = {f.name: f.type for f in dataclasses.fields(FinetuneSettings)}
+    changes = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in fields:
+            ap.error(f"--set {item}: no setting {name!r}; settings: {', '.join(fields)}")
+        changes[name] = (
+            {"True": True, "False": False}.get(value) if value in ("True", "False") else float(value)
+        )
+        if "int" in str(fields[name]):
+            changes[name] = int(changes[name])
+    settings = FinetuneSettings(**changes)
     print(f"base {args.base}; {settings}")
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores\n")
     header = (
@@ -96,7 +115,13 @@ def main() -> None:
 
             wall, cpu = time.perf_counter(), time.process_time()
             result = finetune_on_corrections(
-                args.base, corrections, mnist, pen, out=Path(tmp) / f"cnn-writer{w}.keras", seed=args.seed
+                args.base,
+                corrections,
+                mnist,
+                pen,
+                out=Path(tmp) / f"cnn-writer{w}.keras",
+                seed=args.seed,
+                settings=settings,
             )
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             tuned = Predictor(result.model)

@@ -47,8 +47,8 @@ class FinetuneSettings:
     """The recipe of a fine-tune; stored in the new model's card as is."""
 
     copies: int = 8  # renderings of each training correction (distorted, random size/place/width)
-    mnist_replay: int = 5000  # MNIST training images mixed in
-    pen_replay: int = 600  # pen digits of writers 1-24 mixed in, one rendering each
+    mnist_replay: int = 4000  # MNIST training images mixed in
+    pen_replay: int = 1500  # pen digits of writers 1-24 mixed in, one rendering each
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 3e-4  # a tenth of a fresh run's order: move the weights, not rebuild them
