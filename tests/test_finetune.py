@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from digitdraw import config, modelio, pendigits
-from digitdraw.feedback import NOT_A_DIGIT, ImportLine
+from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_line
 from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections, split_corrections
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
@@ -120,6 +120,21 @@ def test_a_cancelled_run_saves_nothing(writer_corrections, mnist, pendigits_file
     )
     assert result.cancelled and result.path is None
     assert not out.exists() and not modelio.card_path(out).exists()
+
+
+def test_corrections_of_one_digit_only_teach_it_without_forgetting_the_others(
+    mnist, pendigits_file, tmp_path
+):
+    """Accepted, not refused: the replayed MNIST and pen digits hold the other nine digits."""
+    digits = pendigits.load_pendigits(pendigits_file, writers=[WORST_WRITER])
+    ones = parse_jsonl(to_jsonl_line(1, [s.tolist() for s in d.strokes]) for d in digits if d.label == 1)
+    assert len(ones) >= SMALL.min_corrections
+    result = finetune_on_corrections(
+        BASE, ones, mnist, pendigits_file, out=tmp_path / "one.keras", seed=SEED, settings=SMALL
+    )
+    assert result.card["test_accuracy"] > 0.98
+    per_class = result.card["per_class_accuracy"]
+    assert min(per_class) > 0.95, f"a digit was forgotten: {per_class}"
 
 
 def test_split_holds_out_a_share_of_each_digit_seeded():
