@@ -51,7 +51,7 @@ class FinetuneSettings:
     pen_replay: int = 1500  # pen digits of writers 1-24 mixed in, one rendering each
     epochs: int = 3
     batch_size: int = 64
-    learning_rate: float = 5e-4  # a tenth of a fresh run's order: move the weights, not rebuild them
+    learning_rate: float = 5e-4  # a sixth of a fresh run's 3e-3: move the weights, not rebuild them
     augment: bool = True  # training.augment on every batch (slant, rotation, scale, shift)
     hold_out: float = 0.2  # share of the corrections kept out of training, to measure on
     # Batch norm keeps the base model's statistics (Keras runs a frozen BatchNormalization in inference
