@@ -1,0 +1,339 @@
+"""Learning from corrections: a short fine-tune of a trained model on one person's corrected drawings.
+
+Each correction is drawn again several times from its strokes, the way the project makes training data
+from pen digits (pendigits.distort re-shapes the path, pendigits.random_render picks a size, place and
+pen width, the app's preprocessing makes the 28x28 input, training.augment slants and shifts it), and
+mixed with replayed MNIST and pen digits of the tuning writers, so that what the model already reads
+well is not forgotten. A seeded share of the corrections is held out: the new model's card states how
+the base model and the new one read those drawings, which neither trained on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import keras
+import numpy as np
+
+from digitdraw import modelio, pendigits
+from digitdraw.data import Mnist, to_model_input
+
+NOT_A_DIGIT = 10  # a correction meaning "this is not a digit": a 10-class model cannot learn it
+REPLAY_WRITERS = "1-24"  # pendigits.TUNE_WRITERS, as the cards write writers
+
+
+class FinetuneError(ValueError):
+    """The fine-tune cannot run on this input; `str()` says why, in words for the person."""
+
+
+class Correction(Protocol):
+    """What a correction needs to be learned from: feedback.Drawing and feedback.ImportLine fit."""
+
+    label: int
+    strokes: Sequence  # pendigits stroke format: strokes -> points -> [x, y]
+    image: np.ndarray  # (28, 28) float32: the model input the app made when it was drawn
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """The recipe of a fine-tune; stored in the new model's card as is."""
+
+    copies: int = 8  # renderings of each training correction (distorted, random size/place/width)
+    mnist_replay: int = 4000  # MNIST training images mixed in
+    pen_replay: int = 1500  # pen digits of writers 1-24 mixed in, one rendering each
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 5e-4  # a sixth of a fresh run's 3e-3: move the weights, not rebuild them
+    augment: bool = True  # training.augment on every batch (slant, rotation, scale, shift)
+    hold_out: float = 0.2  # share of the corrections kept out of training, to measure on
+    # Batch norm keeps the base model's statistics (Keras runs a frozen BatchNormalization in inference
+    # mode): a few hundred drawn digits should not re-centre what 100,000 images measured.
+    freeze_batchnorm: bool = True
+    min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
+    time_budget: float | None = None  # seconds of training, then stop after the batch
+
+
+@dataclass
+class FinetuneResult:
+    """What a fine-tune did. `path` is None when it was cancelled (nothing is saved then)."""
+
+    path: Path | None
+    card: dict
+    model: keras.Model
+    before: float | None  # base model's accuracy on the held-out corrections (None: none held out)
+    after: float | None  # the new model's, on the same drawings
+    held_out: int
+    trained_on: int
+    held_out_indices: list[int]  # positions in the given corrections of those kept out of training
+    seconds: float  # wall time from the call to the saved file
+    cancelled: bool = False
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def split_corrections(labels: Sequence[int], share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, held-out) indices: about `share` of each digit's corrections held out.
+
+    Per digit, so a person's few 7s are not all on one side; a digit with a single correction
+    stays in training (learning it matters more than one measurement of it).
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for digit in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == digit))
+        if len(idx) > 1:
+            held.extend(idx[: int(round(share * len(idx)))].tolist())
+    held_mask = np.zeros(len(labels), bool)
+    held_mask[held] = True
+    return np.flatnonzero(~held_mask), np.flatnonzero(held_mask)
+
+
+def _pen_digit(correction: Correction) -> pendigits.PenDigit:
+    strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in correction.strokes]
+    return pendigits.PenDigit(label=int(correction.label), writer=0, strokes=[s for s in strokes if len(s)])
+
+
+def _check(base_model, out, corrections: Sequence[Correction], settings: FinetuneSettings):
+    """Everything that can be refused is refused here, before a second of training."""
+    base_path = modelio.resolve(base_model)  # ModelFileError names the known models
+    out = Path(out)
+    if not (out.name.endswith(modelio.FULL_SUFFIX) or out.name.endswith(modelio.WEIGHTS_SUFFIX)):
+        raise FinetuneError(f"{out}: a model file ends in {modelio.FULL_SUFFIX} or {modelio.WEIGHTS_SUFFIX}.")
+    if (
+        out.resolve() == base_path.resolve()
+        or modelio.card_path(out).resolve() == modelio.card_path(base_path).resolve()
+    ):
+        raise FinetuneError(f"{out}: that is the base model's file; choose another name for the new model.")
+    if not corrections:
+        raise FinetuneError(
+            "No corrections to learn from: correct some drawings on the Draw page "
+            "(or `digitdraw feedback import FILE.jsonl`) first."
+        )
+    positions = [i for i, c in enumerate(corrections) if int(c.label) != NOT_A_DIGIT]
+    digits = [corrections[i] for i in positions]
+    if len(digits) < settings.min_corrections:
+        skipped = len(corrections) - len(digits)
+        why = f" ({skipped} of them say 'not a digit', which a digit model cannot learn)" if skipped else ""
+        raise FinetuneError(
+            f"Fine-tuning needs at least {settings.min_corrections} corrections with a digit label; "
+            f"there are {len(digits)}{why}."
+        )
+    for i, c in zip(positions, digits, strict=True):
+        if not 0 <= int(c.label) <= 9:
+            raise FinetuneError(f"correction {i}: label {c.label!r} is not a digit 0-9.")
+        if not any(len(s) for s in c.strokes):
+            raise FinetuneError(f"correction {i} (a {c.label}) has no strokes to draw.")
+        if np.shape(c.image) != (28, 28):
+            raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
+    if not 0 <= settings.hold_out < 1:
+        raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
+    if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
+        raise FinetuneError("copies, epochs and batch_size must each be at least 1.")
+    return base_path, out, positions
+
+
+def training_arrays(
+    corrections: Sequence[Correction],
+    mnist: Mnist,
+    pendigits_path: str | os.PathLike | None,
+    settings: FinetuneSettings,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Renderings of the corrections, plus replayed MNIST and pen digits: (n, 28, 28) float32, (n,)."""
+    px, py = pendigits.rendered_dataset(
+        [_pen_digit(c) for c in corrections], rng, copies=settings.copies, distorted=True
+    )
+    parts_x, parts_y = [px], [py.astype(np.int64)]
+    if settings.mnist_replay:
+        order = rng.permutation(len(mnist.x_train))[: settings.mnist_replay]
+        parts_x.append(to_model_input(mnist.x_train[order]))
+        parts_y.append(mnist.y_train[order].astype(np.int64))
+    if settings.pen_replay:
+        writers = pendigits.load_pendigits(pendigits_path, writers=pendigits.TUNE_WRITERS)
+        chosen = rng.permutation(len(writers))[: settings.pen_replay]
+        wx, wy = pendigits.rendered_dataset([writers[i] for i in chosen], rng, distorted=True)
+        parts_x.append(wx)
+        parts_y.append(wy.astype(np.int64))
+    return np.concatenate(parts_x).astype(np.float32), np.concatenate(parts_y)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, settings: FinetuneSettings, seed: int):
+    import tensorflow as tf
+
+    from digitdraw.training import augment
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(settings.batch_size)
+    if settings.augment:
+        ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
+    if not len(labels):
+        return None
+    from digitdraw.predict import Predictor
+
+    return float((Predictor(model).probabilities(images).argmax(axis=1) == labels).mean())
+
+
+def _fresh_copy(model: keras.Model) -> keras.Model:
+    """The same weights in a new, uncompiled model: no optimizer state in the saved file."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def finetune_on_corrections(
+    base_model: str | os.PathLike,
+    corrections: Sequence[Correction],
+    mnist: Mnist,
+    pendigits_path: str | os.PathLike | None = None,
+    *,
+    out: str | os.PathLike,
+    seed: int = 0,
+    settings: FinetuneSettings | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    cancel: threading.Event | None = None,
+    report: Callable[[dict], None] | None = None,
+    measure_mnist: bool = True,
+    command: str = "",
+    verbose: int = 0,
+) -> FinetuneResult:
+    """Fine-tune `base_model` (a path or a model name) on `corrections` and save it to `out` with a card.
+
+    Corrections labelled "not a digit" are left out (a digit model has no such answer). FinetuneError
+    (or modelio.ModelFileError for the base model) says what is wrong before any training; pendigits
+    missing is a FileNotFoundError naming the setting (settings.pen_replay=0 runs without it).
+    `callbacks`, `cancel` and `report` work as in training.train; a cancelled run saves nothing.
+    """
+    from digitdraw.training import CancelOnEvent, ProgressReporter, TimeBudget
+
+    start = time.perf_counter()
+    settings = settings or FinetuneSettings()
+    base_path, out, positions = _check(base_model, out, corrections, settings)
+    digits = [corrections[i] for i in positions]
+    base_card = modelio.read_card(base_path) or {}
+    model = modelio.load(base_path)
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    labels = np.array([int(c.label) for c in digits])
+    train_idx, held_idx = split_corrections(labels, settings.hold_out, seed)
+    held_x = np.stack([np.asarray(digits[i].image, np.float32) for i in held_idx]) if len(held_idx) else None
+    held_y = labels[held_idx]
+    before = _accuracy(model, held_x, held_y)
+
+    x, y = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
+    steps = int(np.ceil(len(x) / settings.batch_size)) * settings.epochs
+    if settings.freeze_batchnorm:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, steps))
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    extra = list(callbacks or [])
+    canceller = CancelOnEvent(cancel) if cancel is not None else None
+    budget = TimeBudget(settings.time_budget) if settings.time_budget else None
+    extra += [c for c in (canceller, budget) if c is not None]
+    if report is not None:
+        extra.append(ProgressReporter(report))
+    cancelled = bool(cancel is not None and cancel.is_set())  # cancelled while rendering
+    history: dict[str, list[float]] = {}
+    if not cancelled:
+        fit = model.fit(
+            _dataset(x, y, settings, seed),
+            epochs=settings.epochs,
+            callbacks=extra,
+            verbose=verbose,
+            shuffle=False,  # the dataset is shuffled (seeded); Keras warns otherwise
+        )
+        history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        cancelled = bool(canceller and canceller.cancelled)
+    train_seconds = time.perf_counter() - start
+
+    new = _fresh_copy(model)
+    after = _accuracy(new, held_x, held_y)
+    test = None
+    if measure_mnist and not cancelled:
+        from digitdraw.evaluate import score
+        from digitdraw.predict import Predictor
+
+        test = score(Predictor(new).probabilities(mnist.x_test), mnist.y_test)
+
+    card = {
+        "name": modelio.model_name(out) or out.stem,
+        "architecture": base_card.get("architecture", "unknown"),
+        "api": base_card.get("api", "sequential"),
+        "parameters": int(new.count_params()),
+        "layers": [layer.name for layer in new.layers],
+        "data": {
+            "source": f"{len(train_idx)} corrections x {settings.copies} renderings + {mnist.source} "
+            f"({settings.mnist_replay}) + pen digits of writers {REPLAY_WRITERS} ({settings.pen_replay})",
+            "train_images": len(x),
+            "test_images": int(len(mnist.y_test)) if test is not None else 0,
+            "pen_writers": REPLAY_WRITERS if settings.pen_replay else None,
+            "pen_copies": 1 if settings.pen_replay else 0,
+        },
+        "base_model": {
+            "name": modelio.model_name(base_path) or base_path.name,
+            "path": str(base_path),
+            "test_accuracy": base_card.get("test_accuracy"),
+        },
+        "corrections": {
+            "given": len(corrections),
+            "not_a_digit_left_out": len(corrections) - len(digits),
+            "trained_on": len(train_idx),
+            "held_out": len(held_idx),
+            "held_out_share": settings.hold_out,
+            "held_out_accuracy_before": None if before is None else round(before, 6),
+            "held_out_accuracy_after": None if after is None else round(after, 6),
+            "how": f"about {settings.hold_out:.0%} of each digit's corrections (seed {seed}) kept out of "
+            "training; read as the app read them when they were drawn",
+        },
+        "training": {"kind": "finetune on corrections", **dataclasses.asdict(settings), "seed": seed},
+        "epochs": len(history.get("loss", [])),
+        "batch_size": settings.batch_size,
+        "seed": seed,
+        "training_seconds": round(train_seconds, 1),
+        "cancelled": cancelled,
+        "stopped_by_time_budget": bool(budget and budget.exhausted),
+        "history": history,
+        "test_accuracy": None if test is None else round(test.accuracy, 6),
+        "per_class_accuracy": None if test is None else [round(a, 6) for a in test.per_class],
+        "drawn_digit_accuracy": None,
+        "versions": _versions(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+    }
+    path = None if cancelled else modelio.save(new, out, card)
+    return FinetuneResult(
+        path=path,
+        card=card,
+        model=new,
+        before=before,
+        after=after,
+        held_out=len(held_idx),
+        trained_on=len(train_idx),
+        held_out_indices=[positions[i] for i in held_idx],
+        seconds=time.perf_counter() - start,
+        cancelled=cancelled,
+        history=history,
+    )
+
+
+def _versions() -> dict[str, str]:
+    from digitdraw.cards import versions
+
+    return versions()
