@@ -15,7 +15,7 @@ import datetime as dt
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,9 +25,10 @@ import numpy as np
 
 from digitdraw import modelio, pendigits
 from digitdraw.data import Mnist, to_model_input
+from digitdraw.training import CancelOnEvent, Progress, ProgressCallback, TimeBudget
 
 NOT_A_DIGIT = 10  # a correction meaning "this is not a digit": a 10-class model cannot learn it
-REPLAY_WRITERS = "1-24"  # pendigits.TUNE_WRITERS, as the cards write writers
+REPLAY_WRITERS = pendigits.TUNE_WRITERS  # the pen digits replayed: the tuning writers, never 25-30
 
 
 class FinetuneError(ValueError):
@@ -202,7 +203,8 @@ def finetune_on_corrections(
     settings: FinetuneSettings | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     cancel: threading.Event | None = None,
-    report: Callable[[dict], None] | None = None,
+    progress: Progress | None = None,
+    lock=None,
     measure_mnist: bool = True,
     command: str = "",
     verbose: int = 0,
@@ -212,10 +214,9 @@ def finetune_on_corrections(
     Corrections labelled "not a digit" are left out (a digit model has no such answer). FinetuneError
     (or modelio.ModelFileError for the base model) says what is wrong before any training; pendigits
     missing is a FileNotFoundError naming the setting (settings.pen_replay=0 runs without it).
-    `callbacks`, `cancel` and `report` work as in training.train; a cancelled run saves nothing.
+    `callbacks` and `cancel` work as in training.train, and `progress` (written under `lock`) as for the
+    app's jobs; a cancelled run saves nothing.
     """
-    from digitdraw.training import CancelOnEvent, ProgressReporter, TimeBudget
-
     start = time.perf_counter()
     settings = settings or FinetuneSettings()
     base_path, out, positions = _check(base_model, out, corrections, settings)
@@ -247,8 +248,8 @@ def finetune_on_corrections(
     canceller = CancelOnEvent(cancel) if cancel is not None else None
     budget = TimeBudget(settings.time_budget) if settings.time_budget else None
     extra += [c for c in (canceller, budget) if c is not None]
-    if report is not None:
-        extra.append(ProgressReporter(report))
+    if progress is not None:
+        extra.append(ProgressCallback(progress, lock))
     cancelled = bool(cancel is not None and cancel.is_set())  # cancelled while rendering
     history: dict[str, list[float]] = {}
     if not cancelled:

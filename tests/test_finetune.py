@@ -18,6 +18,7 @@ from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_li
 from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections, split_corrections
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
+from digitdraw.training import Progress
 
 BASE = config.SHIPPED_MODELS_DIR / "cnn.keras"
 WORST_WRITER = 28
@@ -52,12 +53,12 @@ def writer_corrections(pendigits_file):
 @pytest.fixture(scope="module")
 def run(writer_corrections, mnist, pendigits_file, tmp_path_factory):
     lines, _ = writer_corrections
-    events: list[dict] = []
+    progress = Progress()
     out = tmp_path_factory.mktemp("finetuned") / "cnn-mine.keras"
     result = finetune_on_corrections(
-        BASE, lines, mnist, pendigits_file, out=out, seed=SEED, settings=SMALL, report=events.append
+        BASE, lines, mnist, pendigits_file, out=out, seed=SEED, settings=SMALL, progress=progress
     )
-    return result, events
+    return result, progress
 
 
 def test_the_corrections_it_trained_on_are_read_better(run, writer_corrections):
@@ -104,9 +105,10 @@ def test_the_card_says_what_it_learned_from_and_how_it_did(run):
 
 
 def test_progress_is_reported_each_epoch(run):
-    _, events = run
-    assert [e["epoch"] for e in events if e["kind"] == "epoch"] == list(range(SMALL.epochs))
-    assert all(np.isfinite(e["loss"]) for e in events)
+    _, progress = run
+    assert [e["epoch"] for e in progress.epoch_end] == list(range(1, SMALL.epochs + 1))
+    assert progress.epoch == SMALL.epochs and progress.step == progress.steps > 0
+    assert all(np.isfinite(e["loss"]) for e in progress.batches + progress.epoch_end)
 
 
 def test_a_cancelled_run_saves_nothing(writer_corrections, mnist, pendigits_file, tmp_path):
