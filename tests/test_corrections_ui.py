@@ -147,6 +147,15 @@ def test_when_the_models_disagree_there_is_no_one_click_confirm():
     assert [d.label for d in saved()] == [7]
 
 
+def test_with_no_model_answer_the_panel_still_takes_the_label():
+    at = panel(answers=[])
+    assert labels(at) == [*map(str, range(10)), "not a digit"]
+    assert "What is it?" in [c.value for c in at.caption]
+    ok(button(at, "2").click().run())
+    (drawing,) = saved()
+    assert (drawing.label, drawing.answers) == (2, ())
+
+
 def test_without_strokes_the_panel_says_so_and_saves_nothing():
     at = panel(strokes=[])
     assert labels(at) == []

@@ -129,7 +129,7 @@ def correction_panel(
             f"Yes, it's {agreed}", key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"
         ):
             clicked = agreed
-        st.caption("No, it is:" if agreed is not None else "The models disagree. It is:")
+        st.caption(_ask(agreed, len(answers)))
         digits = st.container(horizontal=True, gap="small")
         for label in feedback.LABELS:
             if digits.button(label_text(label), key=f"{key}_label_{label}_{digest}"):
@@ -146,6 +146,12 @@ def correction_panel(
     saved[digest] = clicked
     with panel:
         _saved_note(clicked)
+
+
+def _ask(agreed: int | None, n_answers: int) -> str:
+    if agreed is not None:
+        return "No, it is:"
+    return "The models disagree. It is:" if n_answers > 1 else "What is it?"
 
 
 def _saved_note(label: int) -> None:
