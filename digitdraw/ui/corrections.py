@@ -104,12 +104,13 @@ def correction_panel(
     pen_width: float | None,
     key: str,
 ) -> None:
-    """ "Right?": confirm the agreed answer in one click, or give the true label (0-9, not a digit).
+    """The "Right?" panel: confirm the agreed answer in one click, or give the true label (0-9, not a digit).
 
     strokes: the canvas drawing in the pendigits format (strokes.canvas_strokes); without strokes (an
     upload) nothing can be kept, and the panel says so. image: the 28x28 model input. answers: what
     each model said (results.Answer as the Draw page has them). key: a prefix for the widget keys.
     """
+    me = browser_id()  # early: puts the id back in the URL after a page switch dropped it
     if not strokes:
         st.caption("Corrections are kept for canvas drawings only.")
         return
@@ -138,7 +139,7 @@ def correction_panel(
         return
 
     try:
-        get_store().save(browser_id(), clicked, strokes, image, model_answers(answers), pen_width=pen_width)
+        get_store().save(me, clicked, strokes, image, model_answers(answers), pen_width=pen_width)
     except FeedbackStoreError as exc:
         # The buttons stay and so does the drawing: the user can retry once the database is back.
         st.error(str(exc), icon=":material/database:")
