@@ -6,7 +6,7 @@ Thin on purpose: each page lives in digitdraw/ui/, and the work is done by the p
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
-from digitdraw.ui import draw_page, inspect_page, train_page
+from digitdraw.ui import corrections, draw_page, drawings_page, inspect_page, train_page
 
 # Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
 # model per run. Ours are built once (st.cache_resource) and a training run may be going on in
@@ -20,5 +20,11 @@ pages = [
     st.Page(draw_page.page, title="Draw", icon=":material/draw:", default=True),
     st.Page(train_page.page, title="Train", icon=":material/model_training:", url_path="train"),
     st.Page(inspect_page.page, title="Inspect", icon=":material/query_stats:", url_path="inspect"),
+    st.Page(
+        drawings_page.page,
+        title=corrections.DRAWINGS_PAGE_TITLE,
+        icon=":material/photo_library:",
+        url_path=corrections.DRAWINGS_URL_PATH,
+    ),
 ]
 st.navigation(pages).run()

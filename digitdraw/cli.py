@@ -74,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(d)
 
     sub.add_parser("list", help="the models the app and CLI can use")
+
+    fb = sub.add_parser("feedback", help="the corrections database: import, list or export drawings")
+    fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
+    fb_import = fb_sub.add_parser(
+        "import", help="store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
+    )
+    fb_import.add_argument("file", help='JSONL, one {"label": 4, "strokes": [[[x, y], ...]]} a line')
+    fb_list = fb_sub.add_parser("list", help="every stored drawing, newest first, and each model's accuracy")
+    fb_export = fb_sub.add_parser("export", help="every stored drawing as pendigits JSONL (oldest first)")
+    fb_export.add_argument("--out", help="the JSONL file to write (default: standard output)")
+    for fp in (fb_import, fb_list, fb_export):
+        fp.add_argument(
+            "--db",
+            default=None,
+            help="SQLAlchemy URL of the database (default: $DIGITDRAW_DB_URL, else SQLite in the user "
+            "data folder)",
+        )
     return parser
 
 
@@ -227,6 +244,59 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from digitdraw.feedback import FeedbackImportError, FeedbackStore, FeedbackStoreError
+
+    try:
+        store = FeedbackStore(args.db)
+        try:
+            return _FEEDBACK_COMMANDS[args.feedback_command](store, args)
+        finally:
+            store.close()
+    except (FeedbackStoreError, FeedbackImportError) as exc:
+        return _fail(str(exc))
+
+
+def _feedback_import(store, args) -> int:
+    ids = store.import_jsonl(args.file)
+    print(f"imported {len(ids)} drawing(s) from {args.file} into {store.where}")
+    return 0
+
+
+def _feedback_list(store, args) -> int:
+    drawings = store.list_drawings(None)
+    for d in drawings:
+        said = " ".join(f"{a.model}={a.answer}" for a in d.answers) or "-"
+        writer = "-" if d.writer is None else str(d.writer)
+        when = f"{d.created_at:%Y-%m-%d %H:%M:%S}"
+        print("\t".join([str(d.id), when, d.source, d.browser_id, writer, str(d.label), said]))
+    accuracy = "; ".join(f"{a.model} {a.correct}/{a.total} ({a.accuracy:.1%})" for a in store.accuracy())
+    print(
+        f"{len(drawings)} drawing(s) in {store.where}" + (f"; accuracy: {accuracy}" if accuracy else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _feedback_export(store, args) -> int:
+    import io
+
+    buf = io.StringIO()  # all read before the file is touched: a failed read leaves no half file
+    n = store.export_jsonl(buf)
+    if args.out is None:
+        sys.stdout.write(buf.getvalue())
+    else:
+        try:
+            Path(args.out).write_text(buf.getvalue(), encoding="utf-8", newline="\n")
+        except OSError as exc:
+            return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
+        print(f"exported {n} drawing(s) from {store.where} to {args.out}", file=sys.stderr)
+    return 0
+
+
+_FEEDBACK_COMMANDS = {"import": _feedback_import, "list": _feedback_list, "export": _feedback_export}
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -234,6 +304,7 @@ COMMANDS = {
     "info": cmd_info,
     "data": cmd_data,
     "list": cmd_list,
+    "feedback": cmd_feedback,
 }
 
 

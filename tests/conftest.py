@@ -126,6 +126,15 @@ def _user_models_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path_factory.mktemp("user_models")))
 
 
+@pytest.fixture(autouse=True)
+def _feedback_db_in_tmp(tmp_path_factory, monkeypatch):
+    """No test ever saves a correction into the user's real database (the user data folder)."""
+    from digitdraw import feedback
+
+    folder = tmp_path_factory.mktemp("feedback")
+    monkeypatch.setenv(feedback.DB_URL_ENV, f"sqlite:///{folder / feedback.DB_FILENAME}")
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The configured MNIST folder ($DIGITDRAW_DATA_DIR); skipped without it, failed in CI."""

@@ -1,0 +1,159 @@
+"""The correction panel under the Draw page's answers ("Right?"), and what every corrections page shares:
+the one store per server process and the anonymous per-browser id.
+
+Saving is explicit: nothing is stored until the user clicks, and a drawing is stored once (the panel
+remembers, per session, the strokes it saved by their hash). A database that cannot take the drawing
+shows the store's own sentence; the buttons stay, so the user can retry with the drawing still on screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+from digitdraw import feedback, results
+from digitdraw.feedback import NOT_A_DIGIT, FeedbackStore, FeedbackStoreError, ModelAnswer
+from digitdraw.strokes import Strokes
+
+DRAWINGS_PAGE_TITLE = "My drawings"
+DRAWINGS_URL_PATH = "my-drawings"
+
+# The anonymous browser id lives in the session and in the URL (?me=<id>). Why there: Streamlit can
+# read cookies (st.context.cookies) but not set them, and localStorage needs a custom component; a
+# query parameter survives a reload, can be bookmarked, and is visible to the person (no hidden
+# tracking). It is a random uuid (feedback.new_browser_id): no name, no IP address. Whoever has the
+# link sees that browser's drawings, which is what a bookmark is for.
+BROWSER_PARAM = "me"
+BROWSER_KEY = "feedback_browser_id"
+_OUR_IDS = re.compile(r"[0-9a-f]{32}")  # what new_browser_id makes (uuid4().hex); anything else is new
+
+
+def label_text(label: int) -> str:
+    """How a label reads on screen: the digit, or "not a digit"."""
+    return "not a digit" if label == NOT_A_DIGIT else str(label)
+
+
+def strokes_digest(strokes: Strokes) -> str:
+    """A short hash of the strokes: the same drawing gives the same digest, so it is saved once."""
+    text = json.dumps(strokes, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def agreed_answer(answers: Sequence[results.Answer | ModelAnswer]) -> int | None:
+    """The digit every model gave, or None when they disagree (or none answered)."""
+    digits = {_digit(a) for a in answers}
+    return digits.pop() if len(digits) == 1 else None
+
+
+def model_answers(answers: Sequence[results.Answer | ModelAnswer]) -> list[ModelAnswer]:
+    """The page's answers as the store keeps them: model name, answer, probabilities."""
+    out = []
+    for a in answers:
+        if isinstance(a, ModelAnswer):
+            out.append(a)
+        else:
+            out.append(ModelAnswer(a.model, a.digit, tuple(float(p) for p in a.probabilities)))
+    return out
+
+
+def _digit(a: results.Answer | ModelAnswer) -> int:
+    return a.answer if isinstance(a, ModelAnswer) else a.digit
+
+
+# --------------------------------------------------------------------------- shared by the pages
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_store(url: str) -> FeedbackStore:
+    # Keyed by URL: one store (one connection pool) per database per server process. A store that
+    # fails to open raises, and Streamlit does not cache exceptions, so the next click retries.
+    return FeedbackStore(url)
+
+
+def get_store() -> FeedbackStore:
+    """The server's store for feedback.db_url(); FeedbackStoreError when it cannot be opened."""
+    return _open_store(feedback.db_url())
+
+
+def browser_id() -> str:
+    """This browser's anonymous id: from the session, else from ?me=, else a new one; kept in the URL."""
+    bid = st.session_state.get(BROWSER_KEY)
+    if bid is None:
+        from_url = st.query_params.get(BROWSER_PARAM)
+        bid = from_url if from_url and _OUR_IDS.fullmatch(from_url) else feedback.new_browser_id()
+        st.session_state[BROWSER_KEY] = bid
+    if st.query_params.get(BROWSER_PARAM) != bid:
+        # Page navigation can drop query parameters; put the id back so a reload keeps it.
+        st.query_params[BROWSER_PARAM] = bid
+    return bid
+
+
+# --------------------------------------------------------------------------- the panel
+
+
+def correction_panel(
+    *,
+    strokes: Strokes | None,
+    image: np.ndarray,
+    answers: Sequence[results.Answer | ModelAnswer],
+    pen_width: float | None,
+    key: str,
+) -> None:
+    """The "Right?" panel: confirm the agreed answer in one click, or give the true label (0-9, not a digit).
+
+    strokes: the canvas drawing in the pendigits format (strokes.canvas_strokes); without strokes (an
+    upload) nothing can be kept, and the panel says so. image: the 28x28 model input. answers: what
+    each model said (results.Answer as the Draw page has them). key: a prefix for the widget keys.
+    """
+    me = browser_id()  # early: puts the id back in the URL after a page switch dropped it
+    if not strokes:
+        st.caption("Corrections are kept for canvas drawings only.")
+        return
+    digest = strokes_digest(strokes)
+    saved: dict[str, int] = st.session_state.setdefault(f"{key}_saved", {})
+    if digest in saved:
+        _saved_note(saved[digest])
+        return
+
+    agreed = agreed_answer(answers)
+    clicked: int | None = None
+    panel = st.empty()  # the buttons, replaced by the confirmation once saved
+    with panel.container():
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.markdown("**Right?**")
+        if agreed is not None and row.button(
+            f"Yes, it's {agreed}", key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"
+        ):
+            clicked = agreed
+        st.caption(_ask(agreed, len(answers)))
+        digits = st.container(horizontal=True, gap="small")
+        for label in feedback.LABELS:
+            if digits.button(label_text(label), key=f"{key}_label_{label}_{digest}"):
+                clicked = label
+    if clicked is None:
+        return
+
+    try:
+        get_store().save(me, clicked, strokes, image, model_answers(answers), pen_width=pen_width)
+    except FeedbackStoreError as exc:
+        # The buttons stay and so does the drawing: the user can retry once the database is back.
+        st.error(str(exc), icon=":material/database:")
+        return
+    saved[digest] = clicked
+    with panel:
+        _saved_note(clicked)
+
+
+def _ask(agreed: int | None, n_answers: int) -> str:
+    if agreed is not None:
+        return "No, it is:"
+    return "The models disagree. It is:" if n_answers > 1 else "What is it?"
+
+
+def _saved_note(label: int) -> None:
+    st.success(f"Saved as {label_text(label)} — see {DRAWINGS_PAGE_TITLE}.", icon=":material/check:")

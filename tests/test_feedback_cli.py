@@ -1,0 +1,141 @@
+"""Specification of `digitdraw feedback import|list|export`: pendigits JSONL in, the same JSONL out,
+and every mistake reported as one `digitdraw: error:` line with exit code 2 and nothing stored.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from digitdraw import cli, feedback
+from digitdraw.feedback import FeedbackStore
+
+# Strokes in pendigits' tablet box (ints, as in train.jsonl) and in canvas pixels (floats).
+LINES = [
+    {"label": 4, "writer": 12, "strokes": [[[100, 400], [100, 200], [300, 200]], [[250, 100], [250, 450]]]},
+    {"label": 7, "strokes": [[[80.5, 50.25], [210.0, 50.0], [120.125, 240.0]]]},
+    {"label": 1, "writer": 3, "strokes": [[[250, 50], [250, 450]]]},
+]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write_jsonl(path, records) -> str:
+    text = "".join(feedback.to_jsonl_line(r["label"], r["strokes"], r.get("writer")) + "\n" for r in records)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+
+def test_import_list_export_round_trip_is_bit_identical(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+
+    code, out, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 0, err
+    assert f"imported {len(LINES)} drawing(s)" in out
+
+    code, out, err = run(capsys, "feedback", "list", "--db", db)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert len(rows) == len(LINES)
+    # Newest first: label and writer columns, in reverse file order.
+    assert [(r[5], r[4]) for r in rows] == [
+        (str(r["label"]), str(r.get("writer", "-"))) for r in reversed(LINES)
+    ]
+    assert {r[2] for r in rows} == {"import"}
+    assert f"{len(LINES)} drawing(s)" in err
+
+    out_file = tmp_path / "out.jsonl"
+    code, out, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)
+    assert code == 0, err
+    assert out_file.read_bytes() == text.encode("utf-8")
+    assert [json.loads(line) for line in out_file.read_text().splitlines()] == LINES
+
+
+def test_export_to_stdout_writes_the_same_lines(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    code, out, _ = run(capsys, "feedback", "export", "--db", db)
+    assert code == 0
+    assert out == text
+
+
+def test_imported_drawings_are_rendered_like_a_canvas_drawing(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    write_jsonl(src, LINES[:1])
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    store = FeedbackStore(db)
+    (drawing,) = store.list_drawings(None)
+    store.close()
+    expected = feedback.strokes_mod.model_input(feedback.strokes_mod.render_centred(LINES[0]["strokes"]))
+    assert drawing.image.shape == (28, 28)
+    assert drawing.image.max() > 0.5  # ink, not a blank input
+    assert (drawing.image == expected).all()
+
+
+def test_the_db_defaults_to_the_configured_url(capsys, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'from_env.sqlite3'}"
+    monkeypatch.setenv(feedback.DB_URL_ENV, url)
+    src = tmp_path / "mine.jsonl"
+    write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src)[0] == 0
+    store = FeedbackStore(url)
+    assert store.count() == len(LINES)
+    store.close()
+
+
+def test_a_bad_line_is_named_and_nothing_is_imported(capsys, tmp_path, db):
+    src = tmp_path / "bad.jsonl"
+    good = feedback.to_jsonl_line(4, LINES[0]["strokes"])
+    src.write_text(f'{good}\n{{"label": 12, "strokes": [[[1, 2]]]}}\n{good}\n', encoding="utf-8")
+    code, out, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("digitdraw: error: ")
+    assert "line 2" in err and "label" in err
+    assert "line 1" not in err and "line 3" not in err
+    store = FeedbackStore(db)
+    assert store.count() == 0
+    store.close()
+
+
+def test_a_missing_file_is_an_error(capsys, tmp_path, db):
+    code, _, err = run(capsys, "feedback", "import", tmp_path / "nope.jsonl", "--db", db)
+    assert code == 2
+    assert err.startswith("digitdraw: error: ") and "nope.jsonl" in err
+
+
+def test_a_url_that_is_not_a_database_is_an_error(capsys):
+    code, _, err = run(capsys, "feedback", "list", "--db", "not a url")
+    assert code == 2
+    assert err.startswith("digitdraw: error: ") and "not a database URL" in err
+
+
+def test_export_to_an_unwritable_place_is_an_error_and_keeps_the_drawings(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    code, _, err = run(
+        capsys, "feedback", "export", "--out", tmp_path / "no" / "such" / "x.jsonl", "--db", db
+    )
+    assert code == 2
+    assert err.startswith("digitdraw: error: --out ")
+    assert run(capsys, "feedback", "export", "--db", db)[1].count("\n") == len(LINES)
+
+
+def test_feedback_needs_a_subcommand(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["feedback"])
+    assert exc.value.code == 2
+    assert "import" in capsys.readouterr().err
