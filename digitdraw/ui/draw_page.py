@@ -38,7 +38,8 @@ UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of pape
 # Only a style, no markup: st.html puts it on the page without taking room.
 _STYLE = f"""<style>
 @media (min-width: {NARROW_PX}px) {{ .st-key-{SUMMARY_KEY} {{ display: none; }} }}
-.st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0; }}
+.st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0 0 0.25rem; }}
+.st-key-{SUMMARY_KEY} strong {{ font-size: 1.4rem; }}
 </style>"""
 
 
