@@ -32,6 +32,8 @@ from digitdraw.preprocess import preprocess
 CANVAS = 280  # the page's canvas size, px
 HINT = "Draw a digit on the canvas"
 VISIBLE_HINT = f"text={HINT} >> visible=true"  # the hint also sits in the summary line, hidden on a desktop
+# The page's own buttons, by their Streamlit keys.
+UNDO_BUTTON, CLEAR_BUTTON = ".st-key-draw_undo button", ".st-key-draw_clear button"
 
 # In the page: {metric label: metric value} for every st.metric shown.
 METRICS_JS = """() => Object.fromEntries(
@@ -102,7 +104,7 @@ def wait_until_ready(page) -> None:
 
 def clear(page) -> None:
     """The page's Clear button; waits for the hint to come back."""
-    page.get_by_role("button", name="Clear").click()
+    page.locator(CLEAR_BUTTON).click()
     page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
 
 
@@ -197,7 +199,7 @@ def test_undo_takes_back_the_last_stroke_and_a_stroke_at_the_very_top_counts():
             draw(page, [np.array([[20.0, 250.0], [260.0, 30.0]])])
             changed = f"(want) => JSON.stringify(({METRICS_JS})()) !== JSON.stringify(want)"
             page.wait_for_function(changed, arg=want, timeout=30_000)
-            page.get_by_role("button", name="Undo").click()
+            page.locator(UNDO_BUTTON).click()
             wait_for_answers(page, want)
 
             # A stroke that starts 3 px below the canvas's top edge, at the right (where the

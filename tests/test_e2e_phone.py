@@ -21,6 +21,7 @@ import pytest
 from browser import app_server, launch_chromium
 from test_e2e_draw import (
     CANVAS,
+    CLEAR_BUTTON,
     HINT,
     METRICS_JS,
     canvas_is_empty,
@@ -119,7 +120,7 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
                 assert on_screen(page, SUMMARY), "the answers are not on screen with the canvas"
                 if i == 0:
                     page.screenshot(path=str(tmp_path / "phone.png"))
-                page.get_by_role("button", name="Clear").tap()
+                page.locator(CLEAR_BUTTON).tap()
                 page.wait_for_function(
                     "([sel, hint]) => document.querySelector(sel)?.innerText.includes(hint)",
                     arg=[SUMMARY, HINT],
