@@ -11,7 +11,7 @@ tests/test_e2e_phone.py.
 
 The README's screenshot is refreshed by hand, never by the test suite (tests write to tmp_path):
 
-    python tests/test_e2e_draw.py --screenshot docs/screenshot-draw.png
+    PYTHONPATH=. python tests/test_e2e_draw.py --screenshot docs/screenshot-draw.png
 """
 
 from __future__ import annotations
