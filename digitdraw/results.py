@@ -68,6 +68,15 @@ def verdict(answers: Sequence[Answer]) -> Verdict | None:
     return Verdict("agree", f"Both read {digit}.")
 
 
+def summary_line(answers: Sequence[Answer]) -> str:
+    """Every answer on one Markdown line, for a narrow screen: "Dense **3** · 97% | CNN **3** · 99%".
+
+    An unsure answer says so, as the metric's note does: "Dense **3** · not sure (41%)".
+    """
+    parts = [f"{a.model} **{a.digit}** · " + (f"{a.confidence:.0%}" if a.sure else a.note) for a in answers]
+    return "  |  ".join(parts)
+
+
 def unique_titles(titles: Sequence[str]) -> list[str]:
     """Make titles distinct (the same model on both sides), so chart series do not merge."""
     out: list[str] = []

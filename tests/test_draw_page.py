@@ -1,10 +1,11 @@
 """The Draw page, run headless with Streamlit's AppTest: what a user sees for each input.
 
 How a drawing reaches the page here: streamlit-drawable-canvas 0.13 is a Components v2
-component, whose value is one JSON widget state under the canvas's key,
+component, whose value is one JSON widget state under the canvas's key (canvas.canvas_key(): a
+new key after each Undo or Clear),
 {"drawing": {"raw": <fabric JSON>, "data": <PNG data URL>}, "backgroundFit": ...}: exactly
 what the browser sends after each stroke. AppTest lets a test set that state through
-`at.session_state[CANVAS_KEY]` before a run, so these tests feed the page the same value a real
+`at.session_state[key]` before a run, so these tests feed the page the same value a real
 stroke would, and the page's own code (st_canvas -> canvas_pixels -> preprocess -> both models)
 runs unchanged.
 """
@@ -23,14 +24,16 @@ from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, pendigits
+from digitdraw import config, pendigits, results, strokes
+from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
+from digitdraw.ui import canvas
+from digitdraw.ui.canvas import canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
-    CANVAS_KEY,
     DRAW_HINT,
     DRAWING_KEY,
     MAX_UPLOAD_MB,
-    canvas_pixels,
+    SUMMARY_KEY,
     read_upload,
 )
 
@@ -44,16 +47,39 @@ def _png_data_url(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _canvas_value(rgba: np.ndarray | None) -> dict:
-    """The canvas component's state after a stroke (or, with None, after a clear)."""
+def _canvas_value(rgba: np.ndarray | None, objects: list[dict] | None = None) -> dict:
+    """The canvas component's state after a stroke (or, with None, after a clear).
+
+    Without `objects` the drawing's objects are a placeholder: the page reads the picture.
+    """
     if rgba is None:
         return {
             "drawing": {"raw": {"objects": [], "background": "#000000"}, "data": None},
             "backgroundFit": None,
         }
-    # The page only looks at whether there are objects, not at their content.
-    raw = {"objects": [{"type": "path", "path": [["M", 0, 0]]}], "background": "#000000"}
+    objects = objects or [{"type": "path", "path": [["M", 0, 0]]}]
+    raw = {"version": "7.4.0", "objects": objects, "background": "#000000"}
     return {"drawing": {"raw": raw, "data": _png_data_url(rgba)}, "backgroundFit": None}
+
+
+def _fabric_path(points: list[tuple[float, float]], pen: float = 18) -> dict:
+    """One freehand stroke as the canvas's fabric.js JSON has it (a centred Path object)."""
+    pts = np.asarray(points, float)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    (cx, cy), (w, h) = (lo + hi) / 2, hi - lo
+    path = [["M", *pts[0].tolist()]] + [["L", *p.tolist()] for p in pts[1:]]
+    return {
+        "type": "Path",
+        "originX": "center",
+        "originY": "center",
+        "left": cx,
+        "top": cy,
+        "width": w,
+        "height": h,
+        "stroke": "#FFFFFF",
+        "strokeWidth": pen,
+        "path": path,
+    }
 
 
 def _app() -> AppTest:
@@ -63,8 +89,13 @@ def _app() -> AppTest:
     return at
 
 
-def _draw(at: AppTest, rgba: np.ndarray | None) -> AppTest:
-    at.session_state[CANVAS_KEY] = _canvas_value(rgba)
+def _canvas_key(at: AppTest) -> str:
+    generation = at.session_state[canvas.GENERATION_KEY] if canvas.GENERATION_KEY in at.session_state else 0
+    return f"{canvas.KEY_PREFIX}_{generation}"
+
+
+def _draw(at: AppTest, rgba: np.ndarray | None, objects: list[dict] | None = None) -> AppTest:
+    at.session_state[_canvas_key(at)] = _canvas_value(rgba, objects)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -72,6 +103,23 @@ def _draw(at: AppTest, rgba: np.ndarray | None) -> AppTest:
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def _summary(at: AppTest) -> str:
+    """The one-line answers above the input (shown on narrow screens): the keyed container's text."""
+
+    def find(node):
+        if getattr(getattr(node, "proto", None), "id", "").endswith(f"-{SUMMARY_KEY}"):
+            return node
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else []:
+            if (found := find(child)) is not None:
+                return found
+        return None
+
+    block = find(at.main)
+    assert block is not None, "no summary line on the page"
+    return " ".join(str(child.value) for child in block.children.values())
 
 
 # A "1" and a "7" drawn by hand as pen strokes (x, y in any units, y down).
@@ -119,6 +167,106 @@ def test_canvas_pixels_is_none_until_something_is_drawn():
     assert canvas_pixels(Result([], np.zeros((4, 4, 4), np.uint8))) is None
     img = np.ones((4, 4, 4), np.uint8)
     assert canvas_pixels(Result([{"type": "path"}], img)) is img
+
+
+def test_canvas_pixels_draws_a_recreated_canvas_from_its_strokes():
+    # After Undo the canvas starts from strokes and has sent no picture yet: the same strokes,
+    # drawn where they are on the canvas at their pen width.
+    class Result:
+        json_data = {"objects": [_fabric_path(SEVEN[0], pen=24)]}
+        image_data = None
+
+    expected = strokes.render_as_drawn([[list(p) for p in SEVEN[0]]], 24.0)
+    np.testing.assert_array_equal(canvas_pixels(Result()), expected)
+
+
+# --------------------------------------------------------------------------- Undo, Clear, settings
+
+
+def test_the_canvas_has_no_toolbar_of_its_own():
+    """The component's hover toolbar swallows strokes at the canvas's top: the page hides it."""
+    at = _app()
+    (component,) = at.get("bidi_component")
+    assert component.proto.component_name == canvas.COMPONENT
+    css = component.proto.css_content
+    # The package's own stylesheet still names its toolbar `.dc-toolbar`, and our rule comes last.
+    assert ".dc-toolbar{" in css and css.endswith(canvas.HIDE_TOOLBAR_CSS)
+    assert component.proto.js_source_path.endswith(".js") and not component.proto.js_content
+
+
+def test_undo_and_clear_are_disabled_on_an_empty_canvas():
+    at = _app()
+    assert at.button(key="draw_undo").disabled and at.button(key="draw_clear").disabled
+
+
+def test_clear_empties_the_canvas_and_brings_the_hint_back_everywhere():
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    assert len(at.metric) == 2 and DRAWING_KEY in at.session_state
+    key_before = _canvas_key(at)
+    at.button(key="draw_clear").click().run()
+    assert _canvas_key(at) != key_before  # a fresh canvas
+    assert len(at.metric) == 0
+    assert DRAW_HINT in [i.value for i in at.info] and DRAW_HINT in _summary(at)
+    assert DRAWING_KEY not in at.session_state  # the Inspect page shows no stale drawing
+    assert at.button(key="draw_undo").disabled
+
+
+def test_undo_removes_the_last_stroke_and_the_models_read_the_rest():
+    seven = [_fabric_path(SEVEN[0])]
+    stray = [_fabric_path([(30, 150), (250, 150)])]  # a bar across the middle
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), seven)
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+    at = _draw(at, pendigits.render(SEVEN + [[(30, 150), (250, 150)]], background="black"), seven + stray)
+    with_stray = at.session_state[DRAWING_KEY]
+
+    at.button(key="draw_undo").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert canvas.INITIAL_KEY in at.session_state
+    assert at.session_state[canvas.INITIAL_KEY]["objects"] == seven  # the new canvas starts from these
+    undone = at.session_state[DRAWING_KEY]
+    assert not np.allclose(undone, with_stray)
+    np.testing.assert_allclose(undone, preprocess(render_objects(seven)).image, atol=1e-6)
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+
+    at.button(key="draw_undo").click().run()  # the last stroke: an empty canvas
+    assert len(at.metric) == 0 and DRAW_HINT in _summary(at)
+
+
+def test_the_one_line_summary_names_both_answers():
+    at = _draw(_app(), pendigits.render(ONE, background="black"))
+    line = _summary(at)
+    assert "Dense **1**" in line and "CNN **1**" in line
+
+
+def test_summary_line_wording():
+    def answer(model: str, digit: int, p: float) -> results.Answer:
+        probs = np.full(10, (1 - p) / 9, np.float32)
+        probs[digit] = p
+        return results.answer(model, Prediction(digit=digit, confidence=p, probabilities=probs))
+
+    assert results.summary_line([answer("Dense", 3, 0.97), answer("CNN", 3, 0.991)]) == (
+        "Dense **3** · 97% \u2002|\u2002 CNN **3** · 99%"
+    )
+    assert "Dense **5** · not sure (41%)" in results.summary_line([answer("Dense", 5, 0.41)])
+
+
+def test_switching_the_ink_colour_clears_the_canvas():
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    key_before = _canvas_key(at)
+    at.toggle(key="draw_black_on_white").set_value(True).run()
+    assert _canvas_key(at) != key_before and len(at.metric) == 0
+
+
+def test_the_model_pickers_are_on_the_page_not_only_in_the_sidebar():
+    """A phone's sidebar is collapsed: the pickers live in the popover by the canvas."""
+    at = _app()
+    assert len(at.sidebar.selectbox) == 0
+    (popover,) = at.get("popover")
+    keys = {w.key for w in popover.selectbox} | {w.key for w in popover.toggle}
+    assert keys == {"draw_model_left", "draw_model_right", "draw_black_on_white"}
+    at.selectbox(key="draw_model_left").set_value("cnn").run()
+    _draw(at, pendigits.render(ONE, background="black"))
+    assert set(_metrics(at)) == {"CNN", "CNN (2)"}
 
 
 # --------------------------------------------------------------------------- a drawing

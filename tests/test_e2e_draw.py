@@ -6,11 +6,17 @@ replaying real pen-drawn digits (pendigits, held-out writers 25-30) onto the can
 Playwright's CSS locators pierce open shadow roots, so `canvas.upper-canvas` finds it.
 
 Without Chromium the test skips with the reason; with CI set, a browser that does not start
-is a failure. The helpers here are reused by bench/draw_latency.py.
+is a failure. The helpers here are reused by bench/draw_latency.py, bench/browser_drawn.py and
+tests/test_e2e_phone.py.
+
+The README's screenshot is refreshed by hand, never by the test suite (tests write to tmp_path):
+
+    PYTHONPATH=. python tests/test_e2e_draw.py --screenshot docs/screenshot-draw.png
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,11 +29,11 @@ from digitdraw import config, modelio, pendigits
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
 
-REPO = Path(__file__).resolve().parent.parent
-SCREENSHOT = REPO / "docs" / "screenshot-draw.png"
 CANVAS = 280  # the page's canvas size, px
-CLEAR_BUTTON = 'button[title="Reset canvas & history"]'
 HINT = "Draw a digit on the canvas"
+VISIBLE_HINT = f"text={HINT} >> visible=true"  # the hint also sits in the summary line, hidden on a desktop
+# The page's own buttons, by their Streamlit keys.
+UNDO_BUTTON, CLEAR_BUTTON = ".st-key-draw_undo button", ".st-key-draw_clear button"
 
 # In the page: {metric label: metric value} for every st.metric shown.
 METRICS_JS = """() => Object.fromEntries(
@@ -87,14 +93,31 @@ def wait_for_answers(page, expected: dict[str, str], timeout_ms: float = 30_000)
 def open_app(browser, url: str):
     page = browser.new_page(viewport={"width": 1280, "height": 940})
     page.goto(url)
-    page.wait_for_selector(f"text={HINT}", timeout=120_000)
-    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+    wait_until_ready(page)
     return page
 
 
+def wait_until_ready(page) -> None:
+    page.wait_for_selector(VISIBLE_HINT, timeout=120_000)
+    page.locator("canvas.upper-canvas").wait_for(timeout=30_000)
+
+
 def clear(page) -> None:
+    """The page's Clear button; waits for the hint to come back."""
     page.locator(CLEAR_BUTTON).click()
-    page.wait_for_selector(f"text={HINT}", timeout=30_000)
+    page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+
+
+def canvas_is_empty(page) -> bool:
+    """No ink on the canvas: its strokes layer (the paper is a layer below) is one colour."""
+    return page.locator("canvas.dc-canvas.lower-canvas").evaluate(
+        """(c) => {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          for (let i = 4; i < d.length; i += 4)
+            if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) return false;
+          return true;
+        }"""
+    )
 
 
 def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenDigit]:
@@ -120,14 +143,33 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
     return list(chosen.values())
 
 
-# --------------------------------------------------------------------------- the test
+# --------------------------------------------------------------------------- the tests
+
+
+def require_browser_and_pendigits():
+    pen = config.pendigits_path()
+    require(pen is not None and pen.is_file(), "pendigits data not configured (see digitdraw.config)")
+    return pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def draw_read_and_clear(page, digits: Sequence[pendigits.PenDigit], screenshot: Path | None = None) -> None:
+    """Draw each digit, wait for both models to read it, clear; a screenshot after the first."""
+    for i, digit in enumerate(digits):
+        draw(page, canvas_paths(digit))
+        wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+        if i == 0 and screenshot is not None:
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+            page.mouse.move(5, 5)
+            page.wait_for_timeout(800)  # let the chart finish drawing
+            page.screenshot(path=str(screenshot), full_page=True)
+        clear(page)
+        assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
+        assert canvas_is_empty(page), "ink left on the canvas after clearing"
 
 
 @pytest.mark.browser
-def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_the_hint():
-    pen = config.pendigits_path()
-    require(pen is not None and pen.is_file(), "pendigits data not configured (see digitdraw.config)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_the_hint(tmp_path):
+    sync_playwright = require_browser_and_pendigits()
     digits = pick_digits(3)
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
 
@@ -135,17 +177,55 @@ def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_th
         browser = launch_chromium(p)
         try:
             page = open_app(browser, url)
-            for i, digit in enumerate(digits):
-                draw(page, canvas_paths(digit))
-                want = {"Dense": str(digit.label), "CNN": str(digit.label)}
-                wait_for_answers(page, want)
-                if i == 0:
-                    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-                    page.mouse.move(5, 5)  # away from the canvas: its toolbar hides
-                    page.wait_for_timeout(800)  # let the chart finish drawing
-                    SCREENSHOT.parent.mkdir(exist_ok=True)
-                    page.screenshot(path=str(SCREENSHOT), full_page=True)
-                clear(page)
-                assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
+            draw_read_and_clear(page, digits, screenshot=tmp_path / "draw.png")
+            assert (tmp_path / "draw.png").stat().st_size > 10_000  # a real picture of the page
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_undo_takes_back_the_last_stroke_and_a_stroke_at_the_very_top_counts():
+    sync_playwright = require_browser_and_pendigits()
+    (digit,) = pick_digits(1)
+    want = {"Dense": str(digit.label), "CNN": str(digit.label)}
+
+    with app_server() as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = open_app(browser, url)
+            draw(page, canvas_paths(digit))
+            wait_for_answers(page, want)
+            # A stray stroke, then Undo: the answers are the digit's again.
+            draw(page, [np.array([[20.0, 250.0], [260.0, 30.0]])])
+            changed = f"(want) => JSON.stringify(({METRICS_JS})()) !== JSON.stringify(want)"
+            page.wait_for_function(changed, arg=want, timeout=30_000)
+            page.locator(UNDO_BUTTON).click()
+            wait_for_answers(page, want)
+
+            # A stroke that starts 3 px below the canvas's top edge, at the right (where the
+            # component's invisible toolbar used to sit) is drawn and read: a "1".
+            clear(page)
+            draw(page, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
+            wait_for_answers(page, {"Dense": "1", "CNN": "1"})
+        finally:
+            browser.close()
+
+
+def main() -> None:
+    """Refresh the README's screenshot: the page after drawing a held-out pen digit."""
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--screenshot", type=Path, required=True, help="where to write the PNG")
+    args = parser.parse_args()
+    with app_server() as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            draw_read_and_clear(open_app(browser, url), pick_digits(1), screenshot=args.screenshot)
+        finally:
+            browser.close()
+    print(f"wrote {args.screenshot}")
+
+
+if __name__ == "__main__":
+    main()

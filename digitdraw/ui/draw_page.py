@@ -1,14 +1,16 @@
 """The Draw page: draw (or upload) a digit; two models answer side by side, live.
 
 Thin on purpose: preprocessing, prediction and the wording of the answers live in the package
-(digitdraw.preprocess, digitdraw.predict, digitdraw.results); this file only lays them out.
-Every stroke on the canvas sends the drawing back (update_streamlit=True), which reruns the
-drawing fragment below: predictions follow each stroke without a button.
+(digitdraw.preprocess, digitdraw.predict, digitdraw.results), the canvas's Undo and Clear in
+digitdraw.ui.canvas; this file only lays them out. Every stroke on the canvas sends the drawing
+back (update_streamlit=True), which reruns the drawing fragment below: predictions follow each
+stroke without a button.
+
+On a narrow screen (a phone) the columns stack: a one-line summary of the answers then sits
+above the canvas, so the whole canvas and both answers are on screen together.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -17,36 +19,31 @@ from streamlit.delta_generator import DeltaGenerator
 from digitdraw import config, results
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import EMPTY_REASON, ImageError, Preprocessed, load_image_file, preprocess
+from digitdraw.ui import canvas
+from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
 from digitdraw.ui.models import ModelChoice, model_choices, predictor_or_error
 
-if TYPE_CHECKING:
-    from streamlit_drawable_canvas import CanvasResult
-
-CANVAS_KEY = "draw_canvas"
-# The last 28x28 model input, kept for the Inspect page's "your drawing inside the model".
+# The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
+# removed when the canvas is cleared.
 DRAWING_KEY = "draw_last_input"
-CANVAS_SIZE = 280  # px; pendigits.render and the benchmarks use the same size
-DEFAULT_PEN = 18  # px: about MNIST's stroke for a digit filling most of a 280 px canvas
+PEN_KEY = "draw_pen"
+SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
 MAX_UPLOAD_MB = 10  # photos from a phone are 2-6 MB; anything bigger is not a digit photo
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
+NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoint)
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
 UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of paper works too."
 
+# Only a style, no markup: st.html puts it on the page without taking room.
+_STYLE = f"""<style>
+@media (min-width: {NARROW_PX}px) {{ .st-key-{SUMMARY_KEY} {{ display: none; }} }}
+.st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0 0 0.25rem; }}
+.st-key-{SUMMARY_KEY} strong {{ font-size: 1.4rem; }}
+</style>"""
+
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def canvas_pixels(result: CanvasResult) -> np.ndarray | None:
-    """The canvas drawing as an RGBA array, or None while nothing is drawn.
-
-    Nothing drawn (no objects: a fresh or cleared canvas) short-cuts to None without decoding
-    the PNG the component sends along.
-    """
-    objects = (result.json_data or {}).get("objects") or []
-    if not objects:
-        return None
-    return result.image_data
 
 
 def read_upload(data: bytes, max_mb: int = MAX_UPLOAD_MB) -> np.ndarray:
@@ -70,80 +67,93 @@ def page() -> None:
     """The Draw page (the app's default page)."""
     st.title("Draw a digit")
     st.caption("A dense network and a CNN, both trained on MNIST, read your digit side by side.")
-    choices = model_choices()
-    chosen, black_on_white = _sidebar(choices)
-    _draw_and_answer(chosen, black_on_white)
-
-
-def _sidebar(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
-    """Model pickers and canvas colours; in the sidebar so the drawing area stays uncluttered."""
-    by_name = {c.name: c for c in choices}
-    names = list(by_name)
-    with st.sidebar:
-        st.subheader("Which models answer")
-        picked = []
-        for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
-            name = st.selectbox(
-                f"{side} model",
-                names,
-                index=names.index(default) if default in names else 0,
-                format_func=lambda n: by_name[n].label,
-                key=f"draw_model_{side.lower()}",
-                help="Shipped models first, then any model trained on the Train page.",
-            )
-            picked.append(by_name[name])
-        st.subheader("Canvas")
-        black_on_white = st.toggle(
-            "Black ink on white",
-            value=False,
-            key="draw_black_on_white",
-            help="The models read either; switching clears the canvas.",
-        )
-    return picked, black_on_white
+    st.html(_STYLE)
+    _draw_and_answer(model_choices())
 
 
 @st.fragment
-def _draw_and_answer(chosen: list[ModelChoice], black_on_white: bool) -> None:
-    # A fragment: a stroke reruns only this part, not the navigation and the sidebar.
-    left, right = st.columns([5, 7], gap="large")
+def _draw_and_answer(choices: list[ModelChoice]) -> None:
+    # A fragment: a stroke reruns only this part, not the navigation.
+    left, right = st.columns(2, gap="large")
     with left:
         source = st.radio(
             "Input", ["Draw", "Upload"], horizontal=True, key="draw_source", label_visibility="collapsed"
         )
+        # Containers first, filled below in the order the values are needed: the page reads top
+        # to bottom as summary, input, [Undo, Clear, settings], pen width, what the models see.
+        summary = st.container(key=SUMMARY_KEY)
+        input_box = st.container()
+        controls = st.container(horizontal=True, gap="small", key="draw_controls")
+        undo_slot, clear_slot = controls.empty(), controls.empty()
+        with controls.popover("Models and ink", icon=":material/tune:"):
+            chosen, black_on_white = _settings(choices)
         if source == "Draw":
-            pixels, hint = _draw_input(black_on_white), DRAW_HINT
+            pen = st.slider(
+                "Pen width", 6, 40, DEFAULT_PEN, step=1, key=PEN_KEY, format="%d px", width=CANVAS_SIZE
+            )
+            with input_box:
+                pixels, hint = _draw_input(pen, black_on_white), DRAW_HINT
+            drawn = canvas.stroke_count() > 0
+            undo_slot.button(
+                "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key="draw_undo"
+            )
+            clear_slot.button(
+                "Clear", icon=":material/delete:", on_click=canvas.clear, disabled=not drawn, key="draw_clear"
+            )
         else:
-            pixels, hint = _upload_input(), UPLOAD_HINT
-        # Under the input: what the models make of it, next to what the user drew.
+            with input_box:
+                pixels, hint = _upload_input(), UPLOAD_HINT
         seen = st.container()
     with right:
-        _answers(pixels, chosen, hint, seen)
+        _answers(pixels, chosen, hint, seen, summary)
 
 
-def _draw_input(black_on_white: bool) -> np.ndarray | None:
+def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
+    """Model pickers and the ink colour: one set of widgets, in the popover next to the canvas."""
+    by_name = {c.name: c for c in choices}
+    names = list(by_name)
+    picked = []
+    for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
+        name = st.selectbox(
+            f"{side} model",
+            names,
+            index=names.index(default) if default in names else 0,
+            format_func=lambda n: by_name[n].label,
+            key=f"draw_model_{side.lower()}",
+            help="Shipped models first, then any model trained on the Train page.",
+        )
+        picked.append(by_name[name])
+    black_on_white = st.toggle(
+        "Black ink on white",
+        value=False,
+        key="draw_black_on_white",
+        on_change=canvas.clear,  # the canvas repaints its background and drops the strokes
+        help="The models read either; switching clears the canvas.",
+    )
+    return picked, black_on_white
+
+
+def _draw_input(pen: int, black_on_white: bool) -> np.ndarray | None:
     # Imported here: the component registers itself on import and fails outside a running
     # Streamlit app, and this module's pure helpers are used without one (tests, benchmark).
     from streamlit_drawable_canvas import st_canvas
 
+    canvas.hide_toolbar()
     ink, paper = ("#000000", "#FFFFFF") if black_on_white else ("#FFFFFF", "#000000")
-    # The slider's value is read before the canvas is drawn, so it sits below it via a container.
-    canvas_box = st.container()
-    pen = st.slider(
-        "Pen width", 6, 40, DEFAULT_PEN, step=1, key="draw_pen", format="%d px", width=CANVAS_SIZE
+    result = st_canvas(
+        stroke_width=pen,
+        stroke_color=ink,
+        background_color=paper,
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        initial_drawing=canvas.initial_drawing(),
+        key=canvas.canvas_key(),
     )
-    with canvas_box:
-        result = st_canvas(
-            stroke_width=pen,
-            stroke_color=ink,
-            background_color=paper,
-            height=CANVAS_SIZE,
-            width=CANVAS_SIZE,
-            drawing_mode="freedraw",
-            update_streamlit=True,
-            return_image_data=True,
-            key=CANVAS_KEY,
-        )
-    return canvas_pixels(result)
+    canvas.remember(result.json_data)
+    return canvas.canvas_pixels(result)
 
 
 def _upload_input() -> np.ndarray | None:
@@ -165,16 +175,24 @@ def _upload_input() -> np.ndarray | None:
     return pixels
 
 
-def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, seen: DeltaGenerator) -> None:
-    if pixels is None:
-        st.info(hint, icon=":material/draw:")
-        return
-    pre = preprocess(pixels)
-    if pre.empty:
-        if pre.reason == EMPTY_REASON:
+def _answers(
+    pixels: np.ndarray | None,
+    chosen: list[ModelChoice],
+    hint: str,
+    seen: DeltaGenerator,
+    summary: DeltaGenerator,
+) -> None:
+    pre = preprocess(pixels) if pixels is not None else None
+    if pre is None or pre.empty:
+        # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
+        st.session_state.pop(DRAWING_KEY, None)
+        if pre is None or pre.reason == EMPTY_REASON:
+            summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
         else:
-            st.warning(pre.reason or "There is nothing to read.", icon=":material/zoom_in:")
+            reason = pre.reason or "There is nothing to read."
+            summary.markdown(f":material/zoom_in: {reason}")
+            st.warning(reason, icon=":material/zoom_in:")
             _show_steps(pre)
         return
     st.session_state[DRAWING_KEY] = pre.image
@@ -188,6 +206,7 @@ def _answers(pixels: np.ndarray | None, chosen: list[ModelChoice], hint: str, se
     answers = [results.answer(title, p.predict_one(pre.image)) for title, p in loaded]
 
     if answers:
+        summary.markdown(results.summary_line(answers))
         for col, a in zip(st.columns(len(answers)), answers, strict=True):
             # The digit stays visible even when unsure (the note says so): hiding it would hide
             # what the model thinks, and a reader finds the answer in the same place every time.

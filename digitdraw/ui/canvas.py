@@ -1,0 +1,145 @@
+"""The Draw page's canvas: streamlit-drawable-canvas without its hover toolbar, with Undo and Clear.
+
+Why not the component's own toolbar: it appears on mouse hover only, so a touch screen never shows
+it, and its invisible box lies over the top right of the canvas, swallowing strokes that start
+there (on a desktop too). streamlit-drawable-canvas 0.13 has no option to turn it off, and its
+styles live in a shadow root the page's CSS cannot reach, so `hide_toolbar` registers the
+component again with its own stylesheet plus one rule.
+
+Undo and Clear re-create the canvas under a new key (a fresh component): Clear starts it empty,
+Undo from the last drawing minus its last stroke. A re-created canvas sends nothing back until the
+next stroke, so its picture is rendered here from its strokes (`canvas_pixels`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import streamlit as st
+
+from digitdraw import strokes
+
+if TYPE_CHECKING:
+    from streamlit_drawable_canvas import CanvasResult
+
+CANVAS_SIZE = 280  # px; pendigits.render and the benchmarks use the same size (fits a 390 px phone)
+DEFAULT_PEN = 18  # px: about MNIST's stroke for a digit filling most of a 280 px canvas
+
+KEY_PREFIX = "draw_canvas"  # the canvas's key is this plus its generation: draw_canvas_0, _1, ...
+GENERATION_KEY = "draw_canvas_generation"
+INITIAL_KEY = "draw_canvas_initial"  # the drawing a re-created canvas starts from; None: empty
+LAST_KEY = "draw_canvas_last"  # the last drawing the canvas reported (fabric JSON), for Undo
+
+# The component as streamlit_drawable_canvas registers it (its name, root element and assets).
+COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
+_ROOT_HTML = '<div class="canvas-root"></div>'
+_CSS_GLOB, _JS_GLOB = "index-*.css", "index-*.js"
+# !important: the component sets the toolbar's display inline on every update.
+HIDE_TOOLBAR_CSS = ".dc-toolbar{display:none!important}"
+_registering = threading.Lock()  # sessions run their scripts in parallel threads
+
+
+def hide_toolbar() -> None:
+    """Make every canvas of this server show no toolbar: re-register the component, CSS + one rule.
+
+    Cheap after the first call on a server (a look-up). Raises RuntimeError if the installed
+    streamlit-drawable-canvas no longer matches what this relies on (tests/test_draw_page.py checks it).
+    """
+    import streamlit_drawable_canvas  # noqa: F401 - registers the component on first import
+    from streamlit.components.v2 import component
+    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+
+    manager = get_bidi_component_manager()
+    with _registering:
+        current = manager.get(COMPONENT)
+        if current is not None and (current.css_content or "").endswith(HIDE_TOOLBAR_CSS):
+            return
+        root = manager.get_component_asset_root(COMPONENT)
+        sheets = sorted(root.glob(_CSS_GLOB)) if root is not None else []
+        if len(sheets) != 1:
+            raise RuntimeError(f"streamlit-drawable-canvas's stylesheet not found ({COMPONENT} in {root})")
+        # Unregister first: replacing a definition in place logs an "already registered" warning.
+        manager.unregister(COMPONENT)
+        component(
+            COMPONENT,
+            html=_ROOT_HTML,
+            css=sheets[0].read_text(encoding="utf-8") + HIDE_TOOLBAR_CSS,
+            js=_JS_GLOB,
+            isolate_styles=True,
+        )
+
+
+# --------------------------------------------------------------------------- Undo and Clear
+
+
+def canvas_key() -> str:
+    """The key of the canvas now on the page (a new one after each Undo or Clear)."""
+    return f"{KEY_PREFIX}_{st.session_state.get(GENERATION_KEY, 0)}"
+
+
+def initial_drawing() -> dict | None:
+    """What the canvas now on the page starts from (None: empty)."""
+    return st.session_state.get(INITIAL_KEY)
+
+
+def remember(json_data: dict | None) -> None:
+    """Keep the drawing the canvas reported in this run, for Undo."""
+    st.session_state[LAST_KEY] = json_data
+
+
+def stroke_count() -> int:
+    return len(_objects(st.session_state.get(LAST_KEY)))
+
+
+def clear() -> None:
+    """Button callback: an empty canvas."""
+    _recreate(None)
+
+
+def undo() -> None:
+    """Button callback: the canvas again, without the last stroke."""
+    last = st.session_state.get(LAST_KEY) or {}
+    objects = _objects(last)
+    _recreate({**last, "objects": objects[:-1]} if len(objects) > 1 else None)
+
+
+def _recreate(initial: dict | None) -> None:
+    st.session_state[INITIAL_KEY] = initial
+    st.session_state[LAST_KEY] = initial
+    st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
+
+
+def _objects(json_data: dict | None) -> list[dict[str, Any]]:
+    return list((json_data or {}).get("objects") or [])
+
+
+# --------------------------------------------------------------------------- pixels
+
+
+def canvas_pixels(result: CanvasResult) -> np.ndarray | None:
+    """The canvas drawing as an RGBA array, or None while nothing is drawn.
+
+    Nothing drawn (no objects: a fresh or cleared canvas) short-cuts to None without decoding
+    the PNG the component sends along. A canvas re-created by Undo has strokes but no picture
+    until the next stroke: it is drawn from its strokes.
+    """
+    objects = _objects(result.json_data)
+    if not objects:
+        return None
+    image = result.image_data
+    return image if image is not None else render_objects(objects)
+
+
+def render_objects(objects: list[dict[str, Any]], size: int = CANVAS_SIZE) -> np.ndarray:
+    """Fabric path objects -> the canvas picture (RGBA, white ink on black), each at its own pen width."""
+    layers = [
+        strokes.render_as_drawn(
+            strokes.canvas_strokes({"objects": [obj]}),
+            float(obj.get("strokeWidth") or DEFAULT_PEN),
+            canvas=size,
+        )
+        for obj in objects
+    ]
+    return np.maximum.reduce(layers)
