@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def _draw(at: AppTest, rgba: np.ndarray | None, objects: list[dict] | None = Non
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """Each metric's label as the reader sees it (Markdown's backslash escapes resolved) -> its value."""
+    return {re.sub(r"\\(.)", r"\1", m.label): m.value for m in at.metric}
 
 
 def _summary(at: AppTest) -> str:

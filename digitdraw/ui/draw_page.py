@@ -12,28 +12,40 @@ above the canvas, so the whole canvas and both answers are on screen together.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from digitdraw import config, results
+from digitdraw import config, results, strokes
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import EMPTY_REASON, ImageError, Preprocessed, load_image_file, preprocess
-from digitdraw.ui import canvas
+from digitdraw.preprocess import MAX_FILE_MB, ImageError, Preprocessed, Status, load_image_file, preprocess
+from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
-from digitdraw.ui.models import ModelChoice, model_choices, predictor_or_error
+from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
 
 # The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
 # removed when the canvas is cleared.
 DRAWING_KEY = "draw_last_input"
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
-MAX_UPLOAD_MB = 10  # photos from a phone are 2-6 MB; anything bigger is not a digit photo
+MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
 NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoint)
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
 UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of paper works too."
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """Where the pixels came from: the canvas (with its strokes and pen) or an uploaded image."""
+
+    source: str  # "canvas" or "image": preprocessing reads a photo of paper differently
+    strokes: strokes.Strokes | None  # pendigits format, for the corrections panel; None for uploads
+    pen: float | None
+
 
 # Only a style, no markup: st.html puts it on the page without taking room.
 _STYLE = f"""<style>
@@ -93,6 +105,7 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
             )
             with input_box:
                 pixels, hint = _draw_input(pen, black_on_white), DRAW_HINT
+            drawing = Drawing("canvas", _canvas_strokes(), pen)
             drawn = canvas.stroke_count() > 0
             undo_slot.button(
                 "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key="draw_undo"
@@ -103,9 +116,10 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
         else:
             with input_box:
                 pixels, hint = _upload_input(), UPLOAD_HINT
+            drawing = Drawing("image", None, None)
         seen = st.container()
     with right:
-        _answers(pixels, chosen, hint, seen, summary)
+        _answers(pixels, drawing, chosen, hint, seen, summary)
 
 
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
@@ -175,18 +189,27 @@ def _upload_input() -> np.ndarray | None:
     return pixels
 
 
+def _canvas_strokes() -> strokes.Strokes | None:
+    """The canvas drawing as pendigits strokes, for the corrections panel; None when unreadable."""
+    try:
+        return strokes.canvas_strokes(st.session_state.get(canvas.LAST_KEY)) or None
+    except ValueError:  # a shape the converter does not know: the drawing just cannot be kept
+        return None
+
+
 def _answers(
     pixels: np.ndarray | None,
+    drawing: Drawing,
     chosen: list[ModelChoice],
     hint: str,
     seen: DeltaGenerator,
     summary: DeltaGenerator,
 ) -> None:
-    pre = preprocess(pixels) if pixels is not None else None
+    pre = preprocess(pixels, source=drawing.source) if pixels is not None else None
     if pre is None or pre.empty:
         # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
         st.session_state.pop(DRAWING_KEY, None)
-        if pre is None or pre.reason == EMPTY_REASON:
+        if pre is None or pre.status is Status.EMPTY:
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
         else:
@@ -204,10 +227,12 @@ def _answers(
         if predictor is not None:
             loaded.append((title, predictor))
     answers = [results.answer(title, p.predict_one(pre.image)) for title, p in loaded]
+    # Model names are the user's (a trained model's file name): shown as text, never as Markdown.
+    shown = [dataclasses.replace(a, model=md(a.model)) for a in answers]
 
     if answers:
-        summary.markdown(results.summary_line(answers))
-        for col, a in zip(st.columns(len(answers)), answers, strict=True):
+        summary.markdown(results.summary_line(shown))
+        for col, a in zip(st.columns(len(shown)), shown, strict=True):
             # The digit stays visible even when unsure (the note says so): hiding it would hide
             # what the model thinks, and a reader finds the answer in the same place every time.
             col.metric(
@@ -220,12 +245,19 @@ def _answers(
                 help=f"Top probability {a.confidence:.1%}; below {config.CONFIDENCE_THRESHOLD:.0%} "
                 "the model is 'not sure'.",
             )
-        v = results.verdict(answers)
+        v = results.verdict(shown)
         if v is not None and v.kind == "disagree":
             st.warning(v.message, icon=":material/balance:")
         elif v is not None and v.kind == "unsure":
             st.info(v.message, icon=":material/help:")
         st.vega_lite_chart(results.chart_spec(answers), width="stretch")
+        corrections.correction_panel(
+            strokes=drawing.strokes,
+            image=pre.image,
+            answers=answers,
+            pen_width=drawing.pen,
+            key="draw_correction",
+        )
     seen.image(
         results.enlarge(results.to_uint8(pre.image), INPUT_SCALE),
         caption="What the models see (28×28)",
