@@ -292,15 +292,15 @@ class TrainingJobs:
         who may cancel it besides an operator.
         """
         cfg = checked_config(cfg)
-        problem = mnist_problem(data_dir)
-        if problem:
-            raise JobError(problem)
         pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
         if cfg.pen_writers and cfg.pen_copies and (pen is None or not Path(pen).is_file()):
             raise JobError(
                 f"This run adds pen-drawn digits, but {pendigits.missing_file_message(pen)} "
                 "Or train without pen-drawn digits."
             )
+        problem = mnist_problem(data_dir)
+        if problem:
+            raise JobError(problem)
         with self._lock:
             if self._job is not None and self._job.status == RUNNING:
                 other = self._job
