@@ -8,7 +8,7 @@ mouse-up that ends a drawing to both answers on screen (performance.now(), as
 bench/draw_latency.py does). Each session count draws at once, first with the server idle,
 then while a quick cnn run started from the Train page trains (its process at a lower CPU
 priority, digitdraw.jobs). Each session draws its own digits (held-out pen digits both
-shipped models read right), so an answer for another session's drawing shows as a wrong
+shipped models read right, one stroke each), so an answer for another session's drawing shows as a wrong
 digit: "crossed" counts those (a misread would count too).
 
 Targets (issue 12), in one run: 10 sessions idle p50 <= 2x one idle session; with a run
@@ -85,6 +85,30 @@ class Session:
             out["crossed"] += not right
 
 
+def single_stroke_digits(n: int, min_confidence: float = 0.95) -> list:
+    """n held-out one-stroke pen digits both shipped models read right, surely, labels mixed.
+
+    One stroke, so the first answers to appear after the mouse-up are the whole digit's (a
+    digit of two strokes would be answered after its first one too).
+    """
+    from digitdraw import modelio, pendigits
+    from digitdraw.predict import Predictor
+    from digitdraw.preprocess import preprocess
+
+    models = [Predictor(modelio.load(modelio.resolve(name))) for name in config.DEFAULT_MODELS]
+    chosen: list = []
+    for d in pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS):
+        if len(d.strokes) != 1 or sum(c.label == d.label for c in chosen) >= 2:
+            continue
+        image = preprocess(pendigits.render(d, background="black")).image
+        answers = [m.predict_one(image) for m in models] if image is not None else []
+        if answers and all(a.digit == d.label and a.confidence >= min_confidence for a in answers):
+            chosen.append(d)
+        if len(chosen) == n:
+            break
+    return chosen
+
+
 async def open_session(browser, url: str, digits, e2e) -> Session:
     context = await browser.new_context(viewport={"width": 1280, "height": 940})
     page = await context.new_page()
@@ -130,7 +154,7 @@ async def bench(counts: list[int], drawings: int) -> list[tuple[str, int, dict, 
     from browser import CHROMIUM_ARGS, app_server, find_chromium
     from playwright.async_api import async_playwright
 
-    digits = e2e.pick_digits(10)
+    digits = single_stroke_digits(10)
     executable = find_chromium()
     if executable is None:
         raise SystemExit("skipped: no Chromium found")

@@ -233,7 +233,8 @@ def _form(busy: str | None) -> None:
             min(300, limit),
             step=10,
             key="train_budget",
-            help=f"Training stops after this long and keeps what it learned; at most {limit} s here.",
+            help="Counted from Start, loading the data included: training stops then and keeps what "
+            f"it learned (measuring and saving it take a little longer); at most {limit} s here.",
         )
     cfg = recipe.recipe_from_choices(
         chosen, arch, api, train_images=int(size), pen_digits=pen, time_budget=float(budget), custom=custom
