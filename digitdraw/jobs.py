@@ -1,25 +1,36 @@
-"""Training runs started from the app: one background worker per server, shared by every session.
+"""Training runs started from the app: one run at a time per server, each in its own process.
 
 Nothing here imports Streamlit (the app keeps one `TrainingJobs` per server with
-st.cache_resource). The worker thread only ever writes to a `TrainingJob` under its lock;
-pages read consistent copies with `TrainingJob.snapshot()`, so a page can poll as often as it
-likes and a run outlives the session (or page) that started it.
+st.cache_resource). A run is a child process (digitdraw.worker) at a lower CPU priority, so
+visitors drawing on the server are not slowed by it, and whatever it allocates goes when it
+ends. A supervising thread here reads its progress lines into a `TrainingJob` under its lock,
+forwards a cancel, and enforces the run's time limit on the whole run (starting the process
+and loading the data included); pages read consistent copies with `TrainingJob.snapshot()`,
+so a page can poll as often as it likes and a run outlives the session (or page) that
+started it.
 
-A run trains a fresh model (never one being served) and, only once it has finished,
-evaluates it and saves it under a new, timestamped name in the user models folder
-(digitdraw.runs, with modelio's atomic write). A cancelled or failed run leaves no file at all.
+A run belongs to the session that started it (`owner`): only that session, or an operator,
+may cancel it. It trains a fresh model (never one being served) and, only once it has
+finished, evaluates it and saves it under a new, timestamped name in the user models folder
+(digitdraw.runs, with modelio's atomic write). A cancelled, failed or killed run leaves no
+file at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitdraw import config, data, pendigits, recipe, runs, training
+from digitdraw import config, data, pendigits, recipe, runs, training, worker
 from digitdraw.recipe import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -27,6 +38,12 @@ log = logging.getLogger(__name__)
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
 # Phases of a running job, in order; the page shows them.
 PREPARING, TRAINING, EVALUATING, SAVING, DONE = "preparing", "training", "evaluating", "saving", "done"
+
+# Seconds a run may take past its time limit to evaluate and save what it trained.
+FINISH_GRACE = 120.0
+# Seconds a training process has to stop after a cancel before it is terminated.
+CANCEL_GRACE = 10.0
+SUPERVISE_EVERY = 0.1  # seconds between the supervisor's looks at the process
 
 
 class JobError(RuntimeError):
@@ -39,6 +56,42 @@ class JobBusy(JobError):
 
 class LimitError(JobError, ValueError):
     """The run asks for more than this server allows, or for something impossible."""
+
+
+class NotOwner(JobError):
+    """Someone other than the run's owner (and no operator) asked to cancel it."""
+
+
+# -- Is there data to train on? ------------------------------------------------------------
+
+
+def _keras_cached_mnist() -> Path | None:
+    """Keras's downloaded mnist.npz, if an earlier download left it (keras.utils.get_file's folders)."""
+    homes = [os.environ.get("KERAS_HOME") or Path.home() / ".keras", Path(tempfile.gettempdir()) / ".keras"]
+    return next((p for h in homes if (p := Path(h) / "datasets" / "mnist.npz").is_file()), None)
+
+
+def mnist_problem(data_dir: str | Path | None = None) -> str | None:
+    """Why training cannot find MNIST here, in words for the operator; None when it can.
+
+    Cheap: it looks for the files without reading them (a broken file still fails the run,
+    with the loader's message).
+    """
+    folder = config.data_dir(data_dir)
+    how = (
+        f"The operator provides it by setting ${config.DATA_DIR_ENV} to a folder holding the four "
+        "MNIST IDX files (gzipped or not) or Keras's mnist.npz, then restarting the app."
+    )
+    if folder is None:
+        if _keras_cached_mnist() is not None:
+            return None
+        return f"Training needs the MNIST data set, and this server has none configured. {how}"
+    if not folder.is_dir():
+        return f"Training needs the MNIST data set: the folder {folder} does not exist. {how}"
+    idx = all(data._find_idx(folder, stem) for stem in data.IDX_NAMES.values())
+    if idx or (folder / "mnist.npz").is_file():
+        return None
+    return f"Training needs the MNIST data set: {folder} has neither the four IDX files nor mnist.npz. {how}"
 
 
 # -- Limits --------------------------------------------------------------------------------
@@ -69,13 +122,9 @@ def checked_config(cfg: TrainConfig) -> TrainConfig:
 # -- The job record ------------------------------------------------------------------------
 
 
-class Cancelled(Exception):
-    """Raised inside the worker when a cancel arrives after training, before saving."""
-
-
 @dataclass
 class JobState:
-    """What the worker writes of a run, under the job's lock."""
+    """What the supervisor writes of a run, under the job's lock."""
 
     status: str = RUNNING
     phase: str = PREPARING
@@ -89,9 +138,10 @@ class JobState:
 
 @dataclass(kw_only=True)
 class JobSnapshot(JobState):
-    """A consistent copy of a job's state, safe to read while the worker goes on."""
+    """A consistent copy of a job's state, safe to read while the run goes on."""
 
     id: str
+    owner: str | None  # the session that started it; None: started outside the app
     config: dict
     started: float  # time.time()
     elapsed: float  # seconds since the start (to the end, once ended)
@@ -106,34 +156,63 @@ class JobSnapshot(JobState):
 
 
 class TrainingJob:
-    """One run: its configuration, its cancel event, and its state, behind a lock."""
+    """One run: its configuration, owner, cancel event and state, behind a lock."""
 
-    def __init__(self, cfg: TrainConfig, job_id: str) -> None:
+    def __init__(self, cfg: TrainConfig, job_id: str, owner: str | None = None) -> None:
         self.config = cfg
         self.id = job_id
+        self.owner = owner
         self.cancel_event = threading.Event()
         self.thread: threading.Thread | None = None
+        self.process: subprocess.Popen | None = None
+        self.out: Path | None = None  # where the model will be saved
+        self.errors = None  # a temporary file: the process's stderr
         self.lock = threading.Lock()
         self.state = JobState()
         self._start = time.perf_counter()
         self._started_wall = time.time()
         self._ended: float | None = None
+        self._end_message: dict | None = None
 
     @property
     def status(self) -> str:
         return self.state.status
 
+    def may_cancel(self, owner: str | None, operator: bool = False) -> bool:
+        """Whether `owner` (a session's id) may cancel this run: its owner, or an operator."""
+        return operator or self.owner is None or owner == self.owner
+
     def progress_callback(self) -> training.ProgressCallback:
-        """The Keras callback that writes this job's progress (under its lock) as it trains."""
+        """A Keras callback that writes this job's progress (under its lock), for a run in this process."""
         return training.ProgressCallback(self.state.progress, self.lock)
 
     def _set(self, **changes) -> None:
-        """The worker's writes of anything but progress (the callback writes that)."""
+        """The supervisor's writes of anything but progress."""
         with self.lock:
             for key, value in changes.items():
                 setattr(self.state, key, value)
             if self.state.status != RUNNING and self._ended is None:
                 self._ended = time.perf_counter()
+
+    def _apply(self, message: dict) -> None:
+        """One line from the training process (digitdraw.worker's protocol)."""
+        event = message.get("event")
+        if event == "progress":
+            with self.lock:
+                p = self.state.progress
+                p.epoch, p.step, p.steps = message["epoch"], message["step"], message["steps"]
+                if p.started is None:  # on this process's clock
+                    p.started = time.perf_counter() - message["trained"]
+                p.batches.extend(message["batches"])
+                p.epoch_end.extend(message["epoch_end"])
+        elif event == "phase":
+            self._set(phase=message["phase"])
+        elif event == "end":
+            self._end_message = message
+
+    def training_began(self) -> bool:
+        with self.lock:
+            return self.state.progress.started is not None
 
     def snapshot(self) -> JobSnapshot:
         with self.lock:
@@ -147,16 +226,19 @@ class TrainingJob:
                 fraction, eta = 1.0, 0.0
             elif total and done and progress.started is not None:
                 trained = now - progress.started
+                # The time limit counts from the run's start (data loading included).
+                used = max(trained, now - self._start)
                 budget = cfg.time_budget or float("inf")
                 # The run ends at the last epoch or at the budget, whichever comes first.
-                fraction = min(1.0, max(done / total, trained / budget))
-                eta = max(0.0, min(trained / done * (total - done), budget - trained))
+                fraction = min(1.0, max(done / total, used / budget))
+                eta = max(0.0, min(trained / done * (total - done), budget - used))
             copied = {f.name: getattr(state, f.name) for f in dataclasses.fields(JobState)}
             # Preparing (data, renderings, the model) lasts until fit() starts the callback's clock.
             phase = TRAINING if state.phase == PREPARING and progress.started is not None else state.phase
             return JobSnapshot(
                 **{**copied, "phase": phase, "progress": progress, "notes": list(state.notes)},
                 id=self.id,
+                owner=self.owner,
                 config=dataclasses.asdict(cfg),
                 started=self._started_wall,
                 elapsed=now - self._start,
@@ -167,7 +249,7 @@ class TrainingJob:
             )
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the worker ends (tests); True if it has."""
+        """Block until the run ends (tests, benchmarks); True if it has."""
         if self.thread is not None:
             self.thread.join(timeout)
         return self.status != RUNNING
@@ -197,17 +279,17 @@ class TrainingJobs:
         self,
         cfg: TrainConfig,
         *,
-        mnist=None,
+        owner: str | None = None,
         data_dir: str | Path | None = None,
         models_dir: Path | None = None,
         pendigits_path: Path | None = None,
         measure_drawn: bool = True,
     ) -> TrainingJob:
-        """Start `cfg` in a background thread and return its job at once.
+        """Start `cfg` in a training process and return its job at once.
 
-        Raises JobBusy if a run is in progress and LimitError if `cfg` breaks this server's limits.
-        `mnist` skips loading (tests); otherwise the worker loads it, so a missing data set
-        shows up as a failed run with the loader's message rather than a frozen page.
+        Raises JobBusy if a run is in progress, LimitError if `cfg` breaks this server's limits,
+        and JobError when the data it needs is not here. `owner` (a session's id) is the one
+        who may cancel it besides an operator.
         """
         cfg = checked_config(cfg)
         pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
@@ -216,6 +298,9 @@ class TrainingJobs:
                 f"This run adds pen-drawn digits, but {pendigits.missing_file_message(pen)} "
                 "Or train without pen-drawn digits."
             )
+        problem = mnist_problem(data_dir)
+        if problem:
+            raise JobError(problem)
         with self._lock:
             if self._job is not None and self._job.status == RUNNING:
                 other = self._job
@@ -225,74 +310,185 @@ class TrainingJobs:
                     f"started {started}); wait for it to finish or cancel it."
                 )
             self._count += 1
-            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._count}")
+            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._count}", owner)
+            job.out = runs.new_model_path(cfg.architecture, models_dir)
+            spec = worker.run_spec(
+                cfg,
+                out=job.out,
+                deadline=job._started_wall + cfg.time_budget,
+                data_dir=config.data_dir(data_dir),
+                pendigits_path=pen,
+                measure_drawn=measure_drawn,
+            )
+            job.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the supervisor
+            job.process = _spawn(spec, job.errors)
             self._job = job
         job.thread = threading.Thread(
-            target=self._work,
-            name=f"digitdraw-train-{job.id}",
-            daemon=True,
-            args=(job, mnist, data_dir, models_dir, pen, measure_drawn),
+            target=_supervise, name=f"digitdraw-train-{job.id}", daemon=True, args=(job,)
         )
         job.thread.start()
         return job
 
-    def cancel(self) -> bool:
-        """Ask the run in progress to stop after its current batch; nothing will be saved."""
+    def cancel(self, owner: str | None = None, *, operator: bool = False) -> bool:
+        """Ask the run in progress to stop (after its current batch); nothing will be saved.
+
+        False when no run is in progress; NotOwner when `owner` may not cancel it.
+        """
         job = self.current()
         if job is None or job.status != RUNNING:
             return False
+        if not job.may_cancel(owner, operator):
+            raise NotOwner("Only the visitor who started this run (or an operator) can cancel it.")
         job.cancel_event.set()
         return True
 
-    @staticmethod
-    def _work(job: TrainingJob, mnist, data_dir, models_dir, pen, measure_drawn) -> None:
-        def check_cancel() -> None:
-            if job.cancel_event.is_set():
-                raise Cancelled
 
-        def before_save() -> None:
-            check_cancel()
-            job._set(phase=SAVING)
+# -- The training process --------------------------------------------------------------------
 
+
+def _spawn(spec: str, errors) -> subprocess.Popen:
+    package_root = str(Path(__file__).resolve().parent.parent)  # this copy of digitdraw, whatever the cwd
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "digitdraw.worker", spec],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,  # read back when the process dies without a word
+        text=True,
+        env=env,
+    )
+
+
+def _read_lines(job: TrainingJob) -> None:
+    for line in job.process.stdout:
         try:
-            if mnist is None:
-                mnist = data.load_mnist(data_dir)
-            check_cancel()
-            result = training.train(
-                job.config,
-                mnist,
-                callbacks=[job.progress_callback()],
-                cancel=job.cancel_event,
-                pendigits_path=pen,
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict):
+            job._apply(message)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate, then kill what does not go within a few seconds."""
+    proc.terminate()
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _supervise(job: TrainingJob) -> None:
+    """Follow the training process until it ends; cancel, time limit and failures are decided here."""
+    proc = job.process
+    reader = threading.Thread(target=_read_lines, args=(job,), name=f"{job.id}-reader", daemon=True)
+    reader.start()
+    budget = job.config.time_budget
+    deadline = job._start + budget
+    cancel_sent: float | None = None
+    stopped: str | None = None  # why the server stopped the process, if it did
+    try:
+        while proc.poll() is None:
+            now = time.perf_counter()
+            if job.cancel_event.is_set() and cancel_sent is None:
+                if not job.training_began():
+                    stopped = "cancel"  # nothing to keep yet: no need to wait for the data
+                    _stop(proc)
+                    break
+                cancel_sent = now
+                try:
+                    proc.stdin.write("cancel\n")
+                    proc.stdin.flush()
+                except OSError:
+                    pass  # it is ending anyway
+            if cancel_sent is not None and now - cancel_sent > CANCEL_GRACE:
+                stopped = "cancel"
+            elif now > deadline and not job.training_began():
+                stopped = "limit before training"
+            elif now > deadline + FINISH_GRACE:
+                stopped = "limit"
+            if stopped:
+                _stop(proc)
+                break
+            time.sleep(SUPERVISE_EVERY)
+        proc.wait()
+        reader.join(10)
+        _finish(job, stopped)
+    except Exception as exc:  # the server must survive anything; the page shows it
+        log.exception("supervising training run %s failed", job.id)
+        if proc.poll() is None:
+            _stop(proc)
+        _finish(job, None, f"{type(exc).__name__}: {exc}")
+    finally:
+        for stream in (proc.stdin, proc.stdout, job.errors):
+            if stream is not None:
+                stream.close()
+
+
+def _finish(job: TrainingJob, stopped: str | None, error: str | None = None) -> None:
+    """Record how the run ended; remove every file of a run that did not finish."""
+    end = job._end_message or {}
+    budget = job.config.time_budget
+    if error is None and stopped is None and end.get("status") == FINISHED:
+        job._set(
+            status=FINISHED,
+            phase=DONE,
+            model_path=end["model_path"],
+            test_accuracy=end["test_accuracy"],
+            drawn_accuracy=end["drawn_accuracy"],
+            notes=list(end.get("notes", [])),
+        )
+        return
+    _remove_partial(job.out)
+    if error is None and (stopped == "cancel" or end.get("status") == CANCELLED):
+        job._set(status=CANCELLED, phase=DONE, notes=["Cancelled; nothing was saved."])
+        return
+    if error is None:
+        if stopped == "limit before training":
+            error = (
+                f"The time limit ({budget:g} s) ran out before training began: starting the run and "
+                "preparing the data took longer. Nothing was saved; allow more time or use fewer "
+                "training images."
             )
-            if result.cancelled:
-                raise Cancelled
-            notes = []
-            if result.stopped_by_budget:
-                notes.append(
-                    f"Stopped by the time budget ({job.config.time_budget:g} s) after "
-                    f"{result.epochs_done} of {job.config.epochs} epochs; the model so far was kept."
-                )
-            job._set(phase=EVALUATING)
-            saved = runs.evaluate_and_save(
-                result,
-                mnist,
-                runs.new_model_path(job.config.architecture, models_dir),
-                command=runs.cli_command(job.config) + "  # started from the app",
-                pendigits_path=pen,
-                measure_drawn=measure_drawn,
-                before_save=before_save,
+        elif stopped == "limit":
+            error = (
+                f"The run was stopped {FINISH_GRACE:g} s past its time limit ({budget:g} s) while "
+                "measuring or saving the model. Nothing was saved."
             )
-            job._set(
-                status=FINISHED,
-                phase=DONE,
-                model_path=str(saved.path),
-                test_accuracy=saved.test_accuracy,
-                drawn_accuracy=saved.drawn_accuracy,
-                notes=notes + saved.notes,
+        elif end.get("status") == FAILED:
+            error = end.get("error") or "unknown error"
+        else:
+            code = job.process.returncode
+            why = (
+                f"was killed by signal {-code} (out of memory, or stopped by someone on the server)"
+                if code < 0
+                else f"ended unexpectedly (exit status {code}){_last_words(job.errors)}"
             )
-        except Cancelled:
-            job._set(status=CANCELLED, phase=DONE, notes=["Cancelled; nothing was saved."])
-        except Exception as exc:  # the page shows it; the server must survive any failure
-            log.exception("training run %s failed", job.id)
-            job._set(status=FAILED, phase=DONE, error=f"{type(exc).__name__}: {exc}")
+            error = f"The training process {why}. Nothing was saved."
+    job._set(status=FAILED, phase=DONE, error=error)
+
+
+def _last_words(errors) -> str:
+    """The last line the process wrote to stderr, as ": ..." (a traceback's last line says most)."""
+    try:
+        errors.seek(0)
+        lines = [line.strip() for line in errors.read().decode(errors="replace").splitlines()]
+    except (OSError, ValueError, AttributeError):
+        return ""
+    lines = [line for line in lines if line]
+    return f": {lines[-1][:300]}" if lines else ""
+
+
+def _remove_partial(out: Path | None) -> None:
+    """The model, its card and any temporary of theirs (modelio's ".<name>.*" files)."""
+    if out is None:
+        return
+    for path in [out, out.with_suffix(".json"), *out.parent.glob(f".{out.stem}.*")]:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove %s", path)

@@ -27,7 +27,8 @@ def app(tmp_path, mnist_dir):
     env = {
         config.USER_MODELS_ENV: str(models),
         config.DATA_DIR_ENV: str(mnist_dir),
-        "DIGITDRAW_MAX_TRAIN_SECONDS": "30",
+        # The limit covers the whole run (starting the training process and loading included).
+        "DIGITDRAW_MAX_TRAIN_SECONDS": "120",
         "DIGITDRAW_TRAINING_ENABLED": "1",
         config.TRAINING_PASSWORD_ENV: "",  # no password gate for this run
     }
@@ -58,10 +59,21 @@ def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
         expect(page.get_by_text("Remaining (est.)")).to_be_visible()
         expect(page.get_by_role("button", name="Cancel")).to_be_visible()
 
+        # Another visitor (a separate browser context: its own session) sees the run, without
+        # Cancel, and their Start is disabled until it ends.
+        other = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+        other.goto(f"{url}/train")
+        expect(other.get_by_text("A run started by another visitor is in progress")).to_be_visible(
+            timeout=90_000
+        )
+        expect(other.get_by_role("button", name="Start training")).to_be_disabled()
+        expect(other.get_by_role("button", name="Cancel")).to_have_count(0)
+
         # The run ends by itself and says where to find the model.
         ready = page.get_by_text("is ready")
         expect(ready).to_be_visible(timeout=240_000)
         expect(page.get_by_text("MNIST test accuracy")).to_be_visible()
+        expect(other.get_by_role("button", name="Start training")).to_be_enabled(timeout=30_000)
         saved = sorted(models.glob("dense-*.keras"))
         assert len(saved) == 1, sorted(p.name for p in models.iterdir())
         name = saved[0].stem

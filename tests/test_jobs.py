@@ -1,18 +1,23 @@
-"""Specification of the app's training worker (digitdraw.jobs).
+"""Specification of the app's training runs (digitdraw.jobs, digitdraw.worker).
 
-One run at a time per server, in a background thread; progress is readable at any moment;
-a finished run is evaluated and saved under a new name; a cancelled or failed run saves
-nothing. Runs on real MNIST use small subsets so the suite stays cheap on a shared CPU.
+One run at a time per server, each in its own training process; progress is readable at any
+moment; a finished run is evaluated and saved under a new name; a cancelled, failed or killed
+run saves nothing; the time limit and Cancel cover the whole run, data loading included.
+Runs on real MNIST use small subsets so the suite stays cheap on a shared CPU.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from conftest import write_idx, write_mnist_folder
 
 from digitdraw import config, jobs, modelio, runs, training
 from digitdraw.recipe import TrainConfig
@@ -33,9 +38,9 @@ def files_in(folder):
 # -- A whole run -----------------------------------------------------------------------------
 
 
-def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnist, tmp_path):
+def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnist_dir, tmp_path):
     cfg = TrainConfig("dense", epochs=1, subset=2000, batch_size=100)
-    job = jobs.TrainingJobs().start(cfg, mnist=mnist, models_dir=tmp_path)
+    job = jobs.TrainingJobs().start(cfg, data_dir=mnist_dir, models_dir=tmp_path)
     assert job.wait(300), "the run did not end"
     snap = job.snapshot()
 
@@ -72,11 +77,11 @@ def test_a_finished_run_is_evaluated_and_saved_as_a_new_model_with_its_card(mnis
     assert model.count_params() == card["parameters"]
 
 
-def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist, tmp_path):
+def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist_dir, tmp_path):
     # Big enough to take minutes if the cancel were ignored.
     cfg = TrainConfig("cnn", epochs=5, subset=20000, batch_size=32)
     runner = jobs.TrainingJobs()
-    job = runner.start(cfg, mnist=mnist, models_dir=tmp_path)
+    job = runner.start(cfg, data_dir=mnist_dir, models_dir=tmp_path)
     wait_for(lambda: job.snapshot().progress.batches or job.status != jobs.RUNNING)
     assert runner.cancel() is True
     asked = time.monotonic()
@@ -93,33 +98,134 @@ def test_cancel_stops_after_the_current_batch_and_leaves_no_file_at_all(mnist, t
     assert runner.cancel() is False  # nothing left to cancel
 
 
-def test_a_second_start_while_a_run_is_in_progress_is_refused(mnist, tmp_path):
+def test_a_second_start_while_a_run_is_in_progress_is_refused(mnist_dir, tmp_path):
     runner = jobs.TrainingJobs()
     cfg = TrainConfig("dense", epochs=3, subset=20000)
-    first = runner.start(cfg, mnist=mnist, models_dir=tmp_path)
+    first = runner.start(cfg, data_dir=mnist_dir, models_dir=tmp_path)
     try:
         with pytest.raises(jobs.JobBusy, match="already in progress"):
-            runner.start(cfg, mnist=mnist, models_dir=tmp_path)
+            runner.start(cfg, data_dir=mnist_dir, models_dir=tmp_path)
         assert runner.current() is first  # the refused start did not replace the run
     finally:
         runner.cancel()
         first.wait(60)
     # Once it has ended, a new run may start.
-    second = runner.start(replace(cfg, epochs=1, subset=500), mnist=mnist, models_dir=tmp_path)
+    second = runner.start(replace(cfg, epochs=1, subset=500), data_dir=mnist_dir, models_dir=tmp_path)
     runner.cancel()
     assert second.wait(60) and runner.current() is second
 
 
 def test_a_failing_run_reports_failed_with_the_message(tmp_path):
-    # The data is loaded inside the worker, so a missing folder fails the run, not the page.
-    job = jobs.TrainingJobs().start(
-        TrainConfig("dense", epochs=1), data_dir=tmp_path / "no-such-folder", models_dir=tmp_path
-    )
-    assert job.wait(60)
+    # The files are all there but one is cut short: only reading it, in the training process,
+    # finds out; the run fails with the loader's message, and the server goes on.
+    folder = write_mnist_folder(tmp_path / "mnist").folder
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(20, np.uint8), truncate=5)
+    job = jobs.TrainingJobs().start(TrainConfig("dense", epochs=1), data_dir=folder, models_dir=tmp_path)
+    assert job.wait(120)
     snap = job.snapshot()
     assert snap.status == jobs.FAILED
-    assert "DataError" in snap.error and "no-such-folder" in snap.error and "does not exist" in snap.error
+    assert "DataError" in snap.error and "t10k-labels-idx1-ubyte" in snap.error and "truncated" in snap.error
+    assert files_in(tmp_path) == ["mnist"]
+
+
+def test_without_mnist_a_run_is_refused_before_it_starts_saying_how_to_provide_it(tmp_path):
+    runner = jobs.TrainingJobs()
+    with pytest.raises(jobs.JobError, match=f"no-such-folder does not exist.*{config.DATA_DIR_ENV}"):
+        runner.start(
+            TrainConfig("dense", epochs=1), data_dir=tmp_path / "no-such-folder", models_dir=tmp_path
+        )
+    assert runner.current() is None
+
+
+def test_mnist_is_found_by_its_files_without_reading_them(tmp_path, monkeypatch):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    assert "has neither the four IDX files nor mnist.npz" in jobs.mnist_problem(folder)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images.idx3-ubyte"):
+        (folder / f"{stem}.gz").write_bytes(b"")  # not read: a broken file fails the run instead
+    assert jobs.mnist_problem(folder) is not None
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    assert jobs.mnist_problem(folder) is None
+    # Nothing configured: Keras's earlier download is enough, else the operator is told what to set.
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert f"${config.DATA_DIR_ENV}" in jobs.mnist_problem()
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    (tmp_path / "keras" / "datasets" / "mnist.npz").write_bytes(b"")
+    assert jobs.mnist_problem() is None
+
+
+# -- The training process -------------------------------------------------------------------
+
+
+def test_cancel_while_the_data_is_loading_ends_the_run_at_once(mnist_dir, tmp_path):
+    job = jobs.TrainingJobs().start(TrainConfig("cnn", epochs=2), data_dir=mnist_dir, models_dir=tmp_path)
+    assert job.snapshot().phase == jobs.PREPARING
+    asked = time.monotonic()
+    job.cancel_event.set()
+    assert job.wait(15), "the run did not end after the cancel"
+    assert time.monotonic() - asked < 6
+    assert job.status == jobs.CANCELLED and files_in(tmp_path) == []
+    assert job.process.returncode is not None  # the process is gone, not left behind
+
+
+def test_the_time_limit_covers_starting_and_loading_too(mnist_dir, tmp_path):
+    # Half a second is not even enough to start the training process: the server stops it at
+    # the limit and says why, instead of training for as long as loading took plus the limit.
+    job = jobs.TrainingJobs().start(
+        TrainConfig("cnn", epochs=2, time_budget=0.5), data_dir=mnist_dir, models_dir=tmp_path
+    )
+    assert job.wait(15)
+    snap = job.snapshot()
+    assert snap.status == jobs.FAILED and "time limit (0.5 s) ran out before training began" in snap.error
+    assert snap.elapsed < 5
     assert files_in(tmp_path) == []
+
+
+def test_the_time_limit_stops_training_counted_from_the_start_and_keeps_the_model(mnist_dir, tmp_path):
+    budget = 25.0
+    cfg = TrainConfig("cnn", epochs=5, subset=20000, batch_size=32, time_budget=budget)
+    job = jobs.TrainingJobs().start(cfg, data_dir=mnist_dir, models_dir=tmp_path, measure_drawn=False)
+    assert job.wait(240)
+    snap = job.snapshot()
+    if snap.status == jobs.FAILED:  # a very loaded machine: it could not even start in time
+        assert "before training began" in snap.error
+        return
+    assert snap.status == jobs.FINISHED, snap.error
+    assert any("Stopped by the time limit (25 s, loading the data included)" in n for n in snap.notes)
+    # The last recorded batch ended by the limit, counted from the run's start, not from fit().
+    last = snap.progress.batches[-1]
+    fit_started = snap.progress.started - job._start
+    assert fit_started + last["elapsed"] <= budget + 2
+    assert snap.progress.epoch < 5
+    assert files_in(tmp_path) == sorted([f"{snap.model_name}.json", f"{snap.model_name}.keras"])
+
+
+def test_a_training_process_that_dies_marks_the_run_failed_and_leaves_no_file(mnist_dir, tmp_path):
+    cfg = TrainConfig("dense", epochs=3, subset=20000, batch_size=32)
+    job = jobs.TrainingJobs().start(cfg, data_dir=mnist_dir, models_dir=tmp_path)
+    wait_for(lambda: job.snapshot().progress.batches or job.status != jobs.RUNNING)
+    # As if it died while saving: the model written, its card and a temporary half way.
+    job.out.write_bytes(b"partial")
+    (tmp_path / f".{job.out.stem}.json.x1y2.tmp.json").write_text("{")
+    os.kill(job.process.pid, signal.SIGKILL)
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.status == jobs.FAILED and "killed by signal 9" in snap.error
+    assert snap.model_path is None
+    assert files_in(tmp_path) == []
+
+
+def test_the_training_process_runs_at_a_lower_cpu_priority(mnist_dir, tmp_path):
+    job = jobs.TrainingJobs().start(TrainConfig("dense", epochs=1), data_dir=mnist_dir, models_dir=tmp_path)
+    try:
+        wait_for(
+            lambda: os.getpriority(os.PRIO_PROCESS, job.process.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+        )
+    finally:
+        job.cancel_event.set()
+        job.wait(30)
 
 
 # -- Limits ---------------------------------------------------------------------------------

@@ -123,25 +123,91 @@ def test_password_gate_from_st_secrets(idle_jobs):
     assert at.selectbox(key="train_arch") is not None
 
 
-def test_a_run_in_progress_is_shown_instead_of_the_form_in_every_session(idle_jobs, monkeypatch):
-    # A run that never reports: the page must show it as preparing, with a Cancel button.
-    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=3)), "t")
+def running_job(owner: str | None, epochs: int = 3) -> jobs.TrainingJob:
+    """A run that never reports (no process behind it): the page shows it as preparing."""
+    return jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=epochs)), "t", owner=owner)
+
+
+def session(owner: str) -> AppTest:
+    """A Train page session whose id is `owner` (the page otherwise makes up a fresh one)."""
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
+    at.session_state[train_page.OWNER_KEY] = owner
+    return at.run()
+
+
+def test_the_owner_of_a_run_sees_its_progress_and_can_cancel_it(idle_jobs, monkeypatch):
+    job = running_job(owner="me")
     monkeypatch.setattr(idle_jobs, "_job", job)
-    for _session in range(2):
-        at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
-        assert not at.exception
-        assert "Training dense (sequential)" in texts(at)
-        assert [b.label for b in at.button] == ["Cancel"]
-        assert not at.selectbox  # no second Start
+    at = session("me")
+    assert not at.exception
+    assert "Training dense (sequential)" in texts(at)
+    assert "another visitor" not in texts(at)
+    assert [b.label for b in at.button] == ["Cancel"]
+    assert not at.selectbox  # no second Start
     at.button(key="train_cancel").click().run()
     assert job.cancel_event.is_set()
     assert "Cancelling after the current batch" in texts(at)
 
 
+def test_another_visitor_sees_the_run_keeps_their_form_and_cannot_start_or_cancel(idle_jobs, monkeypatch):
+    job = running_job(owner="first visitor")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = session("second visitor")
+    assert not at.exception
+    shown = texts(at)
+    assert "A run started by another visitor is in progress" in shown
+    assert "Training dense (sequential)" in shown  # with its progress
+    assert "Cancel" not in [b.label for b in at.button]
+    start = at.button(key="train_start")
+    assert start.disabled and "Another visitor's run is in progress" in shown
+
+    # Their own form stays theirs while they wait, and Start comes back once the run ends.
+    at.selectbox(key="train_arch").set_value("dense").run()
+    at.radio(key="train_recipe").set_value("custom").run()
+    assert at.button(key="train_start").disabled
+    job._set(status=jobs.CANCELLED, phase=jobs.DONE)
+    at.run()
+    assert not at.button(key="train_start").disabled
+    assert at.selectbox(key="train_arch").value == "dense" and at.radio(key="train_recipe").value == "custom"
+    assert not job.cancel_event.is_set()
+
+
+def test_only_the_owner_or_an_operator_may_cancel_through_the_registry(idle_jobs, monkeypatch):
+    job = running_job(owner="first visitor")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    with pytest.raises(jobs.NotOwner, match="Only the visitor who started this run"):
+        idle_jobs.cancel("second visitor")
+    assert not job.cancel_event.is_set()
+    assert idle_jobs.cancel("second visitor", operator=True) and job.cancel_event.is_set()
+
+
+def test_a_session_unlocked_with_the_operator_password_can_cancel_anyones_run(idle_jobs, monkeypatch):
+    monkeypatch.setenv(config.TRAINING_PASSWORD_ENV, "s3cret")
+    job = running_job(owner="first visitor")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = session("operator")
+    at.text_input(key="train_password").input("s3cret")
+    at.button[0].click().run()
+    assert "A run started by another visitor is in progress" in texts(at)
+    at.button(key="train_cancel").click().run()
+    assert job.cancel_event.is_set()
+    assert "Cancelling after the current batch" in texts(at)
+
+
+def test_without_mnist_the_page_says_how_to_get_it_and_start_is_disabled(idle_jobs, monkeypatch, tmp_path):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "no-mnist-here"))
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert "Training needs the MNIST data set" in warning and "no-mnist-here" in warning
+    assert config.DATA_DIR_ENV in warning
+    assert at.button(key="train_start").disabled
+
+
 def test_the_servers_run_survives_streamlit_re_importing_the_modules(idle_jobs, monkeypatch):
     # Streamlit's file watcher drops the project's modules from sys.modules when a source file
     # changes; the next page run imports them afresh and must still see (and guard) the run.
-    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("dense", epochs=1)), "t")
+    job = running_job(owner="me", epochs=1)
     monkeypatch.setattr(idle_jobs, "_job", job)
     for name in [m for m in sys.modules if m.startswith("digitdraw")]:
         monkeypatch.delitem(sys.modules, name)  # put back as they were after the test
@@ -151,9 +217,12 @@ def test_the_servers_run_survives_streamlit_re_importing_the_modules(idle_jobs, 
     assert fresh_page.server_jobs() is idle_jobs and idle_jobs.current() is job
     with pytest.raises(jobs.JobBusy):
         fresh_page.server_jobs().start(fresh_jobs.checked_config(TrainConfig("dense", epochs=1)))
-    # And a page run after the reload shows the run, not a second Start.
-    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    # And a page run after the reload shows the run to its owner, not a second Start...
+    at = session("me")
     assert "Training dense (sequential)" in texts(at) and not at.selectbox
+    # ...and to anyone else with Start disabled.
+    at = session("someone else")
+    assert "Training dense (sequential)" in texts(at) and at.button(key="train_start").disabled
 
 
 def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jobs, monkeypatch, tmp_path):

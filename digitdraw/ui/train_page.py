@@ -1,8 +1,10 @@
 """The Train page: train a new model from the browser and watch it learn.
 
-The run itself lives in digitdraw.jobs (one per server, in a background thread); this page
-only starts it, polls its progress in a fragment, and cancels it. So a run goes on when its
-page is left, and every session sees the same run.
+The run itself lives in digitdraw.jobs (one per server, in its own process); this page only
+starts it, polls its progress in a fragment, and cancels it. So a run goes on when its page is
+left, and every session sees the same run. A run belongs to the session that started it: the
+others see its progress beside their own form, with Start disabled until it ends, and only
+its owner (or a session unlocked with the operator password) can cancel it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import uuid
 
 import altair as alt
 import pandas as pd
@@ -19,6 +22,7 @@ from digitdraw import architectures, config, jobs, pendigits, recipe
 
 PASSWORD_SECRET = "training_password"  # st.secrets key; env DIGITDRAW_TRAINING_PASSWORD also works
 UNLOCK_KEY = "train_unlocked"
+OWNER_KEY = "train_owner"  # this session's id: the owner of the runs it starts
 POLL_SECONDS = 1.0  # progress refresh; each poll only copies a few lists under a lock
 WATCH_SECONDS = 3.0  # an idle page looks this often for a run started by another session
 RECIPES = (*recipe.PRESETS, "custom")
@@ -26,7 +30,7 @@ TRAIN_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 60000)
 BATCH_SIZES = (32, 64, 128, 256, 512)
 LEARNING_RATES = (3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 PHASE_TEXT = {
-    jobs.PREPARING: "Loading the data and building the model…",
+    jobs.PREPARING: "Starting the training process, loading the data and building the model…",
     jobs.TRAINING: "Training",
     jobs.EVALUATING: "Training done: measuring it on the MNIST test set and on drawn digits…",
     jobs.SAVING: "Saving the model and its card…",
@@ -54,7 +58,7 @@ def page() -> None:
         st.info(
             "Training is switched off on this server. The Draw and Inspect pages work as usual "
             "with the models already here.",
-            icon="🔒",
+            icon=":material/lock:",
         )
         return
     password = _required_password()
@@ -63,15 +67,38 @@ def page() -> None:
 
     job = server_jobs().current()
     if job is not None and job.status == jobs.RUNNING:
+        if job.owner == _session_id():
+            _progress()
+            return
+        # Someone else's run: watch it, and keep this session's form for when it ends.
+        st.info("A run started by another visitor is in progress.", icon=":material/group:")
         _progress()
+        _form(busy="Another visitor's run is in progress; Start is possible again once it ends.")
         return
     if job is not None:
         _last_result(job.snapshot())
-    _form()
+    _form(busy=None)
     _watch_for_other_runs()
 
 
 # -- Access -----------------------------------------------------------------------------------
+
+
+def _session_id() -> str:
+    """This browser session's id (a new one per session; a page reload is a new session)."""
+    if OWNER_KEY not in st.session_state:
+        st.session_state[OWNER_KEY] = uuid.uuid4().hex
+    return st.session_state[OWNER_KEY]
+
+
+def _operator() -> bool:
+    """Whether this session holds the operator password: set on this server, and unlocked with it."""
+    password = _required_password()
+    return bool(password) and st.session_state.get(UNLOCK_KEY) == _digest(password)
+
+
+def _digest(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def _required_password() -> str | None:
@@ -86,10 +113,12 @@ def _required_password() -> str | None:
 def _unlocked(password: str) -> bool:
     # The session remembers a digest of the password it was unlocked with, so changing the
     # password locks every session again.
-    digest = hashlib.sha256(password.encode()).hexdigest()
+    digest = _digest(password)
     if st.session_state.get(UNLOCK_KEY) == digest:
         return True
-    st.info("Training is protected on this server: enter the password to use this page.", icon="🔑")
+    st.info(
+        "Training is protected on this server: enter the password to use this page.", icon=":material/key:"
+    )
     with st.form("train_password_form"):
         typed = st.text_input("Password", type="password", key="train_password")
         submitted = st.form_submit_button("Unlock")
@@ -105,8 +134,12 @@ def _unlocked(password: str) -> bool:
 # -- Choosing a run ---------------------------------------------------------------------------
 
 
-def _form() -> None:
+def _form(busy: str | None) -> None:
+    """The recipe's choices and Start; `busy` says why Start is disabled (another run), if it is."""
     st.subheader("New run")
+    missing = jobs.mnist_problem()
+    if missing:
+        st.warning(missing, icon=":material/dataset:")
     names = list(architectures.ARCHITECTURES)
     left, right = st.columns(2, gap="large")
     with left:
@@ -200,18 +233,29 @@ def _form() -> None:
             min(300, limit),
             step=10,
             key="train_budget",
-            help=f"Training stops after this long and keeps what it learned; at most {limit} s here.",
+            help="Counted from Start, loading the data included: training stops then and keeps what "
+            f"it learned (measuring and saving it take a little longer); at most {limit} s here.",
         )
     cfg = recipe.recipe_from_choices(
         chosen, arch, api, train_images=int(size), pen_digits=pen, time_budget=float(budget), custom=custom
     )
-    if st.button("Start training", type="primary", key="train_start", icon="▶️"):
+    why_not = busy or (missing and "Training needs MNIST on this server (see above).")
+    if st.button(
+        "Start training",
+        type="primary",
+        key="train_start",
+        icon=":material/play_arrow:",
+        disabled=bool(why_not),
+        help=why_not or None,
+    ):
         try:
-            server_jobs().start(cfg)
-        except jobs.JobError as exc:
-            st.error(str(exc), icon="⛔")
+            server_jobs().start(cfg, owner=_session_id())
+        except jobs.JobError as exc:  # e.g. another visitor started one a moment ago
+            st.error(str(exc), icon=":material/block:")
         else:
             st.rerun()
+    if why_not:
+        st.caption(why_not)
 
 
 @st.fragment(run_every=WATCH_SECONDS)
@@ -258,19 +302,28 @@ def _progress() -> None:
         f"{last['accuracy']:.1%}" if "accuracy" in last else "–",
         help="On the training batches of this epoch so far.",
     )
+    me, operator = _session_id(), _operator()
     with c5:
         slot = st.empty()  # the button, replaced by the notice once a cancel is asked for
         requested = snap.cancel_requested
-        if not requested and slot.button(
-            "Cancel",
-            key="train_cancel",
-            icon="⏹️",
-            width="stretch",
-            help="Stop after the current batch; nothing is saved.",
+        if (
+            not requested
+            and job.may_cancel(me, operator)
+            and slot.button(
+                "Cancel",
+                key="train_cancel",
+                icon=":material/stop:",
+                width="stretch",
+                help="Stop after the current batch; nothing is saved."
+                + ("" if job.owner == me else " (Another visitor's run: you hold the operator password.)"),
+            )
         ):
-            requested = server_jobs().cancel()
+            try:
+                requested = server_jobs().cancel(me, operator=operator)
+            except jobs.NotOwner as exc:
+                slot.error(str(exc), icon=":material/block:")
         if requested:
-            slot.warning("Cancelling after the current batch…", icon="⏹️")
+            slot.warning("Cancelling after the current batch…", icon=":material/stop:")
     _curves(snap)
 
 
@@ -334,12 +387,12 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
             f"**{snap.model_name}** is ready: a {what} trained in {_duration(snap.elapsed)}.  \n"
             f"MNIST test accuracy **{snap.test_accuracy:.2%}** · drawn-digit accuracy {drawn}.  \n"
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
-            icon="✅",
+            icon=":material/check_circle:",
         )
     elif snap.status == jobs.CANCELLED:
-        st.info(f"The last run ({what}) was cancelled; nothing was saved.", icon="⏹️")
+        st.info(f"The last run ({what}) was cancelled; nothing was saved.", icon=":material/stop:")
     elif snap.status == jobs.FAILED:
-        st.error(f"The last run ({what}) failed: {snap.error}", icon="⚠️")
+        st.error(f"The last run ({what}) failed: {snap.error}", icon=":material/warning:")
     if snap.status == jobs.FINISHED:
         for note in snap.notes:
             st.caption(note)
