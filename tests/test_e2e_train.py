@@ -80,6 +80,7 @@ def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
 
         # The Draw page (the default page, at the root) offers the new model.
         page.goto(f"{url}/")
+        page.get_by_role("button", name="Models and ink").click()  # the pickers live in this popover
         picker = page.get_by_role("combobox").first
         expect(picker).to_be_visible(timeout=90_000)
         picker.click()
