@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Files (uploads, or paths given to the CLI) larger than this are refused unread.
-MAX_FILE_MB = 10
+MAX_FILE_MB = 25  # a full-resolution 48-50 MP phone JPEG is 12-20 MB; memory no longer grows with it
 # Images claiming more pixels than this are refused from their header (decompression bombs);
 # phone photos (48-50 MP, even 108 MP) pass and are decoded downscaled.
 MAX_IMAGE_PIXELS = 150_000_000
