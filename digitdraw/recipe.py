@@ -80,6 +80,16 @@ class TrainConfig:
     finetune_blend: float = _option(
         1.0, "end with weights this far from those before that phase to those after it (0-1; 1: after)"
     )
+    # More than one device (digitdraw.distribute): batch_size and learning_rate stay per replica,
+    # and the run scales both by the replicas, so a recipe means the same on one device or eight.
+    distribute: bool = _option(
+        False, "train with tf.distribute.MirroredStrategy over all local GPUs (or the --cpu-replicas)"
+    )
+    cpu_replicas: int = _option(
+        0,
+        "with --distribute: split the CPU into this many logical devices, one replica each (for testing)",
+        show="{} CPU replicas",
+    )
 
 
 FIELDS = dataclasses.fields(TrainConfig)
@@ -139,6 +149,13 @@ def recipe_problems(cfg: TrainConfig) -> list[str]:
     if not 0 <= cfg.finetune_blend <= 1:
         problems.append(
             f"the fine-tune blend (--finetune-blend) must be from 0 to 1 (asked for {cfg.finetune_blend:g})"
+        )
+    if cfg.cpu_replicas < 0:
+        problems.append(f"the CPU replicas (--cpu-replicas) must be 0 or more (asked for {cfg.cpu_replicas})")
+    elif cfg.cpu_replicas and not cfg.distribute:
+        problems.append(
+            f"CPU replicas (--cpu-replicas {cfg.cpu_replicas}) split the CPU for a distributed run: "
+            "add --distribute"
         )
     return problems
 

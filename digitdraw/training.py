@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitdraw import architectures, pendigits
+from digitdraw import architectures, distribute, pendigits
 from digitdraw.data import Mnist, to_model_input
 from digitdraw.preprocess import preprocess
 from digitdraw.recipe import TrainConfig
@@ -298,11 +298,15 @@ def train(
 ) -> TrainResult:
     """Build, compile and fit `config.architecture` on MNIST; seeded, so a rerun repeats it."""
     keras.utils.set_random_seed(config.seed)
+    # First, before TensorFlow sets up its devices: --cpu-replicas splits the CPU.
+    dist = distribute.for_recipe(config)
+    run = dist.scaled(config)  # global batch and learning rate: per replica times the replicas
     x, y = training_arrays(config, mnist, pendigits_path)
-    steps_per_epoch = int(np.ceil(len(x) / config.batch_size))
+    steps_per_epoch = int(np.ceil(len(x) / run.batch_size))
 
-    model = architectures.build(config.architecture, config.api)
-    compile_model(model, config, steps_per_epoch * config.epochs)
+    with dist.strategy.scope():  # the model's variables and the optimizer's are mirrored
+        model = architectures.build(config.architecture, config.api)
+        compile_model(model, run, steps_per_epoch * config.epochs)
 
     extra = list(callbacks or [])
     canceller = CancelOnEvent(cancel) if cancel is not None else None
@@ -311,7 +315,7 @@ def train(
 
     start = time.perf_counter()
     history = model.fit(
-        _dataset(x, y, config),
+        _dataset(x, y, run),
         epochs=config.epochs,
         callbacks=extra,
         verbose=verbose,
@@ -320,7 +324,9 @@ def train(
     histories = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     stopped = bool(canceller and canceller.cancelled) or bool(budget and budget.exhausted)
     if config.finetune_epochs and config.pen_writers and not stopped:
-        for k, vs in finetune(model, config, mnist, extra, verbose, pendigits_path).items():
+        with dist.strategy.scope():
+            phase = finetune(model, run, mnist, extra, verbose, pendigits_path)
+        for k, vs in phase.items():
             histories.setdefault(k, []).extend(vs)
     seconds = time.perf_counter() - start
     return TrainResult(

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import shutil
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require
 from streamlit.testing.v1 import AppTest
 
 from digitdraw import config, modelio
@@ -218,3 +220,70 @@ def test_with_training_switched_off_models_cannot_be_managed(user, monkeypatch):
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
     assert "Training is switched off on this server" in texts(at)
     assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+
+
+# -- Export ------------------------------------------------------------------------------
+
+
+def export_page(choice: str) -> AppTest:
+    """The Export section for the shipped dense model, with `choice` picked and Prepare pressed."""
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = "dense"
+    at.session_state["inspect_section"] = "Export"
+    at.run()
+    assert at.radio(key="inspect_export_format").options == list(inspect_page.EXPORT_CHOICES)
+    assert not at.get("download_button")  # nothing to download before it is prepared
+    at.radio(key="inspect_export_format").set_value(choice).run()
+    at.button(key="inspect_export_prepare").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# The int8 export is converted by TensorFlow, whose TFLite converter warns about its own interpreter.
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+@pytest.mark.parametrize(
+    "choice, file_name, figure",
+    [
+        ("TFLite", "dense.tflite", "Largest probability difference"),
+        ("TFLite int8", "dense-int8.tflite", "Accuracy lost"),
+    ],
+)
+def test_prepare_download_exports_the_model_and_shows_its_size_and_parity(
+    mnist_dir, choice, file_name, figure
+):
+    require(importlib.util.find_spec("ai_edge_litert") is not None, "ai-edge-litert is not installed")
+    at = export_page(choice)
+    assert not at.error, [e.value for e in at.error]
+    [download] = at.get("download_button")
+    assert download.proto.label == f"Download {file_name}"
+    shown = metrics(at)
+    assert float(shown["Same digit as Keras"].rstrip("%")) >= 99.0
+    assert figure in shown
+    assert any("MB · checked in" in c.value for c in at.caption)
+    # The download is for this model and format only: another choice hides it.
+    at.radio(key="inspect_export_format").set_value("ONNX").run()
+    assert not at.get("download_button")
+
+
+def test_a_missing_runtime_is_an_error_that_says_what_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
+    )
+    at = export_page("ONNX")
+    assert len(at.error) == 1 and "onnxruntime" in at.error[0].value and "pip install" in at.error[0].value
+    assert at.error[0].icon.startswith(":material/")
+    assert not at.get("download_button")
+
+
+def test_an_export_without_mnist_to_check_it_on_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "no-mnist"))
+    at = export_page("TFLite")
+    assert len(at.error) == 1 and at.error[0].value.startswith("Cannot export **dense**")
+    assert not at.get("download_button")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import altair as alt
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdraw import config, data, introspect, modelio, results
+from digitdraw import config, data, export, introspect, modelio, results
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY
@@ -25,8 +27,17 @@ from digitdraw.ui.models import load_predictor, md
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
 MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
+EXPORT_KEY = "inspect_export"  # the last export prepared for download: its model, choice, file and card
 
-SECTIONS = ("Overview", "Test set", "Data", "Inside the model")
+# The Export section's choices: label -> (format, quantization) of digitdraw.export.
+EXPORT_CHOICES = {
+    "SavedModel (TensorFlow Serving)": ("savedmodel", None),
+    "TFLite": ("tflite", None),
+    "TFLite int8": ("tflite", "int8"),
+    "ONNX": ("onnx", None),
+}
+
+SECTIONS = ("Overview", "Test set", "Data", "Inside the model", "Export")
 GALLERY = 24  # images per gallery
 TILE_PX = 84  # a 28x28 image shown at 3x
 
@@ -59,6 +70,8 @@ def page() -> None:
         _data()
     elif section == "Inside the model":
         _inside(entry, usable)
+    elif section == "Export":
+        _export(entry)
     else:
         _overview(entry, load_predictor(entry.path).predictor.model)
     _manage(entries, name)
@@ -365,6 +378,79 @@ def _do(action, done: str) -> None:
     st.session_state[MANAGE_NOTICE_KEY] = done
     st.session_state.pop("inspect_new_name", None)
     st.rerun()
+
+
+# -- Export: the model as a download for serving outside Keras ---------------------------------------
+
+
+def _export(entry: modelio.ModelEntry) -> None:
+    st.subheader("Export for serving outside Keras")
+    st.caption(
+        "A SavedModel serves under TensorFlow Serving as it is; TFLite (LiteRT) runs on phones and "
+        "small devices, int8 at about a quarter of the size; ONNX runs in onnxruntime, in the "
+        "browser too. Each export is checked in its own runtime against this model on the first "
+        f"{export.PARITY_IMAGES:,} MNIST test images before it is offered."
+    )
+    choice = st.radio("Format", list(EXPORT_CHOICES), horizontal=True, key="inspect_export_format")
+    # Which export is wanted: a file replaced at the same path (retrained) is another model.
+    wanted = [str(entry.path.resolve()), _mtime(entry.path), choice]
+    if st.button("Prepare download", key="inspect_export_prepare", icon=":material/archive:"):
+        st.session_state.pop(EXPORT_KEY, None)
+        with st.spinner(f"Exporting {md(entry.name)} as {choice} and checking it…"):
+            prepared = _prepare_export(entry, *EXPORT_CHOICES[choice])
+        if isinstance(prepared, str):
+            st.error(prepared, icon=":material/error:")
+            return
+        st.session_state[EXPORT_KEY] = {"for": wanted, **prepared}
+    ready = st.session_state.get(EXPORT_KEY)
+    if not ready or ready["for"] != wanted:
+        return
+    card, parity = ready["card"], ready["card"]["parity"]
+    left, right = st.columns([2, 3], vertical_alignment="top")
+    left.download_button(
+        f"Download {ready['file_name']}",
+        ready["content"],
+        file_name=ready["file_name"],
+        mime="application/zip" if ready["file_name"].endswith(".zip") else "application/octet-stream",
+        key="inspect_export_download",
+        icon=":material/download:",
+        type="primary",
+    )
+    left.caption(f"{card['size_bytes'] / 1e6:.2f} MB · checked in {card['runtime']}")
+    figures = right.columns(3)
+    figures[0].metric("Same digit as Keras", f"{parity['same_digit']:.2%}")
+    if card["quantize"]:
+        figures[1].metric("Accuracy lost", f"{parity['accuracy_drop'] * 100:.2f} points")
+    else:
+        figures[1].metric("Largest probability difference", f"{parity['max_probability_difference']:.1e}")
+    figures[2].metric("Export accuracy", f"{parity['export_accuracy']:.2%}")
+    if card["meets_targets"]:
+        right.caption(f"Meets its targets on {parity['images']:,} MNIST test images.")
+    else:
+        right.warning(
+            f"This export misses its targets on {parity['images']:,} MNIST test images "
+            f"(targets: {json.dumps({k: v for k, v in card['targets'].items() if v is not None})}).",
+            icon=":material/warning:",
+        )
+    with st.expander("The export card (JSON)"):
+        st.code(json.dumps(card, indent=2), language="json")
+
+
+def _prepare_export(entry: modelio.ModelEntry, fmt: str, quantize: str | None) -> dict | str:
+    """Export into a temporary folder and read it back as a download: {"file_name", "content",
+    "card"}, or what went wrong in words for a person."""
+    work = Path(tempfile.mkdtemp(prefix="digitdraw-export-"))
+    out = work / (entry.name + (f"-{quantize}" if quantize else "") + export.SUFFIXES[fmt])
+    try:
+        card = export.run_export(entry.path, fmt, out, quantize)
+        file_name, content = export.as_download(out)
+    except (export.ExportError, modelio.ModelFileError, data.DataError) as exc:
+        return f"Cannot export **{md(entry.name)}**: {md(str(exc))}"
+    except Exception as exc:  # a converter's own failure: said, and the page goes on
+        return f"The export of **{md(entry.name)}** failed: {md(f'{type(exc).__name__}: {exc}')}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"file_name": file_name, "content": content, "card": card}
 
 
 # -- Inside the model -----------------------------------------------------------------------------------
