@@ -44,7 +44,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from digitdraw import quiet  # noqa: E402
+
+quiet.import_tensorflow()  # before Keras: no start-up lines between the figures
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

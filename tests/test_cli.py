@@ -167,7 +167,9 @@ def test_train_by_module_saves_in_the_user_models_folder(tmp_path, mnist_dir):
     assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
     assert_no_tensorflow_log_lines(result.stderr)
     # Not a terminal: one plain line an epoch, no bar redrawn with carriage returns or escape codes.
-    assert re.search(r"^epoch 1/1: accuracy \d\.\d{4}, loss \d\.\d{4} \(\d+\.\d s\)$", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^epoch 1/1: accuracy \d\.\d{4}, loss \d\.\d{4} \(\d+\.\d s\)$", result.stdout, re.MULTILINE
+    )
     assert "\r" not in result.stdout and "\x1b" not in result.stdout
     # The recipe, as flags that give back the run's recipe when pasted after `digitdraw train`.
     (recipe_line,) = [
