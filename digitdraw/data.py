@@ -123,7 +123,9 @@ def cache_file(folder: Path) -> Path:
     folder = folder.resolve()
     beside = folder / CACHE_NAME
     inside_repo = config.REPO_ROOT == folder or config.REPO_ROOT in folder.parents
-    if not inside_repo and os.access(folder, os.W_OK):
+    # A folder marked read-only (no write bit) is left alone even by root, whom os.access lets write.
+    marked_writable = bool(folder.stat().st_mode & 0o222)
+    if not inside_repo and marked_writable and os.access(folder, os.W_OK):
         return beside
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
     return config.cache_dir() / f"mnist-{digest}.npz"
@@ -149,6 +151,7 @@ def write_cached(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, key=np.array(key), **arrays)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared data folder's cache from others
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

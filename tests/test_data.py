@@ -141,6 +141,18 @@ def test_a_read_only_folder_is_cached_in_the_user_cache_folder(tmp_path, monkeyp
     assert_same(load_from_folder(small.folder), small)
 
 
+def test_a_folder_marked_read_only_is_left_alone_even_when_writable(tmp_path, cache_dir):
+    # root may write anywhere; a folder without write bits is still somebody's read-only data.
+    small = write_mnist_folder(tmp_path / "mnist")
+    small.folder.chmod(0o555)
+    try:
+        assert_same(load_from_folder(small.folder), small)
+        assert sorted(p.name for p in small.folder.iterdir()) == sorted(data.IDX_NAMES.values())
+        assert [p.suffix for p in cache_dir.iterdir()] == [".npz"]
+    finally:
+        small.folder.chmod(0o755)
+
+
 def test_never_cached_inside_the_repository(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
     inside = tmp_path / "data" / "mnist"
