@@ -154,7 +154,7 @@ _STANDARD = {"augment": True, "pen_writers": pendigits.TUNE_WRITERS, "pen_copies
 # shipped models' recorded commands (models/*.json, which name --arch) leave to the preset.
 PRESETS: dict[str, dict[str, TrainConfig]] = {
     "quick": {
-        "dense": TrainConfig("dense", epochs=4, batch_size=128, learning_rate=3e-3),
+        "dense": TrainConfig("dense", epochs=3, batch_size=128, learning_rate=5e-3),
         "cnn": TrainConfig("cnn_quick", epochs=2, batch_size=128, learning_rate=3e-3),
     },
     # Standard adds rendered pen digits of the training writers: they, more than epochs, make a
