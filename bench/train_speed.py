@@ -157,7 +157,10 @@ def start_to_ready(arch: str, data_dir: str | None) -> dict:
     """`digitdraw train --preset quick --arch ARCH`, process start to exit, with its card's figures."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{arch}.keras"
-        argv = ["train", "--preset", "quick", "--arch", arch, "--out", str(out)]
+        # The architecture the quick preset trains (cnn -> cnn_quick): an explicit --arch cnn would
+        # train the full cnn on the quick recipe, as the shipped models' recorded commands need.
+        trained = recipe.preset("quick", arch).architecture
+        argv = ["train", "--preset", "quick", "--arch", trained, "--out", str(out)]
         if data_dir:
             argv += ["--data-dir", data_dir]
         seconds, result = cli(*argv)
