@@ -69,6 +69,31 @@ def cnn() -> list[keras.Layer]:
     ]
 
 
+@architecture
+def cnn_quick() -> list[keras.Layer]:
+    """A lighter convnet for quick runs: a 5x5 and a 3x3 conv, each pooled and batch-normed."""
+    from keras import layers
+
+    # The quick preset's cnn: about a third of `cnn`'s arithmetic per image (valid padding,
+    # pooling before batch-norm, 24 and 32 channels), after tuomaso/train_mnist_fast. Two
+    # epochs give 99.2-99.3% on MNIST in 17 s of CPU time, where `cnn` needs 45 s for 99.0%
+    # (bench/train_speed.py).
+    return [
+        layers.Reshape((28, 28, 1), name="add_channel"),
+        layers.Conv2D(24, 5, use_bias=False, name="conv1"),
+        layers.MaxPooling2D(name="pool1"),
+        layers.BatchNormalization(momentum=0.9, name="bn1"),
+        layers.Activation("relu", name="relu1"),
+        layers.Conv2D(32, 3, use_bias=False, name="conv2"),
+        layers.MaxPooling2D(name="pool2"),
+        layers.BatchNormalization(momentum=0.9, name="bn2"),
+        layers.Activation("relu", name="relu2"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(256, activation="relu", name="dense_256"),
+        layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+    ]
+
+
 def build(name: str, api: str = "sequential") -> keras.Model:
     """A fresh, uncompiled `name` model built with the `api`: "sequential" or "functional"."""
     import keras

@@ -1,7 +1,7 @@
-"""`python -m digitdraw` / `digitdraw`: train, evaluate, predict, info and data, without a browser."""
+"""`python -m digitdraw` / `digitdraw`: train, evaluate, predict, export, info and data, without a browser."""
 
 # The commands import the modules that load TensorFlow (data aside, all of them) inside their
-# functions: the parser alone must answer `--help` or a usage error at once (about 0.5 s, not 6 s).
+# functions: the parser alone must answer `--help` or a usage error at once (about 0.2 s, not 6 s).
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitdraw import config, data, pendigits, preprocess, recipe
+from digitdraw import config, data, pendigits, preprocess, quiet, recipe
+
+# `digitdraw export`'s choices, written here because digitdraw.export loads TensorFlow; a test
+# checks that they are export.FORMATS and export.QUANTIZATIONS.
+EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
+EXPORT_QUANTIZATIONS = ("int8",)
+# Commands that never touch TensorFlow: nothing imports it for them.
+WITHOUT_TENSORFLOW = {"data"}
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -28,9 +35,20 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitdraw", description=__doc__)
+    # Every command takes --verbose, after its name as people write it: `digitdraw train -v`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own log lines (hidden by default)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model and save it with its card")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common])
+
+    t = command("train", "train a model and save it with its card")
     t.add_argument(
         "--preset",
         choices=list(recipe.PRESETS),
@@ -49,14 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(t)
 
-    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    e = command("evaluate", "accuracy, per-class accuracy and confusion matrix")
     e.add_argument("models", nargs="*", default=list(config.DEFAULT_MODELS), help="names or paths")
     e.add_argument("--drawn", action="store_true", help="also score real pen-drawn digits")
     e.add_argument("--pendigits")
     e.add_argument("--json", action="store_true", help="one JSON object a model")
     _add_data_dir(e)
 
-    p = sub.add_parser("predict", help="read digits from image files; one JSON line each")
+    p = command("predict", "read digits from image files; one JSON line each")
     p.add_argument("images", nargs="+")
     p.add_argument(
         "--model",
@@ -65,17 +83,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="model to ask (repeatable; default: dense and cnn)",
     )
 
-    i = sub.add_parser("info", help="a model's card and layer summary")
+    x = command("export", "export a model for TF Serving, LiteRT (TFLite) or ONNX, checked against Keras")
+    x.add_argument("model", help="name or path of the model to export")
+    x.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt", help="what to write")
+    x.add_argument("--quantize", choices=EXPORT_QUANTIZATIONS, help="int8 weights and activations (tflite)")
+    x.add_argument(
+        "--out", required=True, help="where: a folder for savedmodel, a .tflite or .onnx file for the others"
+    )
+    x.add_argument("--force", action="store_true", help="replace what is already at --out")
+    _add_data_dir(x)
+
+    i = command("info", "a model's card and layer summary")
     i.add_argument("model", nargs="?", default="cnn")
 
-    d = sub.add_parser("data", help="dataset statistics and a PNG grid of samples per class")
+    d = command("data", "dataset statistics and a PNG grid of samples per class")
     d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
     d.add_argument("--per-class", type=int, default=10)
     _add_data_dir(d)
 
-    sub.add_parser("list", help="the models the app and CLI can use")
+    command("list", "the models the app and CLI can use")
 
-    fb = sub.add_parser("feedback", help="the corrections database: import, list or export drawings")
+    fb = command("feedback", "the corrections database: import, list or export drawings")
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
     fb_import = fb_sub.add_parser(
         "import", help="store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
@@ -111,6 +139,12 @@ def _load_predictors(specs):
     return predictors
 
 
+def is_terminal(stream) -> bool:
+    """Whether `stream` is a terminal, where Keras's redrawn bar reads well (not a file or a pipe)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
 def cmd_train(args) -> int:
     from digitdraw import runs, training
 
@@ -124,9 +158,16 @@ def cmd_train(args) -> int:
 
     mnist = data.load_mnist(args.data_dir)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
-    print(f"Training {cfg.architecture} ({cfg.api}) on {mnist.source}: {cfg}", file=sys.stderr)
+    # The recipe as flags that can be pasted back: `digitdraw train <these>` repeats the run.
+    print(
+        f"Training {cfg.architecture} ({cfg.api}) on {mnist.source}: {recipe.describe(cfg)}", file=sys.stderr
+    )
+    print("Recipe: digitdraw train " + shlex.join(recipe.to_flags(cfg)), file=sys.stderr)
     try:
-        result = training.train(cfg, mnist, verbose=1, pendigits_path=pen)
+        # On a terminal Keras's bar; elsewhere one plain line an epoch.
+        tty = is_terminal(sys.stdout)
+        progress = [] if tty else [training.EpochLines()]
+        result = training.train(cfg, mnist, callbacks=progress, verbose=int(tty), pendigits_path=pen)
     except KeyboardInterrupt:  # Ctrl-C: Keras stops mid-batch, so nothing is worth saving
         print("Cancelled; nothing was saved.", file=sys.stderr)
         return 130
@@ -197,6 +238,30 @@ def cmd_predict(args) -> int:
         answers = {name: p.predict_one(pre.image).as_dict() for name, p in predictors.items()}
         print(json.dumps({"file": image, "models": answers}))
     return status
+
+
+def cmd_export(args) -> int:
+    from digitdraw import export
+
+    if (Path(args.out).exists() or Path(args.out).is_symlink()) and not args.force:
+        return _fail(f"{args.out} exists already; choose another --out, or add --force to replace it.")
+    card = export.run_export(
+        args.model, args.fmt, args.out, args.quantize, data_dir=args.data_dir, overwrite=args.force
+    )
+    figures = card["parity"]
+    kind = f"{card['format']}, {card['quantize'] or 'float32'}"
+    print(
+        f"{card['source_name'] or card['source_model']} -> {args.out} ({kind}): {card['size_bytes']:,} bytes"
+    )
+    print(
+        f"parity with Keras on {figures['images']:,} MNIST test images in {card['runtime']}: "
+        f"same digit {figures['same_digit']:.2%}, largest probability difference "
+        f"{figures['max_probability_difference']:.1e}, accuracy {figures['keras_accuracy']:.2%} (Keras) "
+        f"and {figures['export_accuracy']:.2%} (export)"
+    )
+    verdict = "meets" if card["meets_targets"] else "MISSES"
+    print(f"{verdict} the targets; card: {export.card_path(args.out)}")
+    return 0 if card["meets_targets"] else 1
 
 
 def cmd_info(args) -> int:
@@ -301,6 +366,7 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "export": cmd_export,
     "info": cmd_info,
     "data": cmd_data,
     "list": cmd_list,
@@ -310,12 +376,22 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the model card
-    from digitdraw.modelio import ModelFileError
+    args.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]  # recorded in the model card
+    errors: tuple[type[Exception], ...] = (
+        data.DataError,
+        config.ConfigError,
+        FileNotFoundError,
+        FileExistsError,
+    )
+    if args.command not in WITHOUT_TENSORFLOW:
+        quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
+        from digitdraw.export import ExportError
+        from digitdraw.modelio import ModelFileError
 
+        errors += (ModelFileError, ExportError)
     try:
         return COMMANDS[args.command](args)
-    except (data.DataError, ModelFileError, FileNotFoundError, FileExistsError) as exc:
+    except errors as exc:
         return _fail(str(exc))
 
 

@@ -20,6 +20,9 @@ SHIPPED_MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_MODELS = ("dense", "cnn")
 # Models trained from the app or the CLI; never the shipped folder.
 USER_MODELS_ENV = "DIGITDRAW_USER_MODELS_DIR"
+# Decoded data kept between runs (MNIST as .npz when its folder is read-only, the rendered
+# drawn-digit set): only ever a cache, safe to delete.
+CACHE_DIR_ENV = "DIGITDRAW_CACHE_DIR"
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path | None:
@@ -49,14 +52,55 @@ def user_models_dir() -> Path:
     return Path(value).expanduser() if value else REPO_ROOT / "user_models"
 
 
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
+def cache_dir() -> Path:
+    """Where caches go: $DIGITDRAW_CACHE_DIR, else the user's cache folder (never the repository)."""
+    value = os.environ.get(CACHE_DIR_ENV)
+    if value:
+        return Path(value).expanduser()
+    import platformdirs  # here, not at the top: most commands never need it
+
+    return Path(platformdirs.user_cache_dir("digitdraw"))
 
 
-# Limits for training started from the app; a public deployment tightens them.
-MAX_EPOCHS = int(_env_number("DIGITDRAW_MAX_EPOCHS", 30))
-MAX_TRAIN_SECONDS = _env_number("DIGITDRAW_MAX_TRAIN_SECONDS", 900)
+class ConfigError(ValueError):
+    """A setting in the environment cannot be used; the message names it and what it takes."""
+
+
+# Limits for training started from the app; a public deployment tightens them. Read from the
+# environment when used (config.MAX_EPOCHS), not at import: a bad value then fails the one
+# thing that needs it with a message, instead of every command with a traceback.
+_LIMITS = {
+    "MAX_EPOCHS": ("DIGITDRAW_MAX_EPOCHS", int, 30, "a whole number of epochs, 1 or more"),
+    "MAX_TRAIN_SECONDS": ("DIGITDRAW_MAX_TRAIN_SECONDS", float, 900.0, "a number of seconds above 0"),
+}
+
+
+def limit(name: str) -> float:
+    """The limit `name` ("MAX_EPOCHS", "MAX_TRAIN_SECONDS"): its variable if set, else the default.
+
+    Raises ConfigError naming the variable and the value it expects when the variable is set
+    to something else (a word, a fraction of an epoch, zero, a negative number).
+    """
+    env, kind, default, expected = _LIMITS[name]
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:  # "not > 0" also refuses NaN
+        raise ConfigError(f"${env}={text!r} is not usable: set it to {expected} (default {default:g}).")
+    return value
+
+
+def __getattr__(name: str):
+    # PEP 562: config.MAX_EPOCHS and config.MAX_TRAIN_SECONDS are read when used.
+    if name in _LIMITS:
+        return limit(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # "0" switches the Train page off; a password (env or st.secrets) protects it.
 TRAINING_ENABLED = os.environ.get("DIGITDRAW_TRAINING_ENABLED", "1") != "0"
 TRAINING_PASSWORD_ENV = "DIGITDRAW_TRAINING_PASSWORD"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,28 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self.start >= self.seconds:
             self.exhausted = True
             self.model.stop_training = True
+
+
+class EpochLines(keras.callbacks.Callback):
+    """One plain line an epoch, for a log file or a pipe, where Keras's redrawn bar would be
+    a mess of carriage returns: "epoch 2/4: loss 0.0712, accuracy 0.9786 (3.1 s)"."""
+
+    def __init__(self, stream=None) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        numbers = ", ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if k != "learning_rate")
+        seconds = time.perf_counter() - self.start
+        stream = self.stream or sys.stdout  # read now: a test (or the user) may swap sys.stdout
+        print(
+            f"epoch {epoch + 1}/{self.params.get('epochs')}: {numbers} ({seconds:.1f} s)",
+            file=stream,
+            flush=True,
+        )
 
 
 @dataclass

@@ -62,6 +62,24 @@ def test_each_build_is_a_fresh_model():
 def test_known_parameter_counts():
     # 784*128+128 + 128*10+10: the classic first network.
     assert build("dense").count_params() == 101_770
+    # 5*5*24 + 4*24 (batch-norm) + 3*3*24*32 + 4*32 + 800*256+256 + 256*10+10: the quick preset's cnn.
+    assert build("cnn_quick").count_params() == 215_362
+
+
+def test_the_quick_cnn_does_about_a_third_of_the_cnns_arithmetic():
+    def multiply_adds(model: keras.Model) -> int:
+        total = 0
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Conv2D):
+                kh, kw, cin, cout = layer.kernel.shape
+                _, h, w, _ = layer.output.shape
+                total += kh * kw * cin * cout * h * w
+            elif isinstance(layer, keras.layers.Dense):
+                total += int(np.prod(layer.kernel.shape))
+        return total
+
+    ratio = multiply_adds(build("cnn_quick")) / multiply_adds(build("cnn"))
+    assert 0.2 < ratio < 0.4, ratio
 
 
 def test_unknown_architecture_is_refused_with_the_choices():

@@ -4,8 +4,12 @@ info, data and list, and how it reports mistakes (one line on stderr, exit code 
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -14,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdraw import architectures, cli, config, modelio
+from digitdraw import architectures, cli, config, modelio, recipe
 
 REPO = config.REPO_ROOT
 
@@ -161,6 +165,42 @@ def test_train_by_module_saves_in_the_user_models_folder(tmp_path, mnist_dir):
     card = json.loads(saved[0].read_text())
     assert card["command"] == "python -m digitdraw train --arch dense --subset 300 --epochs 1 --no-drawn"
     assert "Traceback" not in result.stderr and "UserWarning" not in result.stderr
+    assert_no_tensorflow_log_lines(result.stderr)
+    # Not a terminal: one plain line an epoch, no bar redrawn with carriage returns or escape codes.
+    assert re.search(
+        r"^epoch 1/1: accuracy \d\.\d{4}, loss \d\.\d{4} \(\d+\.\d s\)$", result.stdout, re.MULTILINE
+    )
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
+    # The recipe, as flags that give back the run's recipe when pasted after `digitdraw train`.
+    (recipe_line,) = [
+        line for line in result.stderr.splitlines() if line.startswith("Recipe: digitdraw train ")
+    ]
+    flags = shlex.split(recipe_line.removeprefix("Recipe: digitdraw train "))
+    again = recipe.config_from_flags(cli.build_parser().parse_args(["train", *flags]))
+    assert dataclasses.asdict(again) == card["training"]
+
+
+# TensorFlow's own start-up lines: absl's preamble, C++ log lines, the oneDNN and CUDA notices.
+TF_LOG_MARKERS = ("absl::InitializeLog", "I0000 ", "W0000 ", "E0000 ", "oneDNN", "cuda", "cpu_feature_guard")
+
+
+def assert_no_tensorflow_log_lines(stderr: str) -> None:
+    for marker in TF_LOG_MARKERS:
+        assert marker not in stderr, stderr[-600:]
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
+    class Stream(io.StringIO):
+        def __init__(self, tty: bool) -> None:
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    assert cli.is_terminal(Stream(tty=True))  # Keras's updating bar
+    assert not cli.is_terminal(Stream(tty=False))  # one plain line an epoch
+    assert not cli.is_terminal(object())  # a stream that cannot tell
 
 
 # -- evaluate --------------------------------------------------------------------------
@@ -268,6 +308,7 @@ def test_predict_by_module_prints_only_json(model_files, digit_pngs):
     assert result.returncode == 0, result.stderr
     (line,) = json_lines(result.stdout)
     assert line["file"] == str(digit_pngs[0][0]) and set(line["models"]) == {"dense"}
+    assert_no_tensorflow_log_lines(result.stderr)
 
 
 # -- info, data, list ------------------------------------------------------------------
@@ -360,31 +401,85 @@ def test_unknown_architecture_and_command_are_usage_errors(capsys):
     assert "usage: digitdraw" in capsys.readouterr().err
 
 
+SUBCOMMANDS = ("train", "evaluate", "predict", "export", "info", "data", "list")
+
+
 def test_help_answers_without_importing_tensorflow():
-    # The parser is built from modules that do not load TensorFlow: `--help` is instant.
+    # The parser is built from modules that do not load TensorFlow: `--help` is instant, for
+    # the program and for every command.
     probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['digitdraw', '--help']\n"
-        "try:\n"
-        "    runpy.run_module('digitdraw', run_name='__main__')\n"
-        "except SystemExit as e:\n"
-        "    assert e.code == 0, e.code\n"
+        "import sys\n"
+        "from digitdraw import cli\n"
+        "for argv in ARGVS:\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (argv, e.code)\n"
         "print('LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
     )
-    for argv in (["--help"], ["train", "--help"]):
-        result = subprocess.run(
-            [sys.executable, "-c", probe.replace("'--help'", ", ".join(map(repr, argv)))],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "usage: digitdraw" in result.stdout
-        assert "LOADED []" in result.stdout, result.stdout[-300:]
+    argvs = [["--help"], *([name, "--help"] for name in SUBCOMMANDS)]
+    result = subprocess.run(
+        [sys.executable, "-c", probe.replace("ARGVS", repr(argvs))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("usage: digitdraw") == len(argvs)
+    for name in SUBCOMMANDS:
+        assert f"usage: digitdraw {name}" in result.stdout
+    assert "LOADED []" in result.stdout, result.stdout[-300:]
+    assert set(SUBCOMMANDS) == set(cli.COMMANDS)
 
 
 def test_console_script_is_declared():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["digitdraw"] == "digitdraw.cli:main"
     assert cli.main is not None
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def test_export_choices_are_the_exporters_own():
+    from digitdraw import export
+
+    assert cli.EXPORT_FORMATS == export.FORMATS
+    assert set(cli.EXPORT_QUANTIZATIONS) == set(export.QUANTIZATIONS)
+
+
+def test_export_writes_the_artifact_and_its_card_and_prints_size_and_parity(
+    capsys, tmp_path, model_files, mnist_dir
+):
+    out = tmp_path / "dense.tflite"
+    argv = ["export", model_files["dense"], "--format", "tflite", "--out", out, "--data-dir", mnist_dir]
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    card = json.loads((tmp_path / "dense.tflite.json").read_text())
+    assert card["format"] == "tflite" and card["meets_targets"] is True
+    assert out.stat().st_size == card["size_bytes"]
+    assert f"{card['size_bytes']:,} bytes" in stdout
+    assert f"same digit {card['parity']['same_digit']:.2%}" in stdout and "meets the targets" in stdout
+
+    # Once there, it is kept unless --force says otherwise.
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("digitdraw: error:") and "--force" in err
+    code, _, err = run(capsys, *argv, "--force")
+    assert code == 0, err
+
+
+def test_export_refuses_a_quantization_its_format_lacks(capsys, tmp_path, model_files):
+    code, _, err = run(
+        capsys,
+        "export",
+        model_files["dense"],
+        "--format",
+        "onnx",
+        "--quantize",
+        "int8",
+        "--out",
+        tmp_path / "d.onnx",
+    )
+    assert code == 2 and err.startswith("digitdraw: error:") and "int8" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ used for its known per-class counts.
 from __future__ import annotations
 
 import gzip
+import os
 
 import keras
 import numpy as np
@@ -85,6 +86,78 @@ def test_cli_data_dir_beats_the_environment(tmp_path, monkeypatch, capsys):
     assert f"source: {good.folder}" in out
     assert "train: 30 images" in out and "test: 10 images" in out
     assert grid.is_file()
+
+
+# -- The decoded copy on disk ------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """The user cache folder, in tmp_path."""
+    monkeypatch.setenv(config.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def refuse_idx_reads(monkeypatch):
+    def no(path):
+        raise AssertionError(f"{path} was decoded again")
+
+    monkeypatch.setattr(data, "read_idx_images", no)
+    monkeypatch.setattr(data, "read_idx_labels", no)
+
+
+def test_decoded_once_then_read_from_the_npz_beside_the_files(tmp_path, monkeypatch, cache_dir):
+    small = write_mnist_folder(tmp_path / "mnist", gz=True)
+    assert_same(load_from_folder(small.folder), small)
+    assert (small.folder / data.CACHE_NAME).is_file() and not cache_dir.exists()
+    refuse_idx_reads(monkeypatch)
+    loaded = load_from_folder(small.folder)
+    assert_same(loaded, small)
+    assert loaded.source == str(small.folder)  # the cache does not change what the card records
+
+
+def test_changed_files_are_decoded_again(tmp_path):
+    write_mnist_folder(tmp_path, seed=0)
+    load_from_folder(tmp_path)
+    newer = write_mnist_folder(tmp_path, seed=1, n_train=50)  # other digits, another size
+    assert_same(load_from_folder(tmp_path), newer)
+
+
+def test_a_damaged_cache_is_ignored(tmp_path):
+    small = write_mnist_folder(tmp_path)
+    load_from_folder(tmp_path)
+    (tmp_path / data.CACHE_NAME).write_bytes(b"not an npz")
+    assert_same(load_from_folder(tmp_path), small)
+
+
+def test_a_read_only_folder_is_cached_in_the_user_cache_folder(tmp_path, monkeypatch, cache_dir):
+    small = write_mnist_folder(tmp_path / "mnist")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    load_from_folder(small.folder)
+    assert not (small.folder / data.CACHE_NAME).exists()
+    assert [p.suffix for p in cache_dir.iterdir()] == [".npz"]
+    refuse_idx_reads(monkeypatch)
+    assert_same(load_from_folder(small.folder), small)
+
+
+def test_a_folder_marked_read_only_is_left_alone_even_when_writable(tmp_path, cache_dir):
+    # root may write anywhere; a folder without write bits is still somebody's read-only data.
+    small = write_mnist_folder(tmp_path / "mnist")
+    small.folder.chmod(0o555)
+    try:
+        assert_same(load_from_folder(small.folder), small)
+        assert sorted(p.name for p in small.folder.iterdir()) == sorted(data.IDX_NAMES.values())
+        assert [p.suffix for p in cache_dir.iterdir()] == [".npz"]
+    finally:
+        small.folder.chmod(0o755)
+
+
+def test_never_cached_inside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
+    inside = tmp_path / "data" / "mnist"
+    inside.mkdir(parents=True)
+    assert config.cache_dir() in data.cache_file(inside).parents
 
 
 # -- What it refuses: each error names the file and the problem ----------------------
@@ -227,7 +300,10 @@ def offline(monkeypatch):
     """No data folder configured, and Keras's download fails as it does without a network."""
 
     def no_network(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: [Errno -3]")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz: "
+            "None -- [Errno -3] Temporary failure in name resolution"
+        )
 
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
@@ -240,6 +316,8 @@ def test_offline_without_a_folder_is_one_clear_error(offline):
     message = str(info.value)
     assert "--data-dir" in message and config.DATA_DIR_ENV in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+    # What went wrong, in Keras's words: not just "(Exception)".
+    assert "Temporary failure in name resolution" in message and "(Exception)" not in message
 
 
 def test_offline_cli_prints_one_line_not_a_traceback(offline, tmp_path, capsys):

@@ -156,9 +156,32 @@ def test_presets_exist_for_both_architectures():
     for name in ("quick", "standard"):
         for arch in ("dense", "cnn"):
             cfg = recipe.preset(name, arch)
-            assert cfg.architecture == arch and cfg.epochs >= 1
+            assert cfg.architecture in (arch, f"{arch}_quick") and cfg.epochs >= 1
     with pytest.raises(KeyError):
         recipe.preset("nonexistent", "dense")
+
+
+@pytest.mark.parametrize("arch", ["dense", "cnn"])
+def test_the_quick_presets_still_learn(mnist, arch):
+    # The quick recipe as the app and `digitdraw train --preset quick` run it, on a subset.
+    cfg = replace(recipe.preset("quick", arch), subset=3000)
+    result = train(cfg, mnist)
+    accuracy = evaluate(Predictor(result.model), mnist.x_test[:1000], mnist.y_test[:1000]).accuracy
+    assert accuracy > 0.8, f"{cfg.architecture}: {accuracy:.1%} after {cfg.epochs} epochs on 3,000 images"
+
+
+def test_the_quick_cnn_is_the_lighter_cnn_unless_the_cnn_is_asked_for_by_name():
+    import argparse
+
+    assert recipe.preset("quick", "cnn").architecture == "cnn_quick"
+    assert recipe.preset("standard", "cnn").architecture == "cnn"  # the full cnn beyond quick runs
+    parser = argparse.ArgumentParser()
+    recipe.add_flags(parser)
+    assert recipe.config_from_flags(parser.parse_args([]), "quick").architecture == "cnn_quick"
+    # An explicit --arch wins, so the shipped models' recorded commands still train `cnn`.
+    explicit = recipe.config_from_flags(parser.parse_args(["--arch", "cnn"]), "quick")
+    assert explicit == replace(recipe.preset("quick", "cnn"), architecture="cnn")
+    assert (explicit.batch_size, explicit.learning_rate) == (128, 3e-3)
 
 
 def test_functional_api_trains_too(mnist):
