@@ -401,7 +401,7 @@ def test_unknown_architecture_and_command_are_usage_errors(capsys):
     assert "usage: digitdraw" in capsys.readouterr().err
 
 
-SUBCOMMANDS = ("train", "evaluate", "predict", "export", "info", "data", "list")
+SUBCOMMANDS = ("train", "evaluate", "predict", "export", "info", "data", "list", "feedback")
 
 
 def test_help_answers_without_importing_tensorflow():
