@@ -174,8 +174,8 @@ def test_the_shipped_cnn_refuses_non_digits_and_reads_digits(shipped, held_out):
     ]
     digits = held_out[::50]
     said = [reading.read_drawing(pendigits.random_render(d, rng), shipped) for d in digits]
-    # Bench figures: about 60% of this family refused at under 1% false refusals.
-    assert np.mean(refused) >= 0.4
+    # bench/honest.py refuses about 60% of this family; these 30 drawings are a small sample.
+    assert np.mean(refused) >= 1 / 3
     assert sum(r.status == reading.NOT_A_DIGIT for r in said) <= 2
     assert np.mean([r.models["cnn"].text == str(d.label) for r, d in zip(said, digits, strict=True)]) >= 0.9
 
