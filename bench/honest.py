@@ -37,7 +37,6 @@ from digitdraw import calibration as cal  # noqa: E402
 from digitdraw import config, drawn, modelio, pendigits, segment  # noqa: E402
 from digitdraw.calibrate_model import FIT_SEED, flat, read_drawings, render_digits, render_nondigits  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
-from digitdraw.training import parse_writers  # noqa: E402
 
 TARGETS = (
     "targets: >= 90% shown -> right >= 99.7%, confidently wrong <= 0.3%, non-digits refused >= 70%, "
@@ -82,13 +81,13 @@ def main() -> int:
         print(f"No pendigits file: set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV}.", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    held = pendigits.load_pendigits(path, writers=parse_writers(drawn.HOLDOUT))
+    held = pendigits.load_pendigits(path, writers=pendigits.HOLDOUT_WRITERS)
     fit_rows, fit_y, fit_w = render_digits(held, args.fit_seed, args.copies)
     rep_rows, rep_y, rep_w = render_digits(held, args.seed, args.copies)
     nd_rows, odd = render_nondigits("bench", args.nondigits, args.seed)
     num_rows, num_texts = render_numbers(held, args.numbers, args.seed)
     print(
-        f"rendered and split in {time.perf_counter() - start:.0f} s: writers {drawn.HOLDOUT} "
+        f"rendered and split in {time.perf_counter() - start:.0f} s: writers {pendigits.HOLDOUT_WRITERS} "
         f"{len(rep_rows)} drawings (seed {args.seed}); {len(nd_rows)} non-digits (bench family); "
         f"{len(num_rows)} numbers"
     )
@@ -162,8 +161,9 @@ def main() -> int:
         nd = card.get("not_a_digit", {})
         print(
             f"  not a digit ({nd.get('method')}; fit to refuse <= {nd.get('max_refused')} of seed "
-            f"{args.fit_seed}): false refusals {false_refusals.mean():.2%} (writers {drawn.HOLDOUT}, "
-            f"seed {args.seed}); non-digits refused {refused_nd.mean():.1%} ({by_kind})"
+            f"{args.fit_seed}): false refusals {false_refusals.mean():.2%} (writers "
+            f"{pendigits.HOLDOUT_WRITERS}, seed {args.seed}); "
+            f"non-digits refused {refused_nd.mean():.1%} ({by_kind})"
         )
         text = ["" for _ in num_rows]
         for d, i in zip(out_num.probabilities.argmax(1), o_num, strict=True):
