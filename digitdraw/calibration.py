@@ -27,7 +27,9 @@ NotDigitHead, a logistic regression on the same frozen features, fitted on digit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -284,3 +286,104 @@ class NotDigitHead:
         """Log-odds of "not a digit": higher = less like any digit."""
         f = (np.asarray(features, np.float64) - self.mean) / self.scale
         return f @ self.weights[:-1] + self.weights[-1]
+
+
+@dataclass(frozen=True)
+class NotADigit:
+    """The detector the app uses: "head or Mahalanobis" on the penultimate features.
+
+    A drawing is refused when either score passes its threshold. The two thresholds sit at the
+    same rank among real digits' scores (each the k-th highest), chosen together so that at most
+    the share asked of real digits is refused by either: on the bench this refused more non-digits
+    at the same false-refusal rate than either score alone (bench/honest.py).
+    """
+
+    mahalanobis: Mahalanobis
+    head: NotDigitHead
+    mahalanobis_threshold: float
+    head_threshold: float
+
+    def scores(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.mahalanobis.score(features), self.head.score(features)
+
+    def refuses(self, features: np.ndarray) -> np.ndarray:
+        """(n, d) features -> (n,) bool: True where the input is not a digit."""
+        m, h = self.scores(features)
+        return (m > self.mahalanobis_threshold) | (h > self.head_threshold)
+
+    @classmethod
+    def fit(
+        cls,
+        mahalanobis: Mahalanobis,
+        head: NotDigitHead,
+        digit_features: np.ndarray,
+        owner: np.ndarray | None = None,
+        max_refused: float = 0.01,
+    ) -> NotADigit:
+        """Thresholds so that at most `max_refused` of the drawings refuse (a drawing: the
+        digits with the same `owner`, refused when any is; default, each digit its own)."""
+        mahalanobis, head = _float32(mahalanobis), _float32(head)  # thresholds for what is stored
+        m, h = mahalanobis.score(digit_features), head.score(digit_features)
+        if not len(m):
+            raise ValueError("NotADigit.fit needs the features of some real digits")
+        if not 0 <= max_refused < 1:
+            raise ValueError(f"max_refused must be in [0, 1), not {max_refused}")
+        owner = np.arange(len(m)) if owner is None else np.asarray(owner, dtype=np.int64)
+        drawings = int(owner.max()) + 1
+        sm, sh = np.sort(m), np.sort(h)
+
+        def refused(k: int) -> float:  # thresholds at the k-th highest score of each
+            out = np.zeros(drawings, bool)
+            np.logical_or.at(out, owner, (m > sm[-k]) | (h > sh[-k]))
+            return float(out.mean())
+
+        lo, hi = 1, len(m)  # refused(k) grows with k; find the largest k within the limit
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if refused(mid) <= max_refused else (lo, mid - 1)
+        return cls(mahalanobis, head, float(sm[-lo]), float(sh[-lo]))
+
+    # -- storage: the thresholds go in the model card, the statistics in an .npz beside the model
+
+    def card_entry(self, statistics: str) -> dict:
+        return {
+            "method": "head or Mahalanobis (dense_128 features)",
+            "statistics": statistics,
+            "mahalanobis_threshold": self.mahalanobis_threshold,
+            "head_threshold": self.head_threshold,
+        }
+
+    def save_statistics(self, path: str | os.PathLike) -> None:
+        with open(path, "wb") as f:
+            np.savez_compressed(
+                f,
+                means=self.mahalanobis.means.astype(np.float32),
+                precision=self.mahalanobis.precision.astype(np.float32),
+                head_mean=self.head.mean.astype(np.float32),
+                head_scale=self.head.scale.astype(np.float32),
+                head_weights=self.head.weights.astype(np.float32),
+            )
+
+    @classmethod
+    def load(cls, entry: dict, model_path: str | os.PathLike) -> NotADigit:
+        """The detector a card's `not_a_digit` entry describes; its statistics beside the model."""
+        path = Path(model_path).with_name(entry["statistics"])
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k].astype(np.float64) for k in z.files}
+        return cls(
+            Mahalanobis(arrays["means"], arrays["precision"]),
+            NotDigitHead(arrays["head_mean"], arrays["head_scale"], arrays["head_weights"]),
+            float(entry["mahalanobis_threshold"]),
+            float(entry["head_threshold"]),
+        )
+
+
+def _float32(x: Mahalanobis | NotDigitHead) -> Mahalanobis | NotDigitHead:
+    """The same detector with its arrays rounded as they are stored, so thresholds match."""
+
+    def r(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a).astype(np.float32).astype(np.float64)
+
+    if isinstance(x, Mahalanobis):
+        return Mahalanobis(r(x.means), r(x.precision))
+    return NotDigitHead(r(x.mean), r(x.scale), r(x.weights))

@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--force", action="store_true", help="replace what is already at --out")
     _add_data_dir(x)
 
+    c = command(
+        "calibrate",
+        "fit a model's calibration and not-a-digit detector on pen digits; store them in its card",
+    )
+    c.add_argument("models", nargs="+", metavar="MODEL", help="names or paths")
+    c.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
+    _add_data_dir(c)
+
     i = command("info", "a model's card and layer summary")
     i.add_argument("model", nargs="?", default="cnn")
 
@@ -222,21 +230,23 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    predictors = _load_predictors(args.model or config.DEFAULT_MODELS)
+    from digitdraw import reading
+
+    predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     for image in args.images:
         try:
-            pre = preprocess.preprocess(preprocess.load_image_file(image))
+            pixels = preprocess.load_image_file(image)
         except (preprocess.ImageError, OSError) as exc:
             print(json.dumps({"file": image, "error": str(exc)}))
             status = 1
             continue
-        if pre.empty:
-            print(json.dumps({"file": image, "error": pre.reason}))
+        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+        if result.status == reading.EMPTY:
+            print(json.dumps({"file": image, "error": result.reason}))
             status = 1
             continue
-        answers = {name: p.predict_one(pre.image).as_dict() for name, p in predictors.items()}
-        print(json.dumps({"file": image, "models": answers}))
+        print(json.dumps({"file": image, **result.as_dict()}))
     return status
 
 
@@ -262,6 +272,20 @@ def cmd_export(args) -> int:
     verdict = "meets" if card["meets_targets"] else "MISSES"
     print(f"{verdict} the targets; card: {export.card_path(args.out)}")
     return 0 if card["meets_targets"] else 1
+
+
+def cmd_calibrate(args) -> int:
+    from digitdraw import calibrate_model, modelio
+
+    pen = config.pendigits_path(args.pendigits, args.data_dir)
+    if pen is None or not pen.is_file():
+        return _fail(f"calibrate needs the pendigits file: {pendigits.missing_file_message(pen)}")
+    for spec in args.models:
+        path = modelio.resolve(spec)
+        print(f"Calibrating {path} on {pen} ...", file=sys.stderr)
+        card = calibrate_model.calibrate_file(path, pen)
+        print(json.dumps({"model": str(path), **{k: card[k] for k in ("calibration", "not_a_digit")}}))
+    return 0
 
 
 def cmd_info(args) -> int:
@@ -367,6 +391,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "export": cmd_export,
+    "calibrate": cmd_calibrate,
     "info": cmd_info,
     "data": cmd_data,
     "list": cmd_list,

@@ -3,18 +3,32 @@
 `model.predict()` builds a data pipeline on every call (50-80 ms for one image here);
 a traced `tf.function` over the model costs a few milliseconds and is safe to call from
 several threads at once, which the app needs (one server, many sessions).
+
+The traced call returns the probabilities and the penultimate features (layer `dense_128`) in
+one go, so the not-a-digit score costs no second model call. A Predictor made from a model
+file (`Predictor.from_file`) applies the calibration its card stores (digitdraw.calibration,
+written by `digitdraw calibrate`): every probability it gives is calibrated.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from digitdraw import calibration
 from digitdraw.data import to_model_input
+
+log = logging.getLogger(__name__)
+
+FEATURE_LAYER = "dense_128"  # the penultimate layer of both architectures
 
 
 @dataclass(frozen=True)
@@ -27,37 +41,115 @@ class Prediction:
         return {"digit": self.digit, "probabilities": [round(float(p), 6) for p in self.probabilities]}
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What one traced call gives for a batch."""
+
+    probabilities: np.ndarray  # (n, 10) float32, calibrated when the predictor has a temperature
+    raw: np.ndarray  # (n, 10) the model's own softmax, before calibration
+    features: np.ndarray | None  # (n, d) the penultimate layer; None when the model has no such layer
+    not_a_digit: np.ndarray | None  # (n,) bool, refused as no digit; None without a detector
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short fingerprint of a model's weights: a calibration belongs to these weights only."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:16]
+
+
 class Predictor:
-    """Wraps a loaded Keras model for fast, thread-safe inference on 28x28 images."""
+    """Wraps a loaded Keras model for fast, thread-safe inference on 28x28 images.
+
+    temperature: divides the logits (calibration.scale); 1.0 leaves the model's answers as they are.
+    detector: says which inputs are not digits, from the features and probabilities.
+    """
 
     BATCH = 1024  # bulk evaluation goes through the same path in chunks of this size
 
-    def __init__(self, model: keras.Model, name: str | None = None) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        name: str | None = None,
+        *,
+        temperature: float = 1.0,
+        detector: calibration.NotADigit | None = None,
+    ) -> None:
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, not {temperature}")
         self.model = model
         self.name = name or model.name
-        self._fn = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-        )
+        self.temperature = float(temperature)
+        self.detector = detector
+        try:
+            features = model.get_layer(FEATURE_LAYER).output
+            both = keras.Model(model.inputs[0], [model.outputs[0], features])
+        except (ValueError, AttributeError):  # another architecture: probabilities alone
+            both = None
+        self.has_features = both is not None
+        if both is not None:
+            self._fn = tf.function(
+                lambda x: both(x, training=False),
+                input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
+            )
+        else:
+            self._fn = tf.function(
+                lambda x: (model(x, training=False), tf.zeros([tf.shape(x)[0], 0])),
+                input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
+            )
         # Trace once now, under a lock, so that concurrent first calls do not race to trace.
         self._lock = threading.Lock()
         with self._lock:
-            self._classes = int(self._fn(tf.zeros([1, 28, 28], tf.float32)).shape[-1])
+            probs, feats = self._fn(tf.zeros([1, 28, 28], tf.float32))
+            self._classes, self._width = int(probs.shape[-1]), int(feats.shape[-1])
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """(n, 28, 28) or (28, 28) images, uint8 or float in [0, 1] -> (n, 10) probabilities."""
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, name: str | None = None) -> Predictor:
+        """Load a model file with the calibration and not-a-digit detector its card stores.
+
+        A calibration fitted to other weights (the model was retrained since) is ignored, with a
+        warning: `digitdraw calibrate` fits it again.
+        """
+        from digitdraw import modelio
+
+        path = Path(path)
+        model = modelio.load(path)
+        card = modelio.read_card(path) or {}
+        temperature, detector = 1.0, None
+        stored = card.get("calibration")
+        if stored:
+            if stored.get("weights") not in (None, weights_digest(model)):
+                log.warning("%s: calibration was fitted to other weights; run `digitdraw calibrate`", path)
+            else:
+                temperature = float(stored["temperature"])
+                if card.get("not_a_digit"):
+                    detector = calibration.NotADigit.load(card["not_a_digit"], path)
+        return cls(model, name or modelio.model_name(path), temperature=temperature, detector=detector)
+
+    def outputs(self, images: np.ndarray) -> Outputs:
+        """(n, 28, 28) or (28, 28) images -> probabilities (calibrated), raw, features, refusals."""
         x = to_model_input(images)
         if x.ndim == 2:
             x = x[None]
         if x.shape[1:] != (28, 28):
             raise ValueError(f"expected 28x28 images, got shape {x.shape}")
         if len(x) == 0:  # a batch norm layer fails on an empty batch (oneDNN)
-            return np.zeros((0, self._classes), np.float32)
-        if len(x) <= self.BATCH:
-            return self._fn(tf.constant(x)).numpy()
-        return np.concatenate(
-            [self._fn(tf.constant(x[i : i + self.BATCH])).numpy() for i in range(0, len(x), self.BATCH)]
-        )
+            raw, feats = np.zeros((0, self._classes), np.float32), np.zeros((0, self._width), np.float32)
+        else:
+            parts = [self._fn(tf.constant(x[i : i + self.BATCH])) for i in range(0, len(x), self.BATCH)]
+            raw = np.concatenate([p.numpy() for p, _ in parts])
+            feats = np.concatenate([f.numpy() for _, f in parts])
+        probs = raw if self.temperature == 1.0 else calibration.scale(raw, self.temperature)
+        features = feats if self.has_features else None
+        refused = None
+        if self.detector is not None and features is not None:
+            refused = self.detector.refuses(features)
+        return Outputs(probs, raw, features, refused)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) or (28, 28) images, uint8 or float in [0, 1] -> (n, 10) probabilities."""
+        return self.outputs(images).probabilities
 
     def predict_one(self, image: np.ndarray) -> Prediction:
         """One 28x28 image -> its digit, the confidence, and all ten probabilities."""

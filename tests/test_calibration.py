@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from conftest import needs_pendigits
 
 from digitdraw import calibration as cal
+from digitdraw import config
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -113,3 +117,72 @@ def test_the_not_a_digit_head_learns_which_side_is_which():
     assert head.score(np.array([[6.0, 0, 0, 0, 0, 0]]))[0] > head.score(np.zeros((1, 6)))[0]
     with pytest.raises(ValueError, match="some digits and some non-digits"):
         cal.NotDigitHead.fit(digits, np.zeros((0, 6)))
+
+
+# -- the detector the app uses, and storing it with a model ------------------------------------
+
+
+def test_the_detector_refuses_at_most_the_share_of_drawings_asked():
+    rng = np.random.default_rng(5)
+    digits, odd = rng.normal(size=(1000, 6)), rng.normal(size=(300, 6)) + [4, 0, 0, 0, 0, 0]
+    maha = cal.Mahalanobis.fit(digits, np.arange(1000) % 10)
+    head = cal.NotDigitHead.fit(digits, odd)
+    det = cal.NotADigit.fit(maha, head, digits, max_refused=0.02)
+    assert 0.015 <= det.refuses(digits).mean() <= 0.02
+    assert det.refuses(odd).mean() > 0.5
+    # Drawings of two digits each: a drawing is refused when either is; still at most 2%.
+    owner = np.arange(1000) // 2
+    per_drawing = cal.NotADigit.fit(maha, head, digits, owner, max_refused=0.02)
+    refused = np.zeros(500, bool)
+    np.logical_or.at(refused, owner, per_drawing.refuses(digits))
+    assert 0.01 <= refused.mean() <= 0.02
+    with pytest.raises(ValueError, match="max_refused"):
+        cal.NotADigit.fit(maha, head, digits, max_refused=1.0)
+
+
+def test_the_detector_survives_storage(tmp_path):
+    rng = np.random.default_rng(6)
+    digits, odd = rng.normal(size=(500, 8)), rng.normal(size=(200, 8)) + 3
+    det = cal.NotADigit.fit(
+        cal.Mahalanobis.fit(digits, np.arange(500) % 10), cal.NotDigitHead.fit(digits, odd), digits
+    )
+    det.save_statistics(tmp_path / "m.ood.npz")
+    entry = det.card_entry("m.ood.npz")
+    back = cal.NotADigit.load(json.loads(json.dumps(entry)), tmp_path / "m.keras")
+    probe = np.concatenate([digits, odd])
+    np.testing.assert_array_equal(back.refuses(probe), det.refuses(probe))
+    assert (tmp_path / "m.ood.npz").stat().st_size < 10_000
+
+
+@needs_pendigits
+def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, pendigits_file):
+    import keras
+
+    from digitdraw import architectures, calibrate_model, modelio
+    from digitdraw.predict import Predictor, weights_digest
+
+    keras.utils.set_random_seed(0)
+    model = architectures.build("dense")
+    card = {"name": "m", "architecture": "dense", "test_accuracy": 0.5, "zz": [1, 2]}
+    path = modelio.save(model, tmp_path / "m.keras", card)
+    for _ in range(2):  # re-runnable: the second run replaces what the first wrote
+        calibrate_model.calibrate_file(path, pendigits_file, every=15, train_nondigits=60)
+        stored = modelio.read_card(path)
+        assert list(stored) == [*card, "calibration", "not_a_digit"]
+        assert {k: stored[k] for k in card} == card
+        c = stored["calibration"]
+        assert set(c) >= {"temperature", "fitted_on", "ece_before", "ece_after"} and c["temperature"] > 0
+        assert c["weights"] == weights_digest(model) and "writers 25-30" in c["fitted_on"]
+        assert stored["not_a_digit"]["refused_on_fit"] <= calibrate_model.MAX_REFUSED
+        assert (tmp_path / "m.ood.npz").is_file()
+    loaded = Predictor.from_file(path)
+    assert loaded.temperature == pytest.approx(stored["calibration"]["temperature"])
+    assert loaded.detector is not None
+
+
+def test_calibrate_without_pendigits_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    from digitdraw import cli
+
+    monkeypatch.delenv(config.PENDIGITS_ENV, raising=False)
+    code = cli.main(["calibrate", "dense", "--pendigits", str(tmp_path / "none.jsonl")])
+    assert code == 2 and "calibrate needs the pendigits file" in capsys.readouterr().err

@@ -252,7 +252,7 @@ def test_predict_one_json_line_per_image(capsys, model_files, digit_pngs):
     lines = json_lines(out)
     assert [line["file"] for line in lines] == [str(p) for p, _ in digit_pngs]
     for line in lines:
-        assert set(line) == {"file", "models"}
+        assert set(line) == {"file", "status", "models"}
         assert set(line["models"]) == {"dense", "cnn"}
         for answer in line["models"].values():
             assert answer["digit"] in range(10)
@@ -401,7 +401,7 @@ def test_unknown_architecture_and_command_are_usage_errors(capsys):
     assert "usage: digitdraw" in capsys.readouterr().err
 
 
-SUBCOMMANDS = ("train", "evaluate", "predict", "export", "info", "data", "list", "feedback")
+SUBCOMMANDS = ("train", "evaluate", "predict", "export", "calibrate", "info", "data", "list", "feedback")
 
 
 def test_help_answers_without_importing_tensorflow():

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from digitdraw import architectures
-from digitdraw.predict import Prediction, Predictor
+from digitdraw import architectures, calibration, modelio
+from digitdraw.predict import Prediction, Predictor, weights_digest
 
 
 @pytest.fixture(scope="module", params=["dense", "cnn"])
@@ -123,3 +123,60 @@ def test_eight_threads_building_predictors_at_once(model, images):
         answers = list(pool.map(lambda p: p.probabilities(images[:4]), predictors))
     for a in answers:
         np.testing.assert_allclose(a, answers[0], rtol=1e-6, atol=1e-7)
+
+
+# -- one call: probabilities and features; calibration -------------------------------------------
+
+
+def test_one_call_gives_the_probabilities_and_the_penultimate_features(model, predictor, images):
+    out = predictor.outputs(images)
+    features = keras.Model(model.inputs[0], model.get_layer("dense_128").output)
+    x = images.astype(np.float32) / 255.0
+    np.testing.assert_allclose(out.features, np.asarray(features(x, training=False)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.probabilities, out.raw, atol=0)  # no temperature: as the model says
+    assert out.not_a_digit is None  # no detector
+
+
+def test_a_temperature_is_applied_to_every_probability(model, images):
+    plain, warm = Predictor(model), Predictor(model, temperature=3.0)
+    raw = plain.probabilities(images)
+    got = warm.probabilities(images)
+    np.testing.assert_allclose(got, calibration.scale(raw, 3.0), atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(got.argmax(axis=1), raw.argmax(axis=1))
+    one = warm.predict_one(images[0])
+    assert one.confidence == pytest.approx(float(got[0].max()), abs=1e-6)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        Predictor(model, temperature=0.0)
+
+
+def test_the_card_calibration_round_trips_and_is_dropped_for_other_weights(model, images, tmp_path):
+    path = modelio.save(model, tmp_path / "m.keras", card={"name": "m"})
+    rng = np.random.default_rng(0)
+    digits, odd = rng.normal(size=(300, 128)), rng.normal(size=(300, 128)) + 2
+    det = calibration.NotADigit.fit(
+        calibration.Mahalanobis.fit(digits, np.arange(300) % 10),
+        calibration.NotDigitHead.fit(digits, odd),
+        digits,
+    )
+    det.save_statistics(tmp_path / "m.ood.npz")
+    card = {
+        "name": "m",
+        "calibration": {"temperature": 2.0, "weights": weights_digest(model)},
+        "not_a_digit": det.card_entry("m.ood.npz"),
+    }
+    modelio.write_json(modelio.card_path(path), card)
+    loaded = Predictor.from_file(path)
+    assert loaded.name == "m" and loaded.temperature == 2.0
+    out = loaded.outputs(images)
+    np.testing.assert_allclose(out.probabilities, calibration.scale(out.raw, 2.0), atol=1e-6)
+    np.testing.assert_array_equal(out.not_a_digit, det.refuses(out.features))
+    np.testing.assert_array_equal(loaded.detector.refuses(odd), det.refuses(odd))
+    # Retrained (other weights) but not calibrated again: the stale calibration is not used.
+    card["calibration"]["weights"] = "0" * 16
+    modelio.write_json(modelio.card_path(path), card)
+    stale = Predictor.from_file(path)
+    assert stale.temperature == 1.0 and stale.detector is None
+    # No calibration at all: the model's own probabilities.
+    modelio.write_json(modelio.card_path(path), {"name": "m"})
+    assert Predictor.from_file(path).temperature == 1.0

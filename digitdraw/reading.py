@@ -1,0 +1,229 @@
+"""Read a drawing: one digit, a number of several, something that is not a digit, or nothing.
+
+One call per drawing, for the Draw page and the CLI alike:
+
+    reading = read_drawing(pixels, predictors, strokes=strokes, source="canvas", mode="digit")
+    reading.status                   # "digit" | "number" | "not a digit" | "empty"
+    reading.models["cnn"].text       # "7", "2026", or None when it reads no digit
+    reading.models["cnn"].digits[0]  # digit, confidence, probabilities, sure, x0/x1
+
+How: digitdraw.segment splits the ink into digits, left to right (the pen's strokes help where
+digits touch); each digit is preprocessed exactly like a single one; every model reads all the
+digits in one call, with the calibrated probabilities and the not-a-digit detector its card
+stores (Predictor.from_file, `digitdraw calibrate`).
+
+Statuses, per model:
+- "empty": no readable ink (nothing drawn, or only marks too small to read);
+- "not a digit": the model's detector refuses at least one piece (a word split into letters
+  is refused as a whole); `text` is None, and `guess` keeps what it would have read, as a hint;
+- "digit": one digit; "number": several, read left to right.
+The drawing's status is the lead model's: the cnn when it is asked (the better reader and the
+better refuser on bench/honest.py), else the first model. Segmentation is shared, so the models
+can differ only on "not a digit".
+
+Modes: "digit" (the square canvas) and "number" (the wide one) read the same way. A user who
+writes "17" on the square canvas means seventeen: reading it as one digit ("7, 100% sure") was
+the fault issue 14 names, and refusing it would lose what they wrote. So several digits are
+read as a number in either mode; in "digit" mode `message` also says that the number mode is
+meant for numbers.
+
+Confidence: each digit's `confidence` is its calibrated top probability and it is `sure` from
+config.CONFIDENCE_THRESHOLD up; a number's confidence is the product of its digits' (the
+chance that every digit is right, if their errors are independent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from digitdraw import config, preprocess, segment
+from digitdraw.predict import Predictor
+
+DIGIT, NUMBER, NOT_A_DIGIT, EMPTY = "digit", "number", "not a digit", "empty"
+STATUSES = (DIGIT, NUMBER, NOT_A_DIGIT, EMPTY)
+Source = Literal["canvas", "image"]
+Mode = Literal["digit", "number"]
+
+# What the user is told when there is no ink at all, by where the pixels came from.
+NO_INK_IMAGE = getattr(preprocess, "NO_INK_REASON", "No ink found in this image.")
+EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
+NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
+# A drawing whose every piece is under this fraction of its longer side is too small to read.
+MIN_EXTENT = preprocess._MIN_EXTENT
+
+
+@dataclass(frozen=True)
+class DigitAnswer:
+    """One model's answer for one digit of the drawing."""
+
+    digit: int
+    confidence: float  # calibrated top probability
+    probabilities: np.ndarray  # (10,) calibrated, sums to 1
+    sure: bool  # confidence >= the threshold
+    not_a_digit: bool  # the model's detector refused this piece
+    x0: int  # the piece's ink, columns x0..x1-1 of the drawing
+    x1: int
+
+    def as_dict(self) -> dict:
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "sure": self.sure,
+            "not_a_digit": self.not_a_digit,
+            "x0": self.x0,
+            "x1": self.x1,
+        }
+
+
+@dataclass(frozen=True)
+class ModelReading:
+    """What one model reads in the whole drawing."""
+
+    model: str
+    status: str
+    digits: tuple[DigitAnswer, ...]
+
+    @property
+    def guess(self) -> str:
+        """The digits it would read, left to right, whatever its status ("" when empty)."""
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def text(self) -> str | None:
+        """The digits it reads ("7", "2026"); None when it reads no digit (empty, not a digit)."""
+        return self.guess if self.status in (DIGIT, NUMBER) else None
+
+    @property
+    def confidence(self) -> float:
+        """The chance that every digit is right: the product of their confidences (0 when none)."""
+        return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
+
+    @property
+    def sure(self) -> bool:
+        return bool(self.digits) and all(d.sure for d in self.digits)
+
+    def as_dict(self) -> dict:
+        out: dict = {"status": self.status, "text": self.text}
+        if self.status == DIGIT:  # the single-digit keys predict has always printed
+            out["digit"] = self.digits[0].digit
+            out["probabilities"] = [round(float(p), 6) for p in self.digits[0].probabilities]
+        if self.status == NOT_A_DIGIT:
+            out["guess"] = self.guess
+        out["confidence"] = round(self.confidence, 6)
+        out["digits"] = [d.as_dict() for d in self.digits]
+        return out
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The drawing's reading: its status, and each model's."""
+
+    status: str
+    models: dict[str, ModelReading]
+    mode: Mode = "digit"
+    source: Source = "canvas"
+    reason: str | None = None  # why it is empty, in words for the user
+    segments: tuple[segment.Segment, ...] = ()  # the readable digits' ink, left to right
+    inputs: tuple[np.ndarray, ...] = field(default=(), repr=False)  # their 28x28 model inputs
+    steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a single digit's steps
+
+    @property
+    def message(self) -> str:
+        """One sentence for the user about the drawing as a whole."""
+        if self.status == EMPTY:
+            return self.reason or EMPTY_REASONS[self.source]
+        if self.status == NOT_A_DIGIT:
+            return NOT_A_DIGIT_MESSAGE
+        if self.status == NUMBER and self.mode == "digit":
+            n = len(self.segments)
+            return f"That looks like {n} digits, read as a number; Number mode is made for numbers."
+        return ""
+
+    def as_dict(self) -> dict:
+        out: dict = {"status": self.status}
+        if self.reason:
+            out["reason"] = self.reason
+        out["models"] = {name: m.as_dict() for name, m in self.models.items()}
+        return out
+
+
+def lead_model(names: Sequence[str]) -> str | None:
+    """The model whose status is the drawing's: the cnn when asked, else the first."""
+    for name in names:
+        if name.lower() == "cnn":
+            return name
+    return names[0] if names else None
+
+
+def read_drawing(
+    pixels: np.ndarray,
+    predictors: Mapping[str, Predictor],
+    *,
+    strokes: Sequence[np.ndarray | Sequence] | None = None,
+    source: Source = "canvas",
+    mode: Mode = "digit",
+    threshold: float = config.CONFIDENCE_THRESHOLD,
+) -> Reading:
+    """Canvas or photo pixels (any size and aspect ratio) -> the Reading (see the module doc).
+
+    predictors: {name: Predictor}, in the order the page shows them; strokes: the pen's strokes
+    in pixel coordinates, when the canvas gives them (they split touching digits).
+    """
+    if source not in EMPTY_REASONS:
+        raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
+    if mode not in ("digit", "number"):
+        raise ValueError(f"mode must be 'digit' or 'number', not {mode!r}")
+    rows = segment.read_row(pixels, strokes)
+    readable = [(s, p) for s, p in rows if p.image is not None]
+    # Each piece is preprocessed in its own crop, where any mark fills the frame: a mark too
+    # small to be a digit is judged against the whole drawing, as preprocess judges one digit.
+    longest = max(np.shape(pixels)[:2])
+    if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * longest for s, _ in readable):
+        return _empty(predictors, mode, source, preprocess.TOO_SMALL_REASON)
+    if not readable:
+        reason = next((p.reason for _, p in rows if p.reason), None) or EMPTY_REASONS[source]
+        return _empty(predictors, mode, source, reason)
+    segments = tuple(s for s, _ in readable)
+    inputs = tuple(p.image for _, p in readable)
+    x = np.stack(inputs)
+    models = {}
+    for name, predictor in predictors.items():
+        out = predictor.outputs(x)
+        refused = out.not_a_digit if out.not_a_digit is not None else np.zeros(len(x), bool)
+        answers = []
+        for k, (s, probs) in enumerate(zip(segments, out.probabilities, strict=True)):
+            digit = int(np.argmax(probs))
+            conf = float(probs[digit])
+            answers.append(DigitAnswer(digit, conf, probs, conf >= threshold, bool(refused[k]), s.x0, s.x1))
+        if refused.any():
+            status = NOT_A_DIGIT
+        else:
+            status = DIGIT if len(answers) == 1 else NUMBER
+        models[name] = ModelReading(name, status, tuple(answers))
+    lead = lead_model(list(models))
+    status = models[lead].status if lead is not None else (DIGIT if len(inputs) == 1 else NUMBER)
+    steps = readable[0][1].steps if len(readable) == 1 else {}
+    return Reading(status, models, mode, source, None, segments, inputs, steps)
+
+
+def _empty(predictors: Mapping[str, Predictor], mode: Mode, source: Source, reason: str) -> Reading:
+    return Reading(EMPTY, {name: ModelReading(name, EMPTY, ()) for name in predictors}, mode, source, reason)
+
+
+def load_predictors(specs: Sequence[str | os.PathLike]) -> dict[str, Predictor]:
+    """Model names or paths -> {name: Predictor} with each card's calibration and detector."""
+    from digitdraw import modelio
+
+    predictors = {}
+    for spec in specs:
+        path = modelio.resolve(spec)
+        name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
+        predictors[name] = Predictor.from_file(path, name=name)
+    return predictors
