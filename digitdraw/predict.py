@@ -124,7 +124,13 @@ class Predictor:
             else:
                 temperature = float(stored["temperature"])
                 if card.get("not_a_digit"):
-                    detector = calibration.NotADigit.load(card["not_a_digit"], path)
+                    try:
+                        detector = calibration.NotADigit.load(card["not_a_digit"], path)
+                    except (OSError, ValueError, KeyError) as exc:
+                        # The model still reads digits: it just cannot refuse non-digits.
+                        log.warning(
+                            "%s: not-a-digit detector unusable (%s); run `digitdraw calibrate`", path, exc
+                        )
         return cls(model, name or modelio.model_name(path), temperature=temperature, detector=detector)
 
     def outputs(self, images: np.ndarray) -> Outputs:

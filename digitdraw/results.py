@@ -16,6 +16,9 @@ import pandas as pd
 
 from digitdraw import config
 from digitdraw.predict import Prediction
+from digitdraw.reading import DIGIT, NOT_A_DIGIT, NUMBER, DigitAnswer, ModelReading
+
+SEPARATOR = "  |  "  # between the models on the one-line summary (en spaces: no line break)
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,49 @@ def verdict(answers: Sequence[Answer]) -> Verdict | None:
     return Verdict("agree", f"Both read {digit}.")
 
 
+def from_digit(model: str, d: DigitAnswer) -> Answer:
+    """One digit of a Reading (calibrated, with its `sure`) as an Answer for the metric and chart."""
+    return Answer(model, d.digit, d.confidence, np.asarray(d.probabilities, np.float32).reshape(10), d.sure)
+
+
+@dataclass(frozen=True)
+class View:
+    """How one model's reading of the whole drawing is shown: its metric's value and note."""
+
+    model: str
+    value: str  # "7", "2026", or "Not a digit"
+    note: str  # "93% sure", "not sure (41%)", or the hint "would guess 8"
+    sure: bool  # the note is plain (True) or flagged (False)
+
+
+def view(model: str, reading: ModelReading) -> View:
+    """A ModelReading -> what its metric says. A refused drawing names no digit: the guess is a hint."""
+    if reading.status == NOT_A_DIGIT:
+        return View(model, "Not a digit", f"would guess {reading.guess}", False)
+    if reading.status not in (DIGIT, NUMBER):
+        return View(model, "–", "nothing to read", False)
+    pct = f"{reading.confidence:.0%}"
+    note = f"{pct} sure" if reading.sure else f"not sure ({pct})"
+    return View(model, reading.text or "", note, reading.sure)
+
+
+def view_line(views: Sequence[View]) -> str:
+    """Every model's reading on one Markdown line (narrow screens): "Dense **2026** · 95% | CNN ..."."""
+    return SEPARATOR.join(f"{v.model} **{v.value}** · {v.note}" for v in views)
+
+
+def digits_line(reading: ModelReading) -> str:
+    """A number's digits with their confidences, left to right: "2 (99%) · 0 (97%) · 2 (99%)"."""
+    return " · ".join(f"{d.digit} ({d.confidence:.0%})" for d in reading.digits)
+
+
 def summary_line(answers: Sequence[Answer]) -> str:
     """Every answer on one Markdown line, for a narrow screen: "Dense **3** · 97% | CNN **3** · 99%".
 
     An unsure answer says so, as the metric's note does: "Dense **3** · not sure (41%)".
     """
     parts = [f"{a.model} **{a.digit}** · " + (f"{a.confidence:.0%}" if a.sure else a.note) for a in answers]
-    return "  |  ".join(parts)
+    return SEPARATOR.join(parts)
 
 
 def unique_titles(titles: Sequence[str]) -> list[str]:

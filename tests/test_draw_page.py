@@ -25,7 +25,7 @@ from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, pendigits, results, strokes
+from digitdraw import config, nondigits, pendigits, reading, results, segment, strokes
 from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas
@@ -385,3 +385,53 @@ def test_reruns_do_not_reset_keras_under_the_cached_models(monkeypatch):
     at = _draw(_app(), pendigits.render(SEVEN, background="black"))
     _draw(at, pendigits.render(ONE, background="black"))
     assert resets == []
+
+
+# --------------------------------------------------------------------------- numbers, not a digit
+
+
+def test_number_mode_gives_a_wide_canvas_and_reads_the_digits_left_to_right(pen_digits):
+    at = _app()
+    at.radio(key="draw_mode").set_value("Number").run()
+    number, _ = segment.render_number(
+        [pen_digits[d].strokes for d in (3, 1, 4)], [30, 30], height=120, canvas_height=180
+    )
+    at = _draw(at, number)
+    assert _metrics(at) == {"Dense": "314", "CNN": "314"}
+    assert any("digit by digit: 3 (" in c.value for c in at.caption)
+
+
+def test_two_digits_on_the_square_canvas_are_read_as_a_number_not_as_one_digit(pen_digits):
+    number, _ = segment.render_number([pen_digits[d].strokes for d in (1, 7)], [40], canvas_height=280)
+    at = _draw(
+        _app(),
+        number[:, :280]
+        if number.shape[1] >= 280
+        else np.pad(number, ((0, 0), (0, 280 - number.shape[1]), (0, 0))),
+    )
+    assert _metrics(at)["CNN"] == "17"
+    assert any("Number mode" in i.value for i in at.info)
+
+
+def test_a_drawing_that_is_not_a_digit_names_no_digit_and_gives_the_guess_only_as_a_hint():
+    # A word of letters built from strokes (nondigits' benchmark family, never trained on).
+    word = next(d for d in nondigits.generate("bench", 40, seed=3) if d.kind == "word")
+    at = _draw(_app(), pendigits.render(word.strokes, background="black"))
+    assert _metrics(at)["CNN"] == "Not a digit"
+    assert any("doesn't look like a digit" in w.value for w in at.warning)
+    assert all("would guess" in m.delta for m in at.metric if m.value == "Not a digit")
+
+
+def test_views_say_number_not_a_digit_and_confidence():
+    def digit(d: int, p: float) -> reading.DigitAnswer:
+        probs = np.full(10, (1 - p) / 9, np.float32)
+        probs[d] = p
+        return reading.DigitAnswer(d, p, probs, p >= config.CONFIDENCE_THRESHOLD, False, 0, 1)
+
+    number = reading.ModelReading("cnn", reading.NUMBER, (digit(1, 0.99), digit(7, 0.9)))
+    assert results.view("CNN", number) == results.View("CNN", "17", "89% sure", True)
+    refused = reading.ModelReading("cnn", reading.NOT_A_DIGIT, (digit(8, 0.7),))
+    assert results.view("CNN", refused) == results.View("CNN", "Not a digit", "would guess 8", False)
+    unsure = reading.ModelReading("cnn", reading.DIGIT, (digit(4, 0.41),))
+    assert results.view("CNN", unsure).note == "not sure (41%)"
+    assert results.digits_line(number) == "1 (99%) · 7 (90%)"

@@ -118,7 +118,9 @@ def _objects(json_data: dict | None) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- pixels
 
 
-def canvas_pixels(result: CanvasResult) -> np.ndarray | None:
+def canvas_pixels(
+    result: CanvasResult, width: int = CANVAS_SIZE, height: int = CANVAS_SIZE
+) -> np.ndarray | None:
     """The canvas drawing as an RGBA array, or None while nothing is drawn.
 
     Nothing drawn (no objects: a fresh or cleared canvas) short-cuts to None without decoding
@@ -129,7 +131,9 @@ def canvas_pixels(result: CanvasResult) -> np.ndarray | None:
     if not objects:
         return None
     image = result.image_data
-    return image if image is not None else render_objects(objects)
+    if image is not None:
+        return image
+    return render_objects(objects, max(width, height))[:height, :width]
 
 
 def render_objects(objects: list[dict[str, Any]], size: int = CANVAS_SIZE) -> np.ndarray:

@@ -18,9 +18,9 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from digitdraw import config, results, strokes
+from digitdraw import config, reading, results, strokes
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import MAX_FILE_MB, ImageError, Preprocessed, Status, load_image_file, preprocess
+from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
 from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
@@ -33,8 +33,13 @@ SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow scr
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
 NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoint)
+# Number mode's wide canvas: room for four digits, and still inside a 390 px phone screen.
+NUMBER_CANVAS = (360, 180)  # width, height in px
+MODE_KEY = "draw_mode"
+MODES = {"Digit": "digit", "Number": "number"}
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
+NUMBER_HINT = "Write a number on the wide canvas, digits side by side — both models read it as you write."
 UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of paper works too."
 
 
@@ -88,9 +93,22 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
     # A fragment: a stroke reruns only this part, not the navigation.
     left, right = st.columns(2, gap="large")
     with left:
-        source = st.radio(
-            "Input", ["Draw", "Upload"], horizontal=True, key="draw_source", label_visibility="collapsed"
-        )
+        top = st.container(horizontal=True, gap="medium")
+        with top:
+            source = st.radio(
+                "Input", ["Draw", "Upload"], horizontal=True, key="draw_source", label_visibility="collapsed"
+            )
+            mode = MODES[
+                st.radio(
+                    "Canvas",
+                    list(MODES),
+                    horizontal=True,
+                    key=MODE_KEY,
+                    label_visibility="collapsed",
+                    on_change=canvas.clear,  # a canvas of another size starts empty
+                    help="Digit: one digit on a square canvas. Number: several digits on a wide one.",
+                )
+            ]
         # Containers first, filled below in the order the values are needed: the page reads top
         # to bottom as summary, input, [Undo, Clear, settings], pen width, what the models see.
         summary = st.container(key=SUMMARY_KEY)
@@ -104,7 +122,8 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
                 "Pen width", 6, 40, DEFAULT_PEN, step=1, key=PEN_KEY, format="%d px", width=CANVAS_SIZE
             )
             with input_box:
-                pixels, hint = _draw_input(pen, black_on_white), DRAW_HINT
+                pixels = _draw_input(pen, black_on_white, mode)
+            hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
             drawn = canvas.stroke_count() > 0
             undo_slot.button(
@@ -119,7 +138,7 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
             drawing = Drawing("image", None, None)
         seen = st.container()
     with right:
-        _answers(pixels, drawing, chosen, hint, seen, summary)
+        _answers(pixels, drawing, mode, chosen, hint, seen, summary)
 
 
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
@@ -147,19 +166,20 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     return picked, black_on_white
 
 
-def _draw_input(pen: int, black_on_white: bool) -> np.ndarray | None:
+def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
     # Imported here: the component registers itself on import and fails outside a running
     # Streamlit app, and this module's pure helpers are used without one (tests, benchmark).
     from streamlit_drawable_canvas import st_canvas
 
     canvas.hide_toolbar()
     ink, paper = ("#000000", "#FFFFFF") if black_on_white else ("#FFFFFF", "#000000")
+    width, height = NUMBER_CANVAS if mode == "number" else (CANVAS_SIZE, CANVAS_SIZE)
     result = st_canvas(
         stroke_width=pen,
         stroke_color=ink,
         background_color=paper,
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
+        height=height,
+        width=width,
         drawing_mode="freedraw",
         update_streamlit=True,
         return_image_data=True,
@@ -167,7 +187,7 @@ def _draw_input(pen: int, black_on_white: bool) -> np.ndarray | None:
         key=canvas.canvas_key(),
     )
     canvas.remember(result.json_data)
-    return canvas.canvas_pixels(result)
+    return canvas.canvas_pixels(result, width, height)
 
 
 def _upload_input() -> np.ndarray | None:
@@ -200,77 +220,94 @@ def _canvas_strokes() -> strokes.Strokes | None:
 def _answers(
     pixels: np.ndarray | None,
     drawing: Drawing,
+    mode: str,
     chosen: list[ModelChoice],
     hint: str,
     seen: DeltaGenerator,
     summary: DeltaGenerator,
 ) -> None:
-    pre = preprocess(pixels, source=drawing.source) if pixels is not None else None
-    if pre is None or pre.empty:
-        # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
-        st.session_state.pop(DRAWING_KEY, None)
-        if pre is None or pre.status is Status.EMPTY:
-            summary.markdown(f":material/draw: {hint}")
-            st.info(hint, icon=":material/draw:")
-        else:
-            reason = pre.reason or "There is nothing to read."
-            summary.markdown(f":material/zoom_in: {reason}")
-            st.warning(reason, icon=":material/zoom_in:")
-            _show_steps(pre)
-        return
-    st.session_state[DRAWING_KEY] = pre.image
-
     titles = results.unique_titles([c.title for c in chosen])
-    loaded: list[tuple[str, Predictor]] = []
+    predictors: dict[str, Predictor] = {}
     for choice, title in zip(chosen, titles, strict=True):
         predictor = predictor_or_error(choice)
         if predictor is not None:
-            loaded.append((title, predictor))
-    answers = [results.answer(title, p.predict_one(pre.image)) for title, p in loaded]
-    # Model names are the user's (a trained model's file name): shown as text, never as Markdown.
-    shown = [dataclasses.replace(a, model=md(a.model)) for a in answers]
+            predictors[title] = predictor
+    got = None
+    if pixels is not None:
+        got = reading.read_drawing(
+            pixels,
+            predictors,
+            strokes=[np.asarray(s, np.float32) for s in drawing.strokes] if drawing.strokes else None,
+            source=drawing.source,
+            mode=mode,
+        )
+    if got is None or got.status == reading.EMPTY:
+        # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
+        st.session_state.pop(DRAWING_KEY, None)
+        if got is None or (drawing.source == "canvas" and got.reason == EMPTY_REASON):
+            summary.markdown(f":material/draw: {hint}")
+            st.info(hint, icon=":material/draw:")
+        else:
+            summary.markdown(f":material/zoom_in: {got.message}")
+            st.warning(got.message, icon=":material/zoom_in:")
+        return
+    single = len(got.inputs) == 1
+    st.session_state[DRAWING_KEY] = got.inputs[0] if single else None
 
-    if answers:
-        summary.markdown(results.summary_line(shown))
-        for col, a in zip(st.columns(len(shown)), shown, strict=True):
-            # The digit stays visible even when unsure (the note says so): hiding it would hide
-            # what the model thinks, and a reader finds the answer in the same place every time.
+    # Model names are the user's (a trained model's file name): shown as text, never as Markdown.
+    views = [results.view(md(title), r) for title, r in got.models.items()]
+    if views:
+        summary.markdown(results.view_line(views))
+        for col, v, r in zip(st.columns(len(views)), views, got.models.values(), strict=True):
             col.metric(
-                a.model,
-                str(a.digit),
-                a.note,
-                delta_color="off" if a.sure else "orange",
+                v.model,
+                v.value,
+                v.note,
+                delta_color="off" if v.sure else "orange",
                 delta_arrow="off",
                 border=True,
-                help=f"Top probability {a.confidence:.1%}; below {config.CONFIDENCE_THRESHOLD:.0%} "
-                "the model is 'not sure'.",
+                help=f"Calibrated probability; below {config.CONFIDENCE_THRESHOLD:.0%} a digit is "
+                "'not sure'. A drawing the model's not-a-digit detector refuses names no digit."
+                + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else ""),
             )
-        v = results.verdict(shown)
-        if v is not None and v.kind == "disagree":
-            st.warning(v.message, icon=":material/balance:")
-        elif v is not None and v.kind == "unsure":
-            st.info(v.message, icon=":material/help:")
-        st.vega_lite_chart(results.chart_spec(answers), width="stretch")
-        corrections.correction_panel(
-            strokes=drawing.strokes,
-            image=pre.image,
-            answers=answers,
-            pen_width=drawing.pen,
-            key="draw_correction",
-        )
+        if got.status == reading.NOT_A_DIGIT:
+            st.warning(got.message + " Draw one digit, or a number in Number mode.", icon=":material/block:")
+        elif got.message:
+            st.info(got.message, icon=":material/pin:")
+        if single:
+            answers = [results.from_digit(md(t), r.digits[0]) for t, r in got.models.items()]
+            v = results.verdict(answers)
+            if got.status == reading.DIGIT and v is not None and v.kind == "disagree":
+                st.warning(v.message, icon=":material/balance:")
+            elif got.status == reading.DIGIT and v is not None and v.kind == "unsure":
+                st.info(v.message, icon=":material/help:")
+            st.vega_lite_chart(results.chart_spec(answers), width="stretch")
+            if drawing.source == "canvas":
+                corrections.correction_panel(
+                    strokes=drawing.strokes,
+                    image=got.inputs[0],
+                    answers=answers,
+                    pen_width=drawing.pen,
+                    key="draw_correction",
+                )
+        else:
+            for title, r in got.models.items():
+                st.caption(f"{md(title)}, digit by digit: {results.digits_line(r)}")
+    row = np.concatenate([results.to_uint8(x) for x in got.inputs], axis=1)
     seen.image(
-        results.enlarge(results.to_uint8(pre.image), INPUT_SCALE),
-        caption="What the models see (28×28)",
-        width=28 * INPUT_SCALE,
+        results.enlarge(row, INPUT_SCALE if single else max(2, INPUT_SCALE * 2 // len(got.inputs))),
+        caption="What the models see (28×28)" + ("" if single else f", {len(got.inputs)} digits"),
+        width=28 * INPUT_SCALE if single else "content",
     )
-    _show_steps(pre)
+    if got.steps:
+        _show_steps(got.steps)
 
 
-def _show_steps(pre: Preprocessed) -> None:
-    if not pre.steps:
+def _show_steps(steps: dict[str, np.ndarray]) -> None:
+    if not steps:
         return
     with st.expander("Preprocessing steps: from your drawing to the 28×28 input"):
-        cols = st.columns(len(pre.steps))
-        for col, (name, step) in zip(cols, pre.steps.items(), strict=True):
+        cols = st.columns(len(steps))
+        for col, (name, step) in zip(cols, steps.items(), strict=True):
             h, w = step.shape[:2]
             col.image(results.display_step(step), caption=f"{name} ({w}×{h})")

@@ -74,13 +74,14 @@ class Loaded:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Loading model…")
-def _load_cached(path: str, mtime_ns: int) -> Loaded:
-    # mtime_ns is only part of the cache key: a rewritten file gets a fresh entry.
-    # Errors are cached too (same key): a corrupt file is not re-read on every stroke, and
-    # fixing or replacing it changes its mtime, which retries.
-    del mtime_ns
+def _load_cached(path: str, mtime_ns: int, card_mtime_ns: int) -> Loaded:
+    # The mtimes are only part of the cache key: a rewritten model, or a card that
+    # `digitdraw calibrate` rewrote, gets a fresh entry. Errors are cached too (same key): a
+    # corrupt file is not re-read on every stroke, and fixing or replacing it retries.
+    del mtime_ns, card_mtime_ns
     try:
-        return Loaded(Predictor(modelio.load(path), name=modelio.model_name(path)), None)
+        # from_file: with the calibration and not-a-digit detector the model's card stores.
+        return Loaded(Predictor.from_file(path, name=modelio.model_name(path)), None)
     except modelio.ModelFileError as exc:
         return Loaded(None, str(exc))
 
@@ -93,7 +94,8 @@ def load_predictor(path: str | os.PathLike) -> Loaded:
     except OSError:
         # Not cached: a missing file may appear at any moment (a model being trained).
         return Loaded(None, f"{p}: no such model file.")
-    return _load_cached(str(p), mtime_ns)
+    card = modelio.card_path(p)
+    return _load_cached(str(p), mtime_ns, card.stat().st_mtime_ns if card.is_file() else 0)
 
 
 def predictor_or_error(choice: ModelChoice) -> Predictor | None:
