@@ -18,7 +18,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitdraw import architectures, cli, config, modelio, pendigits
-from digitdraw.ui.draw_page import CANVAS_KEY
+from digitdraw.ui import canvas
 
 TIMEOUT = 120
 SEVEN = [[(80, 50), (210, 50), (120, 240)]]
@@ -116,14 +116,17 @@ def draw_app():
 def test_a_broken_card_on_the_draw_page_is_named_and_the_other_model_answers(shipped_cnn_card_is_a_list):
     at = AppTest.from_function(draw_app, default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
-    right = at.sidebar.selectbox(key="draw_model_right")
+    right = at.selectbox(key="draw_model_right")  # in the page's "Models and ink" popover
     assert right.value == "cnn" and "broken" in right.format_func(right.value)
     # What the canvas sends after a stroke (see tests/test_draw_page.py): a 7.
     buf = io.BytesIO()
     Image.fromarray(pendigits.render(SEVEN, background="black")).save(buf, format="PNG")
     data = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     raw = {"objects": [{"type": "path", "path": [["M", 0, 0]]}], "background": "#000000"}
-    at.session_state[CANVAS_KEY] = {"drawing": {"raw": raw, "data": data}, "backgroundFit": None}
+    at.session_state[f"{canvas.KEY_PREFIX}_0"] = {
+        "drawing": {"raw": raw, "data": data},
+        "backgroundFit": None,
+    }
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]
