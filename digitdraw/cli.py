@@ -346,6 +346,9 @@ def cmd_finetune(args) -> int:
         except ValueError:
             return _fail(f"--set {pair}: {text!r} is not a valid {name}.")
     settings = FinetuneSettings(**changes)
+    from digitdraw import modelio
+
+    modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
     try:
         store = FeedbackStore(args.db)
         try:
