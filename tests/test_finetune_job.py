@@ -9,6 +9,7 @@ settings (--set / FinetuneSettings) keep each run to seconds. bench/personal.py 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -212,3 +213,40 @@ def test_a_finetune_of_a_finetune_is_named_after_the_first_base(tmp_path):
     assert first.parent == tmp_path and first.name.startswith("cnn-mine-") and first.suffix == ".keras"
     again = jobs.finetune_model_path(tmp_path / "cnn-mine-20261125-201500-2.keras", tmp_path)
     assert again.name.startswith("cnn-mine-") and "-mine-" not in again.name.removeprefix("cnn-mine-")
+
+
+def test_a_cancelled_finetune_stops_in_training_and_leaves_no_file(
+    writer_jsonl, db, mnist_dir, pendigits_file, tmp_path
+):
+    store = FeedbackStore(db)
+    me = feedback.new_browser_id()
+    store.import_jsonl(writer_jsonl, browser_id=me)
+    store.close()
+    models = tmp_path / "user_models"
+    # Minutes of training if the cancel were ignored.
+    slow = FinetuneSettings(copies=20, mnist_replay=20000, pen_replay=0, epochs=5, batch_size=16)
+    runner = jobs.TrainingJobs()
+    job = runner.start_finetune(
+        jobs.FinetuneConfig("cnn", me, slow), owner="me", data_dir=mnist_dir, models_dir=models, db_url=db
+    )
+    end = time.monotonic() + 120
+    while not job.snapshot().progress.batches and job.status == jobs.RUNNING and time.monotonic() < end:
+        time.sleep(0.05)
+    with pytest.raises(jobs.NotOwner):
+        runner.cancel("someone else")
+    assert runner.cancel("me")
+    assert job.wait(60), "the fine-tune did not stop after the cancel"
+    snap = job.snapshot()
+    assert snap.status == jobs.CANCELLED, snap.error
+    assert snap.progress.epoch == 1 and snap.model_path is None
+    assert not models.exists() or not list(models.iterdir())
+
+
+def test_the_time_limit_covers_a_finetune_from_its_start(db, mnist_dir, tmp_path):
+    cfg = jobs.FinetuneConfig(
+        "dense", feedback.new_browser_id(), replace(SMALL, pen_replay=0), time_budget=0.5
+    )
+    job = jobs.TrainingJobs().start_finetune(cfg, data_dir=mnist_dir, models_dir=tmp_path, db_url=db)
+    assert job.wait(15)
+    snap = job.snapshot()
+    assert snap.status == jobs.FAILED and "time limit (0.5 s) ran out before training began" in snap.error
