@@ -127,6 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
             help="SQLAlchemy URL of the database (default: $DIGITDRAW_DB_URL, else SQLite in the user "
             "data folder)",
         )
+
+    ft = sub.add_parser(
+        "finetune",
+        help="fine-tune a model on every stored correction (digitdraw.finetune) and save it with its card",
+    )
+    ft.add_argument(
+        "--base", required=True, metavar="MODEL", help="the model to start from: a name or a path"
+    )
+    ft.add_argument("--out", required=True, metavar="FILE", help="where to save the new model (.keras)")
+    ft.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL of the corrections database (default: $DIGITDRAW_DB_URL, else SQLite in "
+        "the user data folder)",
+    )
+    ft.add_argument("--seed", type=int, default=0, help="seeds the held-out split and the training")
+    ft.add_argument("--pendigits", help=f"pendigits train.jsonl, replayed (default: ${config.PENDIGITS_ENV})")
+    ft.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="advanced: change one FinetuneSettings field (repeatable), e.g. --set epochs=1 --set copies=2 "
+        "--set pen_replay=0",
+    )
+    _add_data_dir(ft)
     return parser
 
 
@@ -386,6 +412,78 @@ def _feedback_export(store, args) -> int:
 _FEEDBACK_COMMANDS = {"import": _feedback_import, "list": _feedback_list, "export": _feedback_export}
 
 
+def cmd_finetune(args) -> int:
+    import dataclasses
+
+    from digitdraw.feedback import FeedbackStore, FeedbackStoreError
+    from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections
+
+    fields = {f.name: f for f in dataclasses.fields(FinetuneSettings)}
+    changes = {}
+    for pair in args.set:  # NAME=VALUE, typed like the field's default
+        name, _, text = pair.partition("=")
+        if name not in fields or not text:
+            return _fail(f"--set {pair}: use NAME=VALUE with NAME one of {', '.join(fields)}.")
+        default = fields[name].default
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                changes[name] = text.lower() in ("true", "1")
+            else:
+                changes[name] = (float if default is None else type(default))(text)
+        except ValueError:
+            return _fail(f"--set {pair}: {text!r} is not a valid {name}.")
+    settings = FinetuneSettings(**changes)
+    from digitdraw import modelio
+
+    modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
+    try:
+        store = FeedbackStore(args.db)
+        try:
+            corrections = store.list_drawings(None)
+        finally:
+            store.close()
+        mnist = data.load_mnist(args.data_dir)
+        pen = config.pendigits_path(args.pendigits, args.data_dir)
+        result = finetune_on_corrections(
+            args.base,
+            corrections,
+            mnist,
+            pen if settings.pen_replay else None,
+            out=args.out,
+            seed=args.seed,
+            settings=settings,
+            command="python -m digitdraw " + shlex.join(args.argv),
+            verbose=1,
+        )
+    except (FinetuneError, FeedbackStoreError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C: nothing is saved
+        print("Cancelled; nothing was saved.", file=sys.stderr)
+        return 130
+    card = result.card
+    line = f"{result.trained_on} corrections trained on, {result.held_out} held out"
+    if result.before is not None and result.after is not None:
+        line += f"; held-out accuracy {result.before:.1%} -> {result.after:.1%}"
+    print(line)
+    base_test, test = card["base_model"].get("test_accuracy"), card["test_accuracy"]
+    if test is not None:
+        print(f"MNIST test {'?' if base_test is None else f'{base_test:.2%}'} -> {test:.2%}")
+    print(
+        json.dumps(
+            {
+                "model": str(result.path),
+                "training_seconds": card["training_seconds"],
+                "held_out_before": result.before,
+                "held_out_after": result.after,
+                "test_accuracy": test,
+            }
+        )
+    )
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -396,6 +494,7 @@ COMMANDS = {
     "data": cmd_data,
     "list": cmd_list,
     "feedback": cmd_feedback,
+    "finetune": cmd_finetune,
 }
 
 

@@ -9,11 +9,15 @@ and loading the data included); pages read consistent copies with `TrainingJob.s
 so a page can poll as often as it likes and a run outlives the session (or page) that
 started it.
 
+A run is a fresh training run (a `TrainConfig`) or a fine-tune of a chosen model on one
+browser's corrections (a `FinetuneConfig`, digitdraw.finetune); both go through the same
+process, progress, cancel, time limit and one-run-per-server rules.
+
 A run belongs to the session that started it (`owner`): only that session, or an operator,
 may cancel it. It trains a fresh model (never one being served) and, only once it has
 finished, evaluates it and saves it under a new, timestamped name in the user models folder
-(digitdraw.runs, with modelio's atomic write). A cancelled, failed or killed run leaves no
-file at all.
+(digitdraw.runs, with modelio's atomic write; a fine-tune as "<base>-mine-YYYYmmdd-HHMMSS").
+A cancelled, failed or killed run leaves no file at all.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitdraw import config, data, pendigits, recipe, runs, training, worker
+from digitdraw import config, data, feedback, modelio, pendigits, recipe, runs, training, worker
+from digitdraw.finetune import FinetuneSettings
 from digitdraw.recipe import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,9 @@ FINISH_GRACE = 120.0
 # Seconds a training process has to stop after a cancel before it is terminated.
 CANCEL_GRACE = 10.0
 SUPERVISE_EVERY = 0.1  # seconds between the supervisor's looks at the process
+TRAIN, FINETUNE = "train", "finetune"  # the kinds of run
+# A fine-tune of a fine-tune is named after the first base: "cnn-mine-<stamp>", not "cnn-mine-<a>-mine-<b>".
+_MINE_SUFFIX = re.compile(r"-mine-\d{8}-\d{6}(-\d+)?$")
 
 
 class JobError(RuntimeError):
@@ -119,6 +128,61 @@ def checked_config(cfg: TrainConfig) -> TrainConfig:
     return cfg
 
 
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """A fine-tune started from the app: a base model, on one browser's corrections.
+
+    The database is the server's (feedback.db_url()): the process gets it in its environment.
+    """
+
+    base_model: str  # a model's name or file path
+    browser_id: str  # whose corrections (corrections.browser_id()); never shown to other sessions
+    settings: FinetuneSettings = field(default_factory=FinetuneSettings)
+    seed: int = 0
+    time_budget: float | None = None  # seconds for the whole run; None: the server's maximum
+
+    @property
+    def epochs(self) -> int:
+        return self.settings.epochs
+
+
+RunConfig = TrainConfig | FinetuneConfig
+PRIVATE_FIELDS = ("browser_id",)  # kept out of snapshots: whoever has the id sees those drawings
+
+
+def checked_finetune(cfg: FinetuneConfig) -> FinetuneConfig:
+    """`cfg` within this server's limits (as `checked_config`), with a time budget always set."""
+    max_epochs, max_seconds = config.MAX_EPOCHS, config.MAX_TRAIN_SECONDS
+    problems = []
+    if not 1 <= cfg.settings.epochs <= max_epochs:
+        problems.append(
+            f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.settings.epochs})"
+        )
+    if cfg.time_budget is not None and not 0 < cfg.time_budget <= max_seconds:
+        problems.append(
+            f"the time budget must be between 0 and {max_seconds:g} s on this server "
+            f"(asked for {cfg.time_budget:g} s)"
+        )
+    if problems:
+        raise LimitError("Cannot start this fine-tune: " + "; ".join(problems) + ".")
+    if cfg.time_budget is None:
+        cfg = dataclasses.replace(cfg, time_budget=float(max_seconds))
+    return cfg
+
+
+def finetune_model_path(base_path: Path, folder: Path | None = None) -> Path:
+    """<folder>/<base>-mine-YYYYmmdd-HHMMSS.keras: a new name for a fine-tune of `base_path`."""
+    base = _MINE_SUFFIX.sub("", modelio.model_name(base_path) or base_path.stem)
+    return runs.new_model_path(f"{base}-mine", folder)
+
+
+def _what(cfg: RunConfig) -> str:
+    """The run in a few words, for messages."""
+    if isinstance(cfg, FinetuneConfig):
+        return f"a fine-tune of {modelio.model_name(cfg.base_model) or cfg.base_model}"
+    return cfg.architecture
+
+
 # -- The job record ------------------------------------------------------------------------
 
 
@@ -141,8 +205,9 @@ class JobSnapshot(JobState):
     """A consistent copy of a job's state, safe to read while the run goes on."""
 
     id: str
+    kind: str  # TRAIN or FINETUNE
     owner: str | None  # the session that started it; None: started outside the app
-    config: dict
+    config: dict  # the TrainConfig or FinetuneConfig as a dict, less PRIVATE_FIELDS
     started: float  # time.time()
     elapsed: float  # seconds since the start (to the end, once ended)
     epochs: int  # epochs asked for
@@ -158,7 +223,7 @@ class JobSnapshot(JobState):
 class TrainingJob:
     """One run: its configuration, owner, cancel event and state, behind a lock."""
 
-    def __init__(self, cfg: TrainConfig, job_id: str, owner: str | None = None) -> None:
+    def __init__(self, cfg: RunConfig, job_id: str, owner: str | None = None) -> None:
         self.config = cfg
         self.id = job_id
         self.owner = owner
@@ -177,6 +242,10 @@ class TrainingJob:
     @property
     def status(self) -> str:
         return self.state.status
+
+    @property
+    def kind(self) -> str:
+        return FINETUNE if isinstance(self.config, FinetuneConfig) else TRAIN
 
     def may_cancel(self, owner: str | None, operator: bool = False) -> bool:
         """Whether `owner` (a session's id) may cancel this run: its owner, or an operator."""
@@ -235,11 +304,13 @@ class TrainingJob:
             copied = {f.name: getattr(state, f.name) for f in dataclasses.fields(JobState)}
             # Preparing (data, renderings, the model) lasts until fit() starts the callback's clock.
             phase = TRAINING if state.phase == PREPARING and progress.started is not None else state.phase
+            shown = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in PRIVATE_FIELDS}
             return JobSnapshot(
                 **{**copied, "phase": phase, "progress": progress, "notes": list(state.notes)},
                 id=self.id,
+                kind=self.kind,
                 owner=self.owner,
-                config=dataclasses.asdict(cfg),
+                config=shown,
                 started=self._started_wall,
                 elapsed=now - self._start,
                 epochs=cfg.epochs,
@@ -301,18 +372,10 @@ class TrainingJobs:
         problem = mnist_problem(data_dir)
         if problem:
             raise JobError(problem)
-        with self._lock:
-            if self._job is not None and self._job.status == RUNNING:
-                other = self._job
-                started = time.strftime("%H:%M:%S", time.localtime(other._started_wall))
-                raise JobBusy(
-                    f"A training run is already in progress on this server ({other.config.architecture}, "
-                    f"started {started}); wait for it to finish or cancel it."
-                )
-            self._count += 1
-            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._count}", owner)
+
+        def spec(job: TrainingJob) -> str:
             job.out = runs.new_model_path(cfg.architecture, models_dir)
-            spec = worker.run_spec(
+            return worker.run_spec(
                 cfg,
                 out=job.out,
                 deadline=job._started_wall + cfg.time_budget,
@@ -320,8 +383,72 @@ class TrainingJobs:
                 pendigits_path=pen,
                 measure_drawn=measure_drawn,
             )
+
+        return self._launch(cfg, owner, spec)
+
+    def start_finetune(
+        self,
+        cfg: FinetuneConfig,
+        *,
+        owner: str | None = None,
+        data_dir: str | Path | None = None,
+        models_dir: Path | None = None,
+        pendigits_path: Path | None = None,
+        db_url: str | None = None,
+    ) -> TrainingJob:
+        """Start a fine-tune of `cfg.base_model` on `cfg.browser_id`'s corrections; returns its job at once.
+
+        The same refusals as `start` (JobBusy, LimitError, JobError), and JobError for a base model
+        that is unknown or broken. `db_url`: the corrections database (default: feedback.db_url()).
+        Too few corrections fail the run with digitdraw.finetune's message.
+        """
+        cfg = checked_finetune(cfg)
+        try:
+            base = modelio.resolve(cfg.base_model)
+        except modelio.ModelFileError as exc:
+            raise JobError(f"Cannot fine-tune {cfg.base_model!r}: {exc}") from exc
+        broken = next((e for e in modelio.available_models() if e.path == base and e.broken), None)
+        if broken is not None:
+            raise JobError(f"Cannot fine-tune {broken.name!r}: {broken.problem}")
+        pen = pendigits_path if pendigits_path is not None else config.pendigits_path(data=data_dir)
+        if cfg.settings.pen_replay and (pen is None or not Path(pen).is_file()):
+            raise JobError(
+                f"This fine-tune replays pen-drawn digits, but {pendigits.missing_file_message(pen)} "
+                "Or fine-tune without them (pen_replay=0)."
+            )
+        problem = mnist_problem(data_dir)
+        if problem:
+            raise JobError(problem)
+
+        def spec(job: TrainingJob) -> str:
+            job.out = finetune_model_path(base, models_dir)
+            return worker.finetune_spec(
+                base_model=base,
+                browser_id=cfg.browser_id,
+                settings=cfg.settings,
+                seed=cfg.seed,
+                out=job.out,
+                deadline=job._started_wall + cfg.time_budget,
+                data_dir=config.data_dir(data_dir),
+                pendigits_path=pen if cfg.settings.pen_replay else None,
+            )
+
+        return self._launch(cfg, owner, spec, env={feedback.DB_URL_ENV: feedback.db_url(db_url)})
+
+    def _launch(self, cfg: RunConfig, owner: str | None, spec, env: dict | None = None) -> TrainingJob:
+        """Register a job for `cfg` and start its process (`spec(job)` sets job.out, returns the SPEC)."""
+        with self._lock:
+            if self._job is not None and self._job.status == RUNNING:
+                other = self._job
+                started = time.strftime("%H:%M:%S", time.localtime(other._started_wall))
+                raise JobBusy(
+                    f"A training run is already in progress on this server ({_what(other.config)}, "
+                    f"started {started}); wait for it to finish or cancel it."
+                )
+            self._count += 1
+            job = TrainingJob(cfg, f"{time.strftime('%Y%m%d-%H%M%S')}-{self._count}", owner)
             job.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the supervisor
-            job.process = _spawn(spec, job.errors)
+            job.process = _spawn(spec(job), job.errors, env)
             self._job = job
         job.thread = threading.Thread(
             target=_supervise, name=f"digitdraw-train-{job.id}", daemon=True, args=(job,)
@@ -346,10 +473,11 @@ class TrainingJobs:
 # -- The training process --------------------------------------------------------------------
 
 
-def _spawn(spec: str, errors) -> subprocess.Popen:
+def _spawn(spec: str, errors, extra_env: dict | None = None) -> subprocess.Popen:
     package_root = str(Path(__file__).resolve().parent.parent)  # this copy of digitdraw, whatever the cwd
     env = {
         **os.environ,
+        **(extra_env or {}),
         "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
     }
     return subprocess.Popen(

@@ -1,12 +1,15 @@
 """The training process the app's server starts for each run: `python -m digitdraw.worker SPEC`.
 
-SPEC is one JSON object (`run_spec` builds it): the recipe, where the data is, where to save
-and the run's deadline. The process lowers its own CPU priority first, so drawing on the
+SPEC is one JSON object (`run_spec` or `finetune_spec` builds it): what to run ("kind": a
+fresh training run with its recipe, or a fine-tune of a model on one browser's corrections),
+where the data is, where to save and the run's deadline. The corrections database's URL comes
+in $DIGITDRAW_DB_URL, not in SPEC: a PostgreSQL URL may hold a password, and a command line is
+visible to every user of the machine. The process lowers its own CPU priority first, so drawing on the
 server stays fast while it trains, then loads the data, trains, evaluates and saves, and
 tells the server how it goes as JSON lines on its standard output (`PROTOCOL`):
 
     {"event": "progress", "epoch", "step", "steps", "trained", "batches": [new], "epoch_end": [new]}
-    {"event": "phase", "phase": "evaluating" | "saving"}
+    {"event": "phase", "phase": "evaluating" | "saving"}  (a fine-tune: "evaluating" only)
     {"event": "end", "status": "finished" | "cancelled" | "failed", ...}
 
 A line "cancel" on its standard input (or the input closing: the server is gone) stops the
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import threading
 import time
@@ -36,12 +40,42 @@ def run_spec(
 
     return json.dumps(
         {
+            "kind": "train",
             "config": dataclasses.asdict(cfg),
             "out": str(out),
             "deadline": deadline,
             "data_dir": None if data_dir is None else str(data_dir),
             "pendigits": None if pendigits_path is None else str(pendigits_path),
             "measure_drawn": measure_drawn,
+        }
+    )
+
+
+def finetune_spec(
+    *,
+    base_model: Path,
+    browser_id: str,
+    settings,
+    seed: int,
+    out: Path,
+    deadline: float,
+    data_dir=None,
+    pendigits_path=None,
+) -> str:
+    """The JSON for a fine-tune of `base_model` on `browser_id`'s corrections; settings: FinetuneSettings."""
+    import dataclasses
+
+    return json.dumps(
+        {
+            "kind": "finetune",
+            "base_model": str(base_model),
+            "browser_id": browser_id,
+            "settings": dataclasses.asdict(settings),
+            "seed": seed,
+            "out": str(out),
+            "deadline": deadline,
+            "data_dir": None if data_dir is None else str(data_dir),
+            "pendigits": None if pendigits_path is None else str(pendigits_path),
         }
     )
 
@@ -74,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=listen, name="cancel-listener", daemon=True).start()
     try:
-        emit({"event": "end", **_run(json.loads(argv[0]), emit, cancel)})
+        spec = json.loads(argv[0])
+        run = _run_finetune if spec.get("kind") == "finetune" else _run
+        emit({"event": "end", **run(spec, emit, cancel)})
     except _Cancelled:
         emit({"event": "end", "status": "cancelled"})
     except Exception as exc:  # reported to the server, which shows it on the page
@@ -86,12 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(spec: dict, emit, cancel: threading.Event) -> dict:
-    # Imported here, after the priority drop and the stdout swap: TensorFlow is slow to import.
+def _callbacks(spec: dict, emit):
+    """(reporter, deadline): Keras callbacks that send progress to the server and stop at the deadline."""
     import keras
 
-    from digitdraw import data, runs, training
-    from digitdraw.recipe import TrainConfig
+    from digitdraw import training
 
     class Reporter(training.ProgressCallback):
         """ProgressCallback that also sends what is new to the server, a few times a second."""
@@ -140,6 +175,14 @@ def _run(spec: dict, emit, cancel: threading.Event) -> dict:
                 self.reached = True
                 self.model.stop_training = True
 
+    return Reporter(), Deadline()
+
+
+def _run(spec: dict, emit, cancel: threading.Event) -> dict:
+    # Imported here, after the priority drop and the stdout swap: TensorFlow is slow to import.
+    from digitdraw import data, runs, training
+    from digitdraw.recipe import TrainConfig
+
     def check_cancel() -> None:
         if cancel.is_set():
             raise _Cancelled
@@ -148,8 +191,8 @@ def _run(spec: dict, emit, cancel: threading.Event) -> dict:
     pen = Path(spec["pendigits"]) if spec["pendigits"] else None
     mnist = data.load_mnist(spec["data_dir"])
     check_cancel()
-    deadline = Deadline()
-    result = training.train(cfg, mnist, callbacks=[Reporter(), deadline], cancel=cancel, pendigits_path=pen)
+    reporter, deadline = _callbacks(spec, emit)
+    result = training.train(cfg, mnist, callbacks=[reporter, deadline], cancel=cancel, pendigits_path=pen)
     if result.cancelled:
         raise _Cancelled
     notes = []
@@ -179,6 +222,70 @@ def _run(spec: dict, emit, cancel: threading.Event) -> dict:
         "test_accuracy": saved.test_accuracy,
         "drawn_accuracy": saved.drawn_accuracy,
         "notes": notes + saved.notes,
+    }
+
+
+def _run_finetune(spec: dict, emit, cancel: threading.Event) -> dict:
+    """A fine-tune on one browser's corrections (digitdraw.finetune), read from the database."""
+    import keras
+
+    from digitdraw import data
+    from digitdraw.feedback import FeedbackStore, FeedbackStoreError
+    from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections
+
+    settings = FinetuneSettings(**spec["settings"])
+    try:
+        store = FeedbackStore()  # $DIGITDRAW_DB_URL, set by the server
+        try:
+            corrections = store.list_drawings(spec["browser_id"])
+        finally:
+            store.close()
+    except FeedbackStoreError as exc:  # a sentence for the person, as the Draw page shows it
+        return {"status": "failed", "error": f"Could not read your corrections: {exc}"}
+    pen = Path(spec["pendigits"]) if spec["pendigits"] else None
+    mnist = data.load_mnist(spec["data_dir"])
+    if cancel.is_set():
+        raise _Cancelled
+
+    class Measuring(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            emit({"event": "phase", "phase": "evaluating"})
+
+    reporter, deadline = _callbacks(spec, emit)
+    out = Path(spec["out"])
+    base = Path(spec["base_model"])
+    try:
+        result = finetune_on_corrections(
+            base,
+            corrections,
+            mnist,
+            pen,
+            out=out,
+            seed=spec["seed"],
+            settings=settings,
+            callbacks=[reporter, deadline, Measuring()],
+            cancel=cancel,
+            command="python -m digitdraw "
+            + shlex.join(["finetune", "--base", str(base), "--out", str(out), "--seed", str(spec["seed"])])
+            + "  # started from the app, on one browser's corrections",
+        )
+    except FinetuneError as exc:  # already in words for the person
+        return {"status": "failed", "error": str(exc)}
+    # Cancelled in training, or while measuring (the server removes the files of a cancelled run).
+    if result.cancelled or cancel.is_set():
+        raise _Cancelled
+    notes = []
+    if deadline.reached:
+        notes.append(
+            f"Stopped by the time limit (loading the data included) after {result.card['epochs']} of "
+            f"{settings.epochs} epochs; the model so far was kept."
+        )
+    return {
+        "status": "finished",
+        "model_path": str(result.path),
+        "test_accuracy": result.card["test_accuracy"],
+        "drawn_accuracy": None,
+        "notes": notes,
     }
 
 

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, jobs
+from digitdraw import config, feedback, jobs, modelio
+from digitdraw.feedback import NOT_A_DIGIT, FeedbackStore
+from digitdraw.finetune import FinetuneSettings
 from digitdraw.recipe import TrainConfig
-from digitdraw.ui import inspect_page, train_page
+from digitdraw.ui import corrections, inspect_page, train_page
 
 TIMEOUT = 120
 
@@ -248,6 +250,96 @@ def test_a_failed_run_shows_its_message(idle_jobs, monkeypatch):
     monkeypatch.setattr(idle_jobs, "_job", job)
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
     assert "failed: DataError: MNIST data folder /x does not exist." in at.error[0].value
+
+
+# -- Fine-tune on my drawings -----------------------------------------------------------------
+
+
+def save_corrections(browser: str, labels) -> None:
+    """`browser`'s corrections in the server's database, as the Draw page saves."""
+    store = FeedbackStore(feedback.db_url())
+    for label in labels:
+        store.save(browser, label, [[[250.0, 50.0], [250.0, 450.0]]], np.zeros((28, 28), np.float32))
+    store.close()
+
+
+def browser_session(browser: str) -> AppTest:
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
+    at.session_state[corrections.BROWSER_KEY] = browser
+    return at.run()
+
+
+def test_finetune_counts_this_browsers_corrections_and_needs_the_minimum(idle_jobs):
+    need = FinetuneSettings().min_corrections
+    me, other = feedback.new_browser_id(), feedback.new_browser_id()
+    save_corrections(me, [4, 7, NOT_A_DIGIT])
+    save_corrections(other, [1] * need)  # someone else's do not count
+    at = browser_session(me)
+    assert not at.exception
+    shown = texts(at)
+    assert "Fine-tune on my drawings" in shown
+    assert "This browser has saved **3** corrections (1 of them 'not a digit'" in shown
+    start = at.button(key="finetune_start")
+    assert start.disabled
+    assert f"{need - 2} more needed: a fine-tune needs at least {need} corrections" in shown
+    # Only models that work are offered as a base; the cnn first, as on the rest of the page.
+    base = at.selectbox(key="finetune_base")
+    assert base.value == "cnn" and "dense" in base.options[0] + base.options[1]
+
+    save_corrections(me, [d % 10 for d in range(need - 2)])
+    at.run()
+    assert "This browser has saved **" in texts(at) and "more needed" not in texts(at)
+    assert not at.button(key="finetune_start").disabled
+
+
+def test_finetune_start_is_disabled_while_another_visitors_run_is_in_progress(idle_jobs, monkeypatch):
+    me = feedback.new_browser_id()
+    save_corrections(me, [d % 10 for d in range(FinetuneSettings().min_corrections)])
+    monkeypatch.setattr(idle_jobs, "_job", running_job(owner="first visitor"))
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
+    at.session_state[corrections.BROWSER_KEY] = me
+    at.session_state[train_page.OWNER_KEY] = "second visitor"
+    at.run()
+    assert at.button(key="finetune_start").disabled
+    assert "Another visitor's run is in progress" in texts(at)
+
+
+def test_a_running_finetune_shows_its_base_and_progress_to_its_owner(idle_jobs, monkeypatch):
+    cfg = jobs.checked_finetune(jobs.FinetuneConfig("cnn", feedback.new_browser_id()))
+    monkeypatch.setattr(idle_jobs, "_job", jobs.TrainingJob(cfg, "t", owner="me"))
+    at = session("me")
+    assert not at.exception
+    shown = texts(at)
+    assert "Fine-tuning cnn on your corrections" in shown
+    assert f"each correction drawn {FinetuneSettings().copies} times" in shown
+    assert [b.label for b in at.button] == ["Cancel"]
+
+
+def test_a_finished_finetune_shows_the_new_model_and_the_figures_from_its_card(
+    idle_jobs, monkeypatch, tmp_path
+):
+    path = tmp_path / "cnn-mine-20261125-201500.keras"
+    card = {
+        "base_model": {"name": "cnn", "test_accuracy": 0.995},
+        "test_accuracy": 0.994,
+        "corrections": {
+            "trained_on": 40,
+            "held_out": 10,
+            "held_out_accuracy_before": 0.6,
+            "held_out_accuracy_after": 0.9,
+        },
+    }
+    modelio.write_json(modelio.card_path(path), card)
+    cfg = jobs.checked_finetune(jobs.FinetuneConfig("cnn", feedback.new_browser_id()))
+    job = jobs.TrainingJob(cfg, "t", owner="me")
+    job._set(status=jobs.FINISHED, phase=jobs.DONE, model_path=str(path), test_accuracy=0.994)
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = session("me")
+    message = at.success[0].value
+    assert "cnn\\-mine\\-20261125\\-201500" in message  # the name, escaped for Markdown
+    assert "fine-tune of cnn" in message and "Draw" in message
+    assert "held-out corrections (10): 60% → 90%; MNIST 99.5% → 99.4%" in message
+    assert "Trained on 40 corrections" in message
 
 
 # -- Inspect page -----------------------------------------------------------------------------
