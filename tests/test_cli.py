@@ -401,7 +401,18 @@ def test_unknown_architecture_and_command_are_usage_errors(capsys):
     assert "usage: digitdraw" in capsys.readouterr().err
 
 
-SUBCOMMANDS = ("train", "evaluate", "predict", "export", "calibrate", "info", "data", "list", "feedback")
+SUBCOMMANDS = (
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "calibrate",
+    "info",
+    "data",
+    "list",
+    "feedback",
+    "finetune",
+)
 
 
 def test_help_answers_without_importing_tensorflow():
