@@ -1,7 +1,8 @@
 """How fast the Draw page answers: `python bench/draw_latency.py [--drawings 200] [--browser 10]`.
 
-(a) Server side, per drawing: the page's work after a stroke (the app's preprocessing and both
-    shipped models' Predictor.predict_one) on held-out pendigits digits rendered like the canvas.
+(a) Server side, per drawing: the page's work after a stroke (reading.read_drawing: segmentation,
+    the app's preprocessing, both shipped models with their calibration and detectors) on
+    held-out pendigits digits rendered like the canvas.
     Target: p50 <= 10 ms.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
@@ -26,9 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser helpers live with the e2e test
 
-from digitdraw import modelio, pendigits  # noqa: E402
-from digitdraw.predict import Predictor  # noqa: E402
-from digitdraw.preprocess import preprocess  # noqa: E402
+from digitdraw import pendigits, reading  # noqa: E402
 
 # Set in the page: the time of the last pointer-up anywhere (the canvas is in a shadow root;
 # pointer events are composed, so they reach the window).
@@ -41,24 +40,19 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def server_side(n: int, seed: int = 0) -> list[float]:
-    """ms per drawing: preprocess + both models, on n rendered held-out digits."""
-    models = [Predictor(modelio.load(modelio.resolve(name))) for name in ("dense", "cnn")]
+    """ms per drawing: the page's reading (segmentation, preprocessing, both calibrated models with
+    their not-a-digit detectors), on n rendered held-out digits."""
+    models = reading.load_predictors(["dense", "cnn"])
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(digits), size=min(n, len(digits)), replace=False)
     canvases = [pendigits.random_render(digits[i], rng) for i in picks]
     for c in canvases[:5]:  # warm up caches and the models' first calls
-        pre = preprocess(c)
-        if pre.image is not None:
-            for m in models:
-                m.predict_one(pre.image)
+        reading.read_drawing(c, models)
     times = []
     for c in canvases:
         t0 = time.perf_counter()
-        pre = preprocess(c)
-        if pre.image is not None:
-            for m in models:
-                m.predict_one(pre.image)
+        reading.read_drawing(c, models)
         times.append((time.perf_counter() - t0) * 1000)
     return times
 
@@ -109,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f}")
     t = server_side(args.drawings)
     print(
-        f"(a) server side, preprocess + Dense + CNN, {len(t)} drawings: "
+        f"(a) server side, read_drawing with Dense + CNN, {len(t)} drawings: "
         f"p50 {statistics.median(t):.1f} ms, p95 {_pct(t, 95):.1f} ms (target p50 <= 10 ms)"
     )
     if args.browser > 0:
