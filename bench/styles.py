@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import time
-import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
@@ -29,20 +28,8 @@ import numpy as np  # noqa: E402
 
 from digitdraw import config, drawn, modelio, pendigits, styles  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
-from digitdraw.training import parse_writers  # noqa: E402
 
 TARGET = 0.99  # issue 13: every style at least this for the cnn
-
-
-def style_rng(seed: int, name: str) -> np.random.Generator:
-    """One generator per (seed, style): a style's drawings do not depend on which others exist."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
-
-
-def styled_set(digits, name: str, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = style_rng(seed, name)
-    redrawn = styles.styled_digits(digits, name, rng)
-    return pendigits.rendered_dataset(redrawn, rng, copies=copies)
 
 
 def misreadings(truth: np.ndarray, predicted: np.ndarray, top: int = 3) -> str:
@@ -59,7 +46,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", action="append", help="name or path (repeatable; default dense, cnn)")
-    parser.add_argument("--writers", default=drawn.HOLDOUT, help=f"default {drawn.HOLDOUT} (held out)")
+    parser.add_argument(
+        "--writers", default=pendigits.HOLDOUT_WRITERS, help=f"default {pendigits.HOLDOUT_WRITERS} (held out)"
+    )
     parser.add_argument("--copies", type=int, default=drawn.EVAL_COPIES)
     parser.add_argument("--seed", type=int, default=drawn.EVAL_SEED)
     parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
@@ -70,9 +59,9 @@ def main() -> int:
         print(f"No pendigits file: set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV}.", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    digits = pendigits.load_pendigits(path, writers=parse_writers(args.writers))
+    digits = pendigits.load_pendigits(path, writers=args.writers)
     plain_x, plain_y = drawn.drawn_set(path, args.writers, args.copies, args.seed)
-    sets = {name: styled_set(digits, name, args.copies, args.seed) for name in styles.STYLES}
+    sets = {name: drawn.styled_set(digits, name, args.copies, args.seed) for name in styles.STYLES}
     total = len(plain_x) + sum(len(x) for x, _ in sets.values())
     print(
         f"writers {args.writers}, {args.copies} drawings a digit, seed {args.seed}: {len(plain_x)} plain "

@@ -80,6 +80,13 @@ class TrainConfig:
     finetune_blend: float = _option(
         1.0, "end with weights this far from those before that phase to those after it (0-1; 1: after)"
     )
+    # Conventions that MNIST and the tuning writers barely contain (a slashed zero, an open nine).
+    pen_styles: int = _option(
+        0,
+        "also draw each pen digit this many times in every handwriting style of its class "
+        "(digitdraw.styles), in both phases (needs --pen-writers)",
+        show="{} drawings of each in every style of its class (digitdraw.styles)",
+    )
     # More than one device (digitdraw.distribute): batch_size and learning_rate stay per replica,
     # and the run scales both by the replicas, so a recipe means the same on one device or eight.
     distribute: bool = _option(
@@ -146,6 +153,10 @@ def recipe_problems(cfg: TrainConfig) -> list[str]:
         problems.append(
             "a fine-tune phase (--finetune-epochs) trains on pen digits: give pen writers (--pen-writers)"
         )
+    if cfg.pen_styles < 0:
+        problems.append(f"styled drawings (--pen-styles) cannot be negative (asked for {cfg.pen_styles})")
+    if cfg.pen_styles and not cfg.pen_writers:
+        problems.append("styled drawings (--pen-styles) redraw pen digits: give pen writers (--pen-writers)")
     if not 0 <= cfg.finetune_blend <= 1:
         problems.append(
             f"the fine-tune blend (--finetune-blend) must be from 0 to 1 (asked for {cfg.finetune_blend:g})"

@@ -79,6 +79,9 @@ def evaluate_and_save(
     elif measure_drawn:
         notes.append(f"Drawn-digit accuracy not measured: no pendigits file (set ${config.PENDIGITS_ENV}).")
     card = cards.make_card(result, test, data_source=mnist.source, command=command, drawn=drawn_card)
+    if drawn_card is not None:  # beside the plain split: the same writers in other handwriting conventions
+        styles = drawn.styles_evaluation(predictor, Path(pendigits_path))
+        card["styles_accuracy"] = drawn.styles_summary(styles)
     if before_save is not None:
         before_save()
     modelio.save(model, out, card)

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitdraw import architectures, distribute, pendigits
+from digitdraw import architectures, distribute, pendigits, styles
 from digitdraw.data import Mnist, to_model_input
 from digitdraw.preprocess import preprocess
 from digitdraw.recipe import TrainConfig
@@ -209,7 +209,22 @@ def training_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
         )
         x = np.concatenate([x, px.astype(np.float32)])
         y = np.concatenate([y, py.astype(y.dtype)])
+    if config.pen_writers and config.pen_styles > 0:  # after the plain ones: without styles, as before
+        digits = pendigits.load_pendigits(pendigits_path, writers=config.pen_writers)
+        sx, sy = styled_pen_arrays(digits, config, rng)
+        x = np.concatenate([x, sx])
+        y = np.concatenate([y, sy.astype(y.dtype)])
     return x, y
+
+
+def styled_pen_arrays(digits, config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each pen digit redrawn `config.pen_styles` times in every style of its class, rendered
+    (and distorted, with `pen_distort`) like the plain pen digits."""
+    redrawn = [
+        d for name in styles.STYLES for d in styles.styled_digits(digits, name, rng, copies=config.pen_styles)
+    ]
+    x, y = pendigits.rendered_dataset(redrawn, rng, distorted=config.pen_distort)
+    return x.astype(np.float32), y
 
 
 def finetune_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +239,10 @@ def finetune_arrays(config: TrainConfig, mnist: Mnist, pendigits_path=None) -> t
     if config.mnist_piped:  # the same images through the pipeline too, as in the main phase
         x = np.concatenate([x, through_pipeline(mnist.x_train[order])])
         y = np.concatenate([y, mnist.y_train[order]])
+    if config.pen_styles > 0:  # fresh styled drawings too, so the blend keeps what the main phase taught
+        sx, sy = styled_pen_arrays(digits, config, rng)
+        x = np.concatenate([x, sx])
+        y = np.concatenate([y, sy.astype(y.dtype)])
     return x, y
 
 

@@ -35,6 +35,7 @@ CUSTOM = [
         finetune_mnist=20000,
         finetune_blend=0.5,
     ),
+    TrainConfig("cnn", pen_writers="1-24", pen_copies=4, pen_distort=True, pen_styles=2, finetune_epochs=1),
 ]
 
 
@@ -124,3 +125,18 @@ def test_describe_says_the_recipe_in_one_line():
         "1 epochs · batch 128 · learning rate 0.003 · augmentation off · 2,000 MNIST images · "
         "then 2 fine-tune epochs"
     )
+
+
+def test_styled_drawings_read_in_the_recipe_line_and_need_pen_writers():
+    cfg = TrainConfig("cnn", epochs=1, pen_writers="1-24", pen_copies=2, pen_styles=1)
+    assert recipe.describe(cfg).endswith(
+        "pen digits of writers 1-24 · 2 drawings of each · 1 drawings of each in every style of its class "
+        "(digitdraw.styles)"
+    )
+    assert "--pen-styles 1" in runs.cli_command(cfg)
+    assert "--pen-styles" not in runs.cli_command(dataclasses.replace(cfg, pen_styles=0))
+    assert recipe.recipe_problems(cfg) == []
+    (alone,) = recipe.recipe_problems(TrainConfig("cnn", pen_styles=1))
+    assert "--pen-styles" in alone and "--pen-writers" in alone
+    (negative,) = recipe.recipe_problems(dataclasses.replace(cfg, pen_styles=-1))
+    assert "--pen-styles" in negative and "asked for -1" in negative

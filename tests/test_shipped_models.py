@@ -6,16 +6,20 @@ import cv2
 import numpy as np
 import pytest
 
-from digitdraw import architectures, config, drawn, modelio, pendigits, preprocess
+from digitdraw import architectures, config, drawn, modelio, pendigits, preprocess, styles
 from digitdraw.evaluate import evaluate
 from digitdraw.predict import Predictor
 
 # Floors that the shipped models must keep: what they score now, rounded down, so that a
 # retrained model that reads digits worse fails here. The issues' targets are MNIST test
-# dense >= 98.2% (met: 98.98%) and cnn >= 99.5% (met: 99.51%); drawn digits of held-out
-# writers dense >= 97.0% (met: 98.23%) and cnn >= 99.0% (met: 99.07%). See the README.
+# dense >= 98.2% (met: 98.74%) and cnn >= 99.5% (met: 99.50%, exactly); drawn digits of held-out
+# writers dense >= 97.0% (met: 98.40%) and cnn >= 99.0% (met: 99.10%). See the README.
 SHIPPED = {"dense": 0.985, "cnn": 0.995}
 DRAWN_TARGETS = {"dense": 0.98, "cnn": 0.99}
+# The styles split (the same held-out writers redrawn in handwriting conventions, digitdraw.styles),
+# all styles together: what the models score now (dense 97.94%, cnn 98.71%), rounded down. Issue 13
+# asks >= 99.0% for every style of the cnn (not met yet); docs/experiments.md has each style's figure.
+STYLES_FLOORS = {"dense": 0.975, "cnn": 0.985}
 CARD_FIELDS = {
     "architecture",
     "api",
@@ -28,6 +32,7 @@ CARD_FIELDS = {
     "test_accuracy",
     "per_class_accuracy",
     "drawn_digit_accuracy",
+    "styles_accuracy",
     "versions",
     "created",
     "command",
@@ -78,6 +83,21 @@ def test_card_records_drawn_digit_accuracy_on_held_out_writers(shipped, pendigit
     assert recorded["images"] == measured.confusion.sum() > 1000
     assert measured.accuracy == pytest.approx(recorded["accuracy"], abs=1e-3)
     assert measured.accuracy >= DRAWN_TARGETS[name]
+
+
+def test_card_records_the_styles_split_beside_the_plain_one(shipped, pendigits_file):
+    name, _, model, card = shipped
+    recorded = card["styles_accuracy"]
+    assert recorded["writers"] == card["drawn_digit_accuracy"]["writers"] == "25-30"
+    measured = drawn.styles_evaluation(Predictor(model), pendigits_file)
+    assert set(recorded["per_style"]) == set(styles.STYLES) == set(measured)
+    for style, evaluation in measured.items():
+        mine = recorded["per_style"][style]
+        assert mine["digit"] == styles.STYLES[style].digit
+        assert mine["images"] == evaluation.confusion.sum() > 200
+        assert evaluation.accuracy == pytest.approx(mine["accuracy"], abs=1e-3), style
+    assert recorded["images"] == sum(e.confusion.sum() for e in measured.values())
+    assert recorded["accuracy"] >= STYLES_FLOORS[name]
 
 
 def test_mnist_upscaled_tenfold_reads_as_well_through_the_app_pipeline(shipped, mnist):
