@@ -78,7 +78,8 @@ def test_mnist_files_names_what_the_loader_would_read_without_reading_it(tmp_pat
     assert data.mnist_files(folder) == {"npz": folder / "mnist.npz"}
     (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
     assert data.mnist_files(folder) == {  # the IDX files come first, as load_from_folder reads them
-        key: folder / name for key, name in zip(data.IDX_NAMES, [*names, "t10k-labels-idx1-ubyte.gz"])
+        key: folder / name
+        for key, name in zip(data.IDX_NAMES, [*names, "t10k-labels-idx1-ubyte.gz"], strict=True)
     }
 
 
