@@ -132,11 +132,12 @@ def checked_config(cfg: TrainConfig) -> TrainConfig:
     max_epochs, max_seconds = _limits()
     problems = recipe.recipe_problems(cfg)
     if cfg.cpu_replicas:
-        # The server has already started TensorFlow, and a process splits its CPU only before that.
+        # Logical CPUs exist to test the distributed code path: they make a run no faster, and
+        # the server's CPU is shared with the people drawing. The page offers only the GPUs.
         problems.append(
-            f"CPU replicas ({cfg.cpu_replicas} asked for) cannot be made here: this server has already "
-            "started TensorFlow, and the CPU can be split only before that. Train on all GPUs instead, "
-            "or run `python -m digitdraw train --distribute --cpu-replicas N` from a shell"
+            f"CPU replicas ({cfg.cpu_replicas} asked for) are not offered on this server: they split one "
+            "CPU to test distributed training and make a run no faster. Train on all GPUs instead, or "
+            f"run `python -m digitdraw train --distribute --cpu-replicas {cfg.cpu_replicas}` from a shell"
         )
     if cfg.epochs > max_epochs:
         problems.append(f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.epochs})")
