@@ -47,6 +47,7 @@ def make_card(
             "pen_copies": config.pen_copies,
         },
         "training": dataclasses.asdict(config),
+        "distribution": result.distribution,
         "epochs": result.epochs_done,
         "batch_size": config.batch_size,
         "seed": config.seed,

@@ -180,7 +180,7 @@ def is_terminal(stream) -> bool:
 
 
 def cmd_train(args) -> int:
-    from digitdraw import runs, training
+    from digitdraw import distribute, modelio, runs, training
 
     cfg = recipe.config_from_flags(args, args.preset)
     problems = recipe.recipe_problems(cfg)
@@ -189,6 +189,7 @@ def cmd_train(args) -> int:
     out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
     if out.suffix != ".keras":
         return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")
+    modelio.check_name(modelio.model_name(out) or "")  # a bad name is refused before training, not after
 
     mnist = data.load_mnist(args.data_dir)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -197,6 +198,10 @@ def cmd_train(args) -> int:
         f"Training {cfg.architecture} ({cfg.api}) on {mnist.source}: {recipe.describe(cfg)}", file=sys.stderr
     )
     print("Recipe: digitdraw train " + shlex.join(recipe.to_flags(cfg)), file=sys.stderr)
+    if cfg.distribute:
+        # Made here, before anything runs on TensorFlow (train asks for the same devices again).
+        summary = distribute.for_recipe(cfg).summary(cfg)
+        print("Distribution: " + json.dumps(summary), file=sys.stderr)
     try:
         # On a terminal Keras's bar; elsewhere one plain line an epoch.
         tty = is_terminal(sys.stdout)
@@ -509,10 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command not in WITHOUT_TENSORFLOW:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
+        from digitdraw.distribute import DistributeError
         from digitdraw.export import ExportError
-        from digitdraw.modelio import ModelFileError
+        from digitdraw.modelio import ModelFileError  # ModelNameError among them
 
-        errors += (ModelFileError, ExportError)
+        errors += (ModelFileError, ExportError, DistributeError)
     try:
         return COMMANDS[args.command](args)
     except errors as exc:

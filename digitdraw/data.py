@@ -97,6 +97,22 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def mnist_files(folder: str | os.PathLike) -> dict[str, Path] | None:
+    """MNIST's files in `folder`, found by name without reading them; None when it has neither set.
+
+    The four IDX files (gzipped or not) under IDX_NAMES' keys, or {"npz": mnist.npz}: what
+    `load_from_folder` would read, the IDX files first.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    paths = {key: _find_idx(folder, stem) for key, stem in IDX_NAMES.items()}
+    if all(paths.values()):
+        return paths
+    npz = folder / "mnist.npz"
+    return {"npz": npz} if npz.is_file() else None
+
+
 def _check_pair(images: np.ndarray, labels: np.ndarray, what: str, folder: Path) -> None:
     if len(images) != len(labels):
         raise DataError(f"{folder}: {what} has {len(images)} images but {len(labels)} labels.")

@@ -23,6 +23,7 @@ A cancelled, failed or killed run leaves no file at all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -97,13 +98,29 @@ def mnist_problem(data_dir: str | Path | None = None) -> str | None:
         return f"Training needs the MNIST data set, and this server has none configured. {how}"
     if not folder.is_dir():
         return f"Training needs the MNIST data set: the folder {folder} does not exist. {how}"
-    idx = all(data._find_idx(folder, stem) for stem in data.IDX_NAMES.values())
-    if idx or (folder / "mnist.npz").is_file():
+    if data.mnist_files(folder) is not None:
         return None
     return f"Training needs the MNIST data set: {folder} has neither the four IDX files nor mnist.npz. {how}"
 
 
 # -- Limits --------------------------------------------------------------------------------
+
+
+def _limits() -> tuple[int, float]:
+    """This server's (MAX_EPOCHS, MAX_TRAIN_SECONDS), read now (tests patch them); a LimitError
+    naming the variable when one is set to something unusable."""
+    try:
+        return int(config.MAX_EPOCHS), float(config.MAX_TRAIN_SECONDS)
+    except config.ConfigError as exc:
+        raise LimitError(f"Cannot start a run: {exc}") from exc
+
+
+@functools.cache
+def gpu_count() -> int:
+    """The GPUs TensorFlow sees in this process (asked once: the answer does not change while it runs)."""
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
 
 
 def checked_config(cfg: TrainConfig) -> TrainConfig:
@@ -112,8 +129,16 @@ def checked_config(cfg: TrainConfig) -> TrainConfig:
     Refuses (LimitError) rather than silently clamping what the user asked for, except that
     a missing time budget becomes the server's maximum: every run must be able to end.
     """
-    max_epochs, max_seconds = config.MAX_EPOCHS, config.MAX_TRAIN_SECONDS  # read now: tests patch them
+    max_epochs, max_seconds = _limits()
     problems = recipe.recipe_problems(cfg)
+    if cfg.cpu_replicas:
+        # Logical CPUs exist to test the distributed code path: they make a run no faster, and
+        # the server's CPU is shared with the people drawing. The page offers only the GPUs.
+        problems.append(
+            f"CPU replicas ({cfg.cpu_replicas} asked for) are not offered on this server: they split one "
+            "CPU to test distributed training and make a run no faster. Train on all GPUs instead, or "
+            f"run `python -m digitdraw train --distribute --cpu-replicas {cfg.cpu_replicas}` from a shell"
+        )
     if cfg.epochs > max_epochs:
         problems.append(f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.epochs})")
     if cfg.time_budget is not None and cfg.time_budget > max_seconds:
@@ -152,7 +177,7 @@ PRIVATE_FIELDS = ("browser_id",)  # kept out of snapshots: whoever has the id se
 
 def checked_finetune(cfg: FinetuneConfig) -> FinetuneConfig:
     """`cfg` within this server's limits (as `checked_config`), with a time budget always set."""
-    max_epochs, max_seconds = config.MAX_EPOCHS, config.MAX_TRAIN_SECONDS
+    max_epochs, max_seconds = _limits()
     problems = []
     if not 1 <= cfg.settings.epochs <= max_epochs:
         problems.append(

@@ -276,6 +276,8 @@ class TrainResult:
     cancelled: bool = False
     stopped_by_budget: bool = False
     train_size: int = 0
+    # Strategy, replicas, devices and scaled batch and rate of a distributed run (Distribution.summary).
+    distribution: dict | None = None
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps: int, *, warmup: bool = True) -> None:
@@ -381,4 +383,5 @@ def train(
         cancelled=bool(canceller and canceller.cancelled),
         stopped_by_budget=bool(budget and budget.exhausted),
         train_size=len(x),
+        distribution=dist.summary(config) if config.distribute else None,
     )

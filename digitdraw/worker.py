@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=listen, name="cancel-listener", daemon=True).start()
     try:
+        from digitdraw import quiet
+
+        # Before anything else imports TensorFlow, as the CLI does: its start-up lines stay out of
+        # the run's log, and it loads with the same settings as `digitdraw train`.
+        quiet.import_tensorflow()
         spec = json.loads(argv[0])
         run = _run_finetune if spec.get("kind") == "finetune" else _run
         emit({"event": "end", **run(spec, emit, cancel)})

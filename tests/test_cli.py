@@ -116,6 +116,14 @@ def test_train_refuses_an_out_path_that_is_not_keras(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", [" padded", "tab\there"])
+def test_train_refuses_an_out_name_no_model_can_have_before_training(capsys, tmp_path, name):
+    code, _, err = run(capsys, "train", "--arch", "dense", "--out", tmp_path / f"{name}.keras")
+    assert code == 2
+    assert err.startswith("digitdraw: error: The model name") and "Training" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_refuses_a_finetune_phase_without_pen_digits(capsys, tmp_path):
     code, _, err = run(
         capsys, "train", "--arch", "dense", "--finetune-epochs", "2", "--out", tmp_path / "m.keras"

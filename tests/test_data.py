@@ -64,6 +64,25 @@ def test_reads_keras_mnist_npz(tmp_path):
     assert loaded.source.endswith("mnist.npz")
 
 
+def test_mnist_files_names_what_the_loader_would_read_without_reading_it(tmp_path):
+    folder = tmp_path / "mnist"
+    assert data.mnist_files(folder) is None  # no such folder
+    folder.mkdir()
+    assert data.mnist_files(folder) is None  # an empty one
+    # Empty files: found by name, never decoded (reading them would fail).
+    names = ["train-images-idx3-ubyte.gz", "train-labels.idx1-ubyte", "t10k-images-idx3-ubyte"]
+    for name in names:
+        (folder / name).write_bytes(b"")
+    assert data.mnist_files(folder) is None  # three of the four
+    (folder / "mnist.npz").write_bytes(b"")
+    assert data.mnist_files(folder) == {"npz": folder / "mnist.npz"}
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    assert data.mnist_files(folder) == {  # the IDX files come first, as load_from_folder reads them
+        key: folder / name
+        for key, name in zip(data.IDX_NAMES, [*names, "t10k-labels-idx1-ubyte.gz"], strict=True)
+    }
+
+
 def test_load_mnist_reads_the_configured_folder(tmp_path, monkeypatch):
     small = write_mnist_folder(tmp_path / "env", gz=True)
     monkeypatch.setenv(config.DATA_DIR_ENV, str(small.folder))

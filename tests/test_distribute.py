@@ -47,6 +47,12 @@ def test_two_cpu_replicas_train_a_model_that_learns_and_loads_like_any_other(tmp
     card = modelio.read_card(out)
     assert card["training"]["distribute"] is True and card["training"]["cpu_replicas"] == 2
     assert "--distribute --cpu-replicas 2" in card["command"]
+    assert card["distribution"]["strategy"] == "MirroredStrategy"
+    assert card["distribution"]["replicas"] == len(card["distribution"]["devices"]) == 2
+    assert card["distribution"]["global_batch_size"] == 2 * card["distribution"]["per_replica_batch_size"]
+    # The command says so before it trains, beside the recipe.
+    said = next(line for line in done.stderr.splitlines() if line.startswith("Distribution: "))
+    assert json.loads(said.removeprefix("Distribution: ")) == card["distribution"]
 
     # Loaded like any other model file, it reads MNIST as the card says.
     predictor = Predictor(modelio.load(out))

@@ -12,6 +12,8 @@ import datetime as dt
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -217,6 +219,27 @@ def test_a_training_process_that_dies_marks_the_run_failed_and_leaves_no_file(mn
     assert files_in(tmp_path) == []
 
 
+def test_the_training_process_keeps_tensorflows_start_up_lines_out_of_its_log():
+    # A spec it cannot run: the process still loads TensorFlow, then reports the failure.
+    env = {**os.environ, "PYTHONPATH": str(config.REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "digitdraw.worker", "{}"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "event": "end",
+        "status": "failed",
+        "error": "KeyError: 'config'",
+    }
+    assert "KeyError: 'config'" in done.stderr  # its own traceback is kept
+    for chatter in ("absl::InitializeLog", "oneDNN", "cuda drivers", "cpu_feature_guard"):
+        assert chatter not in done.stderr
+
+
 def test_the_training_process_runs_at_a_lower_cpu_priority(mnist_dir, tmp_path):
     job = jobs.TrainingJobs().start(TrainConfig("dense", epochs=1), data_dir=mnist_dir, models_dir=tmp_path)
     try:
@@ -232,8 +255,9 @@ def test_the_training_process_runs_at_a_lower_cpu_priority(mnist_dir, tmp_path):
 
 
 def test_runs_beyond_the_server_limits_are_refused_before_they_start(monkeypatch, tmp_path):
-    monkeypatch.setattr(config, "MAX_EPOCHS", 3)
-    monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 60.0)
+    # Through the environment, as an operator sets them (config reads them when used).
+    monkeypatch.setenv("DIGITDRAW_MAX_EPOCHS", "3")
+    monkeypatch.setenv("DIGITDRAW_MAX_TRAIN_SECONDS", "60")
     runner = jobs.TrainingJobs()
     too_long = TrainConfig("dense", epochs=4)
     with pytest.raises(jobs.LimitError, match="between 1 and 3"):
@@ -243,6 +267,32 @@ def test_runs_beyond_the_server_limits_are_refused_before_they_start(monkeypatch
     with pytest.raises(jobs.LimitError, match="unknown architecture 'lstm'"):
         runner.start(TrainConfig("lstm", epochs=1), models_dir=tmp_path)
     assert runner.current() is None  # nothing was started
+
+
+def test_cpu_replicas_are_refused_in_the_app_saying_why(tmp_path):
+    # Logical CPUs only test the distributed path; the app offers the GPUs, the CLI the rest.
+    runner = jobs.TrainingJobs()
+    cfg = TrainConfig("dense", epochs=1, distribute=True, cpu_replicas=2)
+    with pytest.raises(jobs.LimitError, match=r"CPU replicas .*--distribute --cpu-replicas 2` from a shell"):
+        runner.start(cfg, models_dir=tmp_path)
+    assert runner.current() is None and files_in(tmp_path) == []
+    # Distributing over the GPUs (however many there are) is allowed.
+    assert jobs.checked_config(replace(cfg, cpu_replicas=0)).distribute is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DIGITDRAW_MAX_EPOCHS", "abc"), ("DIGITDRAW_MAX_TRAIN_SECONDS", "-5")]
+)
+def test_a_limit_set_to_something_unusable_refuses_runs_naming_the_variable(
+    monkeypatch, tmp_path, variable, value
+):
+    monkeypatch.setenv(variable, value)
+    runner = jobs.TrainingJobs()
+    with pytest.raises(jobs.LimitError, match=rf"\${variable}='{value}' is not usable"):
+        runner.start(TrainConfig("dense", epochs=1), models_dir=tmp_path)
+    with pytest.raises(jobs.LimitError, match=rf"\${variable}"):
+        jobs.checked_finetune(jobs.FinetuneConfig(base_model="dense", browser_id="b"))
+    assert runner.current() is None
 
 
 def test_a_run_with_pen_digits_is_refused_clearly_when_the_file_is_missing(monkeypatch, tmp_path):
@@ -272,7 +322,7 @@ def test_the_recorded_command_repeats_the_pen_digits():
 
 
 def test_every_run_gets_a_time_budget_no_larger_than_the_servers(monkeypatch):
-    monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 45.0)
+    monkeypatch.setenv("DIGITDRAW_MAX_TRAIN_SECONDS", "45")
     assert jobs.checked_config(TrainConfig(epochs=1)).time_budget == 45.0
     assert jobs.checked_config(TrainConfig(epochs=1, time_budget=10)).time_budget == 10
     for bad in (

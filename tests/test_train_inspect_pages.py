@@ -75,6 +75,47 @@ def test_train_page_offers_every_architecture_api_and_recipe(idle_jobs):
     assert at.toggle(key="train_augment") is not None
 
 
+def test_the_caption_describes_the_architecture_the_recipe_trains(idle_jobs):
+    from digitdraw import architectures, recipe
+
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    at.selectbox(key="train_arch").set_value("cnn").run()
+    at.radio(key="train_recipe").set_value("quick").run()
+    trained = recipe.preset("quick", "cnn").architecture  # the lighter cnn_quick
+    assert trained != "cnn"
+    assert architectures.DESCRIPTIONS[trained] in texts(at)
+    assert architectures.DESCRIPTIONS["cnn"] not in texts(at)
+    at.radio(key="train_recipe").set_value("custom").run()  # your own recipe trains what you picked
+    assert architectures.DESCRIPTIONS["cnn"] in texts(at)
+
+
+@pytest.mark.parametrize(("gpus", "offered"), [(0, False), (1, False), (2, True)])
+def test_train_on_all_gpus_is_offered_only_with_more_than_one(idle_jobs, monkeypatch, gpus, offered):
+    monkeypatch.setattr(jobs, "gpu_count", lambda: gpus)
+    started = []
+    monkeypatch.setattr(jobs.TrainingJobs, "start", lambda self, cfg, **kw: started.append(cfg))
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    at.radio(key="train_recipe").set_value("custom").run()
+    toggles = [t.key for t in at.toggle]
+    assert ("train_distribute" in toggles) is offered
+    if offered:
+        at.toggle(key="train_distribute").set_value(True).run()
+    if not jobs.mnist_problem():
+        at.button(key="train_start").click().run()
+        assert [cfg.distribute for cfg in started] == [offered]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("DIGITDRAW_MAX_EPOCHS", "abc"), ("DIGITDRAW_MAX_TRAIN_SECONDS", "0")]
+)
+def test_an_unusable_limit_is_a_message_and_start_is_disabled(idle_jobs, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(f"${variable}='{value}'" in e.value for e in at.error)
+    assert at.button(key="train_start").disabled
+
+
 def test_standard_recipe_adds_pen_drawn_digits_when_the_file_is_here(idle_jobs, monkeypatch, tmp_path):
     pen = tmp_path / "train.jsonl"
     pen.write_text('{"label": 1, "writer": 1, "strokes": [[[0, 0], [0, 50]]]}\n')

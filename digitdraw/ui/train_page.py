@@ -155,6 +155,14 @@ def _unlocked(password: str) -> bool:
 def _form(busy: str | None) -> None:
     """The recipe's choices and Start; `busy` says why Start is disabled (another run), if it is."""
     st.subheader("New run")
+    try:  # read now: a bad value in the environment is a message here, not a traceback
+        max_epochs, max_seconds = int(config.MAX_EPOCHS), float(config.MAX_TRAIN_SECONDS)
+    except config.ConfigError as exc:
+        st.error(str(exc), icon=":material/settings:")
+        why = "This server's training limits are not usable (see above); the operator must fix them."
+        st.button("Start training", type="primary", key="train_start", disabled=True, help=why)
+        st.caption(why)
+        return
     missing = jobs.mnist_problem()
     if missing:
         st.warning(missing, icon=":material/dataset:")
@@ -167,7 +175,7 @@ def _form(busy: str | None) -> None:
             index=names.index("cnn") if "cnn" in names else 0,
             key="train_arch",
         )
-        st.caption(architectures.DESCRIPTIONS[arch])
+        about = st.empty()  # what the recipe trains, once the recipe is chosen (below)
         api = st.radio(
             "Keras API",
             architectures.APIS,
@@ -186,12 +194,19 @@ def _form(busy: str | None) -> None:
             "longer, with augmentation, for a better model. Custom: set everything yourself.",
         )
     base = recipe.preset("quick" if chosen == "custom" else chosen, arch)
+    # A preset may train a lighter variant (quick cnn: cnn_quick); a custom recipe trains the choice.
+    trained = arch if chosen == "custom" else base.architecture
+    about.caption(
+        architectures.DESCRIPTIONS[trained]
+        if trained == arch
+        else f"The {chosen} recipe trains `{trained}`: {architectures.DESCRIPTIONS[trained]}"
+    )
     custom = None
     with right:
         if chosen == "custom":
             c1, c2 = st.columns(2)
             epochs = c1.number_input(
-                "Epochs", 1, config.MAX_EPOCHS, min(base.epochs, config.MAX_EPOCHS), key="train_epochs"
+                "Epochs", 1, max_epochs, min(base.epochs, max_epochs), key="train_epochs"
             )
             batch = c2.select_slider("Batch size", BATCH_SIZES, value=base.batch_size, key="train_batch")
             lr = c1.select_slider(
@@ -214,6 +229,14 @@ def _form(busy: str | None) -> None:
                 "learning_rate": float(lr),
                 "augment": bool(augment),
             }
+            if jobs.gpu_count() > 1:  # offered only where there is more than one GPU to share a run
+                custom["distribute"] = c2.toggle(
+                    "Train on all GPUs",
+                    value=False,
+                    key="train_distribute",
+                    help=f"tf.distribute.MirroredStrategy over this server's {jobs.gpu_count()} GPUs: "
+                    "each takes a slice of every batch. Batch size and learning rate are per GPU.",
+                )
         else:
             st.markdown(
                 f"**{chosen.capitalize()}** for {arch}: {base.epochs} epochs, batch {base.batch_size}, "
@@ -243,7 +266,7 @@ def _form(busy: str | None) -> None:
                 f"No pendigits file on this server (set ${config.PENDIGITS_ENV}): "
                 "this run trains on MNIST alone."
             )
-        limit = int(config.MAX_TRAIN_SECONDS)
+        limit = int(max_seconds)
         budget = st.number_input(
             "Time limit (seconds)",
             1,
