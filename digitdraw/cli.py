@@ -128,10 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
             "data folder)",
         )
 
-    ft = sub.add_parser(
-        "finetune",
-        help="fine-tune a model on every stored correction (digitdraw.finetune) and save it with its card",
-    )
+    ft = command("finetune", "fine-tune a model on every stored correction and save it with its card")
     ft.add_argument(
         "--base", required=True, metavar="MODEL", help="the model to start from: a name or a path"
     )

@@ -195,8 +195,8 @@ def test_a_finetune_is_refused_before_it_starts_for_an_unknown_base_or_beyond_th
     me = feedback.new_browser_id()
     with pytest.raises(jobs.JobError, match="Cannot fine-tune 'no-such-model': No model named"):
         runner.start_finetune(jobs.FinetuneConfig("no-such-model", me), models_dir=tmp_path)
-    monkeypatch.setattr(config, "MAX_EPOCHS", 2)
-    monkeypatch.setattr(config, "MAX_TRAIN_SECONDS", 60.0)
+    monkeypatch.setenv("DIGITDRAW_MAX_EPOCHS", "2")
+    monkeypatch.setenv("DIGITDRAW_MAX_TRAIN_SECONDS", "60")
     with pytest.raises(jobs.LimitError, match="epochs must be between 1 and 2"):
         runner.start_finetune(jobs.FinetuneConfig("dense", me, replace(SMALL, epochs=3)), models_dir=tmp_path)
     with pytest.raises(jobs.LimitError, match="between 0 and 60 s"):
