@@ -28,11 +28,14 @@ def renderer_version() -> str:
     return hashlib.sha256(sources).hexdigest()[:16]
 
 
-def _cache_path(path: Path, writers: str, copies: int, seed: int) -> tuple[Path, str]:
+def _cache_path(path: Path, writers: str, copies: int, seed: int, kind: str = "drawn") -> tuple[Path, str]:
     """The cache file of a rendered set, and the key that must match inside it."""
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{writers}|{copies}|{seed}|{renderer_version()}"
-    return config.cache_dir() / f"drawn-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz", key
+    version = renderer_version()
+    if kind == "styles":  # the styles split also depends on the styles' own code
+        version += hashlib.sha256(Path(styles.__file__).read_bytes()).hexdigest()[:16]
+    key = f"{kind}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{writers}|{copies}|{seed}|{version}"
+    return config.cache_dir() / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz", key
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,9 +101,24 @@ def styled_set(
 def styled_sets(
     path: Path | None = None, writers: str = HOLDOUT_WRITERS, copies: int = EVAL_COPIES, seed: int = EVAL_SEED
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The styles split: every style of digitdraw.styles.STYLES, by name."""
-    digits = pendigits.load_pendigits(path or config.pendigits_path(), writers=writers)
-    return {name: styled_set(digits, name, copies, seed) for name in styles.STYLES}
+    """The styles split: every style of digitdraw.styles.STYLES, by name.
+
+    Kept in memory and in the cache folder like `drawn_set` (rendering it takes 20-40 s), so a
+    short training run's card does not pay for it every time.
+    """
+    path = path or config.pendigits_path()
+    cache = (
+        _cache_path(Path(path), writers, copies, seed, "styles") if path and Path(path).is_file() else None
+    )
+    cached = data.read_cached(*cache) if cache else None
+    if cached is not None and all(f"x_{name}" in cached and f"y_{name}" in cached for name in styles.STYLES):
+        return {name: (cached[f"x_{name}"], cached[f"y_{name}"]) for name in styles.STYLES}
+    digits = pendigits.load_pendigits(path, writers=writers)
+    sets = {name: styled_set(digits, name, copies, seed) for name in styles.STYLES}
+    if cache:
+        arrays = {f"x_{name}": x for name, (x, _) in sets.items()}
+        data.write_cached(*cache, arrays | {f"y_{name}": y for name, (_, y) in sets.items()})
+    return sets
 
 
 def styles_evaluation(

@@ -72,3 +72,20 @@ def test_a_changed_pen_file_or_renderer_renders_again(cache_dir, pendigits_file,
 def test_the_renderer_version_follows_the_rendering_code():
     version = drawn.renderer_version()
     assert version == drawn.renderer_version() and len(version) == 16
+
+
+def test_the_styles_split_is_rendered_once_then_read_from_disk(cache_dir, pendigits_file, monkeypatch):
+    drawn.styled_sets.cache_clear()
+    renders = count_renders(monkeypatch)
+    sets = drawn.styled_sets(pendigits_file, WRITER)
+    assert len(renders) == len(sets) > 0
+    assert len(list(cache_dir.glob("styles-*.npz"))) == 1
+
+    drawn.styled_sets.cache_clear()  # a new process: nothing in memory
+    again = drawn.styled_sets(pendigits_file, WRITER)
+    assert len(renders) == len(sets)  # not rendered again
+    assert again.keys() == sets.keys()
+    for name, (x, y) in sets.items():
+        np.testing.assert_array_equal(again[name][0], x)
+        np.testing.assert_array_equal(again[name][1], y)
+    drawn.styled_sets.cache_clear()
