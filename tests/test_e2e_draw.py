@@ -121,12 +121,14 @@ def canvas_is_empty(page) -> bool:
 
 
 def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenDigit]:
-    """n held-out pen digits of different labels that both shipped models read right, surely.
+    """n held-out pen digits of different labels that both shipped models read right, surely (and
+    do not refuse as "not a digit").
 
     Rendered as the canvas draws them and sent through the app's preprocessing, so the browser
     test checks the app's plumbing, not the models' weak spots.
     """
-    models = [Predictor(modelio.load(modelio.resolve(name))) for name in ("dense", "cnn")]
+    # As the page loads them: calibrated, with the not-a-digit detector each card stores.
+    models = [Predictor.from_file(modelio.resolve(name)) for name in ("dense", "cnn")]
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     chosen: dict[int, pendigits.PenDigit] = {}
     for label in (3, 7, 4, 5, 2, 0, 6, 8, 9, 1):
@@ -134,8 +136,10 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
             image = preprocess(pendigits.render(d, background="black")).image
             if image is None:
                 continue
-            answers = [m.predict_one(image) for m in models]
-            if all(a.digit == label and a.confidence >= min_confidence for a in answers):
+            outputs = [m.outputs(image[None]) for m in models]
+            read = [(int(o.probabilities[0].argmax()), float(o.probabilities[0].max())) for o in outputs]
+            refused = any(o.not_a_digit is not None and o.not_a_digit[0] for o in outputs)
+            if not refused and all(d == label and p >= min_confidence for d, p in read):
                 chosen[label] = d
                 break
         if len(chosen) == n:

@@ -23,7 +23,9 @@ from digitdraw.ui.draw_page import NUMBER_CANVAS, NUMBER_HINT
 @pytest.mark.browser
 def test_a_three_digit_number_on_the_wide_canvas_is_read_as_that_number():
     sync_playwright = require_browser_and_pendigits()
-    digits = pick_digits(3)
+    # Not 1, 7 or 9: the digits the models confuse most (a flagged 1, an open 9 read as 7); this
+    # test checks the page's plumbing, bench/honest.py the models' numbers.
+    digits = [d for d in pick_digits(10) if d.label not in (1, 7, 9)][:3]
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
     width, height = NUMBER_CANVAS
     number = "".join(str(d.label) for d in digits)
