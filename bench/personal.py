@@ -36,14 +36,6 @@ UNSEEN_COPIES = 4
 OTHERS_COPIES, OTHERS_SEED = 2, 2024  # as digitdraw.drawn measures held-out writers
 
 
-def parse_writers(spec: str) -> list[int]:
-    out: list[int] = []
-    for part in spec.split(","):
-        lo, _, hi = part.strip().partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def errors(predictor: Predictor, x: np.ndarray, y: np.ndarray) -> int:
     return int((predictor.probabilities(x).argmax(axis=1) != y).sum())
 
@@ -68,10 +60,10 @@ def main() -> None:
 
     pen = config.pendigits_path(args.pendigits)
     mnist = load_mnist()
-    writers = parse_writers(args.writers)
-    holdout = list(pendigits.HOLDOUT_WRITERS)
+    writers = pendigits.parse_writers(args.writers)
+    holdout = pendigits.parse_writers(pendigits.HOLDOUT_WRITERS)
     by_writer = {w: [] for w in holdout}
-    for d in pendigits.load_pendigits(pen, writers=holdout):
+    for d in pendigits.load_pendigits(pen, writers=pendigits.HOLDOUT_WRITERS):
         by_writer[d.writer].append(d)
     # The other writers' figures: every held-out writer drawn once, reused for each personal model.
     drawn = {
