@@ -99,13 +99,17 @@ def load_pendigits(
     return digits
 
 
-def _as_strokes(strokes: PenDigit | Sequence[np.ndarray | Sequence]) -> list[np.ndarray]:
+def as_strokes(
+    strokes: PenDigit | Sequence[np.ndarray | Sequence], needs: str = "render"
+) -> list[np.ndarray]:
+    """A digit's strokes as (n, 2) float arrays, empty strokes dropped (views where the input allows);
+    ValueError("<needs> needs ...") when no point is left."""
     if isinstance(strokes, PenDigit):
         strokes = strokes.strokes
     out = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
     out = [s for s in out if len(s)]
     if not out:
-        raise ValueError("render needs at least one stroke with at least one point")
+        raise ValueError(f"{needs} needs at least one stroke with at least one point")
     return out
 
 
@@ -130,7 +134,7 @@ def render(
     background="transparent": alpha 0 off the ink (the canvas's transparent mode, ink in
     alpha); "black": opaque black with the ink colour blended in.
     """
-    pts = _as_strokes(strokes)
+    pts = as_strokes(strokes)
     allpts = np.concatenate(pts)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     span_w, span_h = hi - lo

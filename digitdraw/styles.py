@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from digitdraw.pendigits import PenDigit
+from digitdraw.pendigits import PenDigit, as_strokes
 
 Strokes = list[np.ndarray]
 StyleFn = Callable[[Sequence[np.ndarray], np.random.Generator], Strokes]
@@ -26,13 +26,8 @@ StyleFn = Callable[[Sequence[np.ndarray], np.random.Generator], Strokes]
 
 
 def _copy(strokes: Sequence[np.ndarray] | PenDigit) -> Strokes:
-    if isinstance(strokes, PenDigit):
-        strokes = strokes.strokes
-    out = [np.array(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
-    out = [s for s in out if len(s)]
-    if not out:
-        raise ValueError("a style needs a digit with at least one stroke with at least one point")
-    return out
+    # Copies: a style never changes the digit it was given.
+    return [s.copy() for s in as_strokes(strokes, needs="a style")]
 
 
 def _bbox(strokes: Strokes) -> tuple[np.ndarray, np.ndarray]:
