@@ -139,15 +139,27 @@ def checked_config(cfg: TrainConfig) -> TrainConfig:
             "CPU to test distributed training and make a run no faster. Train on all GPUs instead, or "
             f"run `python -m digitdraw train --distribute --cpu-replicas {cfg.cpu_replicas}` from a shell"
         )
+    # recipe_problems already refuses epochs below 1 and budgets of 0 or less: only the caps here.
     if cfg.epochs > max_epochs:
-        problems.append(f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.epochs})")
+        problems.append(_epochs_problem(cfg.epochs, max_epochs))
     if cfg.time_budget is not None and cfg.time_budget > max_seconds:
-        problems.append(
-            f"the time budget must be between 0 and {max_seconds:g} s on this server "
-            f"(asked for {cfg.time_budget:g} s)"
-        )
+        problems.append(_budget_problem(cfg.time_budget, max_seconds))
+    return _within_limits(cfg, problems, "this run", max_seconds)
+
+
+def _epochs_problem(asked: int, max_epochs: int) -> str:
+    return f"epochs must be between 1 and {max_epochs} on this server (asked for {asked})"
+
+
+def _budget_problem(asked: float, max_seconds: float) -> str:
+    return f"the time budget must be between 0 and {max_seconds:g} s on this server (asked for {asked:g} s)"
+
+
+def _within_limits(cfg, problems: list[str], what: str, max_seconds: float):
+    """LimitError naming every problem; else `cfg` with a time budget always set (the server's
+    maximum when none was asked for: every run must be able to end)."""
     if problems:
-        raise LimitError("Cannot start this run: " + "; ".join(problems) + ".")
+        raise LimitError(f"Cannot start {what}: " + "; ".join(problems) + ".")
     if cfg.time_budget is None:
         cfg = dataclasses.replace(cfg, time_budget=float(max_seconds))
     return cfg
@@ -180,19 +192,10 @@ def checked_finetune(cfg: FinetuneConfig) -> FinetuneConfig:
     max_epochs, max_seconds = _limits()
     problems = []
     if not 1 <= cfg.settings.epochs <= max_epochs:
-        problems.append(
-            f"epochs must be between 1 and {max_epochs} on this server (asked for {cfg.settings.epochs})"
-        )
+        problems.append(_epochs_problem(cfg.settings.epochs, max_epochs))
     if cfg.time_budget is not None and not 0 < cfg.time_budget <= max_seconds:
-        problems.append(
-            f"the time budget must be between 0 and {max_seconds:g} s on this server "
-            f"(asked for {cfg.time_budget:g} s)"
-        )
-    if problems:
-        raise LimitError("Cannot start this fine-tune: " + "; ".join(problems) + ".")
-    if cfg.time_budget is None:
-        cfg = dataclasses.replace(cfg, time_budget=float(max_seconds))
-    return cfg
+        problems.append(_budget_problem(cfg.time_budget, max_seconds))
+    return _within_limits(cfg, problems, "this fine-tune", max_seconds)
 
 
 def finetune_model_path(base_path: Path, folder: Path | None = None) -> Path:
