@@ -42,8 +42,8 @@ def main() -> int:
     args = parser.parse_args()
 
     path = config.pendigits_path(args.pendigits)
-    if path is None:
-        print(f"No pendigits file: set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV}.", file=sys.stderr)
+    if path is None or not path.is_file():  # pendigits_path names where it should be, found or not
+        print(pendigits.missing_file_message(path), file=sys.stderr)
         return 2
     start = time.perf_counter()
     x, y = drawn.drawn_set(path, args.writers, args.copies, args.seed)

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digitdraw import config, modelio  # noqa: E402
-from digitdraw.pendigits import HOLDOUT_WRITERS, load_pendigits  # noqa: E402
+from digitdraw.pendigits import HOLDOUT_WRITERS, load_pendigits, missing_file_message  # noqa: E402
 from digitdraw.photos import CONDITIONS, random_spec, synthetic_photo  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 from digitdraw.preprocess import preprocess  # noqa: E402
@@ -45,8 +45,8 @@ def main() -> int:
     args = parser.parse_args()
 
     path = config.pendigits_path()
-    if path is None:
-        print(f"No pendigits file: set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV}.", file=sys.stderr)
+    if path is None or not path.is_file():  # pendigits_path names where it should be, found or not
+        print(missing_file_message(path), file=sys.stderr)
         return 2
     digits = load_pendigits(path, writers=HOLDOUT_WRITERS)
     specs = args.model or ["dense", "cnn"]

@@ -56,7 +56,7 @@ def main() -> int:
 
     path = config.pendigits_path(args.pendigits)
     if path is None or not path.is_file():
-        print(f"No pendigits file: set ${config.PENDIGITS_ENV} or ${config.DATA_DIR_ENV}.", file=sys.stderr)
+        print(pendigits.missing_file_message(path), file=sys.stderr)
         return 2
     start = time.perf_counter()
     digits = pendigits.load_pendigits(path, writers=args.writers)
