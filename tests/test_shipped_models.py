@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitdraw import architectures, config, drawn, modelio, pendigits, preprocess, styles
+from digitdraw import architectures, config, drawn, ensemble, modelio, pendigits, preprocess, styles
 from digitdraw.evaluate import evaluate
 from digitdraw.predict import Predictor
 
@@ -37,6 +37,8 @@ CARD_FIELDS = {
     "created",
     "command",
 }
+# An ensemble (digitdraw.ensemble) records each member's recipe, seed and data in `member_cards`.
+ENSEMBLE_CARD_FIELDS = (CARD_FIELDS - {"data", "batch_size", "seed"}) | {"members", "member_cards"}
 
 
 @pytest.fixture(scope="module", params=sorted(SHIPPED))
@@ -50,13 +52,21 @@ def test_each_shipped_model_is_a_small_file_with_a_complete_card(shipped):
     name, path, model, card = shipped
     assert path.stat().st_size < 5 * 2**20
     assert card is not None, f"{path} has no model card"
-    assert CARD_FIELDS <= set(card), f"card lacks {CARD_FIELDS - set(card)}"
+    fields = ENSEMBLE_CARD_FIELDS if card.get("members") else CARD_FIELDS
+    assert fields <= set(card), f"card lacks {fields - set(card)}"
     assert card["architecture"] == name
     assert card["parameters"] == model.count_params()
-    assert card["parameters"] == architectures.build(name, card["api"]).count_params()
-    assert card["command"].startswith("python -m digitdraw train")
-    assert f"--arch {name}" in card["command"]
     assert len(card["per_class_accuracy"]) == 10
+    if card.get("members"):  # trained members, each with its command and seed, then combined
+        assert card["parameters"] == ensemble.build(name, card["members"]).count_params()
+        assert card["command"].startswith("python -m digitdraw combine")
+        commands = [member["command"] for member in card["member_cards"]]
+        assert len(commands) == card["members"] and len({m["seed"] for m in card["member_cards"]}) > 1
+    else:
+        assert card["parameters"] == architectures.build(name, card["api"]).count_params()
+        commands = [card["command"]]
+    for command in commands:
+        assert command.startswith("python -m digitdraw train") and f"--arch {name}" in command
 
 
 def test_weights_file_loads_into_the_same_network(shipped):
