@@ -16,7 +16,6 @@ halved; MNIST test >= 99.2%; the other writers no worse; fine-tune <= 30 s for 1
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digitdraw import config, feedback, modelio, pendigits  # noqa: E402
 from digitdraw.data import load_mnist  # noqa: E402
-from digitdraw.finetune import FinetuneSettings, finetune_on_corrections  # noqa: E402
+from digitdraw.finetune import FinetuneError, finetune_on_corrections, settings_with  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 UNSEEN_COPIES = 4
@@ -71,18 +70,10 @@ def main() -> None:
         for w in holdout
     }
     base = Predictor(modelio.load(args.base))
-    fields = {f.name: f.type for f in dataclasses.fields(FinetuneSettings)}
-    changes = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in fields:
-            ap.error(f"--set {item}: no setting {name!r}; settings: {', '.join(fields)}")
-        changes[name] = (
-            {"True": True, "False": False}.get(value) if value in ("True", "False") else float(value)
-        )
-        if "int" in str(fields[name]):
-            changes[name] = int(changes[name])
-    settings = FinetuneSettings(**changes)
+    try:
+        settings = settings_with(args.set)
+    except FinetuneError as exc:
+        ap.error(str(exc))
     print(f"base {args.base}; {settings}")
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores\n")
     header = (

@@ -15,7 +15,14 @@ import pytest
 
 from digitdraw import config, modelio, pendigits
 from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_line
-from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections, split_corrections
+from digitdraw.finetune import (
+    FinetuneError,
+    FinetuneSettings,
+    blended,
+    finetune_on_corrections,
+    settings_with,
+    split_corrections,
+)
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
 from digitdraw.training import Progress
@@ -151,6 +158,93 @@ def test_split_holds_out_a_share_of_each_digit_seeded():
     assert split_corrections([3, 5, 5, 5, 5, 5], 0.5, seed=0)[1].size == 2
 
 
+# -- What trains, and how far from the base it may go -------------------------------------------
+
+TINY = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1)
+
+
+def distance(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(((x - y) ** 2).sum() for x, y in zip(a, b, strict=True))))
+
+
+def kernels(model, kind) -> list[np.ndarray]:
+    return [w for layer in model.layers if isinstance(layer, kind) for w in layer.get_weights()]
+
+
+@pytest.fixture(scope="module")
+def frozen_runs(writer_corrections, mnist, pendigits_file, tmp_path_factory):
+    """Two fine-tunes of the dense layers only: free, and held to the base by a strong anchor."""
+    import dataclasses
+
+    lines, _ = writer_corrections
+    folder = tmp_path_factory.mktemp("frozen")
+    runs = {}
+    for anchor in (0.0, 1000.0):
+        settings = dataclasses.replace(TINY, freeze_convolutions=True, anchor=anchor)
+        runs[anchor] = finetune_on_corrections(
+            BASE,
+            lines,
+            mnist,
+            pendigits_file,
+            out=folder / f"a{anchor:g}.keras",
+            seed=SEED,
+            settings=settings,
+        ).model
+    return runs
+
+
+def test_frozen_convolutions_keep_the_base_kernels_and_the_dense_layers_learn(frozen_runs):
+    import keras
+
+    base = modelio.load(BASE)
+    for model in frozen_runs.values():
+        for got, want in zip(
+            kernels(model, keras.layers.Conv2D), kernels(base, keras.layers.Conv2D), strict=True
+        ):
+            np.testing.assert_array_equal(got, want)
+    moved = distance(kernels(frozen_runs[0.0], keras.layers.Dense), kernels(base, keras.layers.Dense))
+    assert moved > 0
+
+
+def test_an_anchor_holds_the_weights_near_the_base(frozen_runs):
+    base = modelio.load(BASE).get_weights()
+    free, anchored = (distance(frozen_runs[a].get_weights(), base) for a in (0.0, 1000.0))
+    assert anchored < free / 3
+
+
+def test_a_blend_lies_that_share_of_the_way_from_the_base():
+    rng = np.random.default_rng(0)
+    base = [rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)]
+    tuned = [w + rng.normal(size=w.shape).astype(np.float32) for w in base]
+    for got, b, t in zip(blended(base, tuned, 0.25), base, tuned, strict=True):
+        np.testing.assert_allclose(got, b + 0.25 * (t - b), rtol=1e-6)
+    for got, t in zip(blended(base, tuned, 1.0), tuned, strict=True):
+        np.testing.assert_allclose(got, t, rtol=1e-6)
+    assert distance(blended(base, tuned, 0.5), base) == pytest.approx(distance(base, tuned) / 2, rel=1e-5)
+
+
+def test_an_ensemble_of_two_cnns_is_fine_tuned_and_saved_with_its_member_count(
+    writer_corrections, mnist, pendigits_file, tmp_path
+):
+    """Any model with a `probabilities` output is fine-tuned: here the shipped cnn twice, one file."""
+    ensemble = pytest.importorskip("digitdraw.ensemble")
+    cnn = modelio.load(BASE)
+    both = ensemble.combine([cnn, cnn], "cnn")
+    card = {**(modelio.read_card(BASE) or {}), "members": 2}
+    base = modelio.save(both, tmp_path / "ensemble.keras", card)
+    lines, _ = writer_corrections
+    result = finetune_on_corrections(
+        base, lines, mnist, pendigits_file, out=tmp_path / "mine.weights.h5", seed=SEED, settings=TINY
+    )
+    assert result.card["members"] == 2
+    again = modelio.load(result.path)  # weights alone: rebuilt from the card's member count
+    x = mnist.x_test[:200]
+    np.testing.assert_allclose(
+        Predictor(again).probabilities(x), Predictor(result.model).probabilities(x), atol=1e-5
+    )
+    assert (Predictor(again).probabilities(x).argmax(axis=1) == mnist.y_test[:200]).mean() > 0.97
+
+
 # -- Refusals: each before any data is read or a second trained ----------------------------------
 
 
@@ -195,3 +289,38 @@ def test_refuses_a_correction_without_strokes_or_input(tmp_path):
     refuse(tmp_path, [*many, correction(4, strokes=[[]])], "correction 20 \\(a 4\\) has no strokes")
     refuse(tmp_path, [*many, correction(4, image=np.zeros((10, 10)))], "correction 20: its model input")
     refuse(tmp_path, [*many, correction(12)], "correction 20: label 12 is not a digit")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"blend": 0.0}, "blend must be in \\(0, 1\\]"),
+        ({"blend": 1.5}, "blend must be in \\(0, 1\\]"),
+        ({"anchor": -1.0}, "anchor must be 0 \\(off\\) or more"),
+    ],
+)
+def test_refuses_a_blend_or_anchor_out_of_range(tmp_path, change, match):
+    many = [correction(d % 10) for d in range(20)]
+    refuse(tmp_path, many, match, settings=FinetuneSettings(**change))
+
+
+def test_settings_are_changed_by_name_each_typed_like_its_default():
+    got = settings_with(["epochs=1", "learning_rate=0.001", "freeze_convolutions=false", "time_budget=20"])
+    assert got == FinetuneSettings(epochs=1, learning_rate=0.001, freeze_convolutions=False, time_budget=20.0)
+    assert isinstance(got.epochs, int) and isinstance(got.time_budget, float)
+    assert settings_with([]) == FinetuneSettings()
+    assert settings_with(["copies=2"], SMALL) == FinetuneSettings(**{**SMALL.__dict__, "copies": 2})
+
+
+@pytest.mark.parametrize(
+    ("pair", "match"),
+    [
+        ("colour=red", "--set colour=red: use NAME=VALUE with NAME one of copies"),
+        ("epochs", "--set epochs: use NAME=VALUE"),
+        ("epochs=many", "--set epochs=many: 'many' is not a valid epochs"),
+        ("augment=perhaps", "--set augment=perhaps: 'perhaps' is not a valid augment"),
+    ],
+)
+def test_a_wrong_setting_is_named(pair, match):
+    with pytest.raises(FinetuneError, match=match):
+        settings_with([pair])
