@@ -59,6 +59,10 @@ def main() -> None:
         help="a FinetuneSettings field, e.g. epochs=4",
     )
     args = ap.parse_args()
+    try:
+        settings = settings_with(args.set)
+    except FinetuneError as exc:
+        ap.error(str(exc))
 
     pen = config.pendigits_path(args.pendigits)
     mnist = load_mnist()
@@ -73,10 +77,6 @@ def main() -> None:
         for w in holdout
     }
     base = Predictor(modelio.load(args.base))
-    try:
-        settings = settings_with(args.set)
-    except FinetuneError as exc:
-        ap.error(str(exc))
     print(f"base {args.base}; {settings}")
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores\n")
     header = (
