@@ -12,14 +12,14 @@ from digitdraw.predict import Predictor
 
 # Floors that the shipped models must keep: what they score now, rounded down, so that a
 # retrained model that reads digits worse fails here. The issues' targets are MNIST test
-# dense >= 98.2% (met: 98.74%) and cnn >= 99.5% (met: 99.50%, exactly); drawn digits of held-out
-# writers dense >= 97.0% (met: 98.40%) and cnn >= 99.0% (met: 99.10%). See the README.
+# dense >= 98.2% (met: 98.89%) and cnn >= 99.5% (met: 99.50%, exactly); drawn digits of held-out
+# writers dense >= 97.0% (met: 98.50%) and cnn >= 99.0% (met: 99.07%). See the README.
 SHIPPED = {"dense": 0.985, "cnn": 0.995}
 DRAWN_TARGETS = {"dense": 0.98, "cnn": 0.99}
 # The styles split (the same held-out writers redrawn in handwriting conventions, digitdraw.styles),
-# all styles together: what the models score now (dense 97.94%, cnn 98.71%), rounded down. Issue 13
+# all styles together: what the models score now (dense 98.11%, cnn 98.98%), rounded down. Issue 13
 # asks >= 99.0% for every style of the cnn (not met yet); docs/experiments.md has each style's figure.
-STYLES_FLOORS = {"dense": 0.975, "cnn": 0.985}
+STYLES_FLOORS = {"dense": 0.98, "cnn": 0.985}
 CARD_FIELDS = {
     "architecture",
     "api",
