@@ -201,26 +201,19 @@ def test_the_convolutions_learn_too_when_asked(writer_corrections, mnist, pendig
     assert min(moved) > 0
 
 
-def test_an_ensemble_of_two_cnns_is_fine_tuned_and_saved_with_its_member_count(
+def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
     writer_corrections, mnist, pendigits_file, tmp_path
 ):
-    """Any model with a `probabilities` output is fine-tuned: here the shipped cnn twice, one file."""
-    ensemble = pytest.importorskip("digitdraw.ensemble")
-    cnn = modelio.load(BASE)
-    both = ensemble.combine([cnn, cnn], "cnn")
-    card = {**(modelio.read_card(BASE) or {}), "members": 2}
-    base = modelio.save(both, tmp_path / "ensemble.keras", card)
+    """The shipped cnn is several cnns in one file (digitdraw.ensemble); saved as weights alone, the
+    fine-tuned one is rebuilt from the member count its card keeps."""
+    members = (modelio.read_card(BASE) or {}).get("members")
+    assert members and members >= 2, "the shipped cnn should be an ensemble"
     lines, _ = writer_corrections
+    tiny = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1)
     result = finetune_on_corrections(
-        base,
-        lines,
-        mnist,
-        pendigits_file,
-        out=tmp_path / "mine.weights.h5",
-        seed=SEED,
-        settings=FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1),
+        BASE, lines, mnist, pendigits_file, out=tmp_path / "mine.weights.h5", seed=SEED, settings=tiny
     )
-    assert result.card["members"] == 2
+    assert result.card["members"] == members
     again = modelio.load(result.path)  # weights alone: rebuilt from the card's member count
     x = mnist.x_test[:200]
     np.testing.assert_allclose(
