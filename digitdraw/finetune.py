@@ -48,8 +48,8 @@ class FinetuneSettings:
     """The recipe of a fine-tune; stored in the new model's card as is."""
 
     # Round 3 (docs/experiments.md, "Personal fine-tune, round 3"): twice the renderings and less replay
-    # put a third of the training images on the person's own digits, which halves writer 28's errors on
-    # another split where 8 copies and 5,500 replayed did not.
+    # put a third of the training images on the person's own digits; writer 28's errors fall to a fifth
+    # on splits where 8 renderings and 5,500 replayed images left them at about half.
     copies: int = 16  # renderings of each training correction (distorted, random size/place/width)
     mnist_replay: int = 2500  # MNIST training images mixed in
     pen_replay: int = 1000  # pen digits of writers 1-24 mixed in, one rendering each
@@ -62,8 +62,8 @@ class FinetuneSettings:
     # mode): a few hundred drawn digits should not re-centre what 100,000 images measured.
     freeze_batchnorm: bool = True
     # Only the dense layers learn: the convolutions' features serve any handwriting, a person's few
-    # hundred drawings reshape the head. Half the time of training everything, and the other writers
-    # are read no worse, where training everything cost them up to 0.24 points.
+    # hundred drawings reshape the head. About half the training arithmetic, and on the single cnn no
+    # writer's fine-tune cost the other writers, where training everything cost them up to 0.24 points.
     freeze_convolutions: bool = True
     min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
     time_budget: float | None = None  # seconds of training, then stop after the batch
