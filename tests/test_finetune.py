@@ -15,7 +15,13 @@ import pytest
 
 from digitdraw import config, modelio, pendigits
 from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_line
-from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections, split_corrections
+from digitdraw.finetune import (
+    FinetuneError,
+    FinetuneSettings,
+    finetune_on_corrections,
+    settings_with,
+    split_corrections,
+)
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
 from digitdraw.training import Progress
@@ -151,6 +157,71 @@ def test_split_holds_out_a_share_of_each_digit_seeded():
     assert split_corrections([3, 5, 5, 5, 5, 5], 0.5, seed=0)[1].size == 2
 
 
+# -- What trains ---------------------------------------------------------------------------------
+
+
+def kernels(model, kind) -> list[np.ndarray]:
+    return [w for layer in model.layers if isinstance(layer, kind) for w in layer.get_weights()]
+
+
+def test_by_default_the_convolutions_keep_the_base_kernels_and_the_dense_layers_learn(run):
+    import keras
+
+    result, _ = run
+    assert SMALL.freeze_convolutions
+    base, tuned = modelio.load(BASE), modelio.load(result.path)
+    for got, want in zip(
+        kernels(tuned, keras.layers.Conv2D), kernels(base, keras.layers.Conv2D), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    moved = [
+        np.abs(got - want).max()
+        for got, want in zip(
+            kernels(tuned, keras.layers.Dense), kernels(base, keras.layers.Dense), strict=True
+        )
+    ]
+    assert min(moved) > 0
+
+
+def test_the_convolutions_learn_too_when_asked(writer_corrections, mnist, pendigits_file, tmp_path):
+    import keras
+
+    lines, _ = writer_corrections
+    every = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1, freeze_convolutions=False)
+    result = finetune_on_corrections(
+        BASE, lines, mnist, pendigits_file, out=tmp_path / "all.keras", seed=SEED, settings=every
+    )
+    base = modelio.load(BASE)
+    moved = [
+        np.abs(got - want).max()
+        for got, want in zip(
+            kernels(result.model, keras.layers.Conv2D), kernels(base, keras.layers.Conv2D), strict=True
+        )
+    ]
+    assert min(moved) > 0
+
+
+def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
+    writer_corrections, mnist, pendigits_file, tmp_path
+):
+    """The shipped cnn is several cnns in one file (digitdraw.ensemble); saved as weights alone, the
+    fine-tuned one is rebuilt from the member count its card keeps."""
+    members = (modelio.read_card(BASE) or {}).get("members")
+    assert members and members >= 2, "the shipped cnn should be an ensemble"
+    lines, _ = writer_corrections
+    tiny = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1)
+    result = finetune_on_corrections(
+        BASE, lines, mnist, pendigits_file, out=tmp_path / "mine.weights.h5", seed=SEED, settings=tiny
+    )
+    assert result.card["members"] == members
+    again = modelio.load(result.path)  # weights alone: rebuilt from the card's member count
+    x = mnist.x_test[:200]
+    np.testing.assert_allclose(
+        Predictor(again).probabilities(x), Predictor(result.model).probabilities(x), atol=1e-5
+    )
+    assert (Predictor(again).probabilities(x).argmax(axis=1) == mnist.y_test[:200]).mean() > 0.97
+
+
 # -- Refusals: each before any data is read or a second trained ----------------------------------
 
 
@@ -195,3 +266,25 @@ def test_refuses_a_correction_without_strokes_or_input(tmp_path):
     refuse(tmp_path, [*many, correction(4, strokes=[[]])], "correction 20 \\(a 4\\) has no strokes")
     refuse(tmp_path, [*many, correction(4, image=np.zeros((10, 10)))], "correction 20: its model input")
     refuse(tmp_path, [*many, correction(12)], "correction 20: label 12 is not a digit")
+
+
+def test_settings_are_changed_by_name_each_typed_like_its_default():
+    got = settings_with(["epochs=1", "learning_rate=0.001", "freeze_convolutions=false", "time_budget=20"])
+    assert got == FinetuneSettings(epochs=1, learning_rate=0.001, freeze_convolutions=False, time_budget=20.0)
+    assert isinstance(got.epochs, int) and isinstance(got.time_budget, float)
+    assert settings_with([]) == FinetuneSettings()
+    assert settings_with(["copies=2"], SMALL) == FinetuneSettings(**{**SMALL.__dict__, "copies": 2})
+
+
+@pytest.mark.parametrize(
+    ("pair", "match"),
+    [
+        ("colour=red", "--set colour=red: use NAME=VALUE with NAME one of copies"),
+        ("epochs", "--set epochs: use NAME=VALUE"),
+        ("epochs=many", "--set epochs=many: 'many' is not a valid epochs"),
+        ("augment=perhaps", "--set augment=perhaps: 'perhaps' is not a valid augment"),
+    ],
+)
+def test_a_wrong_setting_is_named(pair, match):
+    with pytest.raises(FinetuneError, match=match):
+        settings_with([pair])
