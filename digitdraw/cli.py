@@ -455,28 +455,13 @@ _FEEDBACK_COMMANDS = {"import": _feedback_import, "list": _feedback_list, "expor
 
 
 def cmd_finetune(args) -> int:
-    import dataclasses
-
     from digitdraw.feedback import FeedbackStore, FeedbackStoreError
-    from digitdraw.finetune import FinetuneError, FinetuneSettings, finetune_on_corrections
+    from digitdraw.finetune import FinetuneError, finetune_on_corrections, settings_with
 
-    fields = {f.name: f for f in dataclasses.fields(FinetuneSettings)}
-    changes = {}
-    for pair in args.set:  # NAME=VALUE, typed like the field's default
-        name, _, text = pair.partition("=")
-        if name not in fields or not text:
-            return _fail(f"--set {pair}: use NAME=VALUE with NAME one of {', '.join(fields)}.")
-        default = fields[name].default
-        try:
-            if isinstance(default, bool):
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(text)
-                changes[name] = text.lower() in ("true", "1")
-            else:
-                changes[name] = (float if default is None else type(default))(text)
-        except ValueError:
-            return _fail(f"--set {pair}: {text!r} is not a valid {name}.")
-    settings = FinetuneSettings(**changes)
+    try:
+        settings = settings_with(args.set)  # NAME=VALUE, typed like the field's default
+    except FinetuneError as exc:
+        return _fail(str(exc))
     from digitdraw import modelio
 
     modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
