@@ -34,6 +34,7 @@ from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
     MAX_UPLOAD_MB,
+    STEPS_KEY,
     SUMMARY_KEY,
     read_upload,
 )
@@ -297,6 +298,19 @@ def test_the_page_shows_what_the_models_see():
     at = _draw(_app(), pendigits.render(SEVEN, background="black"))
     captions = [c for img in at.get("image") for c in img.captions]
     assert any("28×28" in c for c in captions)
+
+
+def test_the_preprocessing_steps_are_made_only_while_their_expander_is_open():
+    # Closed (as it starts), the expander is there but holds no pictures: every stroke would
+    # otherwise encode and send six images nobody sees. Opened, it shows each step.
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    assert len(steps.get("image")) == 0
+    at.session_state[STEPS_KEY] = True  # what opening it in the browser sets
+    at.run()
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    names = [c.split(" (")[0] for img in steps.get("image") for c in img.captions]
+    assert names == list(preprocess(pendigits.render(SEVEN, background="black")).steps)
 
 
 def test_the_model_input_is_kept_for_the_inspect_page():
