@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -284,6 +285,15 @@ def test_a_hand_stroked_digit_gets_both_answers_labelled_dense_and_cnn(strokes, 
     assert metrics["Dense"] == str(digit)
     assert all(m.delta.endswith("sure") or m.delta.startswith("not sure") for m in at.metric)
     assert len(at.get("vega_lite_chart")) == 1  # one grouped chart, not one per model
+
+
+def test_the_chart_is_drawn_on_a_canvas_not_built_as_svg():
+    # A canvas is one element; Streamlit's default SVG is hundreds of DOM nodes per stroke.
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["usermeta"]["embedOptions"]["renderer"] == "canvas"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule"]  # still the same chart
 
 
 @pytest.mark.parametrize("label", [0, 3, 4, 8])
