@@ -7,6 +7,11 @@
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
+(c) What one drawing costs, in the same browser run: the server process's CPU time, the page's
+    main-thread time in Chromium (its TaskDuration), the bytes the server sends over the
+    websocket and the HTTP requests the page makes (images), from the mouse-up until the page has
+    settled. CPU time, unlike wall time, hardly depends on the machine's load: this is what
+    several sessions drawing at once share (bench/concurrent_draw.py).
 
 Needs the pendigits data ($DIGITDRAW_DATA_DIR or $DIGITDRAW_PENDIGITS, see digitdraw.config).
 The figures depend on the machine and its load; the script prints both with the CPU count.
@@ -57,12 +62,29 @@ def server_side(n: int, seed: int = 0) -> list[float]:
     return times
 
 
-def browser_side(n: int) -> list[float] | str:
-    """ms from mouse-up to both answers on screen, over n single-stroke drawings; or why not."""
+SETTLE_MS = 600  # after both answers show: the chart, the images and the rest finish drawing
+
+
+def _server_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) used so far by the `streamlit run` serving `port`."""
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = stat.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and str(port).encode() in args:
+            fields = (stat.parent / "stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError(f"no streamlit process serving port {port}")
+
+
+def browser_side(n: int) -> tuple[list[float], dict[str, list[float]]] | str:
+    """(ms from mouse-up to both answers on screen, {cost: per drawing}) over n single-stroke
+    drawings (section (c) of the module doc); or why not."""
     try:
         from browser import CHROMIUM_ARGS, app_server, find_chromium
         from playwright.sync_api import sync_playwright
-        from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, open_app
+        from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, wait_until_ready
     except ImportError as exc:
         return f"skipped: {exc}"
     executable = find_chromium()
@@ -76,21 +98,50 @@ def browser_side(n: int) -> list[float] | str:
         "if (got['Dense'] && got['CNN']) { window.__shown = performance.now(); return true; } return false; }"
     )
     times: list[float] = []
+    names = ("server CPU ms", "page main-thread ms", "KB sent", "requests")
+    costs: dict[str, list[float]] = {name: [] for name in names}
+    traffic = {"bytes": 0, "requests": 0}
+
+    def watch(ws) -> None:
+        ws.on("framereceived", lambda frame: traffic.__setitem__("bytes", traffic["bytes"] + len(frame)))
+
     with app_server() as url, sync_playwright() as p:
+        port = int(url.rsplit(":", 1)[1])
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = open_app(browser, url)
+            page = browser.new_page(viewport={"width": 1280, "height": 940})
+            page.on("websocket", watch)
+            page.on("request", lambda _: traffic.__setitem__("requests", traffic["requests"] + 1))
+            page.goto(url)
+            wait_until_ready(page)
             page.evaluate(ARM_JS)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+
+            def snapshot() -> dict[str, float]:
+                metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                return {
+                    "server CPU ms": _server_cpu_s(port) * 1000,
+                    "page main-thread ms": metrics["TaskDuration"] * 1000,
+                    "KB sent": traffic["bytes"] / 1024,
+                    "requests": traffic["requests"],
+                }
+
             for i, digit in enumerate(chosen):
                 draw(page, canvas_paths(digit))
+                before = snapshot()  # the pen's own drawing (fabric.js) is not counted
                 page.wait_for_function(wait_js, timeout=60_000, polling="raf")
                 elapsed = page.evaluate("() => window.__shown - window.__lastUp")
+                page.wait_for_timeout(SETTLE_MS)
+                after = snapshot()
                 if i > 0:  # the first drawing loads the models into the server
                     times.append(float(elapsed))
+                    for k in costs:
+                        costs[k].append(after[k] - before[k])
                 clear(page)
         finally:
             browser.close()
-    return times
+    return times, costs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,11 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(b, str):
             print(f"(b) browser: {b}")
         else:
+            b, costs = b
             print(
                 f"(b) browser, mouse-up to both answers on screen, {len(b)} drawings: "
                 f"p50 {statistics.median(b):.0f} ms, p95 {_pct(b, 95):.0f} ms, "
                 f"min {min(b):.0f} ms (target p50 <= 400 ms)"
             )
+            print(f"(c) one drawing costs (mean over {len(b)}, mouse-up until the page settled):")
+            for name, values in costs.items():
+                print(f"    {name:<20} {statistics.mean(values):8.1f}")
+            print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -34,6 +35,7 @@ from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
     MAX_UPLOAD_MB,
+    STEPS_KEY,
     SUMMARY_KEY,
     read_upload,
 )
@@ -285,6 +287,15 @@ def test_a_hand_stroked_digit_gets_both_answers_labelled_dense_and_cnn(strokes, 
     assert len(at.get("vega_lite_chart")) == 1  # one grouped chart, not one per model
 
 
+def test_the_chart_is_drawn_on_a_canvas_not_built_as_svg():
+    # A canvas is one element; Streamlit's default SVG is hundreds of DOM nodes per stroke.
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["usermeta"]["embedOptions"]["renderer"] == "canvas"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule"]  # still the same chart
+
+
 @pytest.mark.parametrize("label", [0, 3, 4, 8])
 def test_a_real_pen_drawn_digit_is_read_right_by_both_models(pen_digits, label):
     # Drawn at the canvas defaults (280 px, pen 18 px, white on transparent like the canvas).
@@ -297,6 +308,19 @@ def test_the_page_shows_what_the_models_see():
     at = _draw(_app(), pendigits.render(SEVEN, background="black"))
     captions = [c for img in at.get("image") for c in img.captions]
     assert any("28×28" in c for c in captions)
+
+
+def test_the_preprocessing_steps_are_made_only_while_their_expander_is_open():
+    # Closed (as it starts), the expander is there but holds no pictures: every stroke would
+    # otherwise encode and send six images nobody sees. Opened, it shows each step.
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"))
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    assert len(steps.get("image")) == 0
+    at.session_state[STEPS_KEY] = True  # what opening it in the browser sets
+    at.run()
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    names = [c.split(" (")[0] for img in steps.get("image") for c in img.captions]
+    assert names == list(preprocess(pendigits.render(SEVEN, background="black")).steps)
 
 
 def test_the_model_input_is_kept_for_the_inspect_page():
