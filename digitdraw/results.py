@@ -127,13 +127,13 @@ def unique_titles(titles: Sequence[str]) -> list[str]:
     return out
 
 
-def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
+def chart_rows(answers: Sequence[Answer]) -> list[dict]:
     """Long-form data for the grouped bar chart: one row per (model, digit).
 
-    Columns: digit (0-9), model (title), probability (0..1), chosen (the model's top digit).
+    Keys: digit (0-9), model (title), probability (0..1), chosen (the model's top digit).
     Rows are in the order of `answers`, so the chart keeps the page's left/right order.
     """
-    rows = [
+    return [
         {
             "digit": d,
             "model": a.model,
@@ -143,7 +143,11 @@ def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
         for a in answers
         for d in range(10)
     ]
-    return pd.DataFrame(rows, columns=["digit", "model", "probability", "chosen"])
+
+
+def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
+    """`chart_rows` as a table (columns digit, model, probability, chosen)."""
+    return pd.DataFrame(chart_rows(answers), columns=["digit", "model", "probability", "chosen"])
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -192,9 +196,13 @@ def chart_spec(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_T
     every stroke.
     """
     order = [a.model for a in answers]
-    values = chart_frame(answers).to_dict(orient="records")
+    values = chart_rows(answers)  # not via a DataFrame: that round trip cost ~2 ms a stroke
     return {
         "height": 220,
+        # Vega draws on a <canvas>, not as SVG (Streamlit's default): one element instead of a few
+        # hundred DOM nodes laid out on every stroke, the largest part of the browser's work per
+        # stroke (bench/draw_latency.py (c)); the same picture and tooltips.
+        "usermeta": {"embedOptions": {"renderer": "canvas"}},
         "layer": [
             {
                 "data": {"values": values},

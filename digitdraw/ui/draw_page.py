@@ -31,10 +31,6 @@ DRAWING_KEY = "draw_last_input"
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
-# Vega draws the chart on a <canvas>, not as SVG (Streamlit's default): one element instead of a
-# few hundred DOM nodes built and laid out on every stroke, for the same picture and tooltips.
-# The chart is the largest part of the browser's work per stroke (bench/draw_latency.py (c)).
-CHART_CANVAS = {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
 NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoint)
@@ -286,7 +282,7 @@ def _answers(
                 st.warning(v.message, icon=":material/balance:")
             elif got.status == reading.DIGIT and v is not None and v.kind == "unsure":
                 st.info(v.message, icon=":material/help:")
-            st.vega_lite_chart({**results.chart_spec(answers), **CHART_CANVAS}, width="stretch")
+            st.vega_lite_chart(results.chart_spec(answers), width="stretch")
             if drawing.source == "canvas":
                 corrections.correction_panel(
                     strokes=drawing.strokes,
