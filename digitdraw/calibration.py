@@ -17,12 +17,14 @@ appear on both sides of the first split, so its report flatters a little; the le
 figure does not.
 
 Not a digit: an out-of-distribution score per drawing (higher = less like a digit) and a
-threshold chosen so that at most a given share of real digits (1%, writers 25-30) score above
-it. Two scores: one minus the top probability (cheap, but a network is often sure of nonsense),
-and the Mahalanobis distance of the network's penultimate features to the nearest digit class
-(Lee et al. 2018), which sees that a scribble lands far from every digit. And a learnt one:
-NotDigitHead, a logistic regression on the same frozen features, fitted on digits and on the
-"train" family of digitdraw.nondigits (never on the "bench" family it is measured on).
+threshold chosen on real digits the detector never saw. Scores: one minus the top probability
+(cheap, but a network is often sure of nonsense); the Mahalanobis distance of the network's
+penultimate features to the nearest digit class (Lee et al. 2018), which sees that a scribble
+lands far from every digit; and a learnt one, NotDigitHead, a logistic regression on the same
+frozen features (and, in the joint detector the app uses, their log Mahalanobis distance),
+fitted on digits and on the "train" family of digitdraw.nondigits (never on the "bench" family
+it is measured on). NotADigit.cross_fitted takes the threshold from scores of writers left out
+of the fit, so that it holds for new writers (digitdraw.calibrate_model: writers 1-24 only).
 """
 
 from __future__ import annotations
