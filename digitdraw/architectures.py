@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
+FEATURE_LAYER = "dense_128"  # the penultimate layer of `dense` and `cnn`: the not-a-digit features
 APIS = ("sequential", "functional")
 
 ARCHITECTURES: dict[str, Callable[[], list[keras.Layer]]] = {}

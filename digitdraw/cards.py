@@ -23,6 +23,11 @@ def versions() -> dict[str, str]:
     }
 
 
+def now() -> str:
+    """When a card is written: UTC, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def make_card(
     result: TrainResult,
     test: Evaluation,
@@ -59,6 +64,6 @@ def make_card(
         "per_class_accuracy": [round(a, 6) for a in test.per_class],
         "drawn_digit_accuracy": drawn,
         "versions": versions(),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created": now(),
         "command": command,
     }

@@ -1,4 +1,4 @@
-"""`python -m digitdraw` / `digitdraw`: train, evaluate, predict, export, info and data, without a browser."""
+"""`python -m digitdraw` / `digitdraw`: train, evaluate, predict, combine, export and more, no browser."""
 
 # The commands import the modules that load TensorFlow (data aside, all of them) inside their
 # functions: the parser alone must answer `--help` or a usage error at once (about 0.2 s, not 6 s).
@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--force", action="store_true", help="replace what is already at --out")
     _add_data_dir(x)
+
+    e = command("combine", "combine trained models of one architecture into one that averages their answers")
+    e.add_argument("models", nargs="+", metavar="MODEL", help="two or more model files (each with its card)")
+    e.add_argument("--out", required=True, help="the ensemble's path, .keras")
+    e.add_argument("--weights", action="store_true", help="also save the weights alone beside it")
+    e.add_argument(
+        "--pendigits", help=f"pendigits train.jsonl, to score it (default: ${config.PENDIGITS_ENV})"
+    )
+    _add_data_dir(e)
 
     c = command(
         "calibrate",
@@ -302,6 +311,37 @@ def cmd_export(args) -> int:
     return 0 if card["meets_targets"] else 1
 
 
+def cmd_combine(args) -> int:
+    from digitdraw import runs
+
+    mnist = data.load_mnist(args.data_dir)
+    pen = config.pendigits_path(args.pendigits, args.data_dir)
+    card = runs.combine_and_save(
+        args.models,
+        args.out,
+        mnist,
+        command="python -m digitdraw " + shlex.join(args.argv),
+        pendigits_path=pen,
+        weights=args.weights,
+    )
+    drawn, styles = card.get("drawn_digit_accuracy") or {}, card.get("styles_accuracy") or {}
+    print(
+        json.dumps(
+            {
+                "model": args.out,
+                "members": card["members"],
+                "test_accuracy": card["test_accuracy"],
+                "drawn_digit_accuracy": drawn.get("accuracy"),
+                "styles_accuracy": styles.get("accuracy"),
+            }
+        )
+    )
+    print(
+        "Run `digitdraw calibrate` on it before use: calibration belongs to these weights.", file=sys.stderr
+    )
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from digitdraw import calibrate_model, modelio
 
@@ -491,6 +531,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "export": cmd_export,
+    "combine": cmd_combine,
     "calibrate": cmd_calibrate,
     "info": cmd_info,
     "data": cmd_data,
@@ -512,10 +553,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in WITHOUT_TENSORFLOW:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
         from digitdraw.distribute import DistributeError
+        from digitdraw.ensemble import EnsembleError
         from digitdraw.export import ExportError
         from digitdraw.modelio import ModelFileError  # ModelNameError among them
 
-        errors += (ModelFileError, ExportError, DistributeError)
+        errors += (ModelFileError, ExportError, DistributeError, EnsembleError)
     try:
         return COMMANDS[args.command](args)
     except errors as exc:

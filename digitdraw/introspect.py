@@ -7,6 +7,8 @@ where two models disagree. Images come back as float arrays; `tile_grid` and
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -20,10 +22,22 @@ def _shape_text(shape) -> str:
     return " × ".join(str(d) for d in dims) or "scalar"
 
 
+def _reading_order(model: keras.Model) -> list[keras.Layer]:
+    """The layers as a person reads them: an ensemble's member by member (Keras orders them by depth)."""
+
+    def group(layer: keras.Layer) -> int:
+        if isinstance(layer, keras.layers.InputLayer):
+            return -1
+        match = re.match(r"^m(\d+)_", layer.name)
+        return int(match.group(1)) if match else len(model.layers)  # what joins the members: last
+
+    return sorted(model.layers, key=group)  # stable: depth order within a member
+
+
 def layer_rows(model: keras.Model) -> list[dict]:
     """One row per layer: name, type, output shape (without the batch axis), parameters."""
     rows = []
-    for layer in model.layers:
+    for layer in _reading_order(model):
         try:
             shape = layer.output.shape
         except (AttributeError, ValueError):  # a layer never called has no output

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import keras
 
-from digitdraw import architectures, config
+from digitdraw import architectures, config, ensemble
 
 FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -215,7 +215,10 @@ def load(path: str | os.PathLike) -> keras.Model:
                 "to say which architecture they belong to."
             )
         try:
-            model = architectures.build(card["architecture"], card.get("api", "sequential"))
+            if card.get("members"):  # an ensemble of this architecture (digitdraw.ensemble)
+                model = ensemble.build(card["architecture"], int(card["members"]))
+            else:
+                model = architectures.build(card["architecture"], card.get("api", "sequential"))
         except (ValueError, TypeError) as exc:  # an unknown architecture or API, or not a string
             raise ModelFileError(f"{path}: its card {card_path(path).name} is unusable: {exc}") from exc
         try:

@@ -4,10 +4,11 @@
 a traced `tf.function` over the model costs a few milliseconds and is safe to call from
 several threads at once, which the app needs (one server, many sessions).
 
-The traced call returns the probabilities and the penultimate features (layer `dense_128`) in
-one go, so the not-a-digit score costs no second model call. A Predictor made from a model
-file (`Predictor.from_file`) applies the calibration its card stores (digitdraw.calibration,
-written by `digitdraw calibrate`): every probability it gives is calibrated.
+The traced call returns the probabilities and the penultimate features (layer `dense_128`, or
+each ensemble member's side by side) in one go, so the not-a-digit score costs no second model
+call. A Predictor made from a model file (`Predictor.from_file`) applies the calibration its
+card stores (digitdraw.calibration, written by `digitdraw calibrate`): every probability it
+gives is calibrated.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitdraw import calibration
+from digitdraw import calibration, ensemble
+from digitdraw.architectures import FEATURE_LAYER  # noqa: F401 (callers name it from here)
 from digitdraw.data import to_model_input
 
 log = logging.getLogger(__name__)
-
-FEATURE_LAYER = "dense_128"  # the penultimate layer of both architectures
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,20 @@ class Predictor:
         self.temperature = float(temperature)
         self.detector = detector
         try:
-            features = model.get_layer(FEATURE_LAYER).output
-            both = keras.Model(model.inputs[0], [model.outputs[0], features])
+            # An ensemble's features are its members' side by side (digitdraw.ensemble).
+            features = [layer.output for layer in ensemble.feature_layers(model)]
+            both = keras.Model(model.inputs[0], [model.outputs[0], *features]) if features else None
         except (ValueError, AttributeError):  # another architecture: probabilities alone
             both = None
         self.has_features = both is not None
         if both is not None:
+
+            def probabilities_and_features(x):
+                probs, *feats = both(x, training=False)
+                return probs, feats[0] if len(feats) == 1 else tf.concat(feats, axis=-1)
+
             self._fn = tf.function(
-                lambda x: both(x, training=False),
+                probabilities_and_features,
                 input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
             )
         else:

@@ -413,6 +413,7 @@ SUBCOMMANDS = (
     "train",
     "evaluate",
     "predict",
+    "combine",
     "export",
     "calibrate",
     "info",

@@ -395,9 +395,17 @@ def test_inspect_overview_shows_the_card_and_layer_table():
     models.set_value("dense").run()
     assert not at.exception
     assert "MNIST test accuracy" in [m.label for m in at.metric]
-    table = at.dataframe[0].value
-    assert list(table["layer"]) == ["flatten", "dense_128", "probabilities"]
-    assert table["parameters"].sum() == 101770
+    # The shipped dense is an ensemble: its members' scores, then every member's layers.
+    card = modelio.read_card(config.SHIPPED_MODELS_DIR / "dense.keras")
+    n = card["members"]
+    assert any(f"An ensemble of {n} dense networks" in m.value for m in at.markdown)
+    members, layers = at.dataframe[0].value, at.dataframe[1].value
+    assert list(members["member"]) == [f"m{i}" for i in range(n)]
+    assert list(members["seed"]) == [m["seed"] for m in card["member_cards"]]
+    single = ["flatten", "dense_128", "probabilities"]
+    expected = ["image", *(f"m{i}_{name}" for i in range(n) for name in single), "probabilities"]
+    assert list(layers["layer"]) == expected
+    assert layers["parameters"].sum() == n * 101770
 
 
 def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):

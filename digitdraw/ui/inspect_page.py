@@ -155,6 +155,16 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
             else md(entry.path.name)
         )
 
+    members = card.get("member_cards")
+    if isinstance(members, list) and members:
+        kind = md(str(card.get("architecture", "")))
+        st.markdown(
+            f"**An ensemble of {len(members)} {kind} networks** trained apart (another seed each): "
+            "it answers the average of their probabilities, which reads unseen "
+            "handwriting better and is less often sure of a wrong answer than any one of them."
+        )
+        st.dataframe(pd.DataFrame(_member_rows(members)), hide_index=True)
+
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Layers")
@@ -176,6 +186,24 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     if card:
         with st.expander("The whole model card (JSON)"):
             st.code(json.dumps(card, indent=2), language="json")
+
+
+def _member_rows(members: list) -> list[dict]:
+    """One row per ensemble member, from the card: how each scored alone."""
+
+    def pct(value) -> str:
+        return f"{value:.2%}" if isinstance(value, float) else "–"
+
+    return [
+        {
+            "member": f"m{i}",
+            "seed": m.get("seed") if isinstance(m, dict) else None,
+            "MNIST test": pct(m.get("test_accuracy")) if isinstance(m, dict) else "–",
+            "drawn digits": pct(m.get("drawn_digit_accuracy")) if isinstance(m, dict) else "–",
+            "styles split": pct(m.get("styles_accuracy")) if isinstance(m, dict) else "–",
+        }
+        for i, m in enumerate(members)
+    ]
 
 
 # -- Test set ----------------------------------------------------------------------------------------
