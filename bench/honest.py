@@ -162,7 +162,7 @@ def main() -> int:
         nd = card.get("not_a_digit", {})
         print(
             f"  not a digit ({nd.get('method')}; threshold to refuse <= {nd.get('max_refused')} of "
-            f"writers {pendigits.TUNE_WRITERS}, each scored unseen): false refusals "
+            f"{str(nd.get('thresholds_fitted_on')).split(',')[0]}): false refusals "
             f"{false_refusals.mean():.2%} (writers {pendigits.HOLDOUT_WRITERS}, seed {args.seed}); "
             f"non-digits refused {refused_nd.mean():.1%} ({by_kind})"
         )
