@@ -12,7 +12,8 @@ preprocessed like a single one, then the model.
   Mahalanobis class means and covariance from the drawings read as one digit; the logistic head
   on those and on FIT_NONDIGITS drawings of digitdraw.nondigits' "train" family (the "bench"
   family stays unseen). The thresholds: each drawing scored by a detector fitted without its
-  writer (FOLDS folds of writers), at most MAX_REFUSED of the drawings refused
+  writer (FOLDS folds of writers), at most max_refused of the drawings refused, itself chosen
+  within writers 1-24 (MAX_REFUSED_CANDIDATES)
   (calibration.NotADigit.cross_fitted); the detector kept is fitted on all of writers 1-24.
 
 Stored: card["calibration"] = {temperature, fitted_on, ece_before, ece_after, weights} and
@@ -37,12 +38,13 @@ from digitdraw.predict import FEATURE_LAYER, Predictor, weights_digest
 FIT_SEED = 11
 FIT_COPIES = 2
 FIT_NONDIGITS = 1500
-# Of writers 1-24's drawings, each scored by a detector fitted without its writer. Chosen within
-# writers 1-24 (docs/experiments.md, "Honest answers, round 3") by the rule "new writers refused
-# at most 0.5% on average and under 1% for the worst": six writers left out in turn, this fit on
-# the other 18 refused on average 0.45% of the left-out writers' drawings (the worst six 0.70%,
-# cnn); 1% here gave 0.89% (1.60%), 0.25% gave 0.28% (0.53%).
-MAX_REFUSED = 0.005
+# The share of writers 1-24's drawings (each scored by a detector fitted without its writer) the
+# threshold may refuse: chosen per model, within writers 1-24 (calibration.choose_max_refused):
+# the largest of these whose whole procedure, run without each fold of writers in turn, refused
+# at most 0.5% of the left-out writers' drawings on average and under 1% of the worst fold's.
+# (For round 2's cnn: 0.25% -> 0.28% mean, 0.53% worst; 0.5% -> 0.45%, 0.70%; 1% -> 0.89%,
+# 1.60%; docs/experiments.md, "Honest answers, round 3".)
+MAX_REFUSED_CANDIDATES = (0.0025, 0.005, 0.01)
 FOLDS = 4  # writer % FOLDS: the groups left out in turn when the thresholds' scores are taken
 OOD_SUFFIX = ".ood.npz"
 
@@ -108,12 +110,13 @@ def fit(
     seed: int = FIT_SEED,
     copies: int = FIT_COPIES,
     train_nondigits: int = FIT_NONDIGITS,
-    max_refused: float = MAX_REFUSED,
+    max_refused: float | None = None,
     every: int = 1,
 ) -> Fitted:
     """Fit the temperature and the detector for the model behind `model_predictor` (raw outputs used).
 
-    every: use every n-th pen digit only (a quick fit, for tests).
+    every: use every n-th pen digit only (a quick fit, for tests). max_refused: None chooses it
+    within writers 1-24 (calibration.choose_max_refused).
     """
     if not model_predictor.has_features:
         raise ValueError(f"{model_predictor.name}: no {FEATURE_LAYER} layer for the not-a-digit detector")
@@ -144,20 +147,28 @@ def fit(
     one_piece = np.bincount(t_owner, minlength=len(tune_rows))[t_owner] == 1  # its label is sure
     odd_rows, _ = render_nondigits("train", train_nondigits, 0)
     f_odd = model_predictor.outputs(flat(odd_rows)[0]).features
+    folds = tune_writers[t_owner] % FOLDS
+    figures: dict[float, tuple[float, float]] = {}
+    if max_refused is None:
+        max_refused, figures = cal.choose_max_refused(
+            f_tune, tune_labels[t_owner], folds, f_odd, t_owner, one_piece, MAX_REFUSED_CANDIDATES
+        )
     detector = cal.NotADigit.cross_fitted(
-        f_tune,
-        tune_labels[t_owner],
-        tune_writers[t_owner] % FOLDS,
-        f_odd,
-        t_owner,
-        max_refused,
-        fit_mask=one_piece,
+        f_tune, tune_labels[t_owner], folds, f_odd, t_owner, max_refused, fit_mask=one_piece
     )
     # What the thresholds do on the drawings the full detector was fitted on (flattered: seen).
     refused = np.zeros(len(tune_rows), bool)
     np.logical_or.at(refused, t_owner, detector.refuses(f_tune))
     not_a_digit = {
         "max_refused": max_refused,
+        "max_refused_chosen_by": "the largest of "
+        + ", ".join(
+            f"{r:g} (left-out writers refused {mean:.2%} on average, {worst:.2%} the worst fold)"
+            for r, (mean, worst) in figures.items()
+        )
+        + " within 0.5% on average and under 1% for the worst fold (writers 1-24, each fold left out)"
+        if figures
+        else "given",
         "refused_on_fit": round(float(refused.mean()), 6),
         "thresholds_fitted_on": f"pendigits writers {pendigits.TUNE_WRITERS}, {copies} canvas renderings "
         f"each (seed {seed}), {len(tune_rows)} drawings, each scored by a detector fitted without its "

@@ -380,20 +380,8 @@ class NotADigit:
         if len(np.unique(g)) < 2:
             raise ValueError("cross_fitted needs digits of at least two groups (writers)")
         use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
-        odd = np.asarray(other_features, np.float64)
-
-        def fitted(digits: np.ndarray, labels: np.ndarray) -> tuple[Mahalanobis, NotDigitHead]:
-            maha = Mahalanobis.fit(digits, labels)
-            joint = [joint_input(x, maha.score(x)) for x in (digits, odd)]
-            return maha, NotDigitHead.fit(*joint)
-
-        h = np.empty(len(f))
-        for k in np.unique(g):
-            out = g == k
-            maha, head = fitted(f[use & ~out], y[use & ~out])
-            h[out] = head.score(joint_input(f[out], maha.score(f[out])))
-        maha, head = (_float32(x) for x in fitted(f[use], y[use]))
-        return cls(maha, head, None, _threshold(h, owner, max_refused))
+        h, maha, head = _cross_fit(f, y, g, np.asarray(other_features, np.float64), use)
+        return cls(_float32(maha), _float32(head), None, _threshold(h, owner, max_refused))
 
     @classmethod
     def at_rank(
@@ -460,6 +448,62 @@ class NotADigit:
             None if entry["mahalanobis_threshold"] is None else float(entry["mahalanobis_threshold"]),
             float(entry["head_threshold"]),
         )
+
+
+def _fit_joint(digits: np.ndarray, labels: np.ndarray, odd: np.ndarray) -> tuple[Mahalanobis, NotDigitHead]:
+    maha = Mahalanobis.fit(digits, labels)
+    return maha, NotDigitHead.fit(*(joint_input(x, maha.score(x)) for x in (digits, odd)))
+
+
+def _cross_fit(
+    f: np.ndarray, y: np.ndarray, g: np.ndarray, odd: np.ndarray, use: np.ndarray
+) -> tuple[np.ndarray, Mahalanobis, NotDigitHead]:
+    """Each digit's joint score by a detector fitted without its group; and the detector fitted on all."""
+    h = np.empty(len(f))
+    for k in np.unique(g):
+        out = g == k
+        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd)
+        h[out] = head.score(joint_input(f[out], maha.score(f[out])))
+    return (h, *_fit_joint(f[use], y[use], odd))
+
+
+def choose_max_refused(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    others: np.ndarray,
+    owner: np.ndarray | None = None,
+    fit_mask: np.ndarray | None = None,
+    candidates: tuple[float, ...] = (0.0025, 0.005, 0.01),
+    mean_limit: float = 0.005,
+    worst_limit: float = 0.01,
+) -> tuple[float, dict[float, tuple[float, float]]]:
+    """The largest `max_refused` for NotADigit.cross_fitted whose new writers stay within limits,
+    measured on these digits alone: each group left out in turn, the whole procedure run on the
+    others, the share of the left-out group's drawings refused. Within limits: on average at
+    most `mean_limit`, and under `worst_limit` for the worst group. Returns it (the smallest
+    candidate when none is within limits) and, for each candidate, (mean, worst).
+    """
+    f = np.asarray(features, np.float64)
+    y, g = np.asarray(labels).astype(np.int64), np.asarray(groups)
+    if len(np.unique(g)) < 3:
+        raise ValueError("choose_max_refused needs digits of at least three groups (writers)")
+    owner = np.arange(len(f)) if owner is None else np.asarray(owner, dtype=np.int64)
+    use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
+    odd = np.asarray(others, np.float64)
+    refused: dict[float, list[float]] = {r: [] for r in candidates}
+    for k in np.unique(g):
+        out = g == k
+        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out])
+        inner_owner = np.unique(owner[~out], return_inverse=True)[1]
+        outer_owner = np.unique(owner[out], return_inverse=True)[1]
+        drawing = np.full(int(outer_owner.max()) + 1, -np.inf)
+        np.maximum.at(drawing, outer_owner, head.score(joint_input(f[out], maha.score(f[out]))))
+        for r in candidates:
+            refused[r].append(float((drawing > _threshold(h_in, inner_owner, r)).mean()))
+    figures = {r: (float(np.mean(v)), float(np.max(v))) for r, v in refused.items()}
+    within = [r for r, (mean, worst) in figures.items() if mean <= mean_limit and worst < worst_limit]
+    return (max(within) if within else min(candidates)), figures
 
 
 def joint_input(features: np.ndarray, distances: np.ndarray) -> np.ndarray:

@@ -188,6 +188,31 @@ def test_the_detector_survives_storage(tmp_path):
     assert (tmp_path / "m.ood.npz").stat().st_size < 10_000
 
 
+def test_the_share_refused_is_chosen_from_writers_left_out_and_within_the_limits():
+    rng = np.random.default_rng(10)
+    digits, labels, writers = writers_digits(range(16), 150, rng)
+    odd = rng.normal(scale=4.0, size=(400, 12)) + 6.0
+    candidates = (0.001, 0.005, 0.01, 0.05)
+    chosen, figures = cal.choose_max_refused(digits, labels, writers % 4, odd, candidates=candidates)
+    assert set(figures) == set(candidates)
+    mean, worst = figures[chosen]
+    assert mean <= 0.005 and worst < 0.01
+    assert all(not (m <= 0.005 and w < 0.01) for r, (m, w) in figures.items() if r > chosen)
+    # Looser limits let a larger share through; none met gives the smallest candidate.
+    looser, _ = cal.choose_max_refused(
+        digits, labels, writers % 4, odd, candidates=candidates, mean_limit=0.02, worst_limit=0.05
+    )
+    assert looser > chosen
+    strict, _ = cal.choose_max_refused(
+        digits, labels, writers % 4, odd, candidates=candidates, mean_limit=0.0
+    )
+    assert strict == min(candidates)
+    # Refusing more of writers 1-24 refuses more of the left-out ones too.
+    assert figures[0.05][0] > figures[0.005][0]
+    with pytest.raises(ValueError, match="three groups"):
+        cal.choose_max_refused(digits, labels, writers % 2, odd)
+
+
 def test_the_joint_detector_survives_storage_with_its_one_threshold(tmp_path):
     rng = np.random.default_rng(9)
     digits, labels, writers = writers_digits(range(4), 200, rng)
@@ -221,7 +246,9 @@ def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, 
         c = stored["calibration"]
         assert set(c) >= {"temperature", "fitted_on", "ece_before", "ece_after"} and c["temperature"] > 0
         assert c["weights"] == weights_digest(model) and "writers 25-30" in c["fitted_on"]
-        assert stored["not_a_digit"]["refused_on_fit"] <= calibrate_model.MAX_REFUSED
+        nd = stored["not_a_digit"]
+        assert nd["max_refused"] in calibrate_model.MAX_REFUSED_CANDIDATES
+        assert nd["refused_on_fit"] <= nd["max_refused"] and "left-out writers" in nd["max_refused_chosen_by"]
         # The thresholds never see the writers the benchmark reports on.
         assert "writers 1-24" in stored["not_a_digit"]["thresholds_fitted_on"]
         assert (tmp_path / "m.ood.npz").is_file()
