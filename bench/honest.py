@@ -3,7 +3,8 @@
 Every drawing goes the app's way (digitdraw.reading): rendered like the canvas
 (pendigits.random_render), split into digits (digitdraw.segment), each digit preprocessed like a
 single one, then the model with its stored temperature and not-a-digit detector
-(`digitdraw calibrate`, digitdraw.calibrate_model: fitted on writers 25-30 rendered with seed 11).
+(`digitdraw calibrate`, digitdraw.calibrate_model: the temperature fitted on writers 25-30
+rendered with seed 11; the detector and its threshold on writers 1-24 only).
 
 Reported on other renderings of writers 25-30 (--seed, default 2024, drawn.EVAL_SEED):
 - Calibration: ECE (15 bins) before and after the stored temperature; answers shown with >= 90%
@@ -160,9 +161,9 @@ def main() -> int:
         by_kind = "  ".join(f"{k} {refused_nd[kinds == k].mean():.0%}" for k in dict.fromkeys(kinds))
         nd = card.get("not_a_digit", {})
         print(
-            f"  not a digit ({nd.get('method')}; fit to refuse <= {nd.get('max_refused')} of seed "
-            f"{args.fit_seed}): false refusals {false_refusals.mean():.2%} (writers "
-            f"{pendigits.HOLDOUT_WRITERS}, seed {args.seed}); "
+            f"  not a digit ({nd.get('method')}; threshold to refuse <= {nd.get('max_refused')} of "
+            f"{str(nd.get('thresholds_fitted_on')).split(',')[0]}): false refusals "
+            f"{false_refusals.mean():.2%} (writers {pendigits.HOLDOUT_WRITERS}, seed {args.seed}); "
             f"non-digits refused {refused_nd.mean():.1%} ({by_kind})"
         )
         text = ["" for _ in num_rows]

@@ -17,12 +17,14 @@ appear on both sides of the first split, so its report flatters a little; the le
 figure does not.
 
 Not a digit: an out-of-distribution score per drawing (higher = less like a digit) and a
-threshold chosen so that at most a given share of real digits (1%, writers 25-30) score above
-it. Two scores: one minus the top probability (cheap, but a network is often sure of nonsense),
-and the Mahalanobis distance of the network's penultimate features to the nearest digit class
-(Lee et al. 2018), which sees that a scribble lands far from every digit. And a learnt one:
-NotDigitHead, a logistic regression on the same frozen features, fitted on digits and on the
-"train" family of digitdraw.nondigits (never on the "bench" family it is measured on).
+threshold chosen on real digits the detector never saw. Scores: one minus the top probability
+(cheap, but a network is often sure of nonsense); the Mahalanobis distance of the network's
+penultimate features to the nearest digit class (Lee et al. 2018), which sees that a scribble
+lands far from every digit; and a learnt one, NotDigitHead, a logistic regression on the same
+frozen features (and, in the joint detector the app uses, their log Mahalanobis distance),
+fitted on digits and on the "train" family of digitdraw.nondigits (never on the "bench" family
+it is measured on). NotADigit.cross_fitted takes the threshold from scores of writers left out
+of the fit, so that it holds for new writers (digitdraw.calibrate_model: writers 1-24 only).
 """
 
 from __future__ import annotations
@@ -266,10 +268,13 @@ class NotDigitHead:
 
     @classmethod
     def fit(cls, digits: np.ndarray, others: np.ndarray, l2: float = 1e-2, steps: int = 25) -> NotDigitHead:
+        """Each side weighs half, however many of each: the scores' scale then does not move with
+        the number of digits (NotADigit.cross_fitted compares heads fitted on different shares)."""
         x = np.concatenate([np.asarray(digits, np.float64), np.asarray(others, np.float64)])
         y = np.concatenate([np.zeros(len(digits)), np.ones(len(others))])
         if x.ndim != 2 or not len(digits) or not len(others):
             raise ValueError("NotDigitHead.fit needs (n, d) features of some digits and some non-digits")
+        weight = np.where(y == 1, 0.5 / len(others), 0.5 / len(digits))
         mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
         z = np.c_[(x - mean) / scale, np.ones(len(x))]
         w = np.zeros(z.shape[1])
@@ -277,8 +282,8 @@ class NotDigitHead:
         ridge[-1, -1] = 0.0  # the bias is not shrunk
         for _ in range(steps):  # Newton's method: the loss is convex, a few steps converge
             p = 1.0 / (1.0 + np.exp(-(z @ w)))
-            grad = z.T @ (p - y) / len(y) + ridge @ w
-            hess = (z * (p * (1 - p))[:, None]).T @ z / len(y) + ridge
+            grad = z.T @ (weight * (p - y)) + ridge @ w
+            hess = (z * (weight * p * (1 - p))[:, None]).T @ z + ridge
             w = w - np.linalg.solve(hess, grad)
         return cls(mean, scale, w)
 
@@ -290,26 +295,37 @@ class NotDigitHead:
 
 @dataclass(frozen=True)
 class NotADigit:
-    """The detector the app uses: "head or Mahalanobis" on the penultimate features.
+    """The detector the app uses, on the penultimate features: a logistic head, and the
+    Mahalanobis distance either as the head's last input (its log; `mahalanobis_threshold`
+    None) or as a second score with its own threshold ("head or Mahalanobis").
 
-    A drawing is refused when either score passes its threshold. The two thresholds sit at the
-    same rank among real digits' scores (each the k-th highest), chosen together so that at most
-    the share asked of real digits is refused by either: on the bench this refused more non-digits
-    at the same false-refusal rate than either score alone (bench/honest.py).
+    The joint head is what `cross_fitted` (and `digitdraw calibrate`) fits: at the same share of
+    real digits refused, it refused 94% of the benchmark's non-digits for the cnn, where "head or
+    Mahalanobis" refused 74% and the head alone 87% (docs/experiments.md, "Honest answers, round 3").
     """
 
     mahalanobis: Mahalanobis
     head: NotDigitHead
-    mahalanobis_threshold: float
+    mahalanobis_threshold: float | None
     head_threshold: float
 
     def scores(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.mahalanobis.score(features), self.head.score(features)
+        """(Mahalanobis distances, the head's log-odds) of (n, d) features."""
+        m = self.mahalanobis.score(features)
+        return m, self.head.score(joint_input(features, m) if self.joint else features)
+
+    @property
+    def joint(self) -> bool:
+        """Whether the head reads the log Mahalanobis distance beside the features."""
+        return len(self.head.mean) == self.mahalanobis.means.shape[1] + 1
 
     def refuses(self, features: np.ndarray) -> np.ndarray:
         """(n, d) features -> (n,) bool: True where the input is not a digit."""
         m, h = self.scores(features)
-        return (m > self.mahalanobis_threshold) | (h > self.head_threshold)
+        refused = h > self.head_threshold
+        if self.mahalanobis_threshold is not None:
+            refused |= m > self.mahalanobis_threshold
+        return refused
 
     @classmethod
     def fit(
@@ -321,9 +337,64 @@ class NotADigit:
         max_refused: float = 0.01,
     ) -> NotADigit:
         """Thresholds so that at most `max_refused` of the drawings refuse (a drawing: the
-        digits with the same `owner`, refused when any is; default, each digit its own)."""
+        digits with the same `owner`, refused when any is; default, each digit its own). A joint
+        head (one that reads the log distance too) gets one threshold, its own."""
         mahalanobis, head = _float32(mahalanobis), _float32(head)  # thresholds for what is stored
-        m, h = mahalanobis.score(digit_features), head.score(digit_features)
+        m, h = cls(mahalanobis, head, None, 0.0).scores(digit_features)
+        if len(head.mean) == mahalanobis.means.shape[1] + 1:
+            return cls(mahalanobis, head, None, _threshold(h, owner, max_refused))
+        return cls.at_rank(mahalanobis, head, m, h, owner, max_refused)
+
+    @classmethod
+    def cross_fitted(
+        cls,
+        digit_features: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        other_features: np.ndarray,
+        owner: np.ndarray | None = None,
+        max_refused: float = 0.01,
+        fit_mask: np.ndarray | None = None,
+    ) -> NotADigit:
+        """The joint detector fitted on all the digits, its threshold from scores of digits the
+        statistics never saw.
+
+        A detector scores the digits it was fitted on lower than new ones, so a threshold taken
+        from its own digits refuses more of the next writer's. So for each group (a writer, or a
+        set of writers) a detector is fitted on the other groups' digits and scores this one's;
+        the threshold is the rank of those out-of-group scores (at most `max_refused` of the
+        drawings above), and the detector kept is fitted on all (cross-fitting: the fold
+        detectors' scores are on the same scale as the full one's, fitted the same way on 1 -
+        1/groups of the data; the head weighs digits and non-digits half each, so the share of
+        digits does not move its scale).
+
+        labels: each digit's class (for the Mahalanobis means); groups: each digit's group;
+        other_features: non-digits, for the head; owner: each digit's drawing (a drawing is
+        refused when any digit in it is); fit_mask: the digits the statistics may be fitted on
+        (e.g. only drawings read as one digit, whose label is sure); all of them score.
+        """
+        f = np.asarray(digit_features, np.float64)
+        y, g = np.asarray(labels).astype(np.int64), np.asarray(groups)
+        if f.ndim != 2 or len(f) != len(y) or len(f) != len(g):
+            raise ValueError("cross_fitted needs (n, d) features, n labels and n groups")
+        if len(np.unique(g)) < 2:
+            raise ValueError("cross_fitted needs digits of at least two groups (writers)")
+        use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
+        h, maha, head = _cross_fit(f, y, g, np.asarray(other_features, np.float64), use)
+        return cls(_float32(maha), _float32(head), None, _threshold(h, owner, max_refused))
+
+    @classmethod
+    def at_rank(
+        cls,
+        mahalanobis: Mahalanobis,
+        head: NotDigitHead,
+        m: np.ndarray,
+        h: np.ndarray,
+        owner: np.ndarray | None = None,
+        max_refused: float = 0.01,
+    ) -> NotADigit:
+        """Both thresholds at the k-th highest of real digits' scores `m`, `h`, the largest k for
+        which at most `max_refused` of the drawings have a digit above either."""
         if not len(m):
             raise ValueError("NotADigit.fit needs the features of some real digits")
         if not 0 <= max_refused < 1:
@@ -346,8 +417,9 @@ class NotADigit:
     # -- storage: the thresholds go in the model card, the statistics in an .npz beside the model
 
     def card_entry(self, statistics: str) -> dict:
+        method = "logistic head on the dense_128 features and their log Mahalanobis distance"
         return {
-            "method": "head or Mahalanobis (dense_128 features)",
+            "method": method if self.joint else "head or Mahalanobis (dense_128 features)",
             "statistics": statistics,
             "mahalanobis_threshold": self.mahalanobis_threshold,
             "head_threshold": self.head_threshold,
@@ -373,9 +445,85 @@ class NotADigit:
         return cls(
             Mahalanobis(arrays["means"], arrays["precision"]),
             NotDigitHead(arrays["head_mean"], arrays["head_scale"], arrays["head_weights"]),
-            float(entry["mahalanobis_threshold"]),
+            None if entry["mahalanobis_threshold"] is None else float(entry["mahalanobis_threshold"]),
             float(entry["head_threshold"]),
         )
+
+
+def _fit_joint(digits: np.ndarray, labels: np.ndarray, odd: np.ndarray) -> tuple[Mahalanobis, NotDigitHead]:
+    maha = Mahalanobis.fit(digits, labels)
+    return maha, NotDigitHead.fit(*(joint_input(x, maha.score(x)) for x in (digits, odd)))
+
+
+def _cross_fit(
+    f: np.ndarray, y: np.ndarray, g: np.ndarray, odd: np.ndarray, use: np.ndarray
+) -> tuple[np.ndarray, Mahalanobis, NotDigitHead]:
+    """Each digit's joint score by a detector fitted without its group; and the detector fitted on all."""
+    h = np.empty(len(f))
+    for k in np.unique(g):
+        out = g == k
+        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd)
+        h[out] = head.score(joint_input(f[out], maha.score(f[out])))
+    return (h, *_fit_joint(f[use], y[use], odd))
+
+
+def choose_max_refused(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    others: np.ndarray,
+    owner: np.ndarray | None = None,
+    fit_mask: np.ndarray | None = None,
+    candidates: tuple[float, ...] = (0.0025, 0.005, 0.01),
+    mean_limit: float = 0.005,
+    worst_limit: float = 0.01,
+) -> tuple[float, dict[float, tuple[float, float]]]:
+    """The largest `max_refused` for NotADigit.cross_fitted whose new writers stay within limits,
+    measured on these digits alone: each group left out in turn, the whole procedure run on the
+    others, the share of the left-out group's drawings refused. Within limits: on average at
+    most `mean_limit`, and under `worst_limit` for the worst group. Returns it (the smallest
+    candidate when none is within limits) and, for each candidate, (mean, worst).
+    """
+    f = np.asarray(features, np.float64)
+    y, g = np.asarray(labels).astype(np.int64), np.asarray(groups)
+    if len(np.unique(g)) < 3:
+        raise ValueError("choose_max_refused needs digits of at least three groups (writers)")
+    owner = np.arange(len(f)) if owner is None else np.asarray(owner, dtype=np.int64)
+    use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
+    odd = np.asarray(others, np.float64)
+    refused: dict[float, list[float]] = {r: [] for r in candidates}
+    for k in np.unique(g):
+        out = g == k
+        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out])
+        inner_owner = np.unique(owner[~out], return_inverse=True)[1]
+        outer_owner = np.unique(owner[out], return_inverse=True)[1]
+        drawing = np.full(int(outer_owner.max()) + 1, -np.inf)
+        np.maximum.at(drawing, outer_owner, head.score(joint_input(f[out], maha.score(f[out]))))
+        for r in candidates:
+            refused[r].append(float((drawing > _threshold(h_in, inner_owner, r)).mean()))
+    figures = {r: (float(np.mean(v)), float(np.max(v))) for r, v in refused.items()}
+    within = [r for r, (mean, worst) in figures.items() if mean <= mean_limit and worst < worst_limit]
+    return (max(within) if within else min(candidates)), figures
+
+
+def joint_input(features: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """The joint head's input: the features, and the log of their Mahalanobis distance."""
+    return np.c_[np.asarray(features, np.float64), np.log(np.maximum(distances, 1e-12))]
+
+
+def _threshold(scores: np.ndarray, owner: np.ndarray | None, max_refused: float) -> float:
+    """The lowest of these real digits' scores above which at most `max_refused` of the drawings
+    (a drawing: the digits with the same `owner`, refused when any is) have a digit."""
+    s = np.asarray(scores, np.float64)
+    if not len(s):
+        raise ValueError("a threshold needs the scores of some real digits")
+    if not 0 <= max_refused < 1:
+        raise ValueError(f"max_refused must be in [0, 1), not {max_refused}")
+    owner = np.arange(len(s)) if owner is None else np.asarray(owner, dtype=np.int64)
+    # A drawing's score is its highest digit's; refused above the threshold.
+    drawing = np.full(int(owner.max()) + 1, -np.inf)
+    np.maximum.at(drawing, owner, s)
+    return float(np.sort(drawing)[len(drawing) - 1 - int(np.floor(max_refused * len(drawing)))])
 
 
 def _float32(x: Mahalanobis | NotDigitHead) -> Mahalanobis | NotDigitHead:

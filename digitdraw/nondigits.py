@@ -91,6 +91,14 @@ SHAPES: dict[str, list[list]] = {
     ],
     "hash": [[(0.3, 0), (0.3, 1)], [(0.7, 0), (0.7, 1)], [(0, 0.3), (1, 0.3)], [(0, 0.7), (1, 0.7)]],
     "clock": [_circle(), [(0.5, 0.15), (0.5, 0.5), (0.75, 0.6)]],  # a circle alone is a 0: hands make it not
+    "diamond": [[(0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5), (0.5, 0)]],
+    "envelope": [[(0, 0.2), (1, 0.2), (1, 0.8), (0, 0.8), (0, 0.2), (0.5, 0.55), (1, 0.2)]],
+    "ladder": [
+        [(0.2, 0), (0.2, 1)],
+        [(0.8, 0), (0.8, 1)],
+        *[[(0.2, y), (0.8, y)] for y in (0.2, 0.45, 0.7, 0.95)],
+    ],
+    "ticked box": [[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)], [(0.2, 0.5), (0.4, 0.75), (0.8, 0.2)]],
     # bench family
     "circle with a cross": [_circle(), [(0.5, 0), (0.5, 1)], [(0, 0.5), (1, 0.5)]],
     "house": [
@@ -108,7 +116,7 @@ SHAPES: dict[str, list[list]] = {
     ],
     "arrow": [[(0, 0.5), (1, 0.5)], [(0.7, 0.2), (1, 0.5), (0.7, 0.8)]],
 }
-TRAIN_SHAPES = ("triangle", "square", "star", "hash", "clock")
+TRAIN_SHAPES = ("triangle", "square", "star", "hash", "clock", "diamond", "envelope", "ladder", "ticked box")
 BENCH_SHAPES = ("circle with a cross", "house", "heart", "arrow")
 
 
@@ -135,6 +143,46 @@ def _smiley(rng: np.random.Generator) -> list[list]:
         [(0.67, 0.35), (0.67 + eye, 0.37)],
         _arc(0.5, 0.5, 0.28, 0.25, mouth, 180 - mouth, 10),
     ]
+
+
+def _ring_with_marks(rng: np.random.Generator) -> list[list]:
+    """Train picture: an oval with 2-5 small marks inside it (dots, dashes, little rings, bent
+    lines, crosses), apart and none touching it: what a face, a smiley or a ladybird is made of.
+    Never one mark alone (a ring with a stroke in it is a slashed zero)."""
+    rx, ry = 0.5, 0.5 * math.exp(rng.uniform(-0.25, 0.25))
+    start = rng.uniform(0, 360)
+    out = [_arc(0.5, 0.5, rx, ry, start, start + rng.uniform(340, 380), 32)]
+    spots: list[tuple[float, float]] = []
+    for _ in range(int(rng.integers(2, 6))):
+        for _try in range(20):  # apart from the others, as eyes and a mouth are
+            a, r = rng.uniform(0, 2 * math.pi), 0.5 * math.sqrt(rng.uniform(0, 1))
+            cx, cy = 0.5 + r * rx * math.cos(a), 0.5 + r * ry * math.sin(a)
+            if all(math.hypot(cx - x, cy - y) > 0.22 for x, y in spots):
+                break
+        spots.append((cx, cy))
+        size = rng.uniform(0.05, 0.18) * min(rx, ry) / 0.5  # half the room left to the oval at most
+        kind = int(rng.integers(5))
+        if kind == 0:  # a dot
+            out.append([(cx, cy), (cx + 0.02, cy + 0.01)])
+        elif kind == 1:  # a dash at any angle
+            t = rng.uniform(0, math.pi)
+            out.append(
+                [
+                    (cx - size * math.cos(t), cy - size * math.sin(t)),
+                    (cx + size * math.cos(t), cy + size * math.sin(t)),
+                ]
+            )
+        elif kind == 2:  # a little ring
+            out.append(_arc(cx, cy, size / 2, size / 2, 0, 360, 12))
+        elif kind == 3:  # a bent line, bowl up or down
+            bend = float(rng.choice([-1.0, 1.0]))
+            out.append(_arc(cx, cy - bend * size / 2, size, size * bend, 20, 160, 8))
+        else:  # a small cross
+            out += [
+                [(cx - size / 2, cy - size / 2), (cx + size / 2, cy + size / 2)],
+                [(cx + size / 2, cy - size / 2), (cx - size / 2, cy + size / 2)],
+            ]
+    return out
 
 
 def _walk(rng: np.random.Generator) -> list[list]:
@@ -170,14 +218,16 @@ class NonDigit:
 class _Spec:
     letters: str
     shapes: tuple[str, ...]
-    picture: tuple[str, Callable[[np.random.Generator], list[list]]]
+    pictures: tuple[tuple[str, Callable[[np.random.Generator], list[list]]], ...]
     scribble: Callable[[np.random.Generator], list[list]]
     stream: int  # mixed into the seed, so that equal seeds never give equal drawings across families
 
 
 _FAMILIES: dict[str, _Spec] = {
-    "train": _Spec(TRAIN_LETTERS, TRAIN_SHAPES, ("sun", _sun), _walk, 101),
-    "bench": _Spec(BENCH_LETTERS, BENCH_SHAPES, ("smiley", _smiley), _loops, 202),
+    "train": _Spec(
+        TRAIN_LETTERS, TRAIN_SHAPES, (("sun", _sun), ("ring with marks", _ring_with_marks)), _walk, 101
+    ),
+    "bench": _Spec(BENCH_LETTERS, BENCH_SHAPES, (("smiley", _smiley),), _loops, 202),
 }
 KINDS = ("letter", "word", "shape", "scribble", "picture")
 
@@ -243,7 +293,9 @@ def generate(family: Family, n: int, seed: int = 0) -> list[NonDigit]:
         elif kind == "scribble":
             name, template = kind, spec.scribble(rng)
         else:
-            kind = name = spec.picture[0]
-            template = spec.picture[1](rng)
+            # One picture: no draw from rng, so the bench family's drawings stay as they were.
+            pick = int(rng.integers(len(spec.pictures))) if len(spec.pictures) > 1 else 0
+            kind = name = spec.pictures[pick][0]
+            template = spec.pictures[pick][1](rng)
         out.append(NonDigit(kind, name, _hand(template, rng)))
     return out

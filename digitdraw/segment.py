@@ -38,6 +38,12 @@ _SHORT = 0.6  # "short": under this fraction of the line height
 _TINY = 0.35
 _NEAR = 0.35
 _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
+# Strokes only: a short stroke touching another's ink and overlapping it in x by this much is
+# part of its digit (a 5's bar: 0.48 of it overlapped the body in a held-out writer's 5).
+_TOUCH_OVERLAP = 0.25
+# Strokes only: a path ending within this fraction of the pen's width of another path meets it
+# (one digit); touching digits' paths stay nearly a pen's width apart.
+_JUNCTION = 0.3
 # Single pendigits digits (writers 1-30, drawn at the app's default pen) are at most 1.88 times
 # as wide as high, 99.9% under 1.56: wider groups are always cut; from _MAYBE_WIDE up, only when
 # the cut crosses one short run of ink (where two digits touch), not two or three strokes.
@@ -65,11 +71,13 @@ class _Group:
     y0: int
     x1: int
     y1: int
+    paths: tuple[np.ndarray, ...] = ()  # the pen's paths that drew it (pixels), when strokes are given
+    reach: float = 0.0  # with paths: a path ending this close to another's meets it (px)
 
     @classmethod
-    def of(cls, mask: np.ndarray) -> _Group:
+    def of(cls, mask: np.ndarray, paths: tuple[np.ndarray, ...] = (), reach: float = 0.0) -> _Group:
         ys, xs = np.nonzero(mask)
-        return cls(mask, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        return cls(mask, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, paths, reach)
 
     @property
     def w(self) -> int:
@@ -80,7 +88,7 @@ class _Group:
         return self.y1 - self.y0
 
     def join(self, other: _Group) -> _Group:
-        return _Group.of(self.mask | other.mask)
+        return _Group.of(self.mask | other.mask, self.paths + other.paths, self.reach)
 
 
 def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None) -> list[Segment]:
@@ -94,10 +102,10 @@ def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None 
     core = ink >= _INK_LEVEL
     if not core.any():
         return []
-    pieces = _stroke_pieces(core, strokes) if strokes else _component_pieces(core)
-    biggest = max(int(p.sum()) for p in pieces)
-    pieces = [p for p in pieces if p.sum() >= max(4, 0.01 * biggest)]  # pixel noise
-    groups = [_Group.of(p) for p in pieces]
+    pieces = _stroke_pieces(core, strokes) if strokes else [(p, ()) for p in _component_pieces(core)]
+    biggest = max(int(p.sum()) for p, _ in pieces)
+    reach = _JUNCTION * _pen_width(core, strokes) if strokes else 0.0
+    groups = [_Group.of(p, paths, reach) for p, paths in pieces if p.sum() >= max(4, 0.01 * biggest)]  # noise
     line = max(g.h for g in groups)
     groups = _merge(groups, line)
     groups = [g for g in groups if not _is_speck(g, groups, line)]
@@ -123,14 +131,17 @@ def _component_pieces(core: np.ndarray) -> list[np.ndarray]:
     return [labels == k for k in range(1, n)]
 
 
-def _stroke_pieces(core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]) -> list[np.ndarray]:
-    """Each ink pixel goes to the stroke whose path is nearest: one piece per stroke."""
+def _stroke_pieces(
+    core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]
+) -> list[tuple[np.ndarray, tuple[np.ndarray, ...]]]:
+    """Each ink pixel goes to the stroke whose path is nearest: one piece per stroke, with its path."""
     h, w = core.shape
-    dists = []
+    dists, paths = [], []
     for stroke in strokes:
         pts = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
         if not len(pts):
             continue
+        paths.append(pts)
         path = np.full((h, w), 255, np.uint8)
         fixed = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(path, [fixed], False, 0, 1, cv2.LINE_8, 4)
@@ -138,10 +149,10 @@ def _stroke_pieces(core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]) -
             cv2.circle(path, (int(x), int(y)), 8, 0, -1, cv2.LINE_8, 4)
         dists.append(cv2.distanceTransform(path, cv2.DIST_L2, 3))
     if not dists:
-        return _component_pieces(core)
+        return [(p, ()) for p in _component_pieces(core)]
     nearest = np.argmin(np.stack(dists), axis=0)
-    pieces = [core & (nearest == k) for k in range(len(dists))]
-    return [p for p in pieces if p.any()]
+    pieces = [(core & (nearest == k), (paths[k],)) for k in range(len(dists))]
+    return [(p, path) for p, path in pieces if p.any()]
 
 
 # --------------------------------------------------------------------------- grouping
@@ -162,12 +173,69 @@ def _tiny(g: _Group, line: int) -> bool:
 
 
 def _belong(a: _Group, b: _Group, line: int) -> bool:
+    """Whether two groups are parts of one digit (tiny pieces aside: see _merge)."""
     ov = _x_overlap(a, b)
     if ov >= _STRONG_OVERLAP:
         return True
     if ov >= _PART_OVERLAP and min(a.h, b.h) < _SHORT * line:
         return True
-    return (_tiny(a, line) or _tiny(b, line)) and _gap(a, b) < _NEAR * line
+    # With the pen's strokes, pieces are strokes, and one digit's strokes meet: a 4's two strokes
+    # cross, or one ends on the other; a 5's or a 7's bar starts on the body, short and partly
+    # beside it. Touching digits' paths lie about a pen's width apart, and each is tall.
+    if a.paths and b.paths and _gap(a, b) == 0:
+        if any(
+            _paths_cross(p, q) or _ends_on(p, q, a.reach) or _ends_on(q, p, a.reach)
+            for p in a.paths
+            for q in b.paths
+        ):
+            return True
+        return ov >= _TOUCH_OVERLAP and min(a.h, b.h) < _SHORT * line and _touch(a, b)
+    return False
+
+
+def _pen_width(core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]) -> float:
+    """The pen's width, roughly: ink area over the paths' length (px)."""
+    length = sum(
+        float(np.linalg.norm(np.diff(np.asarray(s, np.float64).reshape(-1, 2), axis=0), axis=1).sum())
+        for s in strokes
+    )
+    return float(core.sum()) / max(length, 1.0)
+
+
+def _ends_on(p: np.ndarray, q: np.ndarray, reach: float) -> bool:
+    """Whether an end of path p lies within `reach` px of path q (a T-junction, a 4's bar meeting
+    its stem)."""
+    if not len(p) or len(q) < 2:
+        return False
+    a, b = q[:-1], q[1:]
+    ab = b - a
+    for end in (p[0], p[-1]):
+        t = np.clip(((end - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0, 1)
+        if np.min(np.linalg.norm(a + t[:, None] * ab - end, axis=1)) < reach:
+            return True
+    return False
+
+
+def _touch(a: _Group, b: _Group) -> bool:
+    """The two groups' ink pixels are neighbours (8-connected)."""
+    grown = cv2.dilate(a.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return bool((grown & b.mask).any())
+
+
+def _paths_cross(p: np.ndarray, q: np.ndarray) -> bool:
+    """Whether two polylines (each (n, 2)) cross: some segment of one properly crosses one of the other."""
+    if len(p) < 2 or len(q) < 2:
+        return False
+    a, b = p[:-1, None], p[1:, None]  # (n-1, 1, 2)
+    c, d = q[None, :-1], q[None, 1:]  # (1, m-1, 2)
+
+    def side(o, e, x):  # sign of the turn o -> e -> x
+        return np.sign(
+            (e[..., 0] - o[..., 0]) * (x[..., 1] - o[..., 1])
+            - (e[..., 1] - o[..., 1]) * (x[..., 0] - o[..., 0])
+        )
+
+    return bool(np.any((side(a, b, c) * side(a, b, d) < 0) & (side(c, d, a) * side(c, d, b) < 0)))
 
 
 def _merge(groups: list[_Group], line: int) -> list[_Group]:
@@ -177,10 +245,15 @@ def _merge(groups: list[_Group], line: int) -> list[_Group]:
     while changed:
         changed = False
         for i in range(len(groups)):
-            # A tiny piece joins its nearest neighbour only, not everything within reach.
-            order = sorted(range(len(groups)), key=lambda j: _gap(groups[i], groups[j]))
+            order = [
+                j for j in sorted(range(len(groups)), key=lambda j: _gap(groups[i], groups[j])) if j != i
+            ]
             for j in order:
-                if j != i and _belong(groups[i], groups[j], line):
+                # A tiny piece joins its nearest neighbour only, not everything within reach: a
+                # 7's crossbar its 7, not the digit before it because that one came first.
+                if _belong(groups[i], groups[j], line) or (
+                    j == order[0] and _tiny(groups[i], line) and _gap(groups[i], groups[j]) < _NEAR * line
+                ):
                     a, b = sorted((i, j))
                     groups[a] = groups[a].join(groups[b])
                     del groups[b]

@@ -140,6 +140,40 @@ def test_the_detector_refuses_at_most_the_share_of_drawings_asked():
         cal.NotADigit.fit(maha, head, digits, max_refused=1.0)
 
 
+def writers_digits(writers: range, per_writer: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Features of digits of several writers: ten class centres, each writer's own shift."""
+    centres = np.random.default_rng(0).normal(scale=4.0, size=(10, 12))
+    feats, labels, who = [], [], []
+    for w in writers:
+        shift = rng.normal(scale=0.8, size=12)
+        y = rng.integers(10, size=per_writer)
+        feats.append(centres[y] + shift + rng.normal(size=(per_writer, 12)))
+        labels.append(y)
+        who.append(np.full(per_writer, w))
+    return np.concatenate(feats), np.concatenate(labels), np.concatenate(who)
+
+
+def test_cross_fitted_thresholds_refuse_new_writers_no_more_than_asked_and_in_sample_ones_do():
+    rng = np.random.default_rng(8)
+    digits, labels, writers = writers_digits(range(12), 300, rng)
+    new, _, _ = writers_digits(range(12, 24), 300, rng)
+    odd = rng.normal(scale=4.0, size=(600, 12)) + 6.0
+    crossed = cal.NotADigit.cross_fitted(digits, labels, writers % 4, odd, max_refused=0.01)
+    # The same statistics, thresholds taken on the digits they were fitted on: they flatter.
+    in_sample = cal.NotADigit.fit(crossed.mahalanobis, crossed.head, digits, max_refused=0.01)
+    assert crossed.refuses(new).mean() <= 0.01 < in_sample.refuses(new).mean()
+    assert crossed.refuses(odd).mean() > 0.5
+    # Only some digits may fit the statistics (fit_mask); all are scored for the thresholds.
+    masked = cal.NotADigit.cross_fitted(
+        digits, labels, writers % 4, odd, max_refused=0.01, fit_mask=np.arange(len(digits)) % 2 == 0
+    )
+    assert masked.refuses(digits).mean() <= 0.01
+    with pytest.raises(ValueError, match="at least two groups"):
+        cal.NotADigit.cross_fitted(digits, labels, np.zeros(len(digits)), odd)
+    with pytest.raises(ValueError, match="n labels and n groups"):
+        cal.NotADigit.cross_fitted(digits, labels[:-1], writers, odd)
+
+
 def test_the_detector_survives_storage(tmp_path):
     rng = np.random.default_rng(6)
     digits, odd = rng.normal(size=(500, 8)), rng.normal(size=(200, 8)) + 3
@@ -152,6 +186,45 @@ def test_the_detector_survives_storage(tmp_path):
     probe = np.concatenate([digits, odd])
     np.testing.assert_array_equal(back.refuses(probe), det.refuses(probe))
     assert (tmp_path / "m.ood.npz").stat().st_size < 10_000
+
+
+def test_the_share_refused_is_chosen_from_writers_left_out_and_within_the_limits():
+    rng = np.random.default_rng(10)
+    digits, labels, writers = writers_digits(range(16), 150, rng)
+    odd = rng.normal(scale=4.0, size=(400, 12)) + 6.0
+    candidates = (0.001, 0.005, 0.01, 0.05)
+    chosen, figures = cal.choose_max_refused(digits, labels, writers % 4, odd, candidates=candidates)
+    assert set(figures) == set(candidates)
+    mean, worst = figures[chosen]
+    assert mean <= 0.005 and worst < 0.01
+    assert all(not (m <= 0.005 and w < 0.01) for r, (m, w) in figures.items() if r > chosen)
+    # Looser limits let a larger share through; none met gives the smallest candidate.
+    looser, _ = cal.choose_max_refused(
+        digits, labels, writers % 4, odd, candidates=candidates, mean_limit=0.02, worst_limit=0.05
+    )
+    assert looser > chosen
+    strict, _ = cal.choose_max_refused(
+        digits, labels, writers % 4, odd, candidates=candidates, mean_limit=0.0
+    )
+    assert strict == min(candidates)
+    # Refusing more of writers 1-24 refuses more of the left-out ones too.
+    assert figures[0.05][0] > figures[0.005][0]
+    with pytest.raises(ValueError, match="three groups"):
+        cal.choose_max_refused(digits, labels, writers % 2, odd)
+
+
+def test_the_joint_detector_survives_storage_with_its_one_threshold(tmp_path):
+    rng = np.random.default_rng(9)
+    digits, labels, writers = writers_digits(range(4), 200, rng)
+    odd = rng.normal(scale=4.0, size=(300, 12)) + 6.0
+    det = cal.NotADigit.cross_fitted(digits, labels, writers, odd, max_refused=0.02)
+    assert det.joint and det.mahalanobis_threshold is None
+    det.save_statistics(tmp_path / "m.ood.npz")
+    entry = json.loads(json.dumps(det.card_entry("m.ood.npz")))
+    assert entry["mahalanobis_threshold"] is None and "log Mahalanobis" in entry["method"]
+    back = cal.NotADigit.load(entry, tmp_path / "m.keras")
+    probe = np.concatenate([digits, odd])
+    np.testing.assert_array_equal(back.refuses(probe), det.refuses(probe))
 
 
 @needs_pendigits
@@ -173,7 +246,11 @@ def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, 
         c = stored["calibration"]
         assert set(c) >= {"temperature", "fitted_on", "ece_before", "ece_after"} and c["temperature"] > 0
         assert c["weights"] == weights_digest(model) and "writers 25-30" in c["fitted_on"]
-        assert stored["not_a_digit"]["refused_on_fit"] <= calibrate_model.MAX_REFUSED
+        nd = stored["not_a_digit"]
+        assert nd["max_refused"] in calibrate_model.MAX_REFUSED_CANDIDATES
+        assert nd["refused_on_fit"] <= nd["max_refused"] and "left-out writers" in nd["max_refused_chosen_by"]
+        # The thresholds never see the writers the benchmark reports on.
+        assert "writers 1-24" in stored["not_a_digit"]["thresholds_fitted_on"]
         assert (tmp_path / "m.ood.npz").is_file()
     loaded = Predictor.from_file(path)
     assert loaded.temperature == pytest.approx(stored["calibration"]["temperature"])

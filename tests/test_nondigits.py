@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -28,11 +29,32 @@ def test_the_families_share_no_letter_shape_or_picture():
     train = nondigits.generate("train", 200, seed=0)
     bench = nondigits.generate("bench", 200, seed=0)
     assert not set(nondigits.TRAIN_LETTERS) & set(nondigits.BENCH_LETTERS)
-    named = {"letter", "shape", "sun", "smiley"}
+    named = {"letter", "shape", "sun", "ring with marks", "smiley"}
     assert not {d.name for d in train if d.kind in named} & {d.name for d in bench if d.kind in named}
     train_letters = {c for d in train if d.kind == "word" for c in d.name}
     bench_letters = {c for d in bench if d.kind == "word" for c in d.name}
     assert train_letters <= set(nondigits.TRAIN_LETTERS) and bench_letters <= set(nondigits.BENCH_LETTERS)
+
+
+def test_a_ring_with_marks_has_two_to_five_marks_inside_the_ring_and_none_touching_it():
+    # Never one mark alone: a ring with one stroke through it is a slashed zero.
+    for seed in range(60):
+        ring, *marks = nondigits._ring_with_marks(np.random.default_rng(seed))
+        assert 2 <= len(marks) <= 10  # 2-5 marks; a cross is two strokes
+        outline = (np.asarray(ring) * 1000).astype(np.float32).reshape(-1, 1, 2)
+        for mark in marks:
+            for x, y in mark:
+                assert cv2.pointPolygonTest(outline, (float(x) * 1000, float(y) * 1000), True) > 20
+
+
+def test_the_train_family_draws_rings_with_marks_and_the_bench_family_smileys():
+    assert {d.kind for d in nondigits.generate("train", 100, seed=0) if d.kind not in nondigits.KINDS} == {
+        "sun",
+        "ring with marks",
+    }
+    assert {d.kind for d in nondigits.generate("bench", 100, seed=0) if d.kind not in nondigits.KINDS} == {
+        "smiley"
+    }
 
 
 def test_no_letter_that_looks_like_a_digit_is_drawn():
