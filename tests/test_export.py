@@ -141,9 +141,10 @@ def test_int8_tflite_loses_at_most_0_2_points_and_is_integer_inside(
 ):
     path, _ = exports[name, "tflite-int8"]
     x, labels = test_images
-    keras_accuracy = np.mean(keras_probabilities[name].argmax(1) == labels)
-    int8_accuracy = np.mean(litert_probabilities(path, x).argmax(1) == labels)
-    assert keras_accuracy - int8_accuracy <= 0.002, f"{name}: {keras_accuracy:.2%} -> {int8_accuracy:.2%}"
+    keras_right = int(np.sum(keras_probabilities[name].argmax(1) == labels))
+    int8_right = int(np.sum(litert_probabilities(path, x).argmax(1) == labels))
+    # Counted in images: at most 0.2% of them (2 of 1,000) read right by Keras and wrong in int8.
+    assert keras_right - int8_right <= 0.002 * len(labels), f"{name}: {keras_right} -> {int8_right} right"
 
     from ai_edge_litert.interpreter import Interpreter
 

@@ -71,15 +71,19 @@ def test_flags_override_the_preset_and_writers_alone_mean_one_copy():
 def test_the_shipped_cards_commands_still_read_back_as_their_recipes():
     # Cards written before the unkept options were removed still carry them, at their no-op
     # values; everything else they record is what their command gives back today.
+    # An ensemble's card holds each member's card: each member's command gives its recipe back.
     for name in config.DEFAULT_MODELS:
         card = json.loads((config.SHIPPED_MODELS_DIR / f"{name}.json").read_text())
-        recorded = dict(card["training"])
-        for unkept in ("elastic", "label_smoothing", "weight_decay"):
-            assert recorded.pop(unkept, 0.0) == 0.0
-        assert dataclasses.asdict(parse_command(card["command"])) == {
-            **dataclasses.asdict(TrainConfig()),
-            **recorded,
-        }
+        trained = card.get("member_cards") or [card]
+        assert len(trained) == card.get("members", 1)
+        for member in trained:
+            recorded = dict(member["training"])
+            for unkept in ("elastic", "label_smoothing", "weight_decay"):
+                assert recorded.pop(unkept, 0.0) == 0.0
+            assert dataclasses.asdict(parse_command(member["command"])) == {
+                **dataclasses.asdict(TrainConfig()),
+                **recorded,
+            }
 
 
 def test_recipe_from_choices_starts_from_the_preset_and_adds_the_forms_choices():
