@@ -20,7 +20,7 @@ import keras
 from digitdraw import architectures
 from digitdraw.architectures import FEATURE_LAYER
 
-_MEMBER_FEATURE = re.compile(rf"^m(\d+)_{FEATURE_LAYER}$")
+_MEMBER_LAYER = re.compile(r"^m(\d+)_(.+)$")  # what `prefix` makes of a member's layer name
 
 
 class EnsembleError(ValueError):
@@ -29,6 +29,13 @@ class EnsembleError(ValueError):
 
 def prefix(i: int) -> str:
     return f"m{i}_"
+
+
+def member_of(layer_name: str) -> tuple[int, str] | None:
+    """ "m1_conv1" -> (1, "conv1"): the member a layer was copied from, and its name there; None for
+    a layer of the ensemble's own (its input, `probabilities`) or of a plain model."""
+    match = _MEMBER_LAYER.match(layer_name)
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def combine(members: list[keras.Model], name: str) -> keras.Model:
@@ -63,5 +70,5 @@ def feature_layers(model: keras.Model) -> list[keras.Layer]:
     names = [layer.name for layer in model.layers]
     if FEATURE_LAYER in names:
         return [model.get_layer(FEATURE_LAYER)]
-    members = sorted((int(m.group(1)), n) for n in names if (m := _MEMBER_FEATURE.match(n)))
+    members = sorted((m[0], n) for n in names if (m := member_of(n)) and m[1] == FEATURE_LAYER)
     return [model.get_layer(n) for _, n in members]

@@ -7,12 +7,11 @@ where two models disagree. Images come back as float arrays; `tile_grid` and
 
 from __future__ import annotations
 
-import re
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+from digitdraw import ensemble
 from digitdraw.data import to_model_input
 
 
@@ -28,8 +27,8 @@ def _reading_order(model: keras.Model) -> list[keras.Layer]:
     def group(layer: keras.Layer) -> int:
         if isinstance(layer, keras.layers.InputLayer):
             return -1
-        match = re.match(r"^m(\d+)_", layer.name)
-        return int(match.group(1)) if match else len(model.layers)  # what joins the members: last
+        member = ensemble.member_of(layer.name)
+        return member[0] if member else len(model.layers)  # what joins the members: last
 
     return sorted(model.layers, key=group)  # stable: depth order within a member
 

@@ -36,6 +36,12 @@ def test_an_ensemble_is_flat_with_each_members_layers_under_its_prefix(pair):
     for i, m in enumerate(pair):
         assert [f"m{i}_{layer.name}" for layer in m.layers] == [n for n in names if n.startswith(f"m{i}_")]
     assert names[-1] == "probabilities"
+    # Each copied layer names its member and its own name there; the ensemble's own layers none.
+    for i, m in enumerate(pair):
+        assert [ensemble.member_of(f"m{i}_{layer.name}") for layer in m.layers] == [
+            (i, layer.name) for layer in m.layers
+        ]
+    assert ensemble.member_of("probabilities") is None and ensemble.member_of("image") is None
     assert both.count_params() == sum(m.count_params() for m in pair)
 
 
