@@ -55,14 +55,13 @@ class Session:
         )
 
     async def draw(self, paths) -> None:
+        from playwright.async_api import expect
+
         canvases = self.page.locator("canvas.upper-canvas")
         # After Clear the page reruns with a new canvas; under load the old one can still be in the
         # page for a moment (Streamlit removes it when the rerun ends). A person draws on the one
         # they see once the page has settled: wait for that, as they would.
-        for _ in range(600):
-            if await canvases.count() == 1:
-                break
-            await asyncio.sleep(0.05)
+        await expect(canvases).to_have_count(1, timeout=60_000)
         box = await canvases.bounding_box()
         for stroke in paths:
             x0, y0 = stroke[0]
