@@ -186,16 +186,14 @@ def is_terminal(stream) -> bool:
 
 
 def cmd_train(args) -> int:
-    from digitdraw import distribute, modelio, runs, training
+    from digitdraw import distribute, runs, training
 
     cfg = recipe.config_from_flags(args, args.preset)
     problems = recipe.recipe_problems(cfg)
     if problems:
         return _fail("; ".join(problems) + ".")
     out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
-    if out.suffix != ".keras":
-        return _fail(f"--out {out}: use a .keras path (weights are saved beside it with --weights).")
-    modelio.check_name(modelio.model_name(out) or "")  # a bad name is refused before training, not after
+    runs.check_out(out)  # a bad path or name is refused before training, not after
 
     mnist = data.load_mnist(args.data_dir)
     pen = config.pendigits_path(args.pendigits, args.data_dir)

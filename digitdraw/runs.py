@@ -45,6 +45,16 @@ def cli_command(cfg: recipe.TrainConfig) -> str:
     return "python -m digitdraw " + shlex.join(["train", *recipe.to_flags(cfg)])
 
 
+def check_out(out: Path) -> None:
+    """Refuse, before any work, a path no model can be saved at: not `.keras`, or a name no model
+    can have (modelio.ModelFileError, ModelNameError)."""
+    if out.suffix != modelio.FULL_SUFFIX:
+        raise modelio.ModelFileError(
+            f"--out {out}: use a .keras path (weights are saved beside it with --weights)."
+        )
+    modelio.check_name(modelio.model_name(out) or "")
+
+
 @dataclass
 class Scores:
     """How well a model reads: MNIST test, and the held-out writers drawn plainly and in each style."""
@@ -148,16 +158,12 @@ def combine_and_save(
     out = Path(out)
     if len(paths) < 2:
         raise ensemble.EnsembleError(f"combine needs at least two models, not {len(paths)}")
-    if out.suffix != modelio.FULL_SUFFIX:
-        raise ensemble.EnsembleError(
-            f"--out {out}: use a .keras path (weights are saved beside it with --weights)."
-        )
+    check_out(out)
     if any(p.resolve() == out.resolve() for p in paths):
         # Members are read before anything is written, but a failed run would leave nothing to rerun.
         raise ensemble.EnsembleError(
             f"--out {out} is one of the members; write the ensemble to another path."
         )
-    modelio.check_name(modelio.model_name(out) or "")
     for p in paths:
         if not p.is_file():
             raise modelio.ModelFileError(f"{p}: no such model file.")
