@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdraw import config, data, export, introspect, modelio, results
+from digitdraw import config, data, ensemble, export, introspect, modelio, results
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY
@@ -119,6 +119,11 @@ def _class_overview(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # -- Overview: card, layers, curves -------------------------------------------------------------------
 
 
+def _percent(value) -> str:
+    """An accuracy from a card as "99.50%", or "–" when the card has none (or a hand-edited oddity)."""
+    return f"{value:.2%}" if isinstance(value, float) else "–"
+
+
 def _field(card: dict, key: str) -> dict:
     """card[key] if it is an object, else {}: a hand-edited card must not break the page."""
     value = card.get(key)
@@ -137,11 +142,11 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     )
     cols[1].metric("Parameters", f"{model.count_params():,}")
     acc = card.get("test_accuracy")
-    cols[2].metric("MNIST test accuracy", f"{acc:.2%}" if isinstance(acc, float) else "–")
+    cols[2].metric("MNIST test accuracy", _percent(acc))
     drawn = _field(card, "drawn_digit_accuracy").get("accuracy")
     cols[3].metric(
         "Drawn-digit accuracy",
-        f"{drawn:.2%}" if isinstance(drawn, float) else "–",
+        _percent(drawn),
         help="Real pen strokes of writers the model never saw, through the app's preprocessing.",
     )
     if card:
@@ -190,20 +195,19 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
 
 def _member_rows(members: list) -> list[dict]:
     """One row per ensemble member, from the card: how each scored alone."""
-
-    def pct(value) -> str:
-        return f"{value:.2%}" if isinstance(value, float) else "–"
-
-    return [
-        {
-            "member": f"m{i}",
-            "seed": m.get("seed") if isinstance(m, dict) else None,
-            "MNIST test": pct(m.get("test_accuracy")) if isinstance(m, dict) else "–",
-            "drawn digits": pct(m.get("drawn_digit_accuracy")) if isinstance(m, dict) else "–",
-            "styles split": pct(m.get("styles_accuracy")) if isinstance(m, dict) else "–",
-        }
-        for i, m in enumerate(members)
-    ]
+    rows = []
+    for i, member in enumerate(members):
+        m = member if isinstance(member, dict) else {}  # a hand-edited card must not break the page
+        rows.append(
+            {
+                "member": ensemble.prefix(i).rstrip("_"),  # as its layers are named
+                "seed": m.get("seed"),
+                "MNIST test": _percent(m.get("test_accuracy")),
+                "drawn digits": _percent(m.get("drawn_digit_accuracy")),
+                "styles split": _percent(m.get("styles_accuracy")),
+            }
+        )
+    return rows
 
 
 # -- Test set ----------------------------------------------------------------------------------------
