@@ -6,6 +6,7 @@ Thin on purpose: each page lives in digitdraw/ui/, and the work is done by the p
 import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
+from digitdraw.predict import one_blas_thread
 from digitdraw.ui import corrections, draw_page, drawings_page, inspect_page, train_page
 
 # Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
@@ -13,6 +14,9 @@ from digitdraw.ui import corrections, draw_page, drawings_page, inspect_page, tr
 # a background thread; clearing cost 150-200 ms per stroke and ~30 ms on the next prediction.
 # tests/test_streamlit_contract.py fails if a Streamlit upgrade renames or drops this hook.
 script_runner._clean_problem_modules = lambda: None
+
+# One server answers every session's drawings: see one_blas_thread. Once per server process.
+st.cache_resource(show_spinner=False)(one_blas_thread)()
 
 st.set_page_config(page_title="digitdraw", page_icon=":material/draw:", layout="wide")
 

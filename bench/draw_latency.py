@@ -3,7 +3,9 @@
 (a) Server side, per drawing: the page's work after a stroke (reading.read_drawing: segmentation,
     the app's preprocessing, both shipped models with their calibration and detectors) on
     held-out pendigits digits rendered like the canvas.
-    Target: p50 <= 10 ms.
+    Target: p50 <= 10 ms. Also the process CPU per drawing, with drawings 0.1 s apart as a person
+    draws them, so that any thread left spinning after a drawing is counted. Run with the app's
+    process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
@@ -32,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser helpers live with the e2e test
 
-from digitdraw import pendigits, reading  # noqa: E402
+from digitdraw import pendigits, predict, reading  # noqa: E402
 
 # Set in the page: the time of the last pointer-up anywhere (the canvas is in a shadow root;
 # pointer events are composed, so they reach the window).
@@ -44,9 +46,12 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def server_side(n: int, seed: int = 0) -> list[float]:
-    """ms per drawing: the page's reading (segmentation, preprocessing, both calibrated models with
-    their not-a-digit detectors), on n rendered held-out digits."""
+GAP_S = 0.1  # between drawings in the CPU measurement: a person's pause, in which spinning shows
+
+
+def server_side(n: int, seed: int = 0) -> tuple[list[float], list[float]]:
+    """(wall ms, CPU ms) per drawing: the page's reading (segmentation, preprocessing, both
+    calibrated models with their not-a-digit detectors), on n rendered held-out digits."""
     models = reading.load_predictors(["dense", "cnn"])
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     rng = np.random.default_rng(seed)
@@ -59,7 +64,13 @@ def server_side(n: int, seed: int = 0) -> list[float]:
         t0 = time.perf_counter()
         reading.read_drawing(c, models)
         times.append((time.perf_counter() - t0) * 1000)
-    return times
+    cpu = []
+    for c in canvases:
+        c0 = time.process_time()
+        reading.read_drawing(c, models)
+        time.sleep(GAP_S)
+        cpu.append((time.process_time() - c0) * 1000)
+    return times, cpu
 
 
 SETTLE_MS = 600  # after both answers show: the chart, the images and the rest finish drawing
@@ -148,14 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--drawings", type=int, default=200, help="server-side drawings (default 200)")
     ap.add_argument("--browser", type=int, default=10, help="browser drawings (default 10; 0 skips)")
+    ap.add_argument(
+        "--blas-threads-free",
+        action="store_true",
+        help="(a) without the app's one-BLAS-thread setup, to see what it saves",
+    )
     args = ap.parse_args(argv)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f}")
-    t = server_side(args.drawings)
+    if not args.blas_threads_free:
+        predict.one_blas_thread()  # as streamlit_app.py does
+    t, cpu = server_side(args.drawings)
     print(
         f"(a) server side, read_drawing with Dense + CNN, {len(t)} drawings: "
-        f"p50 {statistics.median(t):.1f} ms, p95 {_pct(t, 95):.1f} ms (target p50 <= 10 ms)"
+        f"p50 {statistics.median(t):.1f} ms, p95 {_pct(t, 95):.1f} ms (target p50 <= 10 ms); "
+        f"CPU per drawing {GAP_S:g} s apart: p50 {statistics.median(cpu):.1f} ms, "
+        f"mean {statistics.mean(cpu):.1f} ms" + (" (BLAS threads free)" if args.blas_threads_free else "")
     )
     if args.browser > 0:
         b = browser_side(args.browser)

@@ -23,12 +23,24 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 from digitdraw import calibration, ensemble
 from digitdraw.architectures import FEATURE_LAYER  # noqa: F401 (callers name it from here)
 from digitdraw.data import to_model_input
 
 log = logging.getLogger(__name__)
+
+
+def one_blas_thread() -> None:
+    """Set this process up to answer many small requests at once: numpy's BLAS uses one thread.
+
+    OpenBLAS spreads even a small matrix product (the not-a-digit detector's, a few per drawing)
+    over every core, and its threads then spin-wait: ~50-80 ms of CPU per drawing on 2 cores, 10x
+    the reading itself, taken from every other session. A server's parallelism comes from its
+    sessions. The models' own threads (TensorFlow's) are not affected. Lasts for the process.
+    """
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,18 @@ def test_mahalanobis_scores_far_points_higher_than_class_members():
     assert outside.min() > inside.max()
 
 
+def test_mahalanobis_score_is_the_squared_distance_to_the_nearest_class_mean():
+    # d = 384, an ensemble's width: the per-class terms are precomputed, the result is unchanged.
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(10), 60)
+    f = rng.normal(size=(600, 384)) + y[:, None]
+    maha = cal.Mahalanobis.fit(f, y)
+    x = rng.normal(size=(5, 384)) * 2
+    direct = np.stack([np.einsum("nd,de,ne->n", x - m, maha.precision, x - m) for m in maha.means], axis=1)
+    np.testing.assert_allclose(maha.score(x), direct.min(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(maha.score(x[:1]), direct[:1].min(axis=1), rtol=1e-9)
+
+
 def test_bad_input_gets_a_clear_error():
     p = np.array([[0.9, 0.1], [0.2, 0.8]])
     with pytest.raises(ValueError, match="2 rows of probabilities but 3 labels"):

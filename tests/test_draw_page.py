@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import threadpoolctl
 from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -143,6 +144,14 @@ def pen_digits() -> dict[int, pendigits.PenDigit]:
 
 
 # --------------------------------------------------------------------------- empty canvas
+
+
+def test_the_app_server_uses_one_blas_thread():
+    # Many sessions share the server's cores; a BLAS spreading one drawing's small products
+    # over all of them spin-waits for tens of ms of CPU (digitdraw.predict.one_blas_thread).
+    _app().run()
+    blas = threadpoolctl.threadpool_info()
+    assert blas and all(lib["num_threads"] == 1 for lib in blas if lib["user_api"] == "blas")
 
 
 def test_the_default_page_shows_the_hint_and_no_answers():
