@@ -34,10 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser helpers live with the e2e tests
 
-from digitdraw import config, jobs  # noqa: E402
+from browser import ARM_JS  # noqa: E402  (tests/, put on the path above)
 
-ARM_JS = """() => { window.__lastUp = null;
-  window.addEventListener('pointerup', () => { window.__lastUp = performance.now(); }, {capture: true}); }"""
+from digitdraw import config, jobs  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -36,11 +36,6 @@ sys.path.insert(0, str(REPO / "tests"))  # the browser helpers live with the e2e
 
 from digitdraw import pendigits, predict, reading  # noqa: E402
 
-# Set in the page: the time of the last pointer-up anywhere (the canvas is in a shadow root;
-# pointer events are composed, so they reach the window).
-ARM_JS = """() => { window.__lastUp = null;
-  window.addEventListener('pointerup', () => { window.__lastUp = performance.now(); }, {capture: true}); }"""
-
 
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
@@ -93,7 +88,7 @@ def browser_side(n: int) -> tuple[list[float], dict[str, list[float]]] | str:
     """(ms from mouse-up to both answers on screen, {cost: per drawing}) over n single-stroke
     drawings (section (c) of the module doc); or why not."""
     try:
-        from browser import CHROMIUM_ARGS, app_server, find_chromium
+        from browser import ARM_JS, CHROMIUM_ARGS, app_server, find_chromium
         from playwright.sync_api import sync_playwright
         from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, wait_until_ready
     except ImportError as exc:

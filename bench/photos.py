@@ -23,11 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import held_out  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digitdraw import config, modelio  # noqa: E402
-from digitdraw.pendigits import HOLDOUT_WRITERS, load_pendigits, missing_file_message  # noqa: E402
+from digitdraw.pendigits import HOLDOUT_WRITERS, load_pendigits  # noqa: E402
 from digitdraw.photos import CONDITIONS, random_spec, synthetic_photo  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 from digitdraw.preprocess import preprocess  # noqa: E402
@@ -42,11 +43,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--condition", action="append", choices=CONDITIONS, help="only these (repeatable)")
     parser.add_argument("--save-failures", type=Path, help="write the photos the cnn misreads here")
+    parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
     args = parser.parse_args()
 
-    path = config.pendigits_path()
-    if path is None or not path.is_file():  # pendigits_path names where it should be, found or not
-        print(missing_file_message(path), file=sys.stderr)
+    path = held_out.pendigits_file(args.pendigits)
+    if path is None:
         return 2
     digits = load_pendigits(path, writers=HOLDOUT_WRITERS)
     specs = args.model or ["dense", "cnn"]

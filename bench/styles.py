@@ -24,9 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import held_out  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitdraw import config, drawn, modelio, pendigits, styles  # noqa: E402
+from digitdraw import drawn, modelio, pendigits, styles  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 TARGET = 0.99  # issue 13: every style at least this for the cnn
@@ -45,18 +46,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", action="append", help="name or path (repeatable; default dense, cnn)")
-    parser.add_argument(
-        "--writers", default=pendigits.HOLDOUT_WRITERS, help=f"default {pendigits.HOLDOUT_WRITERS} (held out)"
-    )
-    parser.add_argument("--copies", type=int, default=drawn.EVAL_COPIES)
-    parser.add_argument("--seed", type=int, default=drawn.EVAL_SEED)
-    parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
+    held_out.add_options(parser)
     args = parser.parse_args()
 
-    path = config.pendigits_path(args.pendigits)
-    if path is None or not path.is_file():
-        print(pendigits.missing_file_message(path), file=sys.stderr)
+    path = held_out.pendigits_file(args.pendigits)
+    if path is None:
         return 2
     start = time.perf_counter()
     digits = pendigits.load_pendigits(path, writers=args.writers)

@@ -31,6 +31,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Set in the page: the time of the last pointer-up anywhere (the canvas is in a shadow root;
+# pointer events are composed, so they reach the window).
+ARM_JS = """() => { window.__lastUp = null;
+  window.addEventListener('pointerup', () => { window.__lastUp = performance.now(); }, {capture: true}); }"""
+
+
 def find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
