@@ -65,6 +65,16 @@ class FinetuneSettings:
     # hundred drawings reshape the head. About half the training arithmetic, and on the single cnn no
     # writer's fine-tune cost the other writers, where training everything cost them up to 0.24 points.
     freeze_convolutions: bool = True
+    # Only the output layer(s) learn (each member's `probabilities`): the features stay the base's.
+    head_only: bool = False
+    # Learning without Forgetting (Li & Hoiem, 2016): the replayed MNIST and pen digits are learned
+    # towards a blend of their label and the base model's probabilities for them (0: the label alone,
+    # 1: the base's answer alone), so the new model keeps the base's behaviour away from the person's
+    # digits, its doubts included; the corrections keep their labels.
+    distill: float = 0.0
+    # Both the base's and the new model's probabilities are softened by this temperature in that
+    # term, so that how sure the base was of its second guess is kept too, not only its answer.
+    distill_temperature: float = 2.0
     min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
     time_budget: float | None = None  # seconds of training, then stop after the batch
 
@@ -165,6 +175,10 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             raise FinetuneError(f"correction {i} (a {c.label}) has no strokes to draw.")
         if np.shape(c.image) != (28, 28):
             raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
+    if not 0 <= settings.distill <= 1:
+        raise FinetuneError(f"distill must be a share in [0, 1], got {settings.distill!r}.")
+    if settings.distill_temperature <= 0:
+        raise FinetuneError(f"distill_temperature must be above 0, got {settings.distill_temperature!r}.")
     if not 0 <= settings.hold_out < 1:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
@@ -178,8 +192,9 @@ def training_arrays(
     pendigits_path: str | os.PathLike | None,
     settings: FinetuneSettings,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Renderings of the corrections, plus replayed MNIST and pen digits: (n, 28, 28) float32, (n,)."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Renderings of the corrections, then replayed MNIST and pen digits: (n, 28, 28) float32, (n,)
+    labels, and how many of the first images are the corrections' renderings."""
     px, py = pendigits.rendered_dataset(
         [_pen_digit(c) for c in corrections], rng, copies=settings.copies, distorted=True
     )
@@ -194,7 +209,54 @@ def training_arrays(
         wx, wy = pendigits.rendered_dataset([writers[i] for i in chosen], rng, distorted=True)
         parts_x.append(wx)
         parts_y.append(wy.astype(np.int64))
-    return np.concatenate(parts_x).astype(np.float32), np.concatenate(parts_y)
+    return np.concatenate(parts_x).astype(np.float32), np.concatenate(parts_y), len(px)
+
+
+def training_targets(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, own: int, settings: FinetuneSettings
+) -> np.ndarray:
+    """What each image is learned towards, side by side in one (n, 2 classes + 1) array: its one-hot
+    label, the base `model`'s probabilities for it softened by settings.distill_temperature, and the
+    weight of the latter (settings.distill for the replayed images, all after the first `own`; 0 for
+    the corrections' renderings). See LabelsAndBase."""
+    classes = int(model.output_shape[-1])
+    soft = np.full((len(x), classes), 1 / classes, np.float32)
+    weight = np.zeros((len(x), 1), np.float32)
+    if settings.distill and own < len(x):
+        from digitdraw.predict import Predictor
+
+        logp = (
+            np.log(np.clip(Predictor(model).probabilities(x[own:]), 1e-7, 1)) / settings.distill_temperature
+        )
+        soft[own:] = np.exp(logp - logp.max(axis=1, keepdims=True))
+        soft[own:] /= soft[own:].sum(axis=1, keepdims=True)
+        weight[own:] = settings.distill
+    return np.concatenate([np.eye(classes, dtype=np.float32)[y], soft, weight], axis=1)
+
+
+class LabelsAndBase(keras.losses.Loss):
+    """(1 - w) x cross-entropy to the label + w x T^2 x cross-entropy from the base's softened
+    probabilities to the model's, softened alike (Hinton et al.'s distillation loss; T^2 keeps its
+    gradients the size of the label's). y_true is training_targets' row: label, base, w."""
+
+    def __init__(self, classes: int, temperature: float):
+        super().__init__(name="labels_and_base")
+        self.classes, self.temperature = classes, temperature
+
+    def call(self, y_true, y_pred):
+        ops, c, t = keras.ops, self.classes, self.temperature
+        log_q = ops.log(ops.clip(y_pred, 1e-7, 1.0))  # the ensemble's output is probabilities, not logits
+        w = y_true[:, 2 * c]
+        label = -ops.sum(y_true[:, :c] * log_q, axis=-1)
+        base = -ops.sum(y_true[:, c : 2 * c] * ops.log_softmax(log_q / t, axis=-1), axis=-1) * t * t
+        return (1 - w) * label + w * base
+
+
+def _label_accuracy(y_true, y_pred):
+    classes = y_pred.shape[-1]
+    return keras.ops.cast(
+        keras.ops.argmax(y_true[:, :classes], axis=-1) == keras.ops.argmax(y_pred, axis=-1), "float32"
+    )
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, settings: FinetuneSettings, seed: int):
@@ -217,8 +279,9 @@ def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> flo
 
 
 def _fresh_copy(model: keras.Model) -> keras.Model:
-    """The same weights in a new, uncompiled model: no optimizer state in the saved file."""
-    copy = keras.models.clone_model(model)
+    """The same weights in a new, uncompiled model: no optimizer state and no training loss in the saved
+    file (clone_model would compile the copy like the original, with this module's loss)."""
+    copy = model.__class__.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 
@@ -263,7 +326,8 @@ def finetune_on_corrections(
     held_y = labels[held_idx]
     before = _accuracy(model, held_x, held_y)
 
-    x, y = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
+    x, y, own = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
+    targets = training_targets(model, x, y, own, settings)
     steps = int(np.ceil(len(x) / settings.batch_size)) * settings.epochs
     if settings.freeze_batchnorm:
         for layer in model.layers:
@@ -273,11 +337,15 @@ def finetune_on_corrections(
         for layer in model.layers:
             if isinstance(layer, keras.layers.Conv2D):
                 layer.trainable = False
+    if settings.head_only:
+        for layer in model.layers:
+            if layer.weights and not layer.name.endswith("probabilities"):
+                layer.trainable = False
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, steps))
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=LabelsAndBase(int(model.output_shape[-1]), settings.distill_temperature),
+        metrics=[keras.metrics.MeanMetricWrapper(_label_accuracy, name="accuracy")],
     )
     extra = list(callbacks or [])
     canceller = CancelOnEvent(cancel) if cancel is not None else None
@@ -289,7 +357,7 @@ def finetune_on_corrections(
     history: dict[str, list[float]] = {}
     if not cancelled:
         fit = model.fit(
-            _dataset(x, y, settings, seed),
+            _dataset(x, targets, settings, seed),
             epochs=settings.epochs,
             callbacks=extra,
             verbose=verbose,
