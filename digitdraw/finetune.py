@@ -75,6 +75,10 @@ class FinetuneSettings:
     # Both the base's and the new model's probabilities are softened by this temperature in that
     # term, so that how sure the base was of its second guess is kept too, not only its answer.
     distill_temperature: float = 2.0
+    # A rendering of a correction stops teaching once the model gives its label this probability
+    # (1: never): drawings the base already reads right are not pushed on towards certainty, which
+    # spreads the person's shapes over other people's look-alike digits.
+    enough: float = 1.0
     min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
     time_budget: float | None = None  # seconds of training, then stop after the batch
 
@@ -177,6 +181,8 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
     if not 0 <= settings.distill <= 1:
         raise FinetuneError(f"distill must be a share in [0, 1], got {settings.distill!r}.")
+    if not 0 < settings.enough <= 1:
+        raise FinetuneError(f"enough must be a probability in (0, 1], got {settings.enough!r}.")
     if settings.distill_temperature <= 0:
         raise FinetuneError(f"distill_temperature must be above 0, got {settings.distill_temperature!r}.")
     if not 0 <= settings.hold_out < 1:
@@ -215,10 +221,11 @@ def training_arrays(
 def training_targets(
     model: keras.Model, x: np.ndarray, y: np.ndarray, own: int, settings: FinetuneSettings
 ) -> np.ndarray:
-    """What each image is learned towards, side by side in one (n, 2 classes + 1) array: its one-hot
-    label, the base `model`'s probabilities for it softened by settings.distill_temperature, and the
+    """What each image is learned towards, side by side in one (n, 2 classes + 2) array: its one-hot
+    label, the base `model`'s probabilities for it softened by settings.distill_temperature, the
     weight of the latter (settings.distill for the replayed images, all after the first `own`; 0 for
-    the corrections' renderings). See LabelsAndBase."""
+    the corrections' renderings), and the probability of its label past which it stops teaching
+    (settings.enough for the corrections' renderings, 1 for the replayed images). See LabelsAndBase."""
     classes = int(model.output_shape[-1])
     soft = np.full((len(x), classes), 1 / classes, np.float32)
     weight = np.zeros((len(x), 1), np.float32)
@@ -231,13 +238,16 @@ def training_targets(
         soft[own:] = np.exp(logp - logp.max(axis=1, keepdims=True))
         soft[own:] /= soft[own:].sum(axis=1, keepdims=True)
         weight[own:] = settings.distill
-    return np.concatenate([np.eye(classes, dtype=np.float32)[y], soft, weight], axis=1)
+    enough = np.ones((len(x), 1), np.float32)
+    enough[:own] = settings.enough
+    return np.concatenate([np.eye(classes, dtype=np.float32)[y], soft, weight, enough], axis=1)
 
 
 class LabelsAndBase(keras.losses.Loss):
     """(1 - w) x cross-entropy to the label + w x T^2 x cross-entropy from the base's softened
     probabilities to the model's, softened alike (Hinton et al.'s distillation loss; T^2 keeps its
-    gradients the size of the label's). y_true is training_targets' row: label, base, w."""
+    gradients the size of the label's). y_true is training_targets' row: label, base, w, enough; the
+    label's term is 0 once the label's probability is above `enough` (1: never)."""
 
     def __init__(self, classes: int, temperature: float):
         super().__init__(name="labels_and_base")
@@ -247,7 +257,7 @@ class LabelsAndBase(keras.losses.Loss):
         ops, c, t = keras.ops, self.classes, self.temperature
         log_q = ops.log(ops.clip(y_pred, 1e-7, 1.0))  # the ensemble's output is probabilities, not logits
         w = y_true[:, 2 * c]
-        label = -ops.sum(y_true[:, :c] * log_q, axis=-1)
+        label = ops.maximum(-ops.sum(y_true[:, :c] * log_q, axis=-1) + ops.log(y_true[:, 2 * c + 1]), 0.0)
         base = -ops.sum(y_true[:, c : 2 * c] * ops.log_softmax(log_q / t, axis=-1), axis=-1) * t * t
         return (1 - w) * label + w * base
 

@@ -244,7 +244,11 @@ def test_replayed_images_learn_towards_the_base_and_corrections_towards_their_la
     assert (warm[own:].argmax(axis=1) == soft[own:].argmax(axis=1)).all()
     assert (warm[own:].max(axis=1) < soft[own:].max(axis=1)).all()
     # Without distillation every image learns its label alone.
-    assert (training_targets(base, x, y, own, FinetuneSettings(distill=0.0))[:, 20] == 0).all()
+    plain = training_targets(base, x, y, own, FinetuneSettings(distill=0.0, enough=0.9))
+    assert (plain[:, 20] == 0).all()
+    # Only the corrections stop teaching once read right with `enough` of the probability.
+    np.testing.assert_allclose(plain[:own, 21], 0.9)
+    assert (plain[own:, 21] == 1).all()
 
 
 def test_the_loss_weighs_the_label_against_the_base_answer():
@@ -253,9 +257,9 @@ def test_the_loss_weighs_the_label_against_the_base_answer():
     base = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
     label = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 6)]
 
-    def loss(w, t, p=pred):
-        y_true = np.concatenate([label, base, np.full((6, 1), w, np.float32)], axis=1)
-        return float(LabelsAndBase(10, t)(y_true, p))
+    def loss(w, t, p=pred, enough=1.0):
+        y_true = np.concatenate([label, base, np.full((6, 1), w), np.full((6, 1), enough)], axis=1)
+        return float(LabelsAndBase(10, t)(y_true.astype(np.float32), p))
 
     cross_entropy = float(np.mean(-np.sum(label * np.log(pred), axis=1)))
     assert loss(0.0, 2.0) == pytest.approx(cross_entropy, rel=1e-5)
@@ -264,6 +268,11 @@ def test_the_loss_weighs_the_label_against_the_base_answer():
     assert loss(0.5, 1.0) == pytest.approx((cross_entropy + to_base) / 2, rel=1e-5)
     # The base's own answer is what the distillation term is smallest at.
     assert loss(1.0, 1.0, base) < loss(1.0, 1.0)
+    # A drawing read right with more than `enough` of the probability teaches nothing more.
+    sure = 0.96 * label + 0.04 / 10
+    assert loss(0.0, 1.0, sure, enough=0.9) == 0
+    unsure_by = -np.log((pred * label).sum(axis=1)) + np.log(0.9)
+    assert loss(0.0, 1.0, enough=0.9) == pytest.approx(np.mean(np.maximum(unsure_by, 0)), rel=1e-5)
 
 
 # -- Refusals: each before any data is read or a second trained ----------------------------------
@@ -317,9 +326,10 @@ def test_refuses_a_correction_without_strokes_or_input(tmp_path):
     [
         (FinetuneSettings(distill=1.5), "distill must be a share in \\[0, 1\\], got 1.5"),
         (FinetuneSettings(distill=0.5, distill_temperature=0.0), "distill_temperature must be above 0"),
+        (FinetuneSettings(enough=0.0), "enough must be a probability in \\(0, 1\\], got 0.0"),
     ],
 )
-def test_refuses_a_distillation_setting_out_of_range(tmp_path, settings, match):
+def test_refuses_a_loss_setting_out_of_range(tmp_path, settings, match):
     refuse(tmp_path, [correction(d % 10) for d in range(20)], match, settings=settings)
 
 
