@@ -65,16 +65,6 @@ class FinetuneSettings:
     # hundred drawings reshape the head. About half the training arithmetic, and on the single cnn no
     # writer's fine-tune cost the other writers, where training everything cost them up to 0.24 points.
     freeze_convolutions: bool = True
-    # Only the output layer(s) learn (each member's `probabilities`): the features stay the base's.
-    head_only: bool = False
-    # Learning without Forgetting (Li & Hoiem, 2016): the replayed MNIST and pen digits are learned
-    # towards a blend of their label and the base model's probabilities for them (0: the label alone,
-    # 1: the base's answer alone), so the new model keeps the base's behaviour away from the person's
-    # digits, its doubts included; the corrections keep their labels.
-    distill: float = 0.0
-    # Both the base's and the new model's probabilities are softened by this temperature in that
-    # term, so that how sure the base was of its second guess is kept too, not only its answer.
-    distill_temperature: float = 2.0
     # A rendering of a correction stops teaching once the model gives its label this probability
     # (1: never): drawings the base already reads right are not pushed on towards certainty, which
     # spreads the person's shapes over other people's look-alike digits.
@@ -179,12 +169,8 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             raise FinetuneError(f"correction {i} (a {c.label}) has no strokes to draw.")
         if np.shape(c.image) != (28, 28):
             raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
-    if not 0 <= settings.distill <= 1:
-        raise FinetuneError(f"distill must be a share in [0, 1], got {settings.distill!r}.")
     if not 0 < settings.enough <= 1:
         raise FinetuneError(f"enough must be a probability in (0, 1], got {settings.enough!r}.")
-    if settings.distill_temperature <= 0:
-        raise FinetuneError(f"distill_temperature must be above 0, got {settings.distill_temperature!r}.")
     if not 0 <= settings.hold_out < 1:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
@@ -218,54 +204,32 @@ def training_arrays(
     return np.concatenate(parts_x).astype(np.float32), np.concatenate(parts_y), len(px)
 
 
-def training_targets(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, own: int, settings: FinetuneSettings
-) -> np.ndarray:
-    """What each image is learned towards, side by side in one (n, 2 classes + 2) array: its one-hot
-    label, the base `model`'s probabilities for it softened by settings.distill_temperature, the
-    weight of the latter (settings.distill for the replayed images, all after the first `own`; 0 for
-    the corrections' renderings), and the probability of its label past which it stops teaching
-    (settings.enough for the corrections' renderings, 1 for the replayed images). See LabelsAndBase."""
-    classes = int(model.output_shape[-1])
-    soft = np.full((len(x), classes), 1 / classes, np.float32)
-    weight = np.zeros((len(x), 1), np.float32)
-    if settings.distill and own < len(x):
-        from digitdraw.predict import Predictor
-
-        logp = (
-            np.log(np.clip(Predictor(model).probabilities(x[own:]), 1e-7, 1)) / settings.distill_temperature
-        )
-        soft[own:] = np.exp(logp - logp.max(axis=1, keepdims=True))
-        soft[own:] /= soft[own:].sum(axis=1, keepdims=True)
-        weight[own:] = settings.distill
-    enough = np.ones((len(x), 1), np.float32)
-    enough[:own] = settings.enough
-    return np.concatenate([np.eye(classes, dtype=np.float32)[y], soft, weight, enough], axis=1)
+def training_targets(y: np.ndarray, own: int, classes: int, enough: float) -> np.ndarray:
+    """What each image is learned towards, side by side in one (n, classes + 1) array: its one-hot
+    label, and the probability of its label past which it stops teaching: `enough` for the
+    corrections' renderings (the first `own`), 1 (never) for the replayed images. See UntilEnough."""
+    stop = np.ones((len(y), 1), np.float32)
+    stop[:own] = enough
+    return np.concatenate([np.eye(classes, dtype=np.float32)[y], stop], axis=1)
 
 
-class LabelsAndBase(keras.losses.Loss):
-    """(1 - w) x cross-entropy to the label + w x T^2 x cross-entropy from the base's softened
-    probabilities to the model's, softened alike (Hinton et al.'s distillation loss; T^2 keeps its
-    gradients the size of the label's). y_true is training_targets' row: label, base, w, enough; the
-    label's term is 0 once the label's probability is above `enough` (1: never)."""
+class UntilEnough(keras.losses.Loss):
+    """Cross-entropy to the label, less -log(enough) and never below 0: an image whose label the model
+    gives more than `enough` of the probability teaches nothing more. y_true is a training_targets row."""
 
-    def __init__(self, classes: int, temperature: float):
-        super().__init__(name="labels_and_base")
-        self.classes, self.temperature = classes, temperature
+    def __init__(self):
+        super().__init__(name="until_enough")
 
     def call(self, y_true, y_pred):
-        ops, c, t = keras.ops, self.classes, self.temperature
+        ops = keras.ops
+        label, enough = y_true[:, :-1], y_true[:, -1]
         log_q = ops.log(ops.clip(y_pred, 1e-7, 1.0))  # the ensemble's output is probabilities, not logits
-        w = y_true[:, 2 * c]
-        label = ops.maximum(-ops.sum(y_true[:, :c] * log_q, axis=-1) + ops.log(y_true[:, 2 * c + 1]), 0.0)
-        base = -ops.sum(y_true[:, c : 2 * c] * ops.log_softmax(log_q / t, axis=-1), axis=-1) * t * t
-        return (1 - w) * label + w * base
+        return ops.maximum(-ops.sum(label * log_q, axis=-1) + ops.log(enough), 0.0)
 
 
 def _label_accuracy(y_true, y_pred):
-    classes = y_pred.shape[-1]
     return keras.ops.cast(
-        keras.ops.argmax(y_true[:, :classes], axis=-1) == keras.ops.argmax(y_pred, axis=-1), "float32"
+        keras.ops.argmax(y_true[:, :-1], axis=-1) == keras.ops.argmax(y_pred, axis=-1), "float32"
     )
 
 
@@ -337,7 +301,7 @@ def finetune_on_corrections(
     before = _accuracy(model, held_x, held_y)
 
     x, y, own = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
-    targets = training_targets(model, x, y, own, settings)
+    targets = training_targets(y, own, int(model.output_shape[-1]), settings.enough)
     steps = int(np.ceil(len(x) / settings.batch_size)) * settings.epochs
     if settings.freeze_batchnorm:
         for layer in model.layers:
@@ -347,14 +311,10 @@ def finetune_on_corrections(
         for layer in model.layers:
             if isinstance(layer, keras.layers.Conv2D):
                 layer.trainable = False
-    if settings.head_only:
-        for layer in model.layers:
-            if layer.weights and not layer.name.endswith("probabilities"):
-                layer.trainable = False
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, steps))
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss=LabelsAndBase(int(model.output_shape[-1]), settings.distill_temperature),
+        loss=UntilEnough(),
         metrics=[keras.metrics.MeanMetricWrapper(_label_accuracy, name="accuracy")],
     )
     extra = list(callbacks or [])

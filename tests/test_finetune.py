@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 
 from digitdraw import config, modelio, pendigits
-from digitdraw.data import to_model_input
 from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_line
 from digitdraw.finetune import (
     FinetuneError,
     FinetuneSettings,
-    LabelsAndBase,
+    UntilEnough,
     finetune_on_corrections,
     settings_with,
     split_corrections,
@@ -228,51 +227,30 @@ def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
 # -- What each image is learned towards -----------------------------------------------------------
 
 
-def test_replayed_images_learn_towards_the_base_and_corrections_towards_their_labels(mnist):
-    base = modelio.load(BASE)
-    x, y, own = to_model_input(mnist.x_test[:40]), mnist.y_test[:40].astype(np.int64), 15
-    settings = FinetuneSettings(distill=0.6, distill_temperature=1.0)
-    got = training_targets(base, x, y, own, settings)
-    label, soft, weight = got[:, :10], got[:, 10:20], got[:, 20]
-    np.testing.assert_array_equal(label.argmax(axis=1), y)
-    assert (weight[:own] == 0).all() and np.allclose(weight[own:], 0.6)
-    # At temperature 1 the replayed images' second target is the base's answer itself.
-    np.testing.assert_allclose(soft[own:], Predictor(base).probabilities(x[own:]), atol=1e-5)
-    # A higher temperature keeps the base's answer but shows its doubts: flatter, still summing to 1.
-    warm = training_targets(base, x, y, own, FinetuneSettings(distill=0.6, distill_temperature=3.0))[:, 10:20]
-    np.testing.assert_allclose(warm[own:].sum(axis=1), 1, atol=1e-5)
-    assert (warm[own:].argmax(axis=1) == soft[own:].argmax(axis=1)).all()
-    assert (warm[own:].max(axis=1) < soft[own:].max(axis=1)).all()
-    # Without distillation every image learns its label alone.
-    plain = training_targets(base, x, y, own, FinetuneSettings(distill=0.0, enough=0.9))
-    assert (plain[:, 20] == 0).all()
-    # Only the corrections stop teaching once read right with `enough` of the probability.
-    np.testing.assert_allclose(plain[:own, 21], 0.9)
-    assert (plain[own:, 21] == 1).all()
+def test_only_the_corrections_stop_teaching_once_read_right_enough():
+    y, own = np.array([3, 1, 4, 1, 5, 9, 2, 6]), 5
+    got = training_targets(y, own, 10, enough=0.8)
+    np.testing.assert_array_equal(got[:, :10].argmax(axis=1), y)
+    np.testing.assert_array_equal(got[:, :10].sum(axis=1), 1)
+    np.testing.assert_allclose(got[:own, 10], 0.8)
+    assert (got[own:, 10] == 1).all()  # the replayed images learn their labels as in any training
 
 
-def test_the_loss_weighs_the_label_against_the_base_answer():
+def test_the_loss_is_cross_entropy_until_the_label_is_given_enough():
     rng = np.random.default_rng(0)
     pred = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
-    base = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
     label = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 6)]
 
-    def loss(w, t, p=pred, enough=1.0):
-        y_true = np.concatenate([label, base, np.full((6, 1), w), np.full((6, 1), enough)], axis=1)
-        return float(LabelsAndBase(10, t)(y_true.astype(np.float32), p))
+    def loss(p, enough):
+        return float(
+            UntilEnough()(np.concatenate([label, np.full((6, 1), enough)], axis=1).astype(np.float32), p)
+        )
 
-    cross_entropy = float(np.mean(-np.sum(label * np.log(pred), axis=1)))
-    assert loss(0.0, 2.0) == pytest.approx(cross_entropy, rel=1e-5)
-    to_base = float(np.mean(-np.sum(base * np.log(pred), axis=1)))
-    assert loss(1.0, 1.0) == pytest.approx(to_base, rel=1e-5)
-    assert loss(0.5, 1.0) == pytest.approx((cross_entropy + to_base) / 2, rel=1e-5)
-    # The base's own answer is what the distillation term is smallest at.
-    assert loss(1.0, 1.0, base) < loss(1.0, 1.0)
-    # A drawing read right with more than `enough` of the probability teaches nothing more.
-    sure = 0.96 * label + 0.04 / 10
-    assert loss(0.0, 1.0, sure, enough=0.9) == 0
-    unsure_by = -np.log((pred * label).sum(axis=1)) + np.log(0.9)
-    assert loss(0.0, 1.0, enough=0.9) == pytest.approx(np.mean(np.maximum(unsure_by, 0)), rel=1e-5)
+    assert loss(pred, 1.0) == pytest.approx(np.mean(-np.log((pred * label).sum(axis=1))), rel=1e-5)
+    sure = 0.96 * label + 0.04 / 10  # the label at 0.964
+    assert loss(sure, 0.9) == 0
+    short_by = -np.log((pred * label).sum(axis=1)) + np.log(0.9)
+    assert loss(pred, 0.9) == pytest.approx(np.mean(np.maximum(short_by, 0)), rel=1e-5)
 
 
 # -- Refusals: each before any data is read or a second trained ----------------------------------
@@ -321,16 +299,14 @@ def test_refuses_a_correction_without_strokes_or_input(tmp_path):
     refuse(tmp_path, [*many, correction(12)], "correction 20: label 12 is not a digit")
 
 
-@pytest.mark.parametrize(
-    ("settings", "match"),
-    [
-        (FinetuneSettings(distill=1.5), "distill must be a share in \\[0, 1\\], got 1.5"),
-        (FinetuneSettings(distill=0.5, distill_temperature=0.0), "distill_temperature must be above 0"),
-        (FinetuneSettings(enough=0.0), "enough must be a probability in \\(0, 1\\], got 0.0"),
-    ],
-)
-def test_refuses_a_loss_setting_out_of_range(tmp_path, settings, match):
-    refuse(tmp_path, [correction(d % 10) for d in range(20)], match, settings=settings)
+@pytest.mark.parametrize("enough", [0.0, -0.5, 1.5])
+def test_refuses_an_enough_that_is_not_a_probability(tmp_path, enough):
+    refuse(
+        tmp_path,
+        [correction(d % 10) for d in range(20)],
+        f"enough must be a probability in \\(0, 1\\], got {enough}",
+        settings=FinetuneSettings(enough=enough),
+    )
 
 
 def test_settings_are_changed_by_name_each_typed_like_its_default():
