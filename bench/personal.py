@@ -11,7 +11,8 @@ Targets (issue 15): on the writers the base reads worst, errors on their unseen 
 halved; MNIST test >= 99.2%; the other writers no worse; fine-tune <= 30 s for 150 corrections.
 
 The recipe (digitdraw.finetune.FinetuneSettings) was chosen on `--seed 1`, another split of the same
-writers (docs/experiments.md, "Personal fine-tune, round 3"); seed 0 is the figure reported.
+writers, and checked on `--seed 2` (docs/experiments.md, "Personal fine-tune, round 4"); seed 0 is the
+figure reported.
 
     DIGITDRAW_DATA_DIR=/work/shared/data/mnist python bench/personal.py [--writers 28,30] [--seed 0]
 """

@@ -51,8 +51,8 @@ class FinetuneSettings:
     # put a third of the training images on the person's own digits: writer 28's errors fall to 0.37 and
     # 0.19 of the base's on two splits where 8 renderings and 5,500 replayed images left 0.52 and 0.58.
     # Round 4 ("Personal fine-tune, round 4"): 2,000 pen digits and 1,500 MNIST images replayed where
-    # 1,000 and 2,500 were: the drawn digits the others write are held in place by drawn digits, not
-    # scans; writer 29's fine-tune stopped costing the other writers (tuning split).
+    # 1,000 and 2,500 were: replayed drawn digits, more than scans, keep how other people's drawn
+    # digits are read; with `enough`, no writer's fine-tune cost the other writers on the three splits.
     copies: int = 16  # renderings of each training correction (distorted, random size/place/width)
     mnist_replay: int = 1500  # MNIST training images mixed in
     pen_replay: int = 2000  # pen digits of writers 1-24 mixed in, one rendering each
