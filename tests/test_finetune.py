@@ -18,9 +18,11 @@ from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_li
 from digitdraw.finetune import (
     FinetuneError,
     FinetuneSettings,
+    UntilEnough,
     finetune_on_corrections,
     settings_with,
     split_corrections,
+    training_targets,
 )
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
@@ -222,6 +224,35 @@ def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
     assert (Predictor(again).probabilities(x).argmax(axis=1) == mnist.y_test[:200]).mean() > 0.97
 
 
+# -- What each image is learned towards -----------------------------------------------------------
+
+
+def test_only_the_corrections_stop_teaching_once_read_right_enough():
+    y, own = np.array([3, 1, 4, 1, 5, 9, 2, 6]), 5
+    got = training_targets(y, own, 10, enough=0.8)
+    np.testing.assert_array_equal(got[:, :10].argmax(axis=1), y)
+    np.testing.assert_array_equal(got[:, :10].sum(axis=1), 1)
+    np.testing.assert_allclose(got[:own, 10], 0.8)
+    assert (got[own:, 10] == 1).all()  # the replayed images learn their labels as in any training
+
+
+def test_the_loss_is_cross_entropy_until_the_label_is_given_enough():
+    rng = np.random.default_rng(0)
+    pred = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
+    label = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 6)]
+
+    def loss(p, enough):
+        return float(
+            UntilEnough()(np.concatenate([label, np.full((6, 1), enough)], axis=1).astype(np.float32), p)
+        )
+
+    assert loss(pred, 1.0) == pytest.approx(np.mean(-np.log((pred * label).sum(axis=1))), rel=1e-5)
+    sure = 0.96 * label + 0.04 / 10  # the label at 0.964
+    assert loss(sure, 0.9) == 0
+    short_by = -np.log((pred * label).sum(axis=1)) + np.log(0.9)
+    assert loss(pred, 0.9) == pytest.approx(np.mean(np.maximum(short_by, 0)), rel=1e-5)
+
+
 # -- Refusals: each before any data is read or a second trained ----------------------------------
 
 
@@ -266,6 +297,16 @@ def test_refuses_a_correction_without_strokes_or_input(tmp_path):
     refuse(tmp_path, [*many, correction(4, strokes=[[]])], "correction 20 \\(a 4\\) has no strokes")
     refuse(tmp_path, [*many, correction(4, image=np.zeros((10, 10)))], "correction 20: its model input")
     refuse(tmp_path, [*many, correction(12)], "correction 20: label 12 is not a digit")
+
+
+@pytest.mark.parametrize("enough", [0.0, -0.5, 1.5])
+def test_refuses_an_enough_that_is_not_a_probability(tmp_path, enough):
+    refuse(
+        tmp_path,
+        [correction(d % 10) for d in range(20)],
+        f"enough must be a probability in \\(0, 1\\], got {enough}",
+        settings=FinetuneSettings(enough=enough),
+    )
 
 
 def test_settings_are_changed_by_name_each_typed_like_its_default():
