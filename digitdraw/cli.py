@@ -480,7 +480,7 @@ def cmd_finetune(args) -> int:
             seed=args.seed,
             settings=settings,
             command="python -m digitdraw " + shlex.join(args.argv),
-            verbose=1,
+            verbose=1 if is_terminal(sys.stdout) else 2,  # the bar on a terminal; a line an epoch in a log
         )
     except (FinetuneError, FeedbackStoreError) as exc:
         return _fail(str(exc))

@@ -198,6 +198,7 @@ def combine_and_save(
                 "drawn_digit_accuracy": (c.get("drawn_digit_accuracy") or {}).get("accuracy"),
                 "styles_accuracy": (c.get("styles_accuracy") or {}).get("accuracy"),
                 "training_seconds": c.get("training_seconds"),
+                "history": c.get("history"),
             }
             for p, c in zip(paths, member_cards, strict=True)
         ],

@@ -175,7 +175,7 @@ def test_the_inspect_page_lists_broken_models_and_shows_why(user, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "card", [{"data": [1], "history": {"loss": [1, 2], "accuracy": [1]}}, {"history": 3}]
+    "card", [{"data": [1], "history": {"loss": ["a", "b"], "accuracy": [1]}}, {"history": 3}]
 )
 def test_a_card_with_fields_of_the_wrong_kind_still_shows_the_overview(user, card):
     modelio.write_json(user / "good.json", {**card, "drawn_digit_accuracy": 0.5, "architecture": ["x"]})

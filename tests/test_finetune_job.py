@@ -83,6 +83,7 @@ def test_finetune_command_trains_on_every_stored_correction_and_prints_the_figur
     assert summary["training_seconds"] == card["training_seconds"] > 0
     assert "python -m digitdraw finetune --base dense" in card["command"]
     lines = stdout.splitlines()
+    assert not [line for line in lines if "━" in line], "Keras's progress bar in a log (not a terminal)"
     before, after = got["held_out_accuracy_before"], got["held_out_accuracy_after"]
     assert (
         f"{got['trained_on']} corrections trained on, {got['held_out']} held out; "

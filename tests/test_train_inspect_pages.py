@@ -406,6 +406,19 @@ def test_inspect_overview_shows_the_card_and_layer_table():
     expected = ["image", *(f"m{i}_{name}" for i in range(n) for name in single), "probabilities"]
     assert list(layers["layer"]) == expected
     assert layers["parameters"].sum() == n * 101770
+    # Its training curves are its members' (the ensemble itself was never trained).
+    assert "The card records no training history." not in [c.value for c in at.caption]
+
+
+def test_an_ensembles_training_curves_are_its_members_named_as_their_layers():
+    first = {"history": {"loss": [0.5, 0.2], "accuracy": [0.9, 0.95]}}
+    members = [first, {"history": {"loss": [0.4]}}, "junk"]
+    assert inspect_page._members_history(members) == {
+        "m0 loss": [0.5, 0.2],
+        "m0 accuracy": [0.9, 0.95],
+        "m1 loss": [0.4],
+    }
+    assert inspect_page._members_history("not a list") == {}
 
 
 def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):

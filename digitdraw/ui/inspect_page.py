@@ -176,21 +176,33 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
         st.dataframe(pd.DataFrame(introspect.layer_rows(model)), hide_index=True, width="stretch")
     with right:
         st.subheader("Training curves")
-        history = _field(card, "history")
+        history = _field(card, "history") or _members_history(members)
         try:
-            frame = pd.DataFrame(history) if history.get("loss") else None
-        except (ValueError, TypeError):  # lists of different lengths, or not lists
+            # Series: members may have trained for different numbers of epochs.
+            frame = pd.DataFrame({k: pd.Series(v, dtype=float) for k, v in history.items()})
+        except (ValueError, TypeError):  # not lists of numbers
             frame = None
-        if frame is not None:
+        if frame is not None and len(frame):
             frame["epoch"] = np.arange(1, len(frame) + 1)
             for metric in ("loss", "accuracy"):
                 columns = [c for c in frame.columns if c.endswith(metric)]
-                st.line_chart(frame, x="epoch", y=columns, y_label=metric, height=200)
+                if columns:
+                    st.line_chart(frame, x="epoch", y=columns, y_label=metric, height=200)
         else:
             st.caption("The card records no training history.")
     if card:
         with st.expander("The whole model card (JSON)"):
             st.code(json.dumps(card, indent=2), language="json")
+
+
+def _members_history(members: object) -> dict[str, list]:
+    """An ensemble's training curves: each member's, named by its layers' prefix ("m0 loss")."""
+    curves = {}
+    for i, member in enumerate(members if isinstance(members, list) else []):
+        history = member.get("history") if isinstance(member, dict) else None
+        for metric, values in (history if isinstance(history, dict) else {}).items():
+            curves[f"{ensemble.prefix(i).rstrip('_')} {metric}"] = values
+    return curves
 
 
 def _member_rows(members: list) -> list[dict]:
