@@ -21,10 +21,12 @@ threshold chosen on real digits the detector never saw. Scores: one minus the to
 (cheap, but a network is often sure of nonsense); the Mahalanobis distance of the network's
 penultimate features to the nearest digit class (Lee et al. 2018), which sees that a scribble
 lands far from every digit; and a learnt one, NotDigitHead, a logistic regression on the same
-frozen features (and, in the joint detector the app uses, their log Mahalanobis distance),
-fitted on digits and on the "train" family of digitdraw.nondigits (never on the "bench" family
-it is measured on). NotADigit.cross_fitted takes the threshold from scores of writers left out
-of the fit, so that it holds for new writers (digitdraw.calibrate_model: writers 1-24 only).
+frozen features (and, in the joint detector the app uses, their log Mahalanobis distance and
+how unsure the model's own answer is: confidence_input), fitted on digits and on the "train"
+family of digitdraw.nondigits (never on the "bench" family it is measured on).
+NotADigit.cross_fitted takes the threshold from scores of writers left out of the fit, so that
+it holds for new writers (digitdraw.calibrate_model: writers 1-24 only, and distorted copies of
+their digits, shapes the networks never trained on).
 """
 
 from __future__ import annotations
@@ -315,19 +317,32 @@ class NotADigit:
     mahalanobis_threshold: float | None
     head_threshold: float
 
-    def scores(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(Mahalanobis distances, the head's log-odds) of (n, d) features."""
+    def scores(
+        self, features: np.ndarray, probabilities: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(Mahalanobis distances, the head's log-odds) of (n, d) features; a detector that reads
+        the model's confidence needs its (n, classes) probabilities (raw, before calibration) too."""
         m = self.mahalanobis.score(features)
-        return m, self.head.score(joint_input(features, m) if self.joint else features)
+        if not self.joint:
+            return m, self.head.score(features)
+        if self.reads_confidence and probabilities is None:
+            raise ValueError("this not-a-digit detector reads the model's probabilities too: pass them")
+        return m, self.head.score(joint_input(features, m, probabilities if self.reads_confidence else None))
 
     @property
     def joint(self) -> bool:
         """Whether the head reads the log Mahalanobis distance beside the features."""
-        return len(self.head.mean) == self.mahalanobis.means.shape[1] + 1
+        return len(self.head.mean) > self.mahalanobis.means.shape[1]
 
-    def refuses(self, features: np.ndarray) -> np.ndarray:
-        """(n, d) features -> (n,) bool: True where the input is not a digit."""
-        m, h = self.scores(features)
+    @property
+    def reads_confidence(self) -> bool:
+        """Whether the head reads the model's confidence too (confidence_input)."""
+        return len(self.head.mean) == self.mahalanobis.means.shape[1] + 1 + CONFIDENCE_WIDTH
+
+    def refuses(self, features: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray:
+        """(n, d) features (and the model's raw probabilities) -> (n,) bool: True where the input
+        is not a digit."""
+        m, h = self.scores(features, probabilities)
         refused = h > self.head_threshold
         if self.mahalanobis_threshold is not None:
             refused |= m > self.mahalanobis_threshold
@@ -341,13 +356,15 @@ class NotADigit:
         digit_features: np.ndarray,
         owner: np.ndarray | None = None,
         max_refused: float = 0.01,
+        probabilities: np.ndarray | None = None,
     ) -> NotADigit:
         """Thresholds so that at most `max_refused` of the drawings refuse (a drawing: the
         digits with the same `owner`, refused when any is; default, each digit its own). A joint
         head (one that reads the log distance too) gets one threshold, its own."""
         mahalanobis, head = _float32(mahalanobis), _float32(head)  # thresholds for what is stored
-        m, h = cls(mahalanobis, head, None, 0.0).scores(digit_features)
-        if len(head.mean) == mahalanobis.means.shape[1] + 1:
+        unfitted = cls(mahalanobis, head, None, 0.0)
+        m, h = unfitted.scores(digit_features, probabilities)
+        if unfitted.joint:
             return cls(mahalanobis, head, None, _threshold(h, owner, max_refused))
         return cls.at_rank(mahalanobis, head, m, h, owner, max_refused)
 
@@ -361,6 +378,8 @@ class NotADigit:
         owner: np.ndarray | None = None,
         max_refused: float = 0.01,
         fit_mask: np.ndarray | None = None,
+        probabilities: np.ndarray | None = None,
+        other_probabilities: np.ndarray | None = None,
     ) -> NotADigit:
         """The joint detector fitted on all the digits, its threshold from scores of digits the
         statistics never saw.
@@ -378,6 +397,8 @@ class NotADigit:
         other_features: non-digits, for the head; owner: each digit's drawing (a drawing is
         refused when any digit in it is); fit_mask: the digits the statistics may be fitted on
         (e.g. only drawings read as one digit, whose label is sure); all of them score.
+        probabilities, other_probabilities: the model's raw probabilities for the digits and
+        the non-digits; given both, the head reads the model's confidence too (confidence_input).
         """
         f = np.asarray(digit_features, np.float64)
         y, g = np.asarray(labels).astype(np.int64), np.asarray(groups)
@@ -386,7 +407,8 @@ class NotADigit:
         if len(np.unique(g)) < 2:
             raise ValueError("cross_fitted needs digits of at least two groups (writers)")
         use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
-        h, maha, head = _cross_fit(f, y, g, np.asarray(other_features, np.float64), use)
+        conf, odd_conf = _confidences(f, probabilities, other_features, other_probabilities)
+        h, maha, head = _cross_fit(f, y, g, np.asarray(other_features, np.float64), use, conf, odd_conf)
         return cls(_float32(maha), _float32(head), None, _threshold(h, owner, max_refused))
 
     @classmethod
@@ -423,9 +445,17 @@ class NotADigit:
     # -- storage: the thresholds go in the model card, the statistics in an .npz beside the model
 
     def card_entry(self, statistics: str) -> dict:
-        method = "logistic head on the dense_128 features and their log Mahalanobis distance"
+        if self.reads_confidence:
+            method = (
+                "logistic head on the dense_128 features, their log Mahalanobis distance and the "
+                "model's confidence (log(1 - top probability), log entropy)"
+            )
+        elif self.joint:
+            method = "logistic head on the dense_128 features and their log Mahalanobis distance"
+        else:
+            method = "head or Mahalanobis (dense_128 features)"
         return {
-            "method": method if self.joint else "head or Mahalanobis (dense_128 features)",
+            "method": method,
             "statistics": statistics,
             "mahalanobis_threshold": self.mahalanobis_threshold,
             "head_threshold": self.head_threshold,
@@ -456,21 +486,54 @@ class NotADigit:
         )
 
 
-def _fit_joint(digits: np.ndarray, labels: np.ndarray, odd: np.ndarray) -> tuple[Mahalanobis, NotDigitHead]:
+def _fit_joint(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    odd: np.ndarray,
+    conf: np.ndarray | None = None,
+    odd_conf: np.ndarray | None = None,
+) -> tuple[Mahalanobis, NotDigitHead]:
+    """Mahalanobis on the digits; the head on [features, log distance (, confidence)] of both sides."""
     maha = Mahalanobis.fit(digits, labels)
-    return maha, NotDigitHead.fit(*(joint_input(x, maha.score(x)) for x in (digits, odd)))
+    return maha, NotDigitHead.fit(_head_input(digits, maha, conf), _head_input(odd, maha, odd_conf))
+
+
+def _head_input(f: np.ndarray, maha: Mahalanobis, conf: np.ndarray | None) -> np.ndarray:
+    x = joint_input(f, maha.score(f))
+    return x if conf is None else np.c_[x, conf]
+
+
+def _confidences(
+    f: np.ndarray, probabilities: np.ndarray | None, odd: np.ndarray, odd_probabilities: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """confidence_input of the digits' and the non-digits' probabilities: both or neither."""
+    if (probabilities is None) != (odd_probabilities is None):
+        raise ValueError("give the probabilities of both the digits and the non-digits, or of neither")
+    if probabilities is None:
+        return None, None
+    conf, odd_conf = confidence_input(probabilities), confidence_input(odd_probabilities)
+    if len(conf) != len(f) or len(odd_conf) != len(odd):
+        raise ValueError("one row of probabilities for each row of features")
+    return conf, odd_conf
 
 
 def _cross_fit(
-    f: np.ndarray, y: np.ndarray, g: np.ndarray, odd: np.ndarray, use: np.ndarray
+    f: np.ndarray,
+    y: np.ndarray,
+    g: np.ndarray,
+    odd: np.ndarray,
+    use: np.ndarray,
+    conf: np.ndarray | None = None,
+    odd_conf: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Mahalanobis, NotDigitHead]:
     """Each digit's joint score by a detector fitted without its group; and the detector fitted on all."""
     h = np.empty(len(f))
+    c = (lambda m: None) if conf is None else (lambda m: conf[m])
     for k in np.unique(g):
         out = g == k
-        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd)
-        h[out] = head.score(joint_input(f[out], maha.score(f[out])))
-    return (h, *_fit_joint(f[use], y[use], odd))
+        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd, c(use & ~out), odd_conf)
+        h[out] = head.score(_head_input(f[out], maha, c(out)))
+    return (h, *_fit_joint(f[use], y[use], odd, c(use), odd_conf))
 
 
 def choose_max_refused(
@@ -483,12 +546,15 @@ def choose_max_refused(
     candidates: tuple[float, ...] = (0.0025, 0.005, 0.01),
     mean_limit: float = 0.005,
     worst_limit: float = 0.01,
+    probabilities: np.ndarray | None = None,
+    other_probabilities: np.ndarray | None = None,
 ) -> tuple[float, dict[float, tuple[float, float]]]:
     """The largest `max_refused` for NotADigit.cross_fitted whose new writers stay within limits,
     measured on these digits alone: each group left out in turn, the whole procedure run on the
     others, the share of the left-out group's drawings refused. Within limits: on average at
     most `mean_limit`, and under `worst_limit` for the worst group. Returns it (the smallest
     candidate when none is within limits) and, for each candidate, (mean, worst).
+    probabilities, other_probabilities: as for NotADigit.cross_fitted.
     """
     f = np.asarray(features, np.float64)
     y, g = np.asarray(labels).astype(np.int64), np.asarray(groups)
@@ -497,14 +563,16 @@ def choose_max_refused(
     owner = np.arange(len(f)) if owner is None else np.asarray(owner, dtype=np.int64)
     use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
     odd = np.asarray(others, np.float64)
+    conf, odd_conf = _confidences(f, probabilities, odd, other_probabilities)
+    c = (lambda m: None) if conf is None else (lambda m: conf[m])
     refused: dict[float, list[float]] = {r: [] for r in candidates}
     for k in np.unique(g):
         out = g == k
-        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out])
+        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out], c(~out), odd_conf)
         inner_owner = np.unique(owner[~out], return_inverse=True)[1]
         outer_owner = np.unique(owner[out], return_inverse=True)[1]
         drawing = np.full(int(outer_owner.max()) + 1, -np.inf)
-        np.maximum.at(drawing, outer_owner, head.score(joint_input(f[out], maha.score(f[out]))))
+        np.maximum.at(drawing, outer_owner, head.score(_head_input(f[out], maha, c(out))))
         for r in candidates:
             refused[r].append(float((drawing > _threshold(h_in, inner_owner, r)).mean()))
     figures = {r: (float(np.mean(v)), float(np.max(v))) for r, v in refused.items()}
@@ -512,9 +580,28 @@ def choose_max_refused(
     return (max(within) if within else min(candidates)), figures
 
 
-def joint_input(features: np.ndarray, distances: np.ndarray) -> np.ndarray:
-    """The joint head's input: the features, and the log of their Mahalanobis distance."""
-    return np.c_[np.asarray(features, np.float64), np.log(np.maximum(distances, 1e-12))]
+def joint_input(
+    features: np.ndarray, distances: np.ndarray, probabilities: np.ndarray | None = None
+) -> np.ndarray:
+    """The joint head's input: the features, the log of their Mahalanobis distance, and (given the
+    model's probabilities) confidence_input of them."""
+    x = np.c_[np.asarray(features, np.float64), np.log(np.maximum(distances, 1e-12))]
+    return x if probabilities is None else np.c_[x, confidence_input(probabilities)]
+
+
+CONFIDENCE_WIDTH = 2  # the columns confidence_input gives
+
+
+def confidence_input(probabilities: np.ndarray) -> np.ndarray:
+    """How unsure the model's own answer is: log(1 - top probability) and the log entropy, (n, 2).
+
+    For an ensemble these see where its members disagree (their average is flat), which the
+    features of each member, read side by side by a linear head, do not show; a dense ensemble
+    that reads a scribble as one digit with each member sure of a different one is caught here.
+    """
+    p, _ = _check(probabilities)
+    entropy = -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=1)
+    return np.c_[np.log(np.clip(1.0 - p.max(axis=1), 1e-9, 1.0)), np.log(entropy + 1e-9)]
 
 
 def _threshold(scores: np.ndarray, owner: np.ndarray | None, max_refused: float) -> float:

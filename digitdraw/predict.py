@@ -168,7 +168,7 @@ class Predictor:
         features = feats if self.has_features else None
         refused = None
         if self.detector is not None and features is not None:
-            refused = self.detector.refuses(features)
+            refused = self.detector.refuses(features, raw)
         return Outputs(probs, raw, features, refused)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

@@ -239,6 +239,74 @@ def test_the_joint_detector_survives_storage_with_its_one_threshold(tmp_path):
     np.testing.assert_array_equal(back.refuses(probe), det.refuses(probe))
 
 
+def test_confidence_input_is_low_for_a_sure_answer_and_high_for_a_flat_one():
+    sure = np.array([[0.999] + [0.001 / 9] * 9])
+    flat = np.full((1, 10), 0.1)
+    c_sure, c_flat = cal.confidence_input(sure), cal.confidence_input(flat)
+    assert c_sure.shape == (1, cal.CONFIDENCE_WIDTH)
+    assert (c_flat > c_sure).all()
+    assert c_flat[0] == pytest.approx([np.log(0.9), np.log(np.log(10))])
+
+
+def unsure_others(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Non-digits whose features look like digits' but whose probabilities are flat, as an
+    ensemble's are where its members disagree; the digits' probabilities are sure."""
+    p_digits = np.full((len(digits), 10), 0.02 / 9)
+    p_digits[np.arange(len(digits)), labels] = 0.98
+    others = digits[rng.permutation(len(digits))[:400]] + rng.normal(scale=0.3, size=(400, digits.shape[1]))
+    p_others = rng.dirichlet(np.ones(10), size=400)
+    return p_digits, others, p_others
+
+
+def test_a_detector_that_reads_the_confidence_refuses_what_the_features_alone_cannot_tell():
+    rng = np.random.default_rng(11)
+    digits, labels, writers = writers_digits(range(8), 200, rng)
+    p_digits, others, p_others = unsure_others(rng, digits, labels)
+    blind = cal.NotADigit.cross_fitted(digits, labels, writers % 4, others, max_refused=0.01)
+    seeing = cal.NotADigit.cross_fitted(
+        digits,
+        labels,
+        writers % 4,
+        others,
+        max_refused=0.01,
+        probabilities=p_digits,
+        other_probabilities=p_others,
+    )
+    assert seeing.reads_confidence and not blind.reads_confidence
+    assert seeing.refuses(others, p_others).mean() > 0.9 > 0.5 > blind.refuses(others).mean()
+    assert seeing.refuses(digits, p_digits).mean() <= 0.01
+    with pytest.raises(ValueError, match="reads the model's probabilities too"):
+        seeing.refuses(digits)
+    with pytest.raises(ValueError, match="of both the digits and the non-digits"):
+        cal.NotADigit.cross_fitted(digits, labels, writers % 4, others, probabilities=p_digits)
+    with pytest.raises(ValueError, match="one row of probabilities for each row"):
+        cal.NotADigit.cross_fitted(
+            digits, labels, writers % 4, others, probabilities=p_digits[1:], other_probabilities=p_others
+        )
+
+
+def test_the_detector_that_reads_the_confidence_survives_storage(tmp_path):
+    rng = np.random.default_rng(12)
+    digits, labels, writers = writers_digits(range(4), 200, rng)
+    p_digits, others, p_others = unsure_others(rng, digits, labels)
+    det = cal.NotADigit.cross_fitted(
+        digits,
+        labels,
+        writers,
+        others,
+        max_refused=0.02,
+        probabilities=p_digits,
+        other_probabilities=p_others,
+    )
+    det.save_statistics(tmp_path / "m.ood.npz")
+    entry = json.loads(json.dumps(det.card_entry("m.ood.npz")))
+    assert "confidence" in entry["method"]
+    back = cal.NotADigit.load(entry, tmp_path / "m.keras")
+    assert back.reads_confidence
+    probe, p_probe = np.concatenate([digits, others]), np.concatenate([p_digits, p_others])
+    np.testing.assert_array_equal(back.refuses(probe, p_probe), det.refuses(probe, p_probe))
+
+
 @needs_pendigits
 def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, pendigits_file):
     import keras
@@ -263,10 +331,11 @@ def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, 
         assert nd["refused_on_fit"] <= nd["max_refused"] and "left-out writers" in nd["max_refused_chosen_by"]
         # The thresholds never see the writers the benchmark reports on.
         assert "writers 1-24" in stored["not_a_digit"]["thresholds_fitted_on"]
+        assert "distorted" in stored["not_a_digit"]["thresholds_fitted_on"]
         assert (tmp_path / "m.ood.npz").is_file()
     loaded = Predictor.from_file(path)
     assert loaded.temperature == pytest.approx(stored["calibration"]["temperature"])
-    assert loaded.detector is not None
+    assert loaded.detector is not None and loaded.detector.reads_confidence
 
 
 def test_calibrate_without_pendigits_says_where_it_looked(tmp_path, capsys, monkeypatch):
