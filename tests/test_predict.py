@@ -154,11 +154,12 @@ def test_the_card_calibration_round_trips_and_is_dropped_for_other_weights(model
     path = modelio.save(model, tmp_path / "m.keras", card={"name": "m"})
     rng = np.random.default_rng(0)
     digits, odd = rng.normal(size=(300, 128)), rng.normal(size=(300, 128)) + 2
-    det = calibration.NotADigit.fit(
-        calibration.Mahalanobis.fit(digits, np.arange(300) % 10),
-        calibration.NotDigitHead.fit(digits, odd),
-        digits,
+    # Sure answers for digits, flat ones for non-digits: the detector reads the confidence too.
+    digit_p, odd_p = rng.dirichlet(np.full(10, 0.1), 300), rng.dirichlet(np.full(10, 5.0), 300)
+    det = calibration.NotADigit.cross_fitted(
+        digits, np.arange(300) % 10, np.arange(300) % 3, odd, probabilities=digit_p, other_probabilities=odd_p
     )
+    assert det.reads_confidence
     det.save_statistics(tmp_path / "m.ood.npz")
     card = {
         "name": "m",
@@ -170,8 +171,9 @@ def test_the_card_calibration_round_trips_and_is_dropped_for_other_weights(model
     assert loaded.name == "m" and loaded.temperature == 2.0
     out = loaded.outputs(images)
     np.testing.assert_allclose(out.probabilities, calibration.scale(out.raw, 2.0), atol=1e-6)
-    np.testing.assert_array_equal(out.not_a_digit, det.refuses(out.features))
-    np.testing.assert_array_equal(loaded.detector.refuses(odd), det.refuses(odd))
+    # The Predictor passes the model's raw probabilities to the detector with the features.
+    np.testing.assert_array_equal(out.not_a_digit, det.refuses(out.features, out.raw))
+    np.testing.assert_array_equal(loaded.detector.refuses(odd, odd_p), det.refuses(odd, odd_p))
     # Retrained (other weights) but not calibrated again: the stale calibration is not used.
     card["calibration"]["weights"] = "0" * 16
     modelio.write_json(modelio.card_path(path), card)
