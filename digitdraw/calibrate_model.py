@@ -9,7 +9,8 @@ preprocessed like a single one, then the model.
   benchmark reports on other renderings of them (seed 2024, drawn.EVAL_SEED).
 - Not a digit: from writers 1-24 only (writers 25-30 are what the benchmark reports on), their
   digits drawn FIT_COPIES times like the canvas (seed FIT_SEED), and DISTORTED_COPIES times
-  through pendigits.distort (seed FIT_SEED + 1), all read the app's way. The networks trained
+  through pendigits.distort (seed FIT_SEED + 1), and STYLED_COPIES times in each handwriting
+  style of its class (digitdraw.styles, seed FIT_SEED + 2), all read the app's way. The networks trained
   on writers 1-24, so their features find those writers' digits more digit-like than a new
   writer's; the distorted copies are shapes they never trained on, which keeps the head and the
   thresholds from resting on what the networks memorised. Mahalanobis class means and
@@ -37,12 +38,17 @@ from pathlib import Path
 import numpy as np
 
 from digitdraw import calibration as cal
-from digitdraw import modelio, nondigits, pendigits, segment
+from digitdraw import modelio, nondigits, pendigits, segment, styles
 from digitdraw.predict import FEATURE_LAYER, Predictor, weights_digest
 
 FIT_SEED = 11
 FIT_COPIES = 2
 DISTORTED_COPIES = 1
+# Each digit of writers 1-24 also redrawn once in every handwriting style of its class
+# (digitdraw.styles: a slashed zero, an open nine, ...), which the models train on too: without
+# them the head learnt that a ring with a stroke through it is no digit, and refused most
+# slashed zeros (docs/experiments.md, "Honest answers, round 5").
+STYLED_COPIES = 1
 FIT_NONDIGITS = 3000
 # The share of writers 1-24's drawings (each scored by a detector fitted without its writer) the
 # threshold may refuse: chosen per model, within writers 1-24 (calibration.choose_max_refused):
@@ -77,7 +83,7 @@ def render_digits(
             drawings.append(pendigits.random_render(pendigits.distort(d, rng) if distorted else d, rng))
             labels.append(d.label)
             writers.append(d.writer)
-    return read_drawings(drawings), np.array(labels), np.array(writers)
+    return read_drawings(drawings), np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
 
 
 def render_nondigits(family: nondigits.Family, n: int, seed: int) -> tuple[list, list[nondigits.NonDigit]]:
@@ -122,6 +128,7 @@ def fit(
     max_refused: float | None = None,
     every: int = 1,
     distorted_copies: int = DISTORTED_COPIES,
+    styled_copies: int = STYLED_COPIES,
 ) -> Fitted:
     """Fit the temperature and the detector for the model behind `model_predictor` (raw outputs used).
 
@@ -154,8 +161,12 @@ def fit(
     # as drawn and distorted (shapes the networks never trained on).
     drawn_rows, drawn_labels, drawn_writers = render_digits(tune, seed, copies)
     bent_rows, bent_labels, bent_writers = render_digits(tune, seed + 1, distorted_copies, distorted=True)
-    tune_rows = drawn_rows + bent_rows
-    tune_labels, tune_writers = np.r_[drawn_labels, bent_labels], np.r_[drawn_writers, bent_writers]
+    style_rng = np.random.default_rng(seed + 2)
+    redrawn = [d for n in styles.STYLES for d in styles.styled_digits(tune, n, style_rng, styled_copies)]
+    styled_rows, styled_labels, styled_writers = render_digits(redrawn, seed + 2, 1)
+    tune_rows = drawn_rows + bent_rows + styled_rows
+    tune_labels = np.r_[drawn_labels, bent_labels, styled_labels]
+    tune_writers = np.r_[drawn_writers, bent_writers, styled_writers]
     x_tune, t_owner = flat(tune_rows)
     out_tune = model_predictor.outputs(x_tune)
     f_tune, p_tune = out_tune.features, out_tune.raw
@@ -195,7 +206,8 @@ def fit(
         else "given",
         "refused_on_fit": round(float(refused.mean()), 6),
         "thresholds_fitted_on": f"pendigits writers {pendigits.TUNE_WRITERS}, {copies} canvas renderings "
-        f"each (seed {seed}) and {distorted_copies} distorted (pendigits.distort, seed {seed + 1}), "
+        f"each (seed {seed}), {distorted_copies} distorted (pendigits.distort, seed {seed + 1}) and "
+        f"{styled_copies} in each handwriting style of its class (digitdraw.styles, seed {seed + 2}), "
         f"{len(tune_rows)} drawings, each scored by a detector fitted without its writer ({FOLDS} folds "
         "of writers); a drawing is refused when any digit in it is",
         "statistics_fitted_on": f"Mahalanobis: those drawings read as one digit ({int(one_piece.sum())}); "

@@ -332,6 +332,8 @@ def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, 
         # The thresholds never see the writers the benchmark reports on.
         assert "writers 1-24" in stored["not_a_digit"]["thresholds_fitted_on"]
         assert "distorted" in stored["not_a_digit"]["thresholds_fitted_on"]
+        # Digits in every handwriting style count as digits (a slashed zero is no ring with a mark).
+        assert "in each handwriting style" in stored["not_a_digit"]["thresholds_fitted_on"]
         assert (tmp_path / "m.ood.npz").is_file()
     loaded = Predictor.from_file(path)
     assert loaded.temperature == pytest.approx(stored["calibration"]["temperature"])
