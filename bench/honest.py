@@ -156,6 +156,16 @@ def main() -> int:
             return r
 
         false_refusals = refused(out_rep, o_rep, len(rep_rows))
+        # As the app shows them: a refused drawing gets "That doesn't look like a digit" and a
+        # hint, never an answer with its confidence.
+        shown = ~false_refusals[ones_rep]
+        acc, cov = cal.confident_accuracy(cal.scale(raw_rep, predictor.temperature)[shown], yr[shown])
+        wrong = cal.confidently_wrong(cal.scale(raw_rep, predictor.temperature)[shown], yr[shown])
+        print(
+            f"  {'stored T, as shown':24s} (refused drawings show no answer): >=90%: "
+            f"{cov * shown.sum() / n_all:.1%} of drawings, right {acc:.2%}  "
+            f"confidently wrong {wrong * shown.sum() / n_all:.2%}"
+        )
         refused_nd = refused(out_nd, o_nd, len(nd_rows))
         kinds = np.array([d.kind for d in odd])
         by_kind = "  ".join(f"{k} {refused_nd[kinds == k].mean():.0%}" for k in dict.fromkeys(kinds))
