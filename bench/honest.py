@@ -32,10 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import held_out  # noqa: E402
 import numpy as np  # noqa: E402
 
 from digitdraw import calibration as cal  # noqa: E402
-from digitdraw import config, drawn, modelio, pendigits, segment  # noqa: E402
+from digitdraw import modelio, pendigits, segment  # noqa: E402
 from digitdraw.calibrate_model import FIT_SEED, flat, read_drawings, render_digits, render_nondigits  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
@@ -68,18 +69,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", action="append", help="name or path (repeatable; default dense, cnn)")
-    parser.add_argument("--copies", type=int, default=drawn.EVAL_COPIES, help="renderings per held-out digit")
-    parser.add_argument("--seed", type=int, default=drawn.EVAL_SEED, help="renderings reported on")
+    held_out.add_options(parser, writers=False)  # always writers 25-30: the leave-a-writer-out needs them
     parser.add_argument("--fit-seed", type=int, default=FIT_SEED, help="renderings for leave-a-writer-out")
     parser.add_argument("--numbers", type=int, default=500)
     parser.add_argument("--nondigits", type=int, default=500)
-    parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
     args = parser.parse_args()
 
-    path = config.pendigits_path(args.pendigits)
-    if path is None or not path.is_file():
-        print(pendigits.missing_file_message(path), file=sys.stderr)
+    path = held_out.pendigits_file(args.pendigits)
+    if path is None:
         return 2
     start = time.perf_counter()
     held = pendigits.load_pendigits(path, writers=pendigits.HOLDOUT_WRITERS)
