@@ -133,9 +133,10 @@ def main() -> int:
             "T per left-out writer: " + ", ".join(f"{w}:{v:.2f}" for w, v in t_by_writer.items())
         )
         print(f"  accuracy {float((raw_rep.argmax(1) == yr).sum()) / n_all:.2%} of {n_all} drawings")
+        calibrated = cal.scale(raw_rep, predictor.temperature)
         for name, probs in (
             ("raw", raw_rep),
-            ("stored T", cal.scale(raw_rep, predictor.temperature)),
+            ("stored T", calibrated),
             ("T (leave a writer out)", lowo),
         ):
             acc, cov = cal.confident_accuracy(probs, yr)
@@ -156,8 +157,8 @@ def main() -> int:
         # As the app shows them: a refused drawing gets "That doesn't look like a digit" and a
         # hint, never an answer with its confidence.
         shown = ~false_refusals[ones_rep]
-        acc, cov = cal.confident_accuracy(cal.scale(raw_rep, predictor.temperature)[shown], yr[shown])
-        wrong = cal.confidently_wrong(cal.scale(raw_rep, predictor.temperature)[shown], yr[shown])
+        acc, cov = cal.confident_accuracy(calibrated[shown], yr[shown])
+        wrong = cal.confidently_wrong(calibrated[shown], yr[shown])
         print(
             f"  {'stored T, as shown':24s} (refused drawings show no answer): >=90%: "
             f"{cov * shown.sum() / n_all:.1%} of drawings, right {acc:.2%}  "

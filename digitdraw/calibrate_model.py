@@ -158,15 +158,17 @@ def fit(
     }
 
     # Not a digit: statistics and thresholds from writers 1-24 only, each drawing read the app's way,
-    # as drawn and distorted (shapes the networks never trained on).
-    drawn_rows, drawn_labels, drawn_writers = render_digits(tune, seed, copies)
-    bent_rows, bent_labels, bent_writers = render_digits(tune, seed + 1, distorted_copies, distorted=True)
+    # as drawn, distorted (shapes the networks never trained on) and in each handwriting style.
     style_rng = np.random.default_rng(seed + 2)
     redrawn = [d for n in styles.STYLES for d in styles.styled_digits(tune, n, style_rng, styled_copies)]
-    styled_rows, styled_labels, styled_writers = render_digits(redrawn, seed + 2, 1)
-    tune_rows = drawn_rows + bent_rows + styled_rows
-    tune_labels = np.r_[drawn_labels, bent_labels, styled_labels]
-    tune_writers = np.r_[drawn_writers, bent_writers, styled_writers]
+    parts = [
+        render_digits(tune, seed, copies),
+        render_digits(tune, seed + 1, distorted_copies, distorted=True),
+        render_digits(redrawn, seed + 2, 1),
+    ]
+    tune_rows = [row for rows, _, _ in parts for row in rows]
+    tune_labels = np.concatenate([y for _, y, _ in parts])
+    tune_writers = np.concatenate([w for _, _, w in parts])
     x_tune, t_owner = flat(tune_rows)
     out_tune = model_predictor.outputs(x_tune)
     f_tune, p_tune = out_tune.features, out_tune.raw
