@@ -406,8 +406,19 @@ def test_inspect_overview_shows_the_card_and_layer_table():
     expected = ["image", *(f"m{i}_{name}" for i in range(n) for name in single), "probabilities"]
     assert list(layers["layer"]) == expected
     assert layers["parameters"].sum() == n * 101770
-    # Its training curves are its members' (the ensemble itself was never trained).
+    # How it trained is its members' story (the ensemble itself was never trained).
+    assert any(f"{n} members trained apart on" in c.value for c in at.caption)
     assert "The card records no training history." not in [c.value for c in at.caption]
+
+
+def test_the_overview_says_how_a_model_trained_or_nothing_when_its_card_does_not_say():
+    single = {"data": {"train_images": 60000}, "epochs": 12, "training_seconds": 84.5}
+    assert inspect_page._trained(single) == "trained 12 epochs on 60,000 images in 84.5 s"
+    members = [{"data": {"train_images": 9}, "training_seconds": 10}, {"data": {"train_images": 7}}]
+    expected = "2 members trained apart on 7-9 images each, 10 s in all"
+    assert inspect_page._trained({"member_cards": members}) == expected
+    assert inspect_page._trained({}) is None
+    assert inspect_page._trained({"member_cards": [{"data": "junk"}, 3]}) is None
 
 
 def test_an_ensembles_training_curves_are_its_members_named_as_their_layers():

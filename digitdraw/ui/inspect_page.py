@@ -150,13 +150,12 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
         help="Real pen strokes of writers the model never saw, through the app's preprocessing.",
     )
     if card:
-        trained = _field(card, "data").get("train_images")
+        trained = _trained(card)
         st.caption(
-            f"{str(card.get('api', '?')).capitalize()} API · "
-            f"trained {card.get('epochs', '?')} epochs on {trained:,} images in "
-            f"{card.get('training_seconds', '?')} s · created {card.get('created', '?')} · "
+            f"{str(card.get('api', '?')).capitalize()} API · {trained} · "
+            f"created {card.get('created', '?')} · "
             f"{'shipped with the app' if entry.shipped else 'trained here'} · {md(entry.path.name)}"
-            if isinstance(trained, int)
+            if trained
             else md(entry.path.name)
         )
 
@@ -193,6 +192,23 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
     if card:
         with st.expander("The whole model card (JSON)"):
             st.code(json.dumps(card, indent=2), language="json")
+
+
+def _trained(card: dict) -> str | None:
+    """How the model trained, from its card: "trained 18 epochs on 118,561 images in 1446 s"; an
+    ensemble (no data of its own) from its members'. None when the card does not say."""
+    trained = _field(card, "data").get("train_images")
+    if isinstance(trained, int):
+        seconds = card.get("training_seconds", "?")
+        return f"trained {card.get('epochs', '?')} epochs on {trained:,} images in {seconds} s"
+    members = [m for m in card.get("member_cards") or [] if isinstance(m, dict)]
+    images = [_field(m, "data").get("train_images") for m in members]
+    if not members or not all(isinstance(n, int) for n in images):
+        return None
+    seconds = sum(float(m.get("training_seconds") or 0) for m in members)
+    # Members' counts differ with their recipes (--pen-styles) and the renderings found unreadable.
+    each = f"{images[0]:,}" if min(images) == max(images) else f"{min(images):,}-{max(images):,}"
+    return f"{len(members)} members trained apart on {each} images each, {seconds:,.0f} s in all"
 
 
 def _members_history(members: object) -> dict[str, list]:
