@@ -104,6 +104,22 @@ def app_server(env: dict[str, str] | None = None, timeout: float = 120.0) -> Ite
         log.close()
 
 
+@contextlib.contextmanager
+def chromium_on_app(env: dict[str, str] | None = None) -> Iterator[tuple[object, str]]:
+    """The app in a subprocess (app_server) and a Chromium to visit it: (browser, url), both closed after.
+
+    Skipped without Playwright or Chromium (failed in CI)."""
+    import pytest
+
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with app_server(env) as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            yield browser, url
+        finally:
+            browser.close()
+
+
 def launch_chromium(playwright):
     """Chromium via Playwright; skipped without one, failed in CI (see conftest.require)."""
     executable = find_chromium()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import app_server, launch_chromium
+from browser import chromium_on_app
 from conftest import require
 
 from digitdraw import config, modelio, pendigits
@@ -150,10 +150,9 @@ def pick_digits(n: int = 3, min_confidence: float = 0.95) -> list[pendigits.PenD
 # --------------------------------------------------------------------------- the tests
 
 
-def require_browser_and_pendigits():
+def require_pendigits() -> None:
     pen = config.pendigits_path()
     require(pen is not None and pen.is_file(), "pendigits data not configured (see digitdraw.config)")
-    return pytest.importorskip("playwright.sync_api").sync_playwright
 
 
 def draw_read_and_clear(page, digits: Sequence[pendigits.PenDigit], screenshot: Path | None = None) -> None:
@@ -173,61 +172,47 @@ def draw_read_and_clear(page, digits: Sequence[pendigits.PenDigit], screenshot: 
 
 @pytest.mark.browser
 def test_drawing_digits_in_a_browser_shows_both_answers_and_clear_brings_back_the_hint(tmp_path):
-    sync_playwright = require_browser_and_pendigits()
+    require_pendigits()
     digits = pick_digits(3)
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
 
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = open_app(browser, url)
-            draw_read_and_clear(page, digits, screenshot=tmp_path / "draw.png")
-            assert (tmp_path / "draw.png").stat().st_size > 10_000  # a real picture of the page
-        finally:
-            browser.close()
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw_read_and_clear(page, digits, screenshot=tmp_path / "draw.png")
+        assert (tmp_path / "draw.png").stat().st_size > 10_000  # a real picture of the page
 
 
 @pytest.mark.browser
 def test_undo_takes_back_the_last_stroke_and_a_stroke_at_the_very_top_counts():
-    sync_playwright = require_browser_and_pendigits()
+    require_pendigits()
     (digit,) = pick_digits(1)
     want = {"Dense": str(digit.label), "CNN": str(digit.label)}
 
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = open_app(browser, url)
-            draw(page, canvas_paths(digit))
-            wait_for_answers(page, want)
-            # A stray stroke, then Undo: the answers are the digit's again.
-            draw(page, [np.array([[20.0, 250.0], [260.0, 30.0]])])
-            changed = f"(want) => JSON.stringify(({METRICS_JS})()) !== JSON.stringify(want)"
-            page.wait_for_function(changed, arg=want, timeout=30_000)
-            page.locator(UNDO_BUTTON).click()
-            wait_for_answers(page, want)
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw(page, canvas_paths(digit))
+        wait_for_answers(page, want)
+        # A stray stroke, then Undo: the answers are the digit's again.
+        draw(page, [np.array([[20.0, 250.0], [260.0, 30.0]])])
+        changed = f"(want) => JSON.stringify(({METRICS_JS})()) !== JSON.stringify(want)"
+        page.wait_for_function(changed, arg=want, timeout=30_000)
+        page.locator(UNDO_BUTTON).click()
+        wait_for_answers(page, want)
 
-            # A stroke that starts 3 px below the canvas's top edge, at the right (where the
-            # component's invisible toolbar used to sit) is drawn and read: a "1".
-            clear(page)
-            draw(page, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
-            wait_for_answers(page, {"Dense": "1", "CNN": "1"})
-        finally:
-            browser.close()
+        # A stroke that starts 3 px below the canvas's top edge, at the right (where the
+        # component's invisible toolbar used to sit) is drawn and read: a "1".
+        clear(page)
+        draw(page, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
+        wait_for_answers(page, {"Dense": "1", "CNN": "1"})
 
 
 def main() -> None:
     """Refresh the README's screenshot: the page after drawing a held-out pen digit."""
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--screenshot", type=Path, required=True, help="where to write the PNG")
     args = parser.parse_args()
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            draw_read_and_clear(open_app(browser, url), pick_digits(1), screenshot=args.screenshot)
-        finally:
-            browser.close()
+    with chromium_on_app() as (browser, url):
+        draw_read_and_clear(open_app(browser, url), pick_digits(1), screenshot=args.screenshot)
     print(f"wrote {args.screenshot}")
 
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from browser import app_server, launch_chromium
-from test_e2e_draw import canvas_paths, draw, open_app, require_browser_and_pendigits, wait_for_answers
+from browser import chromium_on_app
+from test_e2e_draw import canvas_paths, draw, open_app, require_pendigits, wait_for_answers
 
 from digitdraw import modelio, pendigits, reading, strokes
 from digitdraw.predict import Predictor
@@ -102,21 +102,17 @@ def test_the_canvas_rounding_keeps_the_ends_and_passes_near_the_corners():
 
 @pytest.mark.browser
 def test_a_three_digit_number_on_the_wide_canvas_is_read_as_that_number():
-    sync_playwright = require_browser_and_pendigits()
+    require_pendigits()
     digits = pick_number(NUMBER)
     width, _ = NUMBER_CANVAS
 
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = open_app(browser, url)
-            page.get_by_text("Number", exact=True).click()
-            page.wait_for_selector(f"text={NUMBER_HINT[:30]} >> visible=true", timeout=30_000)
-            canvas = page.locator("canvas.upper-canvas")  # Playwright's locators pierce the shadow root
-            assert round(canvas.bounding_box()["width"]) == width
-            # Each digit in its third of the canvas, 110 px tall: gaps of ink between them.
-            for paths in layout(digits):
-                draw(page, paths)
-            wait_for_answers(page, {"Dense": NUMBER, "CNN": NUMBER})
-        finally:
-            browser.close()
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        page.get_by_text("Number", exact=True).click()
+        page.wait_for_selector(f"text={NUMBER_HINT[:30]} >> visible=true", timeout=30_000)
+        canvas = page.locator("canvas.upper-canvas")  # Playwright's locators pierce the shadow root
+        assert round(canvas.bounding_box()["width"]) == width
+        # Each digit in its third of the canvas, 110 px tall: gaps of ink between them.
+        for paths in layout(digits):
+            draw(page, paths)
+        wait_for_answers(page, {"Dense": NUMBER, "CNN": NUMBER})

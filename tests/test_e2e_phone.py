@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from browser import app_server, launch_chromium
+from browser import chromium_on_app
 from test_e2e_draw import (
     CANVAS,
     CLEAR_BUTTON,
@@ -27,7 +27,7 @@ from test_e2e_draw import (
     canvas_is_empty,
     canvas_paths,
     pick_digits,
-    require_browser_and_pendigits,
+    require_pendigits,
     wait_until_ready,
 )
 
@@ -100,54 +100,45 @@ def inside_viewport(locator) -> bool:
 
 @pytest.mark.browser
 def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_screen_and_clear_works(tmp_path):
-    sync_playwright = require_browser_and_pendigits()
+    require_pendigits()
     digits = pick_digits(3)
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
 
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page, cdp = open_on_phone(browser, url)
-            assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], (
-                "the page is wider than the phone"
+    with chromium_on_app() as (browser, url):
+        page, cdp = open_on_phone(browser, url)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], (
+            "the page is wider than the phone"
+        )
+        for i, digit in enumerate(digits):
+            touch_draw(page, cdp, canvas_paths(digit))
+            want = {"Dense": str(digit.label), "CNN": str(digit.label)}
+            wait_for_summary(page, want)
+            assert page.evaluate("() => window.scrollY") == 0, "the page scrolled"
+            assert on_screen(page, "canvas.upper-canvas"), "the canvas is not wholly on screen"
+            assert on_screen(page, SUMMARY), "the answers are not on screen with the canvas"
+            if i == 0:
+                page.screenshot(path=str(tmp_path / "phone.png"))
+            page.locator(CLEAR_BUTTON).tap()
+            page.wait_for_function(
+                "([sel, hint]) => document.querySelector(sel)?.innerText.includes(hint)",
+                arg=[SUMMARY, HINT],
+                timeout=30_000,
             )
-            for i, digit in enumerate(digits):
-                touch_draw(page, cdp, canvas_paths(digit))
-                want = {"Dense": str(digit.label), "CNN": str(digit.label)}
-                wait_for_summary(page, want)
-                assert page.evaluate("() => window.scrollY") == 0, "the page scrolled"
-                assert on_screen(page, "canvas.upper-canvas"), "the canvas is not wholly on screen"
-                assert on_screen(page, SUMMARY), "the answers are not on screen with the canvas"
-                if i == 0:
-                    page.screenshot(path=str(tmp_path / "phone.png"))
-                page.locator(CLEAR_BUTTON).tap()
-                page.wait_for_function(
-                    "([sel, hint]) => document.querySelector(sel)?.innerText.includes(hint)",
-                    arg=[SUMMARY, HINT],
-                    timeout=30_000,
-                )
-                assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
-                assert canvas_is_empty(page), "ink left on the canvas after clearing"
+            assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
+            assert canvas_is_empty(page), "ink left on the canvas after clearing"
 
-            # A stroke that starts 3 px below the canvas's top edge counts too.
-            touch_draw(page, cdp, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
-            wait_for_summary(page, {"Dense": "1", "CNN": "1"})
-        finally:
-            browser.close()
+        # A stroke that starts 3 px below the canvas's top edge counts too.
+        touch_draw(page, cdp, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
+        wait_for_summary(page, {"Dense": "1", "CNN": "1"})
 
 
 @pytest.mark.browser
 def test_on_a_phone_the_model_pickers_are_reachable_without_the_sidebar():
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with app_server() as url, sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page, _ = open_on_phone(browser, url)
-            page.get_by_role("button", name="Models and ink").tap()
-            for label in ("Left model", "Right model"):
-                picker = page.get_by_role("combobox", name=label)
-                picker.wait_for(timeout=10_000)
-                assert inside_viewport(picker), f"{label} is off screen"
-            assert inside_viewport(page.get_by_text("Black ink on white"))
-        finally:
-            browser.close()
+    with chromium_on_app() as (browser, url):
+        page, _ = open_on_phone(browser, url)
+        page.get_by_role("button", name="Models and ink").tap()
+        for label in ("Left model", "Right model"):
+            picker = page.get_by_role("combobox", name=label)
+            picker.wait_for(timeout=10_000)
+            assert inside_viewport(picker), f"{label} is off screen"
+        assert inside_viewport(page.get_by_text("Black ink on white"))
