@@ -275,42 +275,6 @@ def curved_seven(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Str
     return src
 
 
-# -- Three ---------------------------------------------------------------------------------
-
-
-def flat_top_three(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes:
-    """A three with a flat top (like a Ʒ): a straight bar, a diagonal back down to the waist, then
-    the lower bowl. The print-like three of much of Eastern Europe and Russia, of technical
-    lettering, and of many fast hands everywhere; read as a 7 or a 9 by a model that knows only
-    round-topped threes.
-
-    The writer's three below its waist (the leftmost point between 30% and 65% of its height, where
-    the two bowls meet) is kept; above it, a bar drawn left to right across the top, 70-100% of the
-    width, tilted a little, then a straight or slightly bowed line down to the waist.
-    """
-    src = _copy(strokes)
-    body_i = _main(src)
-    body, flipped = _top_first(src[body_i])
-    lo, hi = _bbox(src)
-    h = max(float(hi[1] - lo[1]), 1.0)
-    w = max(float(hi[0] - lo[0]), 0.3 * h)
-    band = np.flatnonzero((body[:, 1] >= lo[1] + 0.3 * h) & (body[:, 1] <= lo[1] + 0.65 * h))
-    # The waist: where the pen, having come round the top bowl, turns back right (leftmost in the band).
-    k = int(band[np.argmin(body[band, 0])]) if len(band) else len(body) // 2
-    waist, lower = body[k], body[k:]
-    # Strokes wholly above the waist were the top bowl, drawn on its own: the bar replaces them.
-    keep = [t for i, t in enumerate(src) if i != body_i and float(t[:, 1].max()) > waist[1]]
-    step = _step(src)
-    top = lo[1] + rng.uniform(0.0, 0.06) * h
-    left = hi[0] - rng.uniform(0.7, 1.0) * w
-    start = np.array([left, top + rng.uniform(-0.04, 0.04) * h])
-    corner = np.array([hi[0] - rng.uniform(0.0, 0.1) * w, top + rng.uniform(-0.03, 0.05) * h])
-    bar = _line(start, corner, step, bow=rng.uniform(-0.03, 0.03))
-    diagonal = _line(corner, waist, step, bow=rng.uniform(-0.08, 0.08))
-    new = _join(bar, diagonal, lower)
-    return [*keep, new[::-1].copy() if flipped else new]
-
-
 # -- Four ----------------------------------------------------------------------------------
 
 
@@ -556,7 +520,6 @@ STYLES: dict[str, Style] = {
     "bare_one": Style(1, bare_one),
     "continental_one": Style(1, continental_one),
     "looped_two": Style(2, looped_two),
-    "flat_top_three": Style(3, flat_top_three),
     "open_four": Style(4, open_four),
     "curved_stem_four": Style(4, curved_stem_four),
     "open_six": Style(6, open_six),

@@ -18,12 +18,12 @@ BASE = TrainConfig("dense", epochs=1, subset=200, batch_size=64, seed=5, pen_wri
 
 
 def pen_file(tmp_path):
-    """Ten writers, each with a 1 and a 7 (two digits that have styles) and a 5 (that has none)."""
-    five = [np.array([[400, 100], [100, 100], [100, 250], [400, 300], [100, 450]], float)]
+    """Ten writers, each with a 1 and a 7 (two digits that have styles) and a 3 (that has none)."""
+    three = [np.array([[100, 100], [400, 150], [200, 250], [400, 350], [100, 450]], float)]
     rows = [
         {"label": label, "writer": w, "strokes": [s.tolist() for s in strokes]}
         for w in range(1, 11)
-        for label, strokes in ((1, ONE), (7, SEVEN), (5, five))
+        for label, strokes in ((1, ONE), (7, SEVEN), (3, three))
     ]
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -42,7 +42,7 @@ def test_styled_drawings_follow_the_plain_ones_in_the_main_phase(mnist, tmp_path
     np.testing.assert_array_equal(x[: len(plain_x)], plain_x)
     np.testing.assert_array_equal(y[: len(plain_y)], plain_y)
     extra_x, extra_y = x[len(plain_x) :], y[len(plain_y) :]
-    # Every 1 and 7 of the ten writers, twice in each style of its digit; the 5s have no style.
+    # Every 1 and 7 of the ten writers, twice in each style of its digit; the 3s have no style.
     assert np.bincount(extra_y, minlength=10).tolist() == [
         10 * 2 * styles_of(d) if d in (1, 7) else 0 for d in range(10)
     ]
