@@ -9,6 +9,7 @@ import importlib
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -409,6 +410,19 @@ def test_inspect_overview_shows_the_card_and_layer_table():
     # How it trained is its members' story (the ensemble itself was never trained).
     assert any(f"{n} members trained apart on" in c.value for c in at.caption)
     assert "The card records no training history." not in [c.value for c in at.caption]
+
+
+def test_training_curves_are_drawn_on_an_axis_that_starts_near_the_values():
+    frame = pd.DataFrame({"m0 accuracy": [0.97, 0.99], "m1 accuracy": [0.98, None], "epoch": [1, 2]})
+    spec = inspect_page._history_chart(frame, ["m0 accuracy", "m1 accuracy"], "accuracy").to_dict()
+    assert spec["encoding"]["y"]["scale"] == {"zero": False}
+    assert spec["encoding"]["color"]["field"] == "curve"
+    rows = next(iter(spec["datasets"].values()))
+    assert sorted((r["curve"], r["epoch"]) for r in rows) == [
+        ("m0 accuracy", 1),
+        ("m0 accuracy", 2),
+        ("m1 accuracy", 1),
+    ]
 
 
 def test_the_overview_says_how_a_model_trained_or_nothing_when_its_card_does_not_say():

@@ -186,12 +186,30 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
             for metric in ("loss", "accuracy"):
                 columns = [c for c in frame.columns if c.endswith(metric)]
                 if columns:
-                    st.line_chart(frame, x="epoch", y=columns, y_label=metric, height=200)
+                    st.altair_chart(_history_chart(frame, columns, metric), width="stretch")
         else:
             st.caption("The card records no training history.")
     if card:
         with st.expander("The whole model card (JSON)"):
             st.code(json.dumps(card, indent=2), language="json")
+
+
+def _history_chart(frame: pd.DataFrame, columns: list[str], metric: str) -> alt.Chart:
+    """One line per column against "epoch". The axis starts near the values, not at 0: accuracy
+    climbing from 97% to 99% is a flat line on an axis from 0."""
+    long = frame.melt(id_vars="epoch", value_vars=columns, var_name="curve", value_name=metric).dropna()
+    fmt = ".1%" if metric == "accuracy" else ".2f"
+    return (
+        alt.Chart(long)
+        .mark_line()
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y(f"{metric}:Q", axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+            color=alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom", columns=3)),
+            tooltip=["curve:N", "epoch:Q", alt.Tooltip(f"{metric}:Q", format=".4f")],
+        )
+        .properties(height=200)
+    )
 
 
 def _trained(card: dict) -> str | None:
