@@ -40,6 +40,7 @@ MNIST_BOX = 20  # the longer side of the digit in MNIST
 EMPTY_REASON = "The canvas is empty — draw a digit."
 NO_INK_REASON = "No ink found in this image."
 TOO_SMALL_REASON = "That mark is too small to be a digit — draw it bigger."
+FILLED_REASON = "That looks like a filled shape, not a digit — draw the digit as a line."
 
 # Pixels at or above this ink level count as "ink" for masks (components, bounding box).
 _INK_LEVEL = 0.25
@@ -49,6 +50,9 @@ _MIN_CONTRAST = 0.08
 _MIN_EXTENT = 0.06
 # ... and so is a blob that is hardly longer than its pen is wide (a dot, a tap).
 _MIN_EXTENT_PER_WIDTH = 2.0
+# Such a blob this large (a fraction of the image's longer side) is no tap but a filled shape:
+# "draw it bigger" would be the wrong advice.
+_FILLED_EXTENT = 0.25
 # Stroke width is estimated and adjusted at this resolution (the digit's longer side, px).
 _WORK_SIDE = 80
 # MNIST's stroke width at _WORK_SIDE, measured on the MNIST test set with _stroke_width():
@@ -88,10 +92,16 @@ class Status(StrEnum):
     EMPTY = "empty"  # a canvas with nothing drawn
     NO_INK = "no ink"  # an image (upload, photo) with nothing written on it
     TOO_SMALL = "too small"  # a mark, but too small to be a digit
+    FILLED = "filled"  # a large blob, hardly longer than it is thick: a filled shape
 
 
 # The sentence shown for each status without an image (one home for the wording).
-REASONS = {Status.EMPTY: EMPTY_REASON, Status.NO_INK: NO_INK_REASON, Status.TOO_SMALL: TOO_SMALL_REASON}
+REASONS = {
+    Status.EMPTY: EMPTY_REASON,
+    Status.NO_INK: NO_INK_REASON,
+    Status.TOO_SMALL: TOO_SMALL_REASON,
+    Status.FILLED: FILLED_REASON,
+}
 
 Source = Literal["canvas", "image"]
 
@@ -596,8 +606,11 @@ def preprocess(
     extent = max(box[1] - box[0], box[3] - box[2])
     work = _resize_long_side(crop, _WORK_SIDE)
     width = _stroke_width(work) * extent / _WORK_SIDE  # in image px
-    if extent < _MIN_EXTENT * max(ink.shape) or extent < _MIN_EXTENT_PER_WIDTH * width:
+    if extent < _MIN_EXTENT * max(ink.shape):
         return _nothing(Status.TOO_SMALL, steps)
+    if extent < _MIN_EXTENT_PER_WIDTH * width:
+        large = extent >= _FILLED_EXTENT * max(ink.shape)
+        return _nothing(Status.FILLED if large else Status.TOO_SMALL, steps)
 
     digit = crop
     if normalise_width:

@@ -56,6 +56,8 @@ EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
+# A blob (hardly longer than its pen is wide) under this fraction is a tap, not a filled shape.
+FILLED_EXTENT = preprocess._FILLED_EXTENT
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,15 @@ def lead_model(names: Sequence[str]) -> str | None:
     return names[0] if names else None
 
 
+def _why_not(piece: segment.Segment, result: preprocess.Preprocessed, longest: int) -> str | None:
+    """Why a piece cannot be read, judged against the whole drawing: in its own crop even a tap is
+    large, so a "filled shape" smaller than FILLED_EXTENT of the drawing is a mark too small."""
+    extent = max(piece.x1 - piece.x0, piece.y1 - piece.y0)
+    if result.status is preprocess.Status.FILLED and extent < FILLED_EXTENT * longest:
+        return preprocess.TOO_SMALL_REASON
+    return result.reason
+
+
 def read_drawing(
     pixels: np.ndarray,
     predictors: Mapping[str, Predictor],
@@ -188,7 +199,7 @@ def read_drawing(
     if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * longest for s, _ in readable):
         return _empty(predictors, mode, source, preprocess.TOO_SMALL_REASON)
     if not readable:
-        reason = next((p.reason for _, p in rows if p.reason), None) or EMPTY_REASONS[source]
+        reason = next((_why_not(s, p, longest) for s, p in rows if p.reason), None) or EMPTY_REASONS[source]
         return _empty(predictors, mode, source, reason)
     segments = tuple(s for s, _ in readable)
     inputs = tuple(p.image for _, p in readable)

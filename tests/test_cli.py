@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from digitdraw import architectures, cli, config, modelio, recipe
+from digitdraw import preprocess as pp
 
 REPO = config.REPO_ROOT
 
@@ -309,6 +310,18 @@ def test_predict_unreadable_files_get_error_lines_and_the_others_answers(
         assert set(lines[i]["models"]) == {"dense", "cnn"}
     assert lines[1] == lines[4]
     assert "Traceback" not in err
+
+
+def test_predict_says_why_a_dot_and_a_filled_square_are_not_read(capsys, tmp_path, model_files):
+    dot, square = tmp_path / "dot.png", tmp_path / "square.png"
+    image = Image.new("L", (280, 280), 0)
+    image.paste(255, (134, 134, 146, 146))  # a 12 px tap of the pen
+    image.save(dot)
+    image.paste(255, (60, 60, 220, 220))  # a filled square, half the image wide
+    image.save(square)
+    code, out, _ = run(capsys, "predict", dot, square, "--model", model_files["dense"])
+    assert code == 1
+    assert [line["error"] for line in json_lines(out)] == [pp.TOO_SMALL_REASON, pp.FILLED_REASON]
 
 
 def test_predict_by_module_prints_only_json(model_files, digit_pngs):

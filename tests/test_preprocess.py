@@ -283,6 +283,28 @@ def test_a_tiny_mark_is_not_a_digit(strokes, kwargs):
     assert result.empty and result.reason == pp.TOO_SMALL_REASON
 
 
+@pytest.mark.parametrize(
+    "strokes, kwargs",
+    [
+        ([np.array([[100.0, 140], [180, 140]])], {"height": 0, "stroke_width": 150}),  # a fat blot
+        ([np.array([[60.0, 60], [220, 220]])], {"height": 60, "stroke_width": 110}),  # a fat smear
+    ],
+    ids=["blot", "smear"],
+)
+def test_a_large_filled_shape_is_not_a_digit_and_not_called_small(strokes, kwargs):
+    result = preprocess(render(strokes, **kwargs))
+    assert result.status is Status.FILLED and result.reason == pp.FILLED_REASON
+
+
+def test_a_filled_square_in_an_uploaded_image_is_called_a_filled_shape():
+    image = np.zeros((280, 280, 3), np.uint8)
+    image[60:220, 60:220] = 255  # white on black, like the canvas
+    assert preprocess(image, source="image").reason == pp.FILLED_REASON
+    paper = np.full((280, 280, 3), 235, np.uint8)
+    paper[60:220, 60:220] = 20  # a black square on white paper
+    assert preprocess(paper, source="image").reason == pp.FILLED_REASON
+
+
 def test_small_but_real_digits_are_read():
     assert not preprocess(render(SEVEN, height=45, stroke_width=5)).empty
     assert not preprocess(render(ONE, height=60, stroke_width=20)).empty  # a short fat 1
@@ -293,6 +315,7 @@ def test_status_says_what_became_of_the_input():
         Status.OK: preprocess(render(SEVEN)),
         Status.EMPTY: preprocess(np.zeros((280, 280, 4), np.uint8)),
         Status.TOO_SMALL: preprocess(render(SEVEN, height=10, stroke_width=3)),
+        Status.FILLED: preprocess(render([np.array([[140.0, 140]])], height=0, stroke_width=160)),
         Status.NO_INK: preprocess(np.full((300, 400, 3), 230, np.uint8), source="image"),
     }
     for status, result in cases.items():

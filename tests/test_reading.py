@@ -82,6 +82,17 @@ def test_a_speck_is_too_small_to_read(untrained):
     assert r.status == reading.EMPTY and r.reason == preprocess.TOO_SMALL_REASON
 
 
+def test_a_filled_shape_is_called_one_but_a_fat_tap_is_a_mark_too_small(untrained):
+    blob = np.zeros((280, 280, 4), np.uint8)
+    blob[60:220, 60:220, 3] = 255
+    r = reading.read_drawing(blob, {"m": Predictor(untrained)})
+    assert r.status == reading.EMPTY and r.reason == preprocess.FILLED_REASON
+    tap = np.zeros((280, 280, 4), np.uint8)
+    tap[120:160, 120:160, 3] = 255  # 40 px: the fattest pen, tapped
+    r = reading.read_drawing(tap, {"m": Predictor(untrained)})
+    assert r.status == reading.EMPTY and r.reason == preprocess.TOO_SMALL_REASON
+
+
 def test_bad_mode_or_source_is_a_clear_error(untrained):
     with pytest.raises(ValueError, match="mode must be"):
         reading.read_drawing(canvas(SEVEN), {"m": Predictor(untrained)}, mode="square")
