@@ -50,6 +50,9 @@ _JUNCTION = 0.3
 _TOO_WIDE = 1.6
 _MAYBE_WIDE = 1.25
 _TALL = 0.5  # each side of a cut must be at least this fraction of the line height
+# A group under this many pen widths tall is a line or a dash, not a row of digits: never cut
+# (a dash drawn 200 px long was cut into ten "digits"). Digits of a number stand 4-12 pens tall.
+_FLAT = 2.5
 _JOINT = 0.45  # the run at a plausible cut is under this fraction of the line height
 
 
@@ -285,9 +288,16 @@ def _cut_ok(g: _Group, cut: int, line: int) -> bool:
     return len(runs) <= 1 and (not runs or runs[0] < _JOINT * line)
 
 
+def _flat(g: _Group) -> bool:
+    """Hardly taller than the pen that drew it is wide: twice the ink's largest distance to its edge."""
+    mask = np.pad(g.mask[g.y0 : g.y1, g.x0 : g.x1].astype(np.uint8), 1)
+    pen = 2.0 * float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max())
+    return g.h < _FLAT * pen
+
+
 def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
     """Cut a group too wide for one digit at its projection minimum, recursively."""
-    if g.w < _MAYBE_WIDE * line:
+    if g.w < _MAYBE_WIDE * line or _flat(g):
         return [g]
     profile = (g.mask[g.y0 : g.y1, g.x0 : g.x1] * ink[g.y0 : g.y1, g.x0 : g.x1]).sum(axis=0)
     profile = np.convolve(profile, np.ones(3) / 3, mode="same")  # one thin column is not a gap

@@ -86,6 +86,12 @@ def test_a_dot_beside_a_digit_joins_it_and_a_far_speck_is_dropped():
     assert len(segment.segment(wide)) == 1
 
 
+@pytest.mark.parametrize("pen", [6, 18, 40])
+def test_a_long_dash_is_one_mark_not_a_row_of_digits(pen):
+    dash = pendigits.render([np.array([[30.0, 140.0], [250.0, 140.0]])], stroke_width=pen)
+    assert len(segment.segment(dash)) == 1
+
+
 def test_each_segment_holds_only_its_own_ink():
     img, _ = segment.render_number([ONE, SEVEN], [60])
     one, seven = segment.segment(img)
