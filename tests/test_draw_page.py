@@ -345,6 +345,14 @@ def test_a_mark_too_small_to_read_says_why_and_gives_no_answers():
     assert any("too small" in w.value for w in at.warning)
 
 
+def test_a_filled_shape_says_so_and_gives_no_answers():
+    blob = pendigits.render([np.array([[140.0, 140.0]])], stroke_width=150, background="black")
+    at = _draw(_app(), blob)
+    assert len(at.metric) == 0
+    (warning,) = at.warning
+    assert "filled shape" in warning.value and warning.icon == ":material/info:"
+
+
 # --------------------------------------------------------------------------- upload
 
 

@@ -20,7 +20,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from digitdraw import config, reading, results, strokes
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
+from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, TOO_SMALL_REASON, ImageError, load_image_file
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
 from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
@@ -249,8 +249,9 @@ def _answers(
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
         else:
-            summary.markdown(f":material/zoom_in: {got.message}")
-            st.warning(got.message, icon=":material/zoom_in:")
+            icon = ":material/zoom_in:" if got.reason == TOO_SMALL_REASON else ":material/info:"
+            summary.markdown(f"{icon} {got.message}")
+            st.warning(got.message, icon=icon)
         return
     single = len(got.inputs) == 1
     st.session_state[DRAWING_KEY] = got.inputs[0] if single else None
