@@ -327,7 +327,8 @@ class NotADigit:
             return m, self.head.score(features)
         if self.reads_confidence and probabilities is None:
             raise ValueError("this not-a-digit detector reads the model's probabilities too: pass them")
-        return m, self.head.score(joint_input(features, m, probabilities if self.reads_confidence else None))
+        conf = confidence_input(probabilities) if self.reads_confidence else None
+        return m, self.head.score(joint_input(features, m, conf))
 
     @property
     def joint(self) -> bool:
@@ -499,8 +500,12 @@ def _fit_joint(
 
 
 def _head_input(f: np.ndarray, maha: Mahalanobis, conf: np.ndarray | None) -> np.ndarray:
-    x = joint_input(f, maha.score(f))
-    return x if conf is None else np.c_[x, conf]
+    return joint_input(f, maha.score(f), conf)
+
+
+def _rows(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    """a[mask], or None for no array (a detector that does not read the confidence)."""
+    return None if a is None else a[mask]
 
 
 def _confidences(
@@ -528,12 +533,11 @@ def _cross_fit(
 ) -> tuple[np.ndarray, Mahalanobis, NotDigitHead]:
     """Each digit's joint score by a detector fitted without its group; and the detector fitted on all."""
     h = np.empty(len(f))
-    c = (lambda m: None) if conf is None else (lambda m: conf[m])
     for k in np.unique(g):
         out = g == k
-        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd, c(use & ~out), odd_conf)
-        h[out] = head.score(_head_input(f[out], maha, c(out)))
-    return (h, *_fit_joint(f[use], y[use], odd, c(use), odd_conf))
+        maha, head = _fit_joint(f[use & ~out], y[use & ~out], odd, _rows(conf, use & ~out), odd_conf)
+        h[out] = head.score(_head_input(f[out], maha, _rows(conf, out)))
+    return (h, *_fit_joint(f[use], y[use], odd, _rows(conf, use), odd_conf))
 
 
 def choose_max_refused(
@@ -564,15 +568,14 @@ def choose_max_refused(
     use = np.ones(len(f), bool) if fit_mask is None else np.asarray(fit_mask, bool)
     odd = np.asarray(others, np.float64)
     conf, odd_conf = _confidences(f, probabilities, odd, other_probabilities)
-    c = (lambda m: None) if conf is None else (lambda m: conf[m])
     refused: dict[float, list[float]] = {r: [] for r in candidates}
     for k in np.unique(g):
         out = g == k
-        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out], c(~out), odd_conf)
+        h_in, maha, head = _cross_fit(f[~out], y[~out], g[~out], odd, use[~out], _rows(conf, ~out), odd_conf)
         inner_owner = np.unique(owner[~out], return_inverse=True)[1]
         outer_owner = np.unique(owner[out], return_inverse=True)[1]
         drawing = np.full(int(outer_owner.max()) + 1, -np.inf)
-        np.maximum.at(drawing, outer_owner, head.score(_head_input(f[out], maha, c(out))))
+        np.maximum.at(drawing, outer_owner, head.score(_head_input(f[out], maha, _rows(conf, out))))
         for r in candidates:
             refused[r].append(float((drawing > _threshold(h_in, inner_owner, r)).mean()))
     figures = {r: (float(np.mean(v)), float(np.max(v))) for r, v in refused.items()}
@@ -581,12 +584,12 @@ def choose_max_refused(
 
 
 def joint_input(
-    features: np.ndarray, distances: np.ndarray, probabilities: np.ndarray | None = None
+    features: np.ndarray, distances: np.ndarray, confidence: np.ndarray | None = None
 ) -> np.ndarray:
-    """The joint head's input: the features, the log of their Mahalanobis distance, and (given the
-    model's probabilities) confidence_input of them."""
+    """The joint head's input: the features, the log of their Mahalanobis distance, and (for a head
+    that reads it) the model's confidence_input."""
     x = np.c_[np.asarray(features, np.float64), np.log(np.maximum(distances, 1e-12))]
-    return x if probabilities is None else np.c_[x, confidence_input(probabilities)]
+    return x if confidence is None else np.c_[x, confidence]
 
 
 CONFIDENCE_WIDTH = 2  # the columns confidence_input gives
