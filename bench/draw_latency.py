@@ -14,8 +14,8 @@
     websocket and the HTTP requests the page makes (images), from the mouse-up until the page has
     settled; and apart, the page's main-thread time while the mouse draws the digit (Playwright's
     mouse moves, fabric.js drawing each), which every browser in bench/concurrent_draw.py spends
-    on the server's cores too. CPU time, unlike wall time, hardly depends on the machine's load: this is what
-    several sessions drawing at once share (bench/concurrent_draw.py).
+    on the server's cores too. CPU time, unlike wall time, hardly depends on the machine's load:
+    this is what several sessions drawing at once share (bench/concurrent_draw.py).
 
 Needs the pendigits data ($DIGITDRAW_DATA_DIR or $DIGITDRAW_PENDIGITS, see digitdraw.config).
 The figures depend on the machine and its load; the script prints both with the CPU count.
