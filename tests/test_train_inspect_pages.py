@@ -6,6 +6,7 @@ Each page runs alone (AppTest.from_function) so these tests do not depend on the
 from __future__ import annotations
 
 import importlib
+import shutil
 import sys
 
 import numpy as np
@@ -417,12 +418,13 @@ def test_training_curves_are_drawn_on_an_axis_that_starts_near_the_values():
     spec = inspect_page._history_chart(frame, ["m0 accuracy", "m1 accuracy"], "accuracy").to_dict()
     assert spec["encoding"]["y"]["scale"] == {"zero": False}
     assert spec["encoding"]["color"]["field"] == "curve"
+    # One row per curve and epoch, named by member; an epoch a member never trained is left out.
     rows = next(iter(spec["datasets"].values()))
-    assert sorted((r["curve"], r["epoch"]) for r in rows) == [
-        ("m0 accuracy", 1),
-        ("m0 accuracy", 2),
-        ("m1 accuracy", 1),
-    ]
+    assert sorted((r["curve"], r["epoch"]) for r in rows) == [("m0", 1), ("m0", 2), ("m1", 1)]
+    # A single model's own curve keeps its name.
+    single = pd.DataFrame({"loss": [0.3, 0.2], "epoch": [1, 2]})
+    rows = next(iter(inspect_page._history_chart(single, ["loss"], "loss").to_dict()["datasets"].values()))
+    assert {r["curve"] for r in rows} == {"loss"}
 
 
 def test_the_overview_says_how_a_model_trained_or_nothing_when_its_card_does_not_say():
@@ -433,6 +435,22 @@ def test_the_overview_says_how_a_model_trained_or_nothing_when_its_card_does_not
     assert inspect_page._trained({"member_cards": members}) == expected
     assert inspect_page._trained({}) is None
     assert inspect_page._trained({"member_cards": [{"data": "junk"}, 3]}) is None
+
+
+def test_a_single_models_overview_charts_its_own_training_curves(tmp_path, monkeypatch):
+    folder = tmp_path / "user"
+    folder.mkdir()
+    shutil.copy(config.SHIPPED_MODELS_DIR / "dense.keras", folder / "mine.keras")
+    history = {"loss": [0.5, 0.3, 0.2], "accuracy": [0.90, 0.95, 0.97]}
+    card = {"data": {"train_images": 1000}, "epochs": 3, "training_seconds": 4.5, "history": history}
+    modelio.write_json(folder / "mine.json", card)
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(folder))
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = "mine"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("trained 3 epochs on 1,000 images in 4.5 s" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 2  # loss and accuracy
 
 
 def test_an_ensembles_training_curves_are_its_members_named_as_their_layers():
