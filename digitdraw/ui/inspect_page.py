@@ -196,9 +196,9 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
 
 def _history_chart(frame: pd.DataFrame, columns: list[str], metric: str) -> alt.Chart:
     """One line per column against "epoch". The axis starts near the values, not at 0: accuracy
-    climbing from 97% to 99% is a flat line on an axis from 0. The legend names each curve without
-    the metric the axis already names ("m0", not "m0 loss"): five members' long names took two rows
-    and squeezed the plot, the chart's height being the whole chart's."""
+    climbing from 97% to 99% is a flat line on an axis from 0. The legend, at the right, names each
+    curve without the metric the axis already names ("m0", not "m0 loss"): below the plot it took
+    its rows out of the chart's fixed height, and five members' names ran past the column's edge."""
     # "value", not the metric's name: a single model's curve is a column called "loss" itself.
     long = frame.melt(id_vars="epoch", value_vars=columns, var_name="curve", value_name="value").dropna()
     long["curve"] = long["curve"].str.removesuffix(f" {metric}")
@@ -209,7 +209,7 @@ def _history_chart(frame: pd.DataFrame, columns: list[str], metric: str) -> alt.
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-            color=alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom", columns=5)),
+            color=alt.Color("curve:N", title=None),
             tooltip=["curve:N", "epoch:Q", alt.Tooltip("value:Q", title=metric, format=".4f")],
         )
         .properties(height=200)
