@@ -73,9 +73,6 @@ class FinetuneSettings:
     # spreads the person's shapes over other people's look-alike digits (round 4: a quarter fewer of
     # the other writers' drawings changed answer, for a little less of the person's gain).
     enough: float = 0.7
-    # The new weights end this share of the way from the base's to the fine-tuned ones (1: all the
-    # way): weight interpolation as WiSE-FT does and as the cnn's own last phase (--finetune-blend).
-    blend: float = 1.0
     min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
     time_budget: float | None = None  # seconds of training, then stop after the batch
 
@@ -178,8 +175,6 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
     if not 0 < settings.enough <= 1:
         raise FinetuneError(f"enough must be a probability in (0, 1], got {settings.enough!r}.")
-    if not 0 < settings.blend <= 1:
-        raise FinetuneError(f"blend must be a share in (0, 1], got {settings.blend!r}.")
     if not 0 <= settings.hold_out < 1:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
@@ -334,7 +329,6 @@ def finetune_on_corrections(
         extra.append(ProgressCallback(progress, lock))
     cancelled = bool(cancel is not None and cancel.is_set())  # cancelled while rendering
     history: dict[str, list[float]] = {}
-    base_weights = model.get_weights()
     if not cancelled:
         fit = model.fit(
             _dataset(x, targets, settings, seed),
@@ -345,9 +339,6 @@ def finetune_on_corrections(
         )
         history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
         cancelled = bool(canceller and canceller.cancelled)
-        if settings.blend < 1:
-            share, tuned = settings.blend, model.get_weights()
-            model.set_weights([b + share * (w - b) for b, w in zip(base_weights, tuned, strict=True)])
     train_seconds = time.perf_counter() - start
 
     new = _fresh_copy(model)

@@ -203,30 +203,6 @@ def test_the_convolutions_learn_too_when_asked(writer_corrections, mnist, pendig
     assert min(moved) > 0
 
 
-def test_a_blended_fine_tune_ends_that_share_of_the_way_from_the_base(
-    run, writer_corrections, mnist, pendigits_file, tmp_path
-):
-    import keras
-
-    lines, _ = writer_corrections
-    half = finetune_on_corrections(
-        BASE,
-        lines,
-        mnist,
-        pendigits_file,
-        out=tmp_path / "half.keras",
-        seed=SEED,
-        settings=FinetuneSettings(**{**SMALL.__dict__, "blend": 0.5}),
-    )
-    full, _ = run  # the same corrections, seed and recipe, all the way
-    base = kernels(modelio.load(BASE), keras.layers.Dense)
-    tuned = kernels(modelio.load(full.path), keras.layers.Dense)
-    # Two trainings on CPU threads differ in the last digits, so the test compares how far each
-    # layer moved, not every weight.
-    for b, t, h in zip(base, tuned, kernels(half.model, keras.layers.Dense), strict=True):
-        assert np.linalg.norm(h - b) == pytest.approx(0.5 * np.linalg.norm(t - b), rel=0.1)
-
-
 def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
     writer_corrections, mnist, pendigits_file, tmp_path
 ):
@@ -330,16 +306,6 @@ def test_refuses_an_enough_that_is_not_a_probability(tmp_path, enough):
         [correction(d % 10) for d in range(20)],
         f"enough must be a probability in \\(0, 1\\], got {enough}",
         settings=FinetuneSettings(enough=enough),
-    )
-
-
-@pytest.mark.parametrize("blend", [0.0, -0.5, 1.5])
-def test_refuses_a_blend_that_is_not_a_share(tmp_path, blend):
-    refuse(
-        tmp_path,
-        [correction(d % 10) for d in range(20)],
-        f"blend must be a share in \\(0, 1\\], got {blend}",
-        settings=FinetuneSettings(blend=blend),
     )
 
 
