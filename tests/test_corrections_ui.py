@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from digitdraw import feedback, results
 from digitdraw.feedback import NOT_A_DIGIT, FeedbackStore, FeedbackStoreError, ModelAnswer
+from digitdraw.reading import DIGIT, DigitAnswer, ModelReading
+from digitdraw.reading import NOT_A_DIGIT as NOT_A_DIGIT_STATUS
 from digitdraw.ui import corrections, drawings_page
 
 TIMEOUT = 60
@@ -145,6 +147,42 @@ def test_when_the_models_disagree_there_is_no_one_click_confirm():
     assert "The models disagree. It is:" in [c.value for c in at.caption]
     ok(button(at, "7").click().run())
     assert [d.label for d in saved()] == [7]
+
+
+def reading(model: str, status: str, digit: int) -> ModelReading:
+    probs = np.full(10, 0.01, np.float32)
+    probs[digit] = 0.91
+    piece = DigitAnswer(digit, 0.91, probs, True, status == NOT_A_DIGIT_STATUS, 0, 28)
+    return ModelReading(model, status, (piece,))
+
+
+def test_a_model_that_refused_the_drawing_answered_not_a_digit_not_its_guess():
+    refused = corrections.reading_answer("Dense", reading("Dense", NOT_A_DIGIT_STATUS, 8))
+    assert refused.answer == NOT_A_DIGIT
+    assert refused.probabilities[8] == pytest.approx(0.91)  # its probabilities are kept all the same
+    assert corrections.reading_answer("CNN", reading("CNN", DIGIT, 8)).answer == 8
+
+
+def test_when_both_models_refuse_the_one_click_confirm_says_not_a_digit_and_counts_them_right():
+    both = [
+        corrections.reading_answer(m, reading(m, NOT_A_DIGIT_STATUS, g))
+        for m, g in (("Dense", 0), ("CNN", 2))
+    ]
+    at = panel(answers=both)
+    ok(button(at, "Yes, it's not a digit").click().run())
+    (drawing,) = saved()
+    assert drawing.label == NOT_A_DIGIT
+    assert not drawing.wrong  # My drawings counts both refusals as right
+
+
+def test_a_refusal_beside_a_digit_is_a_disagreement():
+    mixed = [
+        corrections.reading_answer("Dense", reading("Dense", NOT_A_DIGIT_STATUS, 8)),
+        corrections.reading_answer("CNN", reading("CNN", DIGIT, 8)),
+    ]
+    at = panel(answers=mixed)
+    assert not any(label.startswith("Yes") for label in labels(at))
+    assert "The models disagree. It is:" in [c.value for c in at.caption]
 
 
 def test_with_no_model_answer_the_panel_still_takes_the_label():

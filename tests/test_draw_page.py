@@ -305,6 +305,21 @@ def test_the_chart_is_drawn_on_a_canvas_not_built_as_svg():
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule"]  # still the same chart
 
 
+def test_a_trained_models_name_reads_as_written_in_the_chart_legend(tmp_path, monkeypatch):
+    # Names are Markdown-escaped where Markdown shows them; the chart's legend is plain text.
+    name = "dense-2026_mine"
+    for suffix in (".keras", ".json"):
+        shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", tmp_path / f"{name}{suffix}")
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    at = _app()
+    at.selectbox(key="draw_model_left").set_value(name).run()
+    at = _draw(at, pendigits.render(SEVEN, background="black"))
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert {row["model"] for row in spec["layer"][0]["data"]["values"]} == {name, "CNN"}
+    assert name in _metrics(at)
+
+
 @pytest.mark.parametrize("label", [0, 3, 4, 8])
 def test_a_real_pen_drawn_digit_is_read_right_by_both_models(pen_digits, label):
     # Drawn at the canvas defaults (280 px, pen 18 px, white on transparent like the canvas).

@@ -45,6 +45,12 @@ def open_on_phone(browser, url: str):
     return page, context.new_cdp_session(page)
 
 
+def canvas_top(page) -> float:
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    assert box is not None, "canvas not on screen"
+    return box["y"]
+
+
 def touch_draw(page, cdp, paths: Sequence[np.ndarray]) -> None:
     """Draw the strokes (canvas pixels) with one finger, as touch events."""
     box = page.locator("canvas.upper-canvas").bounding_box()
@@ -109,11 +115,15 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], (
             "the page is wider than the phone"
         )
+        top = canvas_top(page)
         for i, digit in enumerate(digits):
             touch_draw(page, cdp, canvas_paths(digit))
             want = {"Dense": str(digit.label), "CNN": str(digit.label)}
             wait_for_summary(page, want)
             assert page.evaluate("() => window.scrollY") == 0, "the page scrolled"
+            # The next stroke must land where the finger puts it: the answer line above the canvas
+            # must not push the canvas down or pull it up.
+            assert canvas_top(page) == pytest.approx(top, abs=1), "the canvas moved when the answers came"
             assert on_screen(page, "canvas.upper-canvas"), "the canvas is not wholly on screen"
             assert on_screen(page, SUMMARY), "the answers are not on screen with the canvas"
             if i == 0:
@@ -125,6 +135,7 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
                 timeout=30_000,
             )
             assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
+            assert canvas_top(page) == pytest.approx(top, abs=1), "the canvas moved when cleared"
             assert canvas_is_empty(page), "ink left on the canvas after clearing"
 
         # A stroke that starts 3 px below the canvas's top edge counts too.

@@ -17,7 +17,9 @@ import numpy as np
 import streamlit as st
 
 from digitdraw import feedback, results
+from digitdraw import reading as reading_status
 from digitdraw.feedback import NOT_A_DIGIT, FeedbackStore, FeedbackStoreError, ModelAnswer
+from digitdraw.reading import ModelReading
 from digitdraw.strokes import Strokes
 
 DRAWINGS_PAGE_TITLE = "My drawings"
@@ -59,6 +61,14 @@ def model_answers(answers: Sequence[results.Answer | ModelAnswer]) -> list[Model
         else:
             out.append(ModelAnswer(a.model, a.digit, tuple(float(p) for p in a.probabilities)))
     return out
+
+
+def reading_answer(model: str, reading: ModelReading) -> ModelAnswer:
+    """One model's reading of a single-digit drawing as the store keeps it: a refusal is answered
+    "not a digit" (so a drawing labelled so counts as read right), else the digit it read."""
+    first = reading.digits[0]
+    said = NOT_A_DIGIT if reading.status == reading_status.NOT_A_DIGIT else int(first.digit)
+    return ModelAnswer(model, said, tuple(float(p) for p in first.probabilities))
 
 
 def _digit(a: results.Answer | ModelAnswer) -> int:
@@ -126,9 +136,8 @@ def correction_panel(
     with panel.container():
         row = st.container(horizontal=True, vertical_alignment="center")
         row.markdown("**Right?**")
-        if agreed is not None and row.button(
-            f"Yes, it's {agreed}", key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"
-        ):
+        yes = f"Yes, it's {label_text(agreed)}" if agreed is not None else ""
+        if yes and row.button(yes, key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"):
             clicked = agreed
         st.caption(_ask(agreed, len(answers)))
         digits = st.container(horizontal=True, gap="small")

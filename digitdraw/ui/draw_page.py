@@ -56,8 +56,14 @@ class Drawing:
 # Only a style, no markup: st.html puts it on the page without taking room.
 _STYLE = f"""<style>
 @media (min-width: {NARROW_PX}px) {{ .st-key-{SUMMARY_KEY} {{ display: none; }} }}
-.st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0 0 0.25rem; }}
+.st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0; line-height: 2rem; }}
 .st-key-{SUMMARY_KEY} strong {{ font-size: 1.4rem; }}
+/* Two lines, always: a summary that grew or shrank with each answer moved the canvas under the
+   finger between strokes. A longer one is cut (the metrics below say it all). */
+.st-key-{SUMMARY_KEY} {{ height: 4rem !important; min-height: 4rem; flex: none; overflow: hidden; }}
+.st-key-{SUMMARY_KEY} p {{
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+}}
 </style>"""
 
 
@@ -277,8 +283,10 @@ def _answers(
         elif got.message:
             st.info(got.message, icon=":material/pin:")
         if single:
-            answers = [results.from_digit(md(t), r.digits[0]) for t, r in got.models.items()]
-            v = results.verdict(answers)
+            # Titles stay plain text in the chart (its legend is not Markdown) and in the store; the
+            # verdict is Markdown, so its names are escaped there.
+            answers = [results.from_digit(t, r.digits[0]) for t, r in got.models.items()]
+            v = results.verdict([dataclasses.replace(a, model=md(a.model)) for a in answers])
             if got.status == reading.DIGIT and v is not None and v.kind == "disagree":
                 st.warning(v.message, icon=":material/balance:")
             elif got.status == reading.DIGIT and v is not None and v.kind == "unsure":
@@ -288,7 +296,7 @@ def _answers(
                 corrections.correction_panel(
                     strokes=drawing.strokes,
                     image=got.inputs[0],
-                    answers=answers,
+                    answers=[corrections.reading_answer(t, r) for t, r in got.models.items()],
                     pen_width=drawing.pen,
                     key="draw_correction",
                 )
