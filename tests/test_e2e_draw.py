@@ -218,3 +218,23 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@pytest.mark.browser
+def test_a_scribble_is_answered_not_a_digit_in_full_not_cut_short():
+    # A looping scribble both shipped models refuse. The metric's value box fits a digit or a
+    # number; "Not a digit" must wrap in it, not end in "Not a d…".
+    t = np.linspace(0, 10 * np.pi, 150)
+    scribble = np.stack([140 + 100 * np.cos(t * 1.1), 140 + 60 * np.sin(t * 0.9)], axis=1)
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw(page, [scribble])
+        wait_for_answers(page, {"Dense": "Not a digit", "CNN": "Not a digit"})
+        # The text's own width (a Range over it) against its box's: cut text is wider than its box.
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(v => {
+                 const text = document.createRange();
+                 text.selectNodeContents(v.querySelector('p'));
+                 return text.getBoundingClientRect().width > v.getBoundingClientRect().width + 1; })"""
+        )
+        assert clipped == [False, False]

@@ -64,6 +64,8 @@ _STYLE = f"""<style>
 .st-key-{SUMMARY_KEY} p {{
   display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
 }}
+/* A metric that names no digit ("Not a digit") wraps instead of ending in "Not a d…". */
+[data-testid="stMetricValue"] p {{ white-space: normal; overflow-wrap: break-word; }}
 </style>"""
 
 
