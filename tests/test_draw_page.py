@@ -245,6 +245,18 @@ def test_undo_removes_the_last_stroke_and_the_models_read_the_rest():
     assert len(at.metric) == 0 and DRAW_HINT in _summary(at)
 
 
+def test_a_drawing_is_still_there_after_a_look_at_upload():
+    seven = [_fabric_path(SEVEN[0])]
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), seven)
+    at.radio(key="draw_source").set_value("Upload").run()
+    assert len(at.metric) == 0
+    at.radio(key="draw_source").set_value("Draw").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[canvas.INITIAL_KEY]["objects"] == seven  # the canvas comes back with it
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+    assert not at.button(key="draw_undo").disabled
+
+
 def test_the_one_line_summary_names_both_answers():
     at = _draw(_app(), pendigits.render(ONE, background="black"))
     line = _summary(at)

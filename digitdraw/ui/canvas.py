@@ -93,6 +93,17 @@ def stroke_count() -> int:
     return len(_objects(st.session_state.get(LAST_KEY)))
 
 
+def restore_if_unmounted() -> None:
+    """Put the last drawing back on a canvas that left the page (Upload, another page) and returns.
+
+    Streamlit drops a component's state when a run does not show it, so the canvas would come back
+    empty; it is re-created instead, starting from the strokes it last reported (as Undo does).
+    """
+    last = st.session_state.get(LAST_KEY)
+    if canvas_key() not in st.session_state and _objects(last) and last != st.session_state.get(INITIAL_KEY):
+        _recreate(last)
+
+
 def clear() -> None:
     """Button callback: an empty canvas."""
     _recreate(None)

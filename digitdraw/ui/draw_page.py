@@ -181,6 +181,7 @@ def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
     from streamlit_drawable_canvas import st_canvas
 
     canvas.hide_toolbar()
+    canvas.restore_if_unmounted()
     ink, paper = ("#000000", "#FFFFFF") if black_on_white else ("#FFFFFF", "#000000")
     width, height = NUMBER_CANVAS if mode == "number" else (CANVAS_SIZE, CANVAS_SIZE)
     result = st_canvas(
