@@ -217,6 +217,24 @@ def test_another_visitor_sees_the_run_keeps_their_form_and_cannot_start_or_cance
     assert not job.cancel_event.is_set()
 
 
+def test_the_owner_finds_their_form_as_they_left_it_when_their_run_ends(idle_jobs, monkeypatch):
+    at = session("me")
+    at.selectbox(key="train_arch").set_value("dense").run()
+    at.radio(key="train_recipe").set_value("custom").run()
+    at.number_input(key="train_epochs").set_value(4).run()
+    job = running_job(owner="me")
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at.run()
+    assert not at.selectbox  # the run's progress, no form
+    job._set(status=jobs.CANCELLED, phase=jobs.DONE)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="train_arch").value == "dense"
+    assert at.radio(key="train_recipe").value == "custom"
+    assert at.number_input(key="train_epochs").value == 4
+    assert not at.warning, [w.value for w in at.warning]  # no "set via the Session State API" warning
+
+
 def test_only_the_owner_or_an_operator_may_cancel_through_the_registry(idle_jobs, monkeypatch):
     job = running_job(owner="first visitor")
     monkeypatch.setattr(idle_jobs, "_job", job)

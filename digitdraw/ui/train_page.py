@@ -80,6 +80,7 @@ def page() -> None:
     if password and not _unlocked(password):
         return
 
+    _keep_form()
     job = server_jobs().current()
     if job is not None and job.status == jobs.RUNNING:
         if job.owner == _session_id():
@@ -97,6 +98,21 @@ def page() -> None:
     _form(busy=None)
     _finetune_form(busy=None)
     _watch_for_other_runs()
+
+
+# The forms' widgets (train_*, finetune_*), not their buttons or the password: Streamlit sets only values.
+_FORM_PREFIXES = ("train_", "finetune_")
+_BUTTONS = {"train_start", "train_cancel", "finetune_start", "train_password", "train_password_form"}
+
+
+def _keep_form() -> None:
+    """Keep the forms' choices through the owner's own run, while the page shows only its progress.
+
+    Streamlit forgets a widget's value after a run that did not show it; writing the value back
+    into the session state (its documented idiom for widgets that leave the page) keeps it.
+    """
+    for key in [k for k in st.session_state if k.startswith(_FORM_PREFIXES) and k not in _BUTTONS]:
+        st.session_state[key] = st.session_state[key]
 
 
 # -- Access -----------------------------------------------------------------------------------
