@@ -31,6 +31,7 @@ from test_e2e_draw import (
     wait_until_ready,
 )
 
+from digitdraw.ui import inspect_page
 from digitdraw.ui.draw_page import SUMMARY_KEY
 
 PHONE = {"width": 390, "height": 844}
@@ -153,3 +154,15 @@ def test_on_a_phone_the_model_pickers_are_reachable_without_the_sidebar():
             picker.wait_for(timeout=10_000)
             assert inside_viewport(picker), f"{label} is off screen"
         assert inside_viewport(page.get_by_text("Black ink on white"))
+
+
+def test_on_a_phone_every_inspect_section_can_be_chosen_without_scrolling_sideways():
+    with chromium_on_app() as (browser, url):
+        context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3)
+        page = context.new_page()
+        page.goto(f"{url}/inspect")
+        sections = page.locator('[data-testid="stButtonGroup"] button')
+        sections.first.wait_for(timeout=120_000)
+        for section in inspect_page.SECTIONS:
+            button = sections.filter(has_text=section).first
+            assert inside_viewport(button), f"{section} is off screen"

@@ -42,8 +42,16 @@ GALLERY = 24  # images per gallery
 TILE_PX = 84  # a 28x28 image shown at 3x
 
 
+# On a phone the five sections do not fit in one row: Streamlit's segmented control scrolls
+# sideways with no sign of it, hiding the last ones. They wrap onto a second row instead.
+_STYLE = """<style>
+.st-key-inspect_section [data-testid="stButtonGroup"] > div { flex-wrap: wrap; row-gap: 0.25rem; }
+</style>"""
+
+
 def page() -> None:
     st.title("Inspect a model")
+    st.html(_STYLE)
     entries = modelio.available_models()
     if not entries:
         st.warning(f"No model files found in {config.SHIPPED_MODELS_DIR} or {config.user_models_dir()}.")
