@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ SEED_MAX = 2**32 - 1
 MAX_PER_CLASS = 100
 
 
-def _whole_number(low: int, high: int | None = None):
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` (to `high`), refused with the range it must be in."""
 
     def parse(text: str) -> int:
@@ -42,7 +43,6 @@ def _whole_number(low: int, high: int | None = None):
             raise argparse.ArgumentTypeError(f"must be {span} (got {value})")
         return value
 
-    parse.__name__ = "whole number"  # what argparse names in its own "invalid ..." message
     return parse
 
 
@@ -296,7 +296,9 @@ def cmd_train(args) -> int:
     measure_drawn, drawn_note = args.drawn, None
     if cfg.pen_writers:
         trained_on = _check_pen_writers(cfg.pen_writers, pen)
-        overlap = trained_on & _holdout_writers()
+        # Writers without renderings, styles or a fine-tune phase add nothing (recipe.describe).
+        renders = cfg.pen_copies > 0 or cfg.pen_styles > 0 or cfg.finetune_epochs > 0
+        overlap = trained_on & _holdout_writers() if renders else set()
         if overlap and measure_drawn:
             # A figure on writers the model trained on says nothing about strangers: none is recorded.
             measure_drawn = False
