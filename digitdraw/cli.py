@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,33 @@ EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 EXPORT_QUANTIZATIONS = ("int8",)
 # Commands that never touch TensorFlow: nothing imports it for them.
 WITHOUT_TENSORFLOW = {"data"}
+# Keras seeds (keras.utils.set_random_seed, NumPy's legacy seeding) take 0 .. 2**32 - 1.
+SEED_MAX = 2**32 - 1
+# `digitdraw data`'s grid: 10 rows of this many samples at most (100: a 5,600 x 560 px PNG).
+MAX_PER_CLASS = 100
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`), refused with the range it must be in."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"must be {span} (got {value})")
+        return value
+
+    return parse
+
+
+def _retype(parser: argparse.ArgumentParser, name: str, kind) -> None:
+    """Replace recipe.add_flags's flag for TrainConfig field `name` by one parsed with `kind`
+    (the parser resolves the clash): its range is refused at argument parsing, before any work."""
+    help_text = next(f.metadata["help"] for f in recipe.FIELDS if f.name == name)
+    parser.add_argument(recipe.flag(name), dest=name, default=None, type=kind, help=help_text)
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -45,10 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common])
+    def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common], **kwargs
+        )
 
-    t = command("train", "train a model and save it with its card")
+    force_help = "replace the model already at --out (and its card)"
+    t = command("train", "train a model and save it with its card", conflict_handler="resolve")
     t.add_argument(
         "--preset",
         choices=list(recipe.PRESETS),
@@ -56,9 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="recipe the other options start from (default: quick)",
     )
     recipe.add_flags(t)
+    _retype(t, "seed", _whole_number(0, SEED_MAX))
+    _retype(t, "mnist_piped", _whole_number(0))
+    _retype(t, "pen_copies", _whole_number(0))
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
     t.add_argument("--weights", action="store_true", help="also save the weights alone (.weights.h5)")
+    t.add_argument("--force", action="store_true", help=force_help)
     t.add_argument(
         "--drawn",
         action=argparse.BooleanOptionalAction,
@@ -97,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("models", nargs="+", metavar="MODEL", help="two or more model files (each with its card)")
     e.add_argument("--out", required=True, help="the ensemble's path, .keras")
     e.add_argument("--weights", action="store_true", help="also save the weights alone beside it")
+    e.add_argument("--force", action="store_true", help=force_help)
     e.add_argument(
         "--pendigits", help=f"pendigits train.jsonl, to score it (default: ${config.PENDIGITS_ENV})"
     )
@@ -115,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
     d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
-    d.add_argument("--per-class", type=int, default=10)
+    d.add_argument(
+        "--per-class",
+        type=_whole_number(1, MAX_PER_CLASS),
+        default=10,
+        help=f"samples of each digit in the grid (1-{MAX_PER_CLASS}, default 10)",
+    )
     _add_data_dir(d)
 
     command("list", "the models the app and CLI can use")
@@ -129,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     fb_list = fb_sub.add_parser("list", help="every stored drawing, newest first, and each model's accuracy")
     fb_export = fb_sub.add_parser("export", help="every stored drawing as pendigits JSONL (oldest first)")
     fb_export.add_argument("--out", help="the JSONL file to write (default: standard output)")
+    fb_export.add_argument("--force", action="store_true", help="replace the file already at --out")
     for fp in (fb_import, fb_list, fb_export):
         fp.add_argument(
             "--db",
@@ -142,13 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", required=True, metavar="MODEL", help="the model to start from: a name or a path"
     )
     ft.add_argument("--out", required=True, metavar="FILE", help="where to save the new model (.keras)")
+    ft.add_argument("--force", action="store_true", help=force_help)
     ft.add_argument(
         "--db",
         default=None,
         help="SQLAlchemy URL of the corrections database (default: $DIGITDRAW_DB_URL, else SQLite in "
         "the user data folder)",
     )
-    ft.add_argument("--seed", type=int, default=0, help="seeds the held-out split and the training")
+    ft.add_argument(
+        "--seed",
+        type=_whole_number(0, SEED_MAX),
+        default=0,
+        help="seeds the held-out split and the training",
+    )
     ft.add_argument("--pendigits", help=f"pendigits train.jsonl, replayed (default: ${config.PENDIGITS_ENV})")
     ft.add_argument(
         "--set",
@@ -165,6 +214,52 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(message: str) -> int:
     print(f"digitdraw: error: {message}", file=sys.stderr)
     return 2
+
+
+def _out_problem(out: str | os.PathLike, force: bool, flag: str = "--out") -> str | None:
+    """Why nothing can be saved at `out`, checked before any work; None when it can.
+
+    An existing file needs `force`; the folder must exist or be creatable (a file in the way, or a
+    folder without write permission, is said now rather than after the training)."""
+    out = Path(out)
+    if out.is_dir():
+        return f"{flag} {out} is a folder; give the path of a file in it."
+    if (out.exists() or out.is_symlink()) and not force:
+        return f"{flag} {out} exists already; choose another {flag}, or add --force to replace it."
+    folder = out.parent
+    while not (folder.exists() or folder.is_symlink()) and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists: the save creates the ones below it
+    if not folder.is_dir():
+        return f"{flag} {out}: {folder} is a file, not a folder, so nothing can be saved under it."
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{flag} {out}: no permission to write in {folder}."
+    return None
+
+
+def _holdout_writers() -> set[int]:
+    return set(pendigits.parse_writers(pendigits.HOLDOUT_WRITERS))
+
+
+def _pen_file(pen: Path | None, needed_for: str) -> Path:
+    """The pendigits file, or FileNotFoundError saying where it was looked for and what needs it."""
+    if pen is None or not pen.is_file():
+        raise FileNotFoundError(
+            f"{needed_for} needs the pendigits file: {pendigits.missing_file_message(pen)}"
+        )
+    return pen
+
+
+def _holdout_problem(pen: Path) -> str | None:
+    """Why `pen` cannot give a drawn-digit accuracy (no digits of the held-out writers); None if it can.
+    Reads every line, so a malformed one is named now (pendigits.PendigitsError), not after the work."""
+    have = pendigits.writers_in(pen)
+    if have & _holdout_writers():
+        return None
+    has = pendigits.describe_writers(have) if have else "none"
+    return (
+        f"{pen} has no drawings of the held-out writers {pendigits.HOLDOUT_WRITERS}, the only ones "
+        f"drawn-digit accuracy is measured on (its writers: {has})."
+    )
 
 
 def _load_predictors(specs):
@@ -194,9 +289,32 @@ def cmd_train(args) -> int:
         return _fail("; ".join(problems) + ".")
     out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
     runs.check_out(out)  # a bad path or name is refused before training, not after
+    problem = _out_problem(out, args.force)
+    if problem:
+        return _fail(problem)
+    pen = config.pendigits_path(args.pendigits, args.data_dir)
+    measure_drawn, drawn_note = args.drawn, None
+    if cfg.pen_writers:
+        trained_on = _check_pen_writers(cfg.pen_writers, pen)
+        # Writers without renderings, styles or a fine-tune phase add nothing (recipe.describe).
+        renders = cfg.pen_copies > 0 or cfg.pen_styles > 0 or cfg.finetune_epochs > 0
+        overlap = trained_on & _holdout_writers() if renders else set()
+        if overlap and measure_drawn:
+            # A figure on writers the model trained on says nothing about strangers: none is recorded.
+            measure_drawn = False
+            drawn_note = (
+                f"not measured: the model trained on writers {pendigits.describe_writers(overlap)} of the "
+                f"held-out writers {pendigits.HOLDOUT_WRITERS} it is measured on"
+            )
+        if overlap:
+            print(
+                f"warning: --pen-writers {cfg.pen_writers} includes the held-out writers "
+                f"{pendigits.describe_writers(overlap)} (kept for reporting, {pendigits.HOLDOUT_WRITERS}); "
+                "the model trains on them, so no drawn-digit accuracy is recorded for it.",
+                file=sys.stderr,
+            )
 
     mnist = data.load_mnist(args.data_dir)
-    pen = config.pendigits_path(args.pendigits, args.data_dir)
     # The recipe as flags that can be pasted back: `digitdraw train <these>` repeats the run.
     print(
         f"Training {cfg.architecture} ({cfg.api}) on {mnist.source}: {recipe.describe(cfg)}", file=sys.stderr
@@ -220,36 +338,68 @@ def cmd_train(args) -> int:
         out,
         command="python -m digitdraw " + shlex.join(args.argv),
         pendigits_path=pen,
-        measure_drawn=args.drawn,
+        measure_drawn=measure_drawn,
         weights=args.weights,
     )
     for note in saved.notes:
         print(note, file=sys.stderr)
-    print(
-        json.dumps(
-            {
-                "model": str(out),
-                "test_accuracy": saved.card["test_accuracy"],
-                "drawn_digit_accuracy": saved.drawn_accuracy,
-                "training_seconds": saved.card["training_seconds"],
-                "epochs": saved.card["epochs"],
-            }
-        )
-    )
+    summary = {
+        "model": str(out),
+        "test_accuracy": saved.card["test_accuracy"],
+        "drawn_digit_accuracy": saved.drawn_accuracy,
+        "training_seconds": saved.card["training_seconds"],
+        "epochs": saved.card["epochs"],
+    }
+    if drawn_note:
+        # The card says why its drawn_digit_accuracy is null, beside it.
+        from digitdraw import modelio
+
+        card = {**saved.card, "drawn_digit_accuracy": None, "drawn_digit_accuracy_note": drawn_note}
+        modelio.write_json(modelio.card_path(out), card)
+        summary["drawn_digit_accuracy_note"] = drawn_note
+    print(json.dumps(summary))
     return 0
+
+
+def _check_pen_writers(spec: str, pen: Path | None) -> set[int]:
+    """The writers of `spec` the pendigits file has; PendigitsError (or FileNotFoundError) when the
+    spec is malformed, the file is missing or malformed, or it has none of them."""
+    try:
+        asked = set(pendigits.parse_writers(spec))
+    except pendigits.PendigitsError as exc:
+        raise pendigits.PendigitsError(f"--pen-writers: {exc}") from None
+    if not asked:
+        raise pendigits.PendigitsError(f"--pen-writers {spec!r} names no writers")
+    have = pendigits.writers_in(_pen_file(pen, "--pen-writers"))
+    found = asked & have
+    if not found:
+        has = pendigits.describe_writers(have) if have else "none"
+        raise pendigits.PendigitsError(
+            f"no pen digits for writers {spec} in {pen} (the file has writers {has})"
+        )
+    if found != asked:
+        print(
+            f"warning: {pen} has no digits of writers {pendigits.describe_writers(asked - found)}; "
+            f"training on writers {pendigits.describe_writers(found)}.",
+            file=sys.stderr,
+        )
+    return found
 
 
 def cmd_evaluate(args) -> int:
     from digitdraw import drawn
     from digitdraw.evaluate import evaluate
 
+    pen = None
+    if args.drawn:  # checked before any model is loaded or scored
+        pen = _pen_file(config.pendigits_path(args.pendigits, args.data_dir), "--drawn")
+        problem = _holdout_problem(pen)
+        if problem:
+            return _fail(problem)
     mnist = data.load_mnist(args.data_dir)
     for name, predictor in _load_predictors(args.models).items():
         result = {"model": name, **evaluate(predictor, mnist.x_test, mnist.y_test).summary()}
         if args.drawn:
-            pen = config.pendigits_path(args.pendigits, args.data_dir)
-            if pen is None or not pen.is_file():
-                return _fail(f"--drawn needs the pendigits file: {pendigits.missing_file_message(pen)}")
             result["drawn"] = drawn.drawn_evaluation(predictor, pen).summary()
         if args.json:
             print(json.dumps(result))
@@ -312,8 +462,17 @@ def cmd_export(args) -> int:
 def cmd_combine(args) -> int:
     from digitdraw import runs
 
-    mnist = data.load_mnist(args.data_dir)
+    # --out naming a member is refused by combine_and_save, in its own words.
+    is_member = any(Path(m).resolve() == Path(args.out).resolve() for m in args.models)
+    problem = None if is_member else _out_problem(args.out, args.force)
+    if problem:
+        return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
+    if pen is not None and pen.is_file():  # scored on it: a malformed or unusable file is said first
+        problem = _holdout_problem(pen)
+        if problem:
+            return _fail(problem)
+    mnist = data.load_mnist(args.data_dir)
     card = runs.combine_and_save(
         args.models,
         args.out,
@@ -346,6 +505,18 @@ def cmd_calibrate(args) -> int:
     pen = config.pendigits_path(args.pendigits, args.data_dir)
     if pen is None or not pen.is_file():
         return _fail(f"calibrate needs the pendigits file: {pendigits.missing_file_message(pen)}")
+    # What the fit needs, checked before its slow work: the held-out writers for the temperature, and
+    # tuning writers in at least three of the detector's folds (writer % FOLDS), each left out in turn.
+    have = pendigits.writers_in(pen)
+    tune = have & set(pendigits.parse_writers(pendigits.TUNE_WRITERS))
+    folds = {w % calibrate_model.FOLDS for w in tune}
+    if not have & _holdout_writers() or len(folds) < 3:
+        has = pendigits.describe_writers(have) if have else "none"
+        return _fail(
+            f"calibrate needs pen digits of the held-out writers {pendigits.HOLDOUT_WRITERS} and of at least "
+            f"three of the {calibrate_model.FOLDS} writer groups (writer % {calibrate_model.FOLDS}) among "
+            f"{pendigits.TUNE_WRITERS}; {pen} has writers {has}."
+        )
     for spec in args.models:
         path = modelio.resolve(spec)
         print(f"Calibrating {path} on {pen} ...", file=sys.stderr)
@@ -370,7 +541,22 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _grid_problem(grid: str) -> str | None:
+    """Why the grid cannot be written at `grid` (an image type PIL cannot save, no such folder)."""
+    Image.init()
+    suffix = Path(grid).suffix.lower()
+    if Image.registered_extensions().get(suffix) not in Image.SAVE:
+        return f"--grid {grid}: {suffix or 'no extension'} is not an image type to write; use .png or .jpg."
+    folder = Path(grid).parent
+    if not folder.is_dir():
+        return f"--grid {grid}: there is no folder {folder}."
+    return None
+
+
 def cmd_data(args) -> int:
+    problem = _grid_problem(args.grid)  # before the data is read
+    if problem:
+        return _fail(problem)
     mnist = data.load_mnist(args.data_dir)
     print(f"source: {mnist.source}")
     for split, x, y in (("train", mnist.x_train, mnist.y_train), ("test", mnist.x_test, mnist.y_test)):
@@ -399,9 +585,41 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _missing_sqlite_file(url: str | None) -> Path | None:
+    """The SQLite file `url` (or the default database) names, when there is no such file; else None
+    (another database, an in-memory one, or a URL FeedbackStore will refuse with its own message)."""
+    import sqlalchemy as sa
+
+    from digitdraw import feedback
+
+    try:
+        parsed = sa.make_url(feedback.db_url(url))
+    except sa.exc.ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    return None if path.is_file() else path
+
+
 def cmd_feedback(args) -> int:
+    from digitdraw import feedback
     from digitdraw.feedback import FeedbackImportError, FeedbackStore, FeedbackStoreError
 
+    if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
+        where = _missing_sqlite_file(args.db)
+        if where is not None:
+            return _fail(
+                f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
+                "`digitdraw feedback import` or the app's corrections create it)."
+            )
+    if args.feedback_command == "export" and args.out is not None:
+        problem = _out_problem(args.out, args.force)
+        if problem:
+            return _fail(problem)
     try:
         store = FeedbackStore(args.db)
         try:
@@ -463,6 +681,12 @@ def cmd_finetune(args) -> int:
     from digitdraw import modelio
 
     modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
+    problem = _out_problem(args.out, args.force)
+    if problem:
+        return _fail(problem)
+    pen = config.pendigits_path(args.pendigits, args.data_dir)
+    if settings.pen_replay and pen is not None and pen.is_file():
+        pendigits.writers_in(pen)  # a malformed file is named now, not after MNIST is loaded
     try:
         store = FeedbackStore(args.db)
         try:
@@ -470,7 +694,6 @@ def cmd_finetune(args) -> int:
         finally:
             store.close()
         mnist = data.load_mnist(args.data_dir)
-        pen = config.pendigits_path(args.pendigits, args.data_dir)
         result = finetune_on_corrections(
             args.base,
             corrections,
@@ -532,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
         config.ConfigError,
         FileNotFoundError,
         FileExistsError,
+        pendigits.PendigitsError,  # a malformed pendigits file (file:line) or writer range
     )
     if args.command not in WITHOUT_TENSORFLOW:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import threading
 import time
@@ -98,7 +99,7 @@ def settings_with(pairs: Sequence[str], settings: FinetuneSettings | None = None
                 changes[name] = (float if default is None else type(default))(text)
         except ValueError:
             raise FinetuneError(f"--set {pair}: {text!r} is not a valid {name}.") from None
-    return dataclasses.replace(settings, **changes)
+    return check_settings(dataclasses.replace(settings, **changes))
 
 
 @dataclass
@@ -173,13 +174,31 @@ def _check(base_model, out, corrections: Sequence[Correction], settings: Finetun
             raise FinetuneError(f"correction {i} (a {c.label}) has no strokes to draw.")
         if np.shape(c.image) != (28, 28):
             raise FinetuneError(f"correction {i}: its model input is {np.shape(c.image)}, not 28x28.")
+    check_settings(settings)
+    return base_path, out, positions
+
+
+def check_settings(settings: FinetuneSettings) -> FinetuneSettings:
+    """`settings`, or FinetuneError naming the first value no fine-tune can use (NaN included)."""
     if not 0 < settings.enough <= 1:
         raise FinetuneError(f"enough must be a probability in (0, 1], got {settings.enough!r}.")
     if not 0 <= settings.hold_out < 1:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
         raise FinetuneError("copies, epochs and batch_size must each be at least 1.")
-    return base_path, out, positions
+    if not (math.isfinite(settings.learning_rate) and settings.learning_rate > 0):
+        raise FinetuneError(f"learning_rate must be a positive number, got {settings.learning_rate!r}.")
+    if settings.mnist_replay < 0 or settings.pen_replay < 0:
+        raise FinetuneError(
+            f"mnist_replay and pen_replay are counts of images, 0 or more "
+            f"(got {settings.mnist_replay} and {settings.pen_replay})."
+        )
+    if settings.min_corrections < 1:
+        raise FinetuneError(f"min_corrections must be at least 1, got {settings.min_corrections}.")
+    budget = settings.time_budget
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise FinetuneError(f"time_budget must be a positive number of seconds, got {budget!r}.")
+    return settings
 
 
 def training_arrays(

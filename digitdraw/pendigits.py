@@ -29,16 +29,47 @@ TUNE_WRITERS = "1-24"
 HOLDOUT_WRITERS = "25-30"
 
 
+class PendigitsError(ValueError):
+    """A pendigits file, or a choice of its writers, that cannot be used; the message says which and where."""
+
+
 def parse_writers(spec: str | None) -> list[int]:
-    """ "1-24" or "1,3,5-7" -> [1, 2, ...]; None or "" -> []."""
+    """ "1-24" or "1,3,5-7" -> [1, 2, ...]; None or "" -> []. PendigitsError on anything else
+    (a word, a reversed range "5-1", a writer below 1)."""
     writers: list[int] = []
     for part in (spec or "").split(","):
         part = part.strip()
         if not part:
             continue
-        lo, _, hi = part.partition("-")
-        writers.extend(range(int(lo), int(hi or lo) + 1))
+        lo_text, _, hi_text = part.partition("-")
+        try:
+            lo, hi = int(lo_text), int(hi_text or lo_text)
+        except ValueError:
+            raise PendigitsError(
+                f'writers {spec!r}: {part!r} is not a writer number or a range like "1-24"'
+            ) from None
+        if lo < 1:
+            raise PendigitsError(f"writers {spec!r}: writers are numbered from 1")
+        if hi < lo:
+            raise PendigitsError(f"writers {spec!r}: the range {part} runs backwards (write {hi}-{lo})")
+        writers.extend(range(lo, hi + 1))
     return writers
+
+
+def describe_writers(writers: Iterable[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3,7": the spec parse_writers reads back."""
+    runs: list[list[int]] = []
+    for w in sorted(set(writers)):
+        if runs and w == runs[-1][1] + 1:
+            runs[-1][1] = w
+        else:
+            runs.append([w, w])
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
+
+
+def writers_in(path: str | Path) -> set[int]:
+    """The writers a pendigits file holds (every line read: PendigitsError names a malformed one)."""
+    return {d.writer for d in load_pendigits(path)}
 
 
 def missing_file_message(path: Path | None) -> str:
@@ -73,7 +104,7 @@ def load_pendigits(
     """Load pendigits train.jsonl, optionally only some writers (e.g. TUNE_WRITERS, or [1, 2]).
 
     path=None asks digitdraw.config.pendigits_path() ($DIGITDRAW_PENDIGITS, else beside the
-    MNIST folder of $DIGITDRAW_DATA_DIR).
+    MNIST folder of $DIGITDRAW_DATA_DIR). PendigitsError names a malformed line (file:line).
     """
     resolved = Path(path) if path is not None else config.pendigits_path()
     if resolved is None or not resolved.is_file():
@@ -92,7 +123,7 @@ def load_pendigits(
                 strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in row["strokes"]]
                 label = int(row["label"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{resolved}:{lineno}: not a pendigits record ({exc})") from exc
+                raise PendigitsError(f"{resolved}:{lineno}: not a pendigits record ({exc})") from exc
             strokes = [s for s in strokes if len(s)]
             if strokes:
                 digits.append(PenDigit(label=label, writer=writer, strokes=strokes))

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdraw import architectures, cli, config, modelio, recipe
+from digitdraw import architectures, cli, config, modelio, pendigits, recipe
 from digitdraw import preprocess as pp
 
 REPO = config.REPO_ROOT
@@ -516,3 +516,226 @@ def test_export_refuses_a_quantization_its_format_lacks(capsys, tmp_path, model_
     )
     assert code == 2 and err.startswith("digitdraw: error:") and "int8" in err
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+# -- Bad input: one line, exit code 2, nothing written, before any slow work -----------------------
+
+
+def copy_model(src, folder):
+    """A model file and its card copied into `folder` (a test never changes the session's files)."""
+    import shutil
+
+    dst = folder / src.name
+    shutil.copy(src, dst)
+    shutil.copy(modelio.card_path(src), modelio.card_path(dst))
+    return dst
+
+
+def pendigits_subset(pendigits_file, path, writers) -> str:
+    """The lines of `writers` from the configured pendigits file, written to `path`."""
+    keep = set(writers)
+    lines = [line for line in pendigits_file.read_text().splitlines() if json.loads(line)["writer"] in keep]
+    path.write_text("\n".join(lines) + "\n")
+    return path.read_text()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--seed", "-1"], "argument --seed: must be from 0 to 4294967295 (got -1)"),
+        (["train", "--seed", str(2**32)], f"argument --seed: must be from 0 to 4294967295 (got {2**32})"),
+        (["train", "--mnist-piped", "-1"], "argument --mnist-piped: must be 0 or more (got -1)"),
+        (["train", "--pen-copies", "-1"], "argument --pen-copies: must be 0 or more (got -1)"),
+        (["train", "--seed", "x"], "argument --seed: 'x' is not a whole number"),
+        (
+            ["finetune", "--base", "dense", "--out", "f.keras", "--seed", "-1"],
+            "argument --seed: must be from 0",
+        ),
+        (["data", "--per-class", "0"], "argument --per-class: must be from 1 to 100 (got 0)"),
+        (["data", "--per-class", "-1"], "argument --per-class: must be from 1 to 100 (got -1)"),
+        (["data", "--per-class", "100000"], "argument --per-class: must be from 1 to 100 (got 100000)"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "writers, message",
+    [
+        ("abc", "--pen-writers: writers 'abc': 'abc' is not a writer number"),
+        ("5-1", "the range 5-1 runs backwards (write 1-5)"),
+        ("0", "writers are numbered from 1"),
+        ("40-50", "no pen digits for writers 40-50"),
+    ],
+)
+def test_train_refuses_pen_writers_it_has_no_digits_of(capsys, tmp_path, pendigits_file, writers, message):
+    argv = ["train", "--arch", "dense", "--pen-writers", writers, "--out", tmp_path / "m.keras"]
+    code, _, err = run(capsys, *argv, "--pendigits", pendigits_file)
+    assert code == 2
+    assert err.startswith("digitdraw: error: ") and message in err and err.count("\n") == 1, err
+    if writers == "40-50":  # says which writers the file has, from the file
+        assert (
+            f"(the file has writers {pendigits.describe_writers(pendigits.writers_in(pendigits_file))})"
+            in err
+        )
+    assert "Training" not in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "combine", "calibrate", "finetune"])
+def test_a_malformed_pendigits_file_is_named_with_its_line(
+    capsys, tmp_path, model_files, mnist_dir, pendigits_file, command
+):
+    bad = tmp_path / "bad.jsonl"
+    good = pendigits_file.read_text().splitlines()[0]
+    bad.write_text(f"{good}\nnot a record\n{good}\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    dense = copy_model(model_files["dense"], work)
+    card = modelio.card_path(dense).read_text()
+    out = tmp_path / "out.keras"
+    argv = {
+        "train": ["train", "--arch", "dense", "--pen-writers", "1-24", "--out", out],
+        "evaluate": ["evaluate", dense, "--drawn"],
+        "combine": ["combine", dense, model_files["dense"], "--out", out],
+        "calibrate": ["calibrate", dense],
+        "finetune": ["finetune", "--base", dense, "--out", out],
+    }[command]
+    code, stdout, err = run(capsys, *argv, "--pendigits", bad, "--data-dir", mnist_dir)
+    assert code == 2, err
+    assert (
+        err
+        == f"digitdraw: error: {bad}:2: not a pendigits record (Expecting value: line 1 column 1 (char 0))\n"
+    )
+    assert stdout == "" and not out.exists()
+    assert modelio.card_path(dense).read_text() == card
+
+
+@pytest.mark.parametrize("writers", [[25, 1], [1, 2, 3, 4]])
+def test_calibrate_refuses_too_few_writers_before_the_slow_fit(
+    capsys, tmp_path, model_files, pendigits_file, writers
+):
+    few = tmp_path / "few.jsonl"
+    pendigits_subset(pendigits_file, few, writers)
+    dense = copy_model(model_files["dense"], tmp_path)
+    card = modelio.card_path(dense).read_text()
+    code, out, err = run(capsys, "calibrate", dense, "--pendigits", few)
+    assert code == 2 and out == ""
+    assert err.startswith("digitdraw: error: calibrate needs pen digits of the held-out writers 25-30")
+    assert f"{few} has writers {pendigits.describe_writers(writers)}." in err
+    assert "Calibrating" not in err  # refused before the fit started
+    assert modelio.card_path(dense).read_text() == card
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_evaluate_drawn_without_the_held_out_writers_says_so_and_prints_no_nan(
+    capsys, tmp_path, model_files, mnist_dir, pendigits_file, as_json
+):
+    tune_only = tmp_path / "tune.jsonl"
+    pendigits_subset(pendigits_file, tune_only, [1, 2])
+    argv = ["evaluate", model_files["dense"], "--drawn", "--pendigits", tune_only, "--data-dir", mnist_dir]
+    code, out, err = run(capsys, *argv, *(["--json"] if as_json else []))
+    assert code == 2 and out == "" and "nan" not in err.lower()
+    assert err.startswith(f"digitdraw: error: {tune_only} has no drawings of the held-out writers 25-30")
+    assert "(its writers: 1-2)" in err
+
+
+@pytest.mark.parametrize("command", ["train", "combine", "finetune"])
+def test_an_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, model_files, mnist_dir, command):
+    blocker = tmp_path / "some_file.png"
+    blocker.write_bytes(b"not a folder")
+    out = blocker / "x.keras"
+    argv = {
+        "train": ["train", "--arch", "dense", "--out", out],
+        "combine": ["combine", model_files["dense"], model_files["dense"], "--out", out],
+        "finetune": ["finetune", "--base", model_files["dense"], "--out", out],
+    }[command]
+    code, _, err = run(capsys, *argv, "--data-dir", mnist_dir)
+    assert code == 2
+    assert err.startswith(f"digitdraw: error: --out {out}: {blocker} is a file, not a folder")
+    assert sorted(tmp_path.iterdir()) == [blocker] and blocker.read_bytes() == b"not a folder"
+
+
+@pytest.mark.parametrize("command", ["train", "combine", "finetune"])
+def test_an_existing_out_model_is_kept_unless_forced(capsys, tmp_path, model_files, mnist_dir, command):
+    out = copy_model(model_files["cnn"], tmp_path)  # someone's model, at the --out path
+    model_bytes, card = out.read_bytes(), modelio.card_path(out).read_text()
+    argv = {
+        "train": ["train", "--arch", "dense", "--out", out],
+        "combine": ["combine", model_files["dense"], model_files["dense"], "--out", out],
+        "finetune": ["finetune", "--base", model_files["dense"], "--out", out],
+    }[command]
+    code, _, err = run(capsys, *argv, "--data-dir", mnist_dir)
+    assert code == 2
+    assert err.startswith(f"digitdraw: error: --out {out} exists already; choose another --out")
+    assert err.endswith("or add --force to replace it.\n")
+    assert out.read_bytes() == model_bytes and modelio.card_path(out).read_text() == card
+
+
+def test_train_with_force_replaces_the_model_at_out(capsys, tmp_path, mnist_dir):
+    out = tmp_path / "tiny.keras"
+    out.write_bytes(b"an old file")
+    argv = ["train", "--arch", "dense", "--subset", "300", "--epochs", "1", "--no-drawn", "--out", out]
+    code, stdout, err = run(capsys, *argv, "--force", "--data-dir", mnist_dir)
+    assert code == 0, err
+    assert json.loads(stdout.splitlines()[-1])["model"] == str(out)
+    assert modelio.load(out).output_shape == (None, 10) and modelio.read_card(out)["architecture"] == "dense"
+
+
+def test_training_on_held_out_writers_warns_and_records_no_drawn_accuracy(
+    capsys, tmp_path, mnist_dir, pendigits_file
+):
+    out = tmp_path / "all.keras"
+    argv = ["train", "--arch", "dense", "--subset", "300", "--epochs", "1", "--pen-writers", "24-25"]
+    code, stdout, err = run(
+        capsys, *argv, "--out", out, "--pendigits", pendigits_file, "--data-dir", mnist_dir
+    )
+    assert code == 0, err
+    assert "warning: --pen-writers 24-25 includes the held-out writers 25" in err
+    summary, card = json.loads(stdout.splitlines()[-1]), modelio.read_card(out)
+    note = "not measured: the model trained on writers 25 of the held-out writers 25-30 it is measured on"
+    assert summary["drawn_digit_accuracy"] is None and summary["drawn_digit_accuracy_note"] == note
+    assert card["drawn_digit_accuracy"] is None and card["drawn_digit_accuracy_note"] == note
+    assert "styles_accuracy" not in card  # measured on the same writers: not recorded either
+    assert card["training"]["pen_writers"] == "24-25"  # the run did train on them
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("learning_rate=nan", "learning_rate must be a positive number, got nan."),
+        ("learning_rate=-1", "learning_rate must be a positive number, got -1.0."),
+        ("mnist_replay=-5", "mnist_replay and pen_replay are counts of images, 0 or more (got -5 and"),
+        ("pen_replay=-1", "counts of images, 0 or more"),
+        ("time_budget=-5", "time_budget must be a positive number of seconds, got -5.0."),
+        ("time_budget=inf", "time_budget must be a positive number of seconds, got inf."),
+    ],
+)
+def test_finetune_refuses_settings_no_finetune_can_use(capsys, tmp_path, model_files, setting, message):
+    out = tmp_path / "f.keras"
+    code, _, err = run(capsys, "finetune", "--base", model_files["dense"], "--out", out, "--set", setting)
+    assert code == 2 and message in err, err
+    assert err.startswith("digitdraw: error: ") and err.count("\n") == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ("x.txt", "--grid {}: .txt is not an image type to write; use .png or .jpg."),
+        ("noext", "--grid {}: no extension is not an image type to write; use .png or .jpg."),
+        ("no/such/g.png", "--grid {}: there is no folder"),
+    ],
+)
+def test_data_refuses_a_grid_it_cannot_write_before_reading_mnist(capsys, tmp_path, grid, message):
+    path = tmp_path / grid
+    code, out, err = run(capsys, "data", "--grid", path, "--data-dir", tmp_path / "no-mnist-here")
+    assert code == 2 and out == ""
+    assert err.startswith("digitdraw: error: " + message.format(path))  # not the missing MNIST
+    assert list(tmp_path.iterdir()) == []

@@ -139,3 +139,51 @@ def test_feedback_needs_a_subcommand(capsys):
         cli.main(["feedback"])
     assert exc.value.code == 2
     assert "import" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["list", "export"])
+def test_reading_a_database_that_does_not_exist_is_an_error_and_creates_nothing(capsys, tmp_path, command):
+    missing = tmp_path / "no" / "such" / "typo.sqlite3"
+    code, out, err = run(capsys, "feedback", command, "--db", f"sqlite:///{missing}")
+    assert code == 2 and out == ""
+    assert err.startswith(f"digitdraw: error: no corrections database at {missing} ")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its folders
+
+
+def test_the_default_database_is_not_created_by_list(capsys, monkeypatch, tmp_path):
+    url_file = tmp_path / "never_written.sqlite3"
+    monkeypatch.setenv(feedback.DB_URL_ENV, f"sqlite:///{url_file}")
+    code, _, err = run(capsys, "feedback", "list")
+    assert code == 2 and "no corrections database at" in err and feedback.DB_URL_ENV in err
+    assert not url_file.exists()
+
+
+def test_export_with_a_mistyped_database_keeps_the_out_file(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    out_file = tmp_path / "good.jsonl"
+    assert run(capsys, "feedback", "export", "--out", out_file, "--db", db)[0] == 0
+    good = out_file.read_bytes()
+    typo = tmp_path / "cli.sqlite"  # the db fixture's file is cli.sqlite3
+    code, _, err = run(
+        capsys, "feedback", "export", "--out", out_file, "--db", f"sqlite:///{typo}", "--force"
+    )
+    assert code == 2 and "no corrections database at" in err
+    assert out_file.read_bytes() == good and not typo.exists()
+
+
+def test_export_keeps_an_existing_out_file_unless_forced(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    out_file = tmp_path / "notes.txt"
+    out_file.write_text("someone's notes\n")
+    code, out, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)
+    assert code == 2 and out == ""
+    assert err.startswith(f"digitdraw: error: --out {out_file} exists already; choose another --out")
+    assert err.endswith("or add --force to replace it.\n")
+    assert out_file.read_text() == "someone's notes\n"
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db, "--force")
+    assert code == 0, err
+    assert out_file.read_text() == text
