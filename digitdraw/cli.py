@@ -24,8 +24,6 @@ EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 EXPORT_QUANTIZATIONS = ("int8",)
 # Commands that never touch TensorFlow: nothing imports it for them.
 WITHOUT_TENSORFLOW = {"data"}
-# Keras seeds (keras.utils.set_random_seed, NumPy's legacy seeding) take 0 .. 2**32 - 1.
-SEED_MAX = 2**32 - 1
 # `digitdraw data`'s grid: 10 rows of this many samples at most (100: a 5,600 x 560 px PNG).
 MAX_PER_CLASS = 100
 
@@ -44,13 +42,6 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
-
-
-def _retype(parser: argparse.ArgumentParser, name: str, kind) -> None:
-    """Replace recipe.add_flags's flag for TrainConfig field `name` by one parsed with `kind`
-    (the parser resolves the clash): its range is refused at argument parsing, before any work."""
-    help_text = next(f.metadata["help"] for f in recipe.FIELDS if f.name == name)
-    parser.add_argument(recipe.flag(name), dest=name, default=None, type=kind, help=help_text)
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -80,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     force_help = "replace the model already at --out (and its card)"
-    t = command("train", "train a model and save it with its card", conflict_handler="resolve")
+    t = command("train", "train a model and save it with its card")
     t.add_argument(
         "--preset",
         choices=list(recipe.PRESETS),
@@ -88,9 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="recipe the other options start from (default: quick)",
     )
     recipe.add_flags(t)
-    _retype(t, "seed", _whole_number(0, SEED_MAX))
-    _retype(t, "mnist_piped", _whole_number(0))
-    _retype(t, "pen_copies", _whole_number(0))
     t.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     t.add_argument("--out", help="model path, .keras (default: user models folder, timestamped name)")
     t.add_argument("--weights", action="store_true", help="also save the weights alone (.weights.h5)")
@@ -194,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument(
         "--seed",
-        type=_whole_number(0, SEED_MAX),
+        type=_whole_number(0, recipe.SEED_MAX),
         default=0,
         help="seeds the held-out split and the training",
     )

@@ -128,6 +128,9 @@ def describe(cfg: TrainConfig) -> str:
     return " · ".join(parts)
 
 
+SEED_MAX = 2**32 - 1
+
+
 def recipe_problems(cfg: TrainConfig) -> list[str]:
     """What makes a recipe impossible to run, in words for a person; empty when it can run.
 
@@ -153,6 +156,12 @@ def recipe_problems(cfg: TrainConfig) -> list[str]:
         problems.append(
             "a fine-tune phase (--finetune-epochs) trains on pen digits: give pen writers (--pen-writers)"
         )
+    if not 0 <= cfg.seed <= SEED_MAX:  # what keras.utils.set_random_seed takes
+        problems.append(f"the seed must be from 0 to {SEED_MAX} (asked for {cfg.seed})")
+    if cfg.pen_copies < 0:
+        problems.append(f"pen renderings (--pen-copies) cannot be negative (asked for {cfg.pen_copies})")
+    if cfg.mnist_piped < 0:
+        problems.append(f"piped MNIST (--mnist-piped) cannot be negative (asked for {cfg.mnist_piped})")
     if cfg.pen_styles < 0:
         problems.append(f"styled drawings (--pen-styles) cannot be negative (asked for {cfg.pen_styles})")
     if cfg.pen_styles and not cfg.pen_writers:
