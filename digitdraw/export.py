@@ -104,6 +104,10 @@ def check_request(
         raise ExportError(f"{out}: a SavedModel is a folder; give a folder name without {out.suffix}.")
     if (out.exists() or out.is_symlink()) and not overwrite:
         raise ExportError(f"{out} exists already; choose another name or allow overwriting.")
+    # Overwriting replaces a whole folder: only one an export made (`--out .` must never empty the
+    # working folder).
+    if out.is_dir() and not out.is_symlink() and not (out / "saved_model.pb").is_file():
+        raise ExportError(f"{out} is a folder but not a SavedModel; it is not replaced. Choose another name.")
     if fmt in _EXPORT_NEEDS:
         _require_module(_EXPORT_NEEDS[fmt], f"Exporting to {fmt}")
     if fmt in _RUNTIME_NEEDS:

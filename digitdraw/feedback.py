@@ -451,7 +451,7 @@ class FeedbackStore:
         """Import a pendigits JSONL file as corrections; FeedbackImportError names every bad line."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors) is fine
         except (OSError, UnicodeDecodeError) as exc:
             raise FeedbackImportError(str(path), [f"cannot read the file: {exc}"]) from exc
         lines = parse_jsonl(text.splitlines(), source=str(path), pen_width=pen_width)

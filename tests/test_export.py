@@ -321,6 +321,16 @@ def test_an_existing_export_is_not_overwritten_unless_asked(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
+def test_overwriting_never_empties_a_folder_that_is_not_a_savedmodel(tmp_path):
+    mine = tmp_path / "my files"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(export.ExportError, match="is a folder but not a SavedModel; it is not replaced"):
+        export.run_export("dense", "savedmodel", mine, overwrite=True)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my files"]
+
+
 def test_a_missing_model_is_named_and_nothing_is_written(tmp_path):
     with pytest.raises(modelio.ModelFileError, match="no such model file"):
         export.run_export(tmp_path / "nowhere.keras", "onnx", tmp_path / "model.onnx")

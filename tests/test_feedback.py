@@ -473,6 +473,15 @@ def test_an_import_renders_each_line_like_a_canvas_drawing(sqlite_url, tmp_path)
     assert np.array_equal(d.image, strokes.model_input(strokes.render_centred(SEVEN, strokes.IMPORT_PEN)))
 
 
+def test_an_import_saved_with_a_byte_order_mark_reads_like_any_other(sqlite_url, tmp_path):
+    # Some Windows editors start a UTF-8 file with a byte-order mark.
+    line = feedback.to_jsonl_line(7, SEVEN) + "\n"
+    (tmp_path / "seven.jsonl").write_bytes(b"\xef\xbb\xbf" + line.encode())
+    store = FeedbackStore(sqlite_url)
+    store.import_jsonl(tmp_path / "seven.jsonl", browser_id="someone")
+    assert [d.label for d in store.list_drawings("someone")] == [7]
+
+
 def test_a_bad_import_names_every_bad_line_and_stores_nothing(sqlite_url, tmp_path):
     good = feedback.to_jsonl_line(7, SEVEN)
     lines = [
