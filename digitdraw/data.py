@@ -182,6 +182,8 @@ def load_from_folder(folder: Path, *, use_cache: bool = True) -> Mnist:
     The IDX files are decoded once and kept as an uncompressed .npz (see `cache_file`); the
     copy is used while the files' names, sizes and times are unchanged.
     """
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"MNIST data folder {folder} is a file; give the folder that holds the MNIST files.")
     if not folder.is_dir():
         raise DataError(f"MNIST data folder {folder} does not exist.")
     paths = {key: _find_idx(folder, stem) for key, stem in IDX_NAMES.items()}

@@ -382,6 +382,8 @@ def resolve(spec: str | os.PathLike) -> Path:
     for entry in available_models():
         if entry.name == str(spec):
             return entry.path
+    if path.is_dir():
+        raise ModelFileError(f"{spec} is a folder; give a model file (.keras) or a model's name.")
     if path.suffix or os.sep in str(spec):
         raise ModelFileError(f"{spec}: no such model file.")
     known = ", ".join(printable(e.name) for e in available_models()) or "none"

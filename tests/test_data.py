@@ -266,6 +266,11 @@ def test_missing_folder(tmp_path):
     refused(tmp_path / "absent", str(tmp_path / "absent"), "does not exist")
 
 
+def test_a_file_given_as_the_folder_is_called_a_file(tmp_path):
+    (tmp_path / "mnist.zip").write_bytes(b"PK")
+    refused(tmp_path / "mnist.zip", str(tmp_path / "mnist.zip"), "is a file; give the folder")
+
+
 def test_folder_with_no_files(tmp_path):
     message = refused(tmp_path, str(tmp_path), "mnist.npz")
     for stem in data.IDX_NAMES.values():

@@ -283,6 +283,8 @@ def test_resolve_by_name_or_path(tmp_path, monkeypatch):
         modelio.resolve("nope")
     with pytest.raises(ModelFileError, match="no such model file"):
         modelio.resolve(str(tmp_path / "nope.keras"))
+    with pytest.raises(ModelFileError, match="is a folder; give a model file"):
+        modelio.resolve(str(tmp_path))
 
 
 def test_inference_copy_has_the_weights_and_no_optimizer(trained_dense):
