@@ -82,12 +82,15 @@ class FeedbackStoreError(RuntimeError):
 class FeedbackImportError(ValueError):
     """Some lines of a JSONL file are not corrections; nothing was imported. `errors`: one per line."""
 
-    def __init__(self, source: str, errors: list[str]) -> None:
-        shown = errors[:_MAX_ERRORS_SHOWN]
-        more = f"\n  ... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        super().__init__(
-            f"{source}: {len(errors)} bad line(s), nothing imported:\n  " + "\n  ".join(shown) + more
-        )
+    def __init__(self, source: str, errors: list[str], whole_file: bool = False) -> None:
+        if whole_file:  # the file itself (unreadable, empty): no line to blame
+            super().__init__(f"{source}: {'; '.join(errors)}; nothing imported.")
+        else:
+            shown = errors[:_MAX_ERRORS_SHOWN]
+            more = f"\n  ... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+            super().__init__(
+                f"{source}: {len(errors)} bad line(s), nothing imported:\n  " + "\n  ".join(shown) + more
+            )
         self.errors = errors
 
 
@@ -453,7 +456,7 @@ class FeedbackStore:
         try:
             text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors) is fine
         except (OSError, UnicodeDecodeError) as exc:
-            raise FeedbackImportError(str(path), [f"cannot read the file: {exc}"]) from exc
+            raise FeedbackImportError(str(path), [f"cannot read the file ({exc})"], whole_file=True) from exc
         lines = parse_jsonl(text.splitlines(), source=str(path), pen_width=pen_width)
         return self.import_lines(lines, browser_id, pen_width)
 
@@ -533,5 +536,5 @@ def parse_jsonl(
     if errors:
         raise FeedbackImportError(source, errors)
     if not good:
-        raise FeedbackImportError(source, ["no drawings in the file"])
+        raise FeedbackImportError(source, ["no drawings in the file"], whole_file=True)
     return good

@@ -521,5 +521,7 @@ def test_an_import_of_an_empty_or_missing_file_says_so(sqlite_url, tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n\n")
     with pytest.raises(FeedbackImportError, match="no drawings"):
         store.import_jsonl(tmp_path / "empty.jsonl")
-    with pytest.raises(FeedbackImportError, match="cannot read the file"):
+    with pytest.raises(FeedbackImportError, match="cannot read the file") as missing:
         store.import_jsonl(tmp_path / "missing.jsonl")
+    # The file itself is the problem, not one of its lines.
+    assert "bad line" not in str(missing.value) and str(missing.value).endswith("nothing imported.")
