@@ -167,6 +167,9 @@ def combine_and_save(
     for p in paths:
         if not p.is_file():
             raise modelio.ModelFileError(f"{p}: no such model file.")
+    if len({p.resolve() for p in paths}) < len(paths):
+        # A model twice only doubles its weight: no second opinion, twice the arithmetic.
+        raise ensemble.EnsembleError("the same model file is named twice; combine different models.")
     member_cards = [modelio.read_card(p) or {} for p in paths]
     kinds = {card.get("architecture") for card in member_cards}
     if len(kinds) != 1 or None in kinds:

@@ -104,6 +104,7 @@ def test_combine_writes_the_ensemble_with_a_card_naming_each_member(capsys, tmp_
         ("out is a member", "is one of the members"),
         ("not keras", "use a .keras path"),
         ("missing", "no such model file"),
+        ("twice", "the same model file is named twice"),
     ],
 )
 def test_combine_refuses_what_it_cannot_combine_with_a_clear_message(
@@ -118,6 +119,7 @@ def test_combine_refuses_what_it_cannot_combine_with_a_clear_message(
         "out is a member": ([dense, dense], model_files["dense"]),
         "not keras": ([dense, dense], tmp_path / "e.h5"),
         "missing": ([dense, str(tmp_path / "absent.keras")], tmp_path / "e.keras"),
+        "twice": ([dense, cnn, dense], tmp_path / "e.keras"),
     }[case]
     before = sorted(p.name for p in tmp_path.iterdir())
     assert cli.main(["combine", *models, "--out", str(out), "--data-dir", str(mnist_dir)]) == 2
