@@ -745,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         FileExistsError,
         pendigits.PendigitsError,  # a malformed pendigits file (file:line) or writer range
     )
+    if not args.verbose:
+        quiet.hide_library_warnings()
     if args.command not in WITHOUT_TENSORFLOW:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
         from digitdraw.distribute import DistributeError

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 
@@ -59,3 +60,11 @@ def import_tensorflow(verbose: bool = False):
 
         absl_logging.set_verbosity(absl_logging.ERROR)
     return tf
+
+
+def hide_library_warnings() -> None:
+    """The libraries' Python warnings (a NumPy FutureWarning in Keras's ONNX export, Keras's notes on
+    loading) are for their developers; the CLI shows them only with `--verbose`, like TensorFlow's log.
+    Warnings of our own code (module digitdraw) still show."""
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(?!digitdraw)")

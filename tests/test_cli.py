@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+import warnings
 
 import numpy as np
 import pytest
@@ -754,3 +755,17 @@ def test_data_refuses_a_grid_it_cannot_write_before_reading_mnist(capsys, tmp_pa
     assert code == 2 and out == ""
     assert err.startswith("digitdraw: error: " + message.format(path))  # not the missing MNIST
     assert list(tmp_path.iterdir()) == []
+
+
+def test_library_warnings_show_only_with_verbose(monkeypatch):
+    def chatty(args) -> int:
+        warnings.warn_explicit("library chatter", FutureWarning, "lib.py", 1, module="somelib")
+        warnings.warn_explicit("ours", UserWarning, "x.py", 1, module="digitdraw.x")
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "data", chatty)  # `data` loads no TensorFlow
+    for argv, shown in ((["data"], ["ours"]), (["data", "--verbose"], ["library chatter", "ours"])):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert cli.main(argv) == 0
+        assert sorted(str(w.message) for w in seen) == shown
