@@ -31,4 +31,8 @@ pages = [
         url_path=corrections.DRAWINGS_URL_PATH,
     ),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+# On every page, not only where drawings are saved: a page switch drops the query string, and a
+# reload on a page without ?me= would start a new anonymous browser, hiding its saved drawings.
+corrections.browser_id()
+page.run()

@@ -371,3 +371,16 @@ def test_a_fresh_browser_gets_an_id_in_the_url_and_sees_nobody_elses_drawings(ga
     me = at.query_params[corrections.BROWSER_PARAM]
     assert me not in (ME, OTHER)
     assert [i.value for i in at.info] == [drawings_page.EMPTY_HINT]
+
+
+def test_every_page_of_the_app_puts_this_browsers_id_in_its_address():
+    # Not only the pages that save drawings: a reload anywhere must keep the same browser.
+    from pathlib import Path
+
+    app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+    fresh = ok(AppTest.from_file(app, default_timeout=TIMEOUT).run())  # the Draw page, nothing drawn
+    assert fresh.query_params[corrections.BROWSER_PARAM] == fresh.session_state[corrections.BROWSER_KEY]
+    me = feedback.new_browser_id()
+    again = AppTest.from_file(app, default_timeout=TIMEOUT)
+    again.query_params[corrections.BROWSER_PARAM] = me
+    assert ok(again.run()).session_state[corrections.BROWSER_KEY] == me

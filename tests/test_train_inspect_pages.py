@@ -402,6 +402,24 @@ def test_a_finished_finetune_shows_the_new_model_and_the_figures_from_its_card(
     assert "held-out corrections (10): 60% → 90%; MNIST 99.5% → 99.4%" in message
     assert "Trained on 40 corrections" in message
 
+    # Another visitor is not shown someone else's corrections and figures as theirs.
+    other = session("someone else")
+    assert not other.exception
+    assert not any("is ready" in m.value for m in other.success)
+    assert "held-out corrections" not in texts(other)
+
+
+def test_a_reload_still_owns_the_run_it_started_through_the_browser_id_in_the_address(idle_jobs, monkeypatch):
+    me = feedback.new_browser_id()
+    job = running_job(owner=me)
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
+    at.query_params[corrections.BROWSER_PARAM] = me  # a new session (a reload) at the same address
+    at.run()
+    assert not at.exception
+    assert "another visitor" not in texts(at)
+    assert [b.label for b in at.button] == ["Cancel"]
+
 
 # -- Inspect page -----------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import hmac
 import os
-import uuid
 
 import altair as alt
 import pandas as pd
@@ -93,7 +92,8 @@ def page() -> None:
         _form(busy=busy)
         _finetune_form(busy=busy)
         return
-    if job is not None:
+    if job is not None and (job.kind != jobs.FINETUNE or job.owner == _session_id()):
+        # A fine-tune is someone's own drawings: its result is shown to them only.
         _last_result(job.snapshot())
     _form(busy=None)
     _finetune_form(busy=None)
@@ -119,9 +119,10 @@ def _keep_form() -> None:
 
 
 def _session_id() -> str:
-    """This browser session's id (a new one per session; a page reload is a new session)."""
+    """Who owns a run: this browser's anonymous id (corrections.browser_id, kept in the address as
+    ?me=), so that after a reload the page still shows the run as its own, with Cancel."""
     if OWNER_KEY not in st.session_state:
-        st.session_state[OWNER_KEY] = uuid.uuid4().hex
+        st.session_state[OWNER_KEY] = corrections.browser_id()
     return st.session_state[OWNER_KEY]
 
 
