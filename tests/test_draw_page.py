@@ -490,6 +490,15 @@ def test_a_drawing_that_is_not_a_digit_names_no_digit_and_gives_the_guess_only_a
     assert all("would guess" in m.delta for m in at.metric if m.value == "Not a digit")
 
 
+def test_in_number_mode_a_refusal_does_not_send_the_user_to_number_mode():
+    word = next(d for d in nondigits.generate("bench", 40, seed=3) if d.kind == "word")
+    at = _app()
+    at.radio(key="draw_mode").set_value("Number").run()
+    at = _draw(at, pendigits.render(word.strokes, background="black"))
+    warnings = [w.value for w in at.warning if "doesn't look like a digit" in w.value]
+    assert warnings and all("Number mode" not in w for w in warnings)
+
+
 def test_views_say_number_not_a_digit_and_confidence():
     def digit(d: int, p: float) -> reading.DigitAnswer:
         probs = np.full(10, (1 - p) / 9, np.float32)

@@ -511,6 +511,16 @@ def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):
     assert "Where the dense network and the CNN disagree" in texts(at)
 
 
+def test_inside_the_model_says_why_a_drawn_number_is_not_offered():
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state[inspect_page.DRAWING_KEY] = None  # what the Draw page keeps for a number
+    at.session_state["inspect_section"] = "Inside the model"
+    at.run()
+    assert not at.exception
+    assert at.radio(key="inspect_source").value == "An MNIST test image"
+    assert "is several digits; the model is looked into one digit at a time" in texts(at)
+
+
 def test_inspect_shows_the_drawing_from_the_draw_page_inside_the_models():
     at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
     drawing = np.zeros((28, 28), np.float32)

@@ -282,7 +282,12 @@ def _answers(
                 + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else ""),
             )
         if got.status == reading.NOT_A_DIGIT:
-            st.warning(got.message + " Draw one digit, or a number in Number mode.", icon=":material/block:")
+            advice = (
+                " Write digits side by side, a little apart."
+                if mode == "number"
+                else " Draw one digit, or a number in Number mode."
+            )
+            st.warning(got.message + advice, icon=":material/block:")
         elif got.message:
             st.info(got.message, icon=":material/pin:")
         if single:

@@ -567,7 +567,13 @@ def _chosen_image() -> tuple[np.ndarray | None, str]:
     source = st.radio("Input", options, horizontal=True, key="inspect_source")
     if source == "Your drawing":
         return drawing, "your drawing"
-    if drawing is None:
+    if drawing is None and DRAWING_KEY in st.session_state and st.session_state[DRAWING_KEY] is None:
+        # The Draw page keeps None for a drawing of several digits (a number).
+        st.caption(
+            "Your drawing on the **Draw** page is several digits; the model is looked into one digit at "
+            "a time. Draw a single digit there to see it here."
+        )
+    elif drawing is None:
         st.caption("Draw a digit on the **Draw** page to see your own drawing here.")
     try:
         mnist = data.load_mnist()
