@@ -3,8 +3,9 @@
 Pieces of ink (connected components of the ink map, or, when the canvas gives them, the pen's
 strokes) are grouped into digits, left to right:
 
-- pieces that overlap strongly in x belong together (a 5's detached bar, a 4 in two strokes);
-  two tall pieces that overlap only partly in x stay apart (a 7's bar over the next digit);
+- pieces that overlap strongly in x belong together (a 5's detached bar, a 4 in two strokes),
+  and so do pieces stacked one above the other (an 8 as two circles); two tall pieces side by
+  side that overlap only partly in x stay apart (a 7's bar over the next digit);
 - tiny pieces join the nearest digit when close (a dot, a tick), and are dropped as specks when
   isolated;
 - a group far wider than one digit (touching digits) is cut at its vertical projection's
@@ -55,6 +56,9 @@ _TALL = 0.5  # each side of a cut must be at least this fraction of the line hei
 # (20 px, strokes of 2.8 px: preprocess._MNIST_WIDTH).
 _FLAT = 2.5
 _JOINT = 0.45  # the run at a plausible cut is under this fraction of the line height
+# Pieces overlapping in y by less than this fraction of the shorter one are stacked (with
+# _PART_OVERLAP in x: one digit); digits side by side in a row share most of their height.
+_STACKED = 0.25
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,11 @@ def _x_overlap(a: _Group, b: _Group) -> float:
     return max(0, min(a.x1, b.x1) - max(a.x0, b.x0)) / max(1, min(a.w, b.w))
 
 
+def _y_overlap(a: _Group, b: _Group) -> float:
+    """Overlap of the two y-extents as a fraction of the shorter one."""
+    return max(0, min(a.y1, b.y1) - max(a.y0, b.y0)) / max(1, min(a.h, b.h))
+
+
 def _gap(a: _Group, b: _Group) -> int:
     """Chessboard distance between the two boxes (0 when they overlap)."""
     return max(a.x0 - b.x1, b.x0 - a.x1, a.y0 - b.y1, b.y0 - a.y1, 0)
@@ -182,6 +191,10 @@ def _belong(a: _Group, b: _Group, line: int) -> bool:
     if ov >= _STRONG_OVERLAP:
         return True
     if ov >= _PART_OVERLAP and min(a.h, b.h) < _SHORT * line:
+        return True
+    # One above the other: a number is written left to right, so stacked pieces are one digit (an
+    # 8 drawn as two circles, the top one a little to the right, was read "00").
+    if ov >= _PART_OVERLAP and _y_overlap(a, b) < _STACKED:
         return True
     # With the pen's strokes, pieces are strokes, and one digit's strokes meet: a 4's two strokes
     # cross, or one ends on the other; a 5's or a 7's bar starts on the body, short and partly

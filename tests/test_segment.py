@@ -73,6 +73,18 @@ def test_a_five_with_a_detached_bar_is_one_digit():
     assert len(segment.segment(img)) == 1
 
 
+def test_an_eight_drawn_as_two_circles_one_above_the_other_is_one_digit():
+    # Each circle is as tall as the line would be for either alone, and they overlap in x only
+    # partly (the top one leans right), as a held-out writer drew it: it was read "00".
+    t = np.linspace(0, 2 * np.pi, 40)
+    top = np.stack([150 + 45 * np.cos(t), 85 + 42 * np.sin(t)], axis=1)
+    bottom = np.stack([118 + 45 * np.cos(t), 205 + 48 * np.sin(t)], axis=1)
+    img = pendigits.render([top, bottom], height=200)
+    assert components(img) == 2  # the circles really are apart
+    for strokes in (None, [top, bottom]):
+        assert len(segment.segment(img, strokes)) == 1
+
+
 def test_a_dot_beside_a_digit_joins_it_and_a_far_speck_is_dropped():
     img, _ = segment.render_number([ONE], [])
     h, w = img.shape[:2]
