@@ -6,6 +6,7 @@ Each page runs alone (AppTest.from_function) so these tests do not depend on the
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import sys
 
@@ -487,6 +488,32 @@ def test_a_single_models_overview_charts_its_own_training_curves(tmp_path, monke
     assert not at.exception, [e.value for e in at.exception]
     assert any("trained 3 epochs on 1,000 images in 4.5 s" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 2  # loss and accuracy
+
+
+def test_a_fine_tuned_models_overview_says_what_it_learned_from(tmp_path, monkeypatch):
+    shutil.copy(config.SHIPPED_MODELS_DIR / "dense.keras", tmp_path / "dense-mine.keras")
+    card = json.loads((config.SHIPPED_MODELS_DIR / "dense.json").read_text())
+    card |= {
+        "name": "dense-mine",
+        "drawn_digit_accuracy": None,
+        "base_model": {"name": "dense", "test_accuracy": 0.99},
+        "corrections": {
+            "trained_on": 18,
+            "held_out": 3,
+            "held_out_accuracy_before": 0.333333,
+            "held_out_accuracy_after": 1.0,
+        },
+    }
+    (tmp_path / "dense-mine.json").write_text(json.dumps(card))
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = "dense-mine"
+    at.run()
+    assert not at.exception
+    assert (
+        "Fine-tuned from **dense** on 18 corrections; the 3 kept out of training: 33.33% → 100.00%. "
+        "Drawn-digit accuracy is not measured for a fine-tune." in texts(at)
+    )
 
 
 def test_an_ensembles_training_curves_are_its_members_named_as_their_layers():

@@ -167,6 +167,10 @@ def _overview(entry: modelio.ModelEntry, model) -> None:
             else md(entry.path.name)
         )
 
+    tuned = _finetuned(card)
+    if tuned:
+        st.caption(tuned)
+
     members = card.get("member_cards")
     if isinstance(members, list) and members:
         kind = md(str(card.get("architecture", "")))
@@ -239,6 +243,22 @@ def _trained(card: dict) -> str | None:
     # Members' counts differ with their recipes (--pen-styles) and the renderings found unreadable.
     each = f"{images[0]:,}" if min(images) == max(images) else f"{min(images):,}-{max(images):,}"
     return f"{len(members)} members trained apart on {each} images each, {seconds:,.0f} s in all"
+
+
+def _finetuned(card: dict) -> str | None:
+    """For a fine-tune on corrections: from what, on how many, and how it read the ones it never saw.
+    (Its drawn-digit accuracy is not measured: the figure is for models trained apart from writers.)"""
+    base, got = _field(card, "base_model"), _field(card, "corrections")
+    if not base or not got:
+        return None
+    before, after = got.get("held_out_accuracy_before"), got.get("held_out_accuracy_after")
+    held = ""
+    if isinstance(before, float) and isinstance(after, float):
+        held = f"; the {got.get('held_out')} kept out of training: {_percent(before)} → {_percent(after)}"
+    return (
+        f"Fine-tuned from **{md(str(base.get('name', '?')))}** on {got.get('trained_on', '?')} corrections"
+        f"{held}. Drawn-digit accuracy is not measured for a fine-tune."
+    )
 
 
 def _members_history(members: object) -> dict[str, list]:
