@@ -36,6 +36,7 @@ from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
     MAX_UPLOAD_MB,
+    NUMBER_DRAWN_KEY,
     STEPS_KEY,
     SUMMARY_KEY,
     read_upload,
@@ -467,6 +468,7 @@ def test_number_mode_gives_a_wide_canvas_and_reads_the_digits_left_to_right(pen_
     at = _draw(at, number)
     assert _metrics(at) == {"Dense": "314", "CNN": "314"}
     assert any("digit by digit: 3 (" in c.value for c in at.caption)
+    assert at.session_state[NUMBER_DRAWN_KEY]  # so Inspect says why it offers no drawing
 
 
 def test_two_digits_on_the_square_canvas_are_read_as_a_number_not_as_one_digit(pen_digits):

@@ -541,6 +541,7 @@ def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):
 def test_inside_the_model_says_why_a_drawn_number_is_not_offered():
     at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
     at.session_state[inspect_page.DRAWING_KEY] = None  # what the Draw page keeps for a number
+    at.session_state[inspect_page.NUMBER_DRAWN_KEY] = True
     at.session_state["inspect_section"] = "Inside the model"
     at.run()
     assert not at.exception

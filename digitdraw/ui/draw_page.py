@@ -28,6 +28,7 @@ from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_err
 # The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
 # removed when the canvas is cleared.
 DRAWING_KEY = "draw_last_input"
+NUMBER_DRAWN_KEY = "draw_last_was_number"  # True while the drawing is several digits (Inspect says so)
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
@@ -254,6 +255,7 @@ def _answers(
     if got is None or got.status == reading.EMPTY:
         # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
         st.session_state.pop(DRAWING_KEY, None)
+        st.session_state.pop(NUMBER_DRAWN_KEY, None)
         if got is None or (drawing.source == "canvas" and got.reason == EMPTY_REASON):
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
@@ -264,6 +266,7 @@ def _answers(
         return
     single = len(got.inputs) == 1
     st.session_state[DRAWING_KEY] = got.inputs[0] if single else None
+    st.session_state[NUMBER_DRAWN_KEY] = not single
 
     # Model names are the user's (a trained model's file name): shown as text, never as Markdown.
     views = [results.view(md(title), r) for title, r in got.models.items()]

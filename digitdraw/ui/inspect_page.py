@@ -22,7 +22,7 @@ import streamlit as st
 from digitdraw import config, data, ensemble, export, introspect, modelio, results
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.ui import train_page
-from digitdraw.ui.draw_page import DRAWING_KEY
+from digitdraw.ui.draw_page import DRAWING_KEY, NUMBER_DRAWN_KEY
 from digitdraw.ui.models import load_predictor, md
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
@@ -587,8 +587,7 @@ def _chosen_image() -> tuple[np.ndarray | None, str]:
     source = st.radio("Input", options, horizontal=True, key="inspect_source")
     if source == "Your drawing":
         return drawing, "your drawing"
-    if drawing is None and DRAWING_KEY in st.session_state and st.session_state[DRAWING_KEY] is None:
-        # The Draw page keeps None for a drawing of several digits (a number).
+    if drawing is None and st.session_state.get(NUMBER_DRAWN_KEY):
         st.caption(
             "Your drawing on the **Draw** page is several digits; the model is looked into one digit at "
             "a time. Draw a single digit there to see it here."
