@@ -65,10 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common], **kwargs
-        )
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common])
 
     force_help = "replace the model already at --out (and its card)"
     t = command("train", "train a model and save it with its card")
@@ -204,23 +202,23 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _out_problem(out: str | os.PathLike, force: bool, flag: str = "--out") -> str | None:
+def _out_problem(out: str | os.PathLike, force: bool) -> str | None:
     """Why nothing can be saved at `out`, checked before any work; None when it can.
 
     An existing file needs `force`; the folder must exist or be creatable (a file in the way, or a
     folder without write permission, is said now rather than after the training)."""
     out = Path(out)
     if out.is_dir():
-        return f"{flag} {out} is a folder; give the path of a file in it."
+        return f"--out {out} is a folder; give the path of a file in it."
     if (out.exists() or out.is_symlink()) and not force:
-        return f"{flag} {out} exists already; choose another {flag}, or add --force to replace it."
+        return f"--out {out} exists already; choose another --out, or add --force to replace it."
     folder = out.parent
     while not (folder.exists() or folder.is_symlink()) and folder != folder.parent:
         folder = folder.parent  # the nearest folder that exists: the save creates the ones below it
     if not folder.is_dir():
-        return f"{flag} {out}: {folder} is a file, not a folder, so nothing can be saved under it."
+        return f"--out {out}: {folder} is a file, not a folder, so nothing can be saved under it."
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{flag} {out}: no permission to write in {folder}."
+        return f"--out {out}: no permission to write in {folder}."
     return None
 
 
@@ -327,6 +325,7 @@ def cmd_train(args) -> int:
         command="python -m digitdraw " + shlex.join(args.argv),
         pendigits_path=pen,
         measure_drawn=measure_drawn,
+        drawn_note=drawn_note,
         weights=args.weights,
     )
     for note in saved.notes:
@@ -339,11 +338,6 @@ def cmd_train(args) -> int:
         "epochs": saved.card["epochs"],
     }
     if drawn_note:
-        # The card says why its drawn_digit_accuracy is null, beside it.
-        from digitdraw import modelio
-
-        card = {**saved.card, "drawn_digit_accuracy": None, "drawn_digit_accuracy_note": drawn_note}
-        modelio.write_json(modelio.card_path(out), card)
         summary["drawn_digit_accuracy_note"] = drawn_note
     print(json.dumps(summary))
     return 0
@@ -490,9 +484,7 @@ def cmd_combine(args) -> int:
 def cmd_calibrate(args) -> int:
     from digitdraw import calibrate_model, modelio
 
-    pen = config.pendigits_path(args.pendigits, args.data_dir)
-    if pen is None or not pen.is_file():
-        return _fail(f"calibrate needs the pendigits file: {pendigits.missing_file_message(pen)}")
+    pen = _pen_file(config.pendigits_path(args.pendigits, args.data_dir), "calibrate")
     # What the fit needs, checked before its slow work: the held-out writers for the temperature, and
     # tuning writers in at least three of the detector's folds (writer % FOLDS), each left out in turn.
     have = pendigits.writers_in(pen)

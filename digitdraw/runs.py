@@ -111,11 +111,13 @@ def evaluate_and_save(
     command: str,
     pendigits_path: Path | None = None,
     measure_drawn: bool = True,
+    drawn_note: str | None = None,
     weights: bool = False,
     before_save: Callable[[], None] | None = None,
 ) -> SavedRun:
     """Evaluate a finished run on the MNIST test set (and drawn digits), card it, save it atomically.
 
+    `drawn_note`: why no drawn-digit accuracy was measured, kept in the card beside the null.
     `before_save` runs just before the first byte is written and may raise to abandon the
     save (a late cancel).
     """
@@ -126,6 +128,8 @@ def evaluate_and_save(
     card = cards.make_card(result, scored.test, data_source=mnist.source, command=command, drawn=scored.drawn)
     if scored.styles is not None:
         card["styles_accuracy"] = scored.styles
+    if drawn_note:
+        card["drawn_digit_accuracy_note"] = drawn_note
     if before_save is not None:
         before_save()
     modelio.save(model, out, card)
