@@ -662,16 +662,21 @@ def test_evaluate_drawn_without_the_held_out_writers_says_so_and_prints_no_nan(
     assert "(its writers: 1-2)" in err
 
 
+def saving_command(command: str, model_files, out) -> list:
+    """The shortest `command` line that would save a model at `out`."""
+    return {
+        "train": ["train", "--arch", "dense", "--out", out],
+        "combine": ["combine", model_files["dense"], model_files["dense"], "--out", out],
+        "finetune": ["finetune", "--base", model_files["dense"], "--out", out],
+    }[command]
+
+
 @pytest.mark.parametrize("command", ["train", "combine", "finetune"])
 def test_an_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, model_files, mnist_dir, command):
     blocker = tmp_path / "some_file.png"
     blocker.write_bytes(b"not a folder")
     out = blocker / "x.keras"
-    argv = {
-        "train": ["train", "--arch", "dense", "--out", out],
-        "combine": ["combine", model_files["dense"], model_files["dense"], "--out", out],
-        "finetune": ["finetune", "--base", model_files["dense"], "--out", out],
-    }[command]
+    argv = saving_command(command, model_files, out)
     code, _, err = run(capsys, *argv, "--data-dir", mnist_dir)
     assert code == 2
     assert err.startswith(f"digitdraw: error: --out {out}: {blocker} is a file, not a folder")
@@ -682,11 +687,7 @@ def test_an_out_under_a_file_is_refused_before_any_work(capsys, tmp_path, model_
 def test_an_existing_out_model_is_kept_unless_forced(capsys, tmp_path, model_files, mnist_dir, command):
     out = copy_model(model_files["cnn"], tmp_path)  # someone's model, at the --out path
     model_bytes, card = out.read_bytes(), modelio.card_path(out).read_text()
-    argv = {
-        "train": ["train", "--arch", "dense", "--out", out],
-        "combine": ["combine", model_files["dense"], model_files["dense"], "--out", out],
-        "finetune": ["finetune", "--base", model_files["dense"], "--out", out],
-    }[command]
+    argv = saving_command(command, model_files, out)
     code, _, err = run(capsys, *argv, "--data-dir", mnist_dir)
     assert code == 2
     assert err.startswith(f"digitdraw: error: --out {out} exists already; choose another --out")
