@@ -127,6 +127,8 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
             assert canvas_top(page) == pytest.approx(top, abs=1), "the canvas moved when the answers came"
             assert on_screen(page, "canvas.upper-canvas"), "the canvas is not wholly on screen"
             assert on_screen(page, SUMMARY), "the answers are not on screen with the canvas"
+            # Confirming an answer must not need a scroll away from the drawing it is about.
+            assert inside_viewport(page.locator("button", has_text="Yes, it's")), "Right? is off screen"
             if i == 0:
                 page.screenshot(path=str(tmp_path / "phone.png"))
             page.locator(CLEAR_BUTTON).tap()
@@ -145,7 +147,7 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
 
 
 @pytest.mark.browser
-def test_on_a_phone_the_model_pickers_are_reachable_without_the_sidebar():
+def test_on_a_phone_the_model_pickers_ink_and_pen_width_are_reachable_without_the_sidebar():
     with chromium_on_app() as (browser, url):
         page, _ = open_on_phone(browser, url)
         page.get_by_role("button", name="Models and ink").tap()
@@ -154,6 +156,7 @@ def test_on_a_phone_the_model_pickers_are_reachable_without_the_sidebar():
             picker.wait_for(timeout=10_000)
             assert inside_viewport(picker), f"{label} is off screen"
         assert inside_viewport(page.get_by_text("Black ink on white"))
+        assert inside_viewport(page.get_by_role("slider", name="Pen width"))
 
 
 def test_on_a_phone_every_inspect_section_can_be_chosen_without_scrolling_sideways():

@@ -7,7 +7,8 @@ back (update_streamlit=True), which reruns the drawing fragment below: predictio
 stroke without a button.
 
 On a narrow screen (a phone) the columns stack: a one-line summary of the answers then sits
-above the canvas, so the whole canvas and both answers are on screen together.
+above the canvas, so the whole canvas and both answers are on screen together, and "Right?"
+right under the canvas's buttons.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DRAWING_KEY = "draw_last_input"
 NUMBER_DRAWN_KEY = "draw_last_was_number"  # True while the drawing is several digits (Inspect says so)
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
+REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's buttons
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
@@ -120,17 +122,19 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
                 )
             ]
         # Containers first, filled below in the order the values are needed: the page reads top
-        # to bottom as summary, input, [Undo, Clear, settings], pen width, what the models see.
+        # to bottom as summary, input, [Undo, Clear, settings], Right?. Right? sits under the
+        # canvas, not under the chart: on a phone, where the columns stack, the chart and the
+        # models' input put it two screens below the drawing it asks about.
         summary = st.container(key=SUMMARY_KEY)
         input_box = st.container()
         controls = st.container(horizontal=True, gap="small", key="draw_controls")
+        review = st.container(key=REVIEW_KEY)
         undo_slot, clear_slot = controls.empty(), controls.empty()
         with controls.popover("Models and ink", icon=":material/tune:"):
             chosen, black_on_white = _settings(choices)
+            if source == "Draw":
+                pen = st.slider("Pen width", 6, 40, DEFAULT_PEN, step=1, key=PEN_KEY, format="%d px")
         if source == "Draw":
-            pen = st.slider(
-                "Pen width", 6, 40, DEFAULT_PEN, step=1, key=PEN_KEY, format="%d px", width=CANVAS_SIZE
-            )
             with input_box:
                 pixels = _draw_input(pen, black_on_white, mode)
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
@@ -146,13 +150,12 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
             with input_box:
                 pixels, hint = _upload_input(), UPLOAD_HINT
             drawing = Drawing("image", None, None)
-        seen = st.container()
     with right:
-        _answers(pixels, drawing, mode, chosen, hint, seen, summary)
+        _answers(pixels, drawing, mode, chosen, hint, summary, review)
 
 
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
-    """Model pickers and the ink colour: one set of widgets, in the popover next to the canvas."""
+    """Model pickers and the ink colour: one set of widgets, in the popover beside Undo and Clear."""
     by_name = {c.name: c for c in choices}
     names = list(by_name)
     picked = []
@@ -234,8 +237,8 @@ def _answers(
     mode: str,
     chosen: list[ModelChoice],
     hint: str,
-    seen: DeltaGenerator,
     summary: DeltaGenerator,
+    review: DeltaGenerator,
 ) -> None:
     titles = results.unique_titles([c.title for c in chosen])
     predictors: dict[str, Predictor] = {}
@@ -304,18 +307,19 @@ def _answers(
                 st.info(v.message, icon=":material/help:")
             st.vega_lite_chart(results.chart_spec(answers), width="stretch")
             if drawing.source == "canvas":
-                corrections.correction_panel(
-                    strokes=drawing.strokes,
-                    image=got.inputs[0],
-                    answers=[corrections.reading_answer(t, r) for t, r in got.models.items()],
-                    pen_width=drawing.pen,
-                    key="draw_correction",
-                )
+                with review:
+                    corrections.correction_panel(
+                        strokes=drawing.strokes,
+                        image=got.inputs[0],
+                        answers=[corrections.reading_answer(t, r) for t, r in got.models.items()],
+                        pen_width=drawing.pen,
+                        key="draw_correction",
+                    )
         else:
             for title, r in got.models.items():
                 st.caption(f"{md(title)}, digit by digit: {results.digits_line(r)}")
     row = np.concatenate([results.to_uint8(x) for x in got.inputs], axis=1)
-    seen.image(
+    st.image(
         results.enlarge(row, INPUT_SCALE if single else max(2, INPUT_SCALE * 2 // len(got.inputs))),
         caption="What the models see (28×28)" + ("" if single else f", {len(got.inputs)} digits"),
         width=28 * INPUT_SCALE if single else "content",
