@@ -27,15 +27,17 @@ from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, nondigits, pendigits, reading, results, segment, strokes
+from digitdraw import config, feedback, nondigits, pendigits, reading, results, segment, strokes
 from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
-from digitdraw.ui import canvas
+from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
+    INK_KEY,
     MAX_UPLOAD_MB,
+    MODE_KEY,
     NUMBER_DRAWN_KEY,
     STEPS_KEY,
     SUMMARY_KEY,
@@ -288,11 +290,51 @@ def test_the_model_pickers_are_on_the_page_not_only_in_the_sidebar():
     at = _app()
     assert len(at.sidebar.selectbox) == 0
     (popover,) = at.get("popover")
-    keys = {w.key for w in popover.selectbox} | {w.key for w in popover.toggle}
-    assert keys == {"draw_model_left", "draw_model_right", "draw_black_on_white"}
+    keys = (
+        {w.key for w in popover.selectbox} | {w.key for w in popover.toggle} | {w.key for w in popover.slider}
+    )
+    assert keys == {"draw_model_left", "draw_model_right", "draw_black_on_white", "draw_pen"}
     at.selectbox(key="draw_model_left").set_value("cnn").run()
     _draw(at, pendigits.render(ONE, background="black"))
     assert set(_metrics(at)) == {"CNN", "CNN (2)"}
+
+
+# --------------------------------------------------------------------------- a reload
+
+
+def _reloaded(browser: str) -> AppTest:
+    """A new session at this browser's address (?me=...), as a reload (F5) starts one."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params[corrections.BROWSER_PARAM] = browser
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_and_ink():
+    me = feedback.new_browser_id()
+    at = _reloaded(me)
+    at.radio(key=MODE_KEY).set_value("Number").run()
+    at.toggle(key=INK_KEY).set_value(True).run()
+    one = [_fabric_path([(180, 30), (180, 150)])]  # inside the wide canvas's 180 px height
+    _draw(at, pendigits.render([[(180, 30), (180, 150)]], background="black"), one)
+    assert _metrics(at) == {"Dense": "1", "CNN": "1"}
+
+    again = _reloaded(me)
+    assert again.radio(key=MODE_KEY).value == "Number"
+    assert again.toggle(key=INK_KEY).value is True
+    assert again.session_state[canvas.INITIAL_KEY]["objects"] == one
+    assert _metrics(again) == {"Dense": "1", "CNN": "1"}
+    assert not again.button(key="draw_undo").disabled
+
+
+def test_a_reload_after_clear_starts_empty_and_no_other_browser_gets_the_drawing():
+    me = feedback.new_browser_id()
+    at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    assert _metrics(_reloaded(feedback.new_browser_id())) == {}, "another browser got this drawing"
+    at.button(key="draw_clear").click().run()
+    again = _reloaded(me)
+    assert _metrics(again) == {} and again.button(key="draw_undo").disabled
 
 
 # --------------------------------------------------------------------------- a drawing

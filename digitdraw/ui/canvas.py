@@ -14,6 +14,8 @@ next stroke, so its picture is rendered here from its strokes (`canvas_pixels`).
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,6 +89,53 @@ def initial_drawing() -> dict | None:
 def remember(json_data: dict | None) -> None:
     """Keep the drawing the canvas reported in this run, for Undo."""
     st.session_state[LAST_KEY] = json_data
+
+
+# --------------------------------------------------------------------------- a reload
+
+
+# A reload (F5, a phone's pull-to-refresh) starts a new Streamlit session, which would come back
+# with an empty canvas. The last drawing of each browser (its anonymous ?me= id) is kept in the
+# server's memory for a while, so the new session starts from it. Never written anywhere: saving a
+# drawing stays the user's explicit choice (the Right? panel).
+KEEP_SECONDS = 30 * 60
+KEEP_MAX = 1000  # browsers; the oldest go first
+RESTORED_KEY = "draw_canvas_restored"  # this session looked for a kept drawing already
+
+
+@st.cache_resource
+def _kept() -> tuple[OrderedDict[str, tuple[float, dict[str, Any], dict | None]], threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def keep_for_reload(browser: str, settings: dict[str, Any]) -> None:
+    """Keep this browser's drawing now on the canvas for a reload, with the widget values it needs
+    to look the same (`settings`: widget key -> value, e.g. the canvas's mode and ink colour)."""
+    kept, lock = _kept()
+    now = time.monotonic()
+    with lock:
+        kept[browser] = (now, dict(settings), st.session_state.get(LAST_KEY))
+        kept.move_to_end(browser)
+        while kept and (len(kept) > KEEP_MAX or now - next(iter(kept.values()))[0] > KEEP_SECONDS):
+            kept.popitem(last=False)
+
+
+def restore_after_reload(browser: str) -> bool:
+    """Once a session, before the page's widgets: put back the drawing (and its settings) this
+    browser had before a reload. False when there is nothing to put back (a first visit, an empty
+    canvas, too long ago)."""
+    if st.session_state.get(RESTORED_KEY):
+        return False
+    st.session_state[RESTORED_KEY] = True
+    kept, lock = _kept()
+    with lock:
+        at, settings, drawing = kept.get(browser, (0.0, {}, None))
+    if not _objects(drawing) or time.monotonic() - at > KEEP_SECONDS:
+        return False
+    for key, value in settings.items():
+        st.session_state.setdefault(key, value)
+    _recreate(drawing)
+    return True
 
 
 def stroke_count() -> int:

@@ -40,6 +40,7 @@ NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoin
 # Number mode's wide canvas: room for four digits, and still inside a 390 px phone screen.
 NUMBER_CANVAS = (360, 180)  # width, height in px
 MODE_KEY = "draw_mode"
+INK_KEY = "draw_black_on_white"
 MODES = {"Digit": "digit", "Number": "number"}
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
@@ -103,6 +104,8 @@ def page() -> None:
 @st.fragment
 def _draw_and_answer(choices: list[ModelChoice]) -> None:
     # A fragment: a stroke reruns only this part, not the navigation.
+    browser = corrections.browser_id()
+    canvas.restore_after_reload(browser)  # before the widgets: it may set the mode and the ink
     left, right = st.columns(2, gap="large")
     with left:
         top = st.container(horizontal=True, gap="medium")
@@ -137,6 +140,7 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
         if source == "Draw":
             with input_box:
                 pixels = _draw_input(pen, black_on_white, mode)
+            canvas.keep_for_reload(browser, {MODE_KEY: st.session_state[MODE_KEY], INK_KEY: black_on_white})
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
             drawn = canvas.stroke_count() > 0
@@ -172,7 +176,7 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     black_on_white = st.toggle(
         "Black ink on white",
         value=False,
-        key="draw_black_on_white",
+        key=INK_KEY,
         on_change=canvas.clear,  # the canvas repaints its background and drops the strokes
         help="The models read either; switching clears the canvas.",
     )
