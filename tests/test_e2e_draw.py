@@ -28,6 +28,7 @@ from conftest import require
 from digitdraw import config, modelio, pendigits
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
+from digitdraw.ui.draw_page import NUMBER_CANVAS, SUMMARY_KEY
 
 CANVAS = 280  # the page's canvas size, px
 HINT = "Draw a digit on the canvas"
@@ -238,3 +239,40 @@ def test_a_scribble_is_answered_not_a_digit_in_full_not_cut_short():
                  return text.getBoundingClientRect().width > v.getBoundingClientRect().width + 1; })"""
         )
         assert clipped == [False, False]
+
+
+# How much of an element its nearest clipping ancestor hides on the right (0: none), through shadow roots.
+CLIPPED_JS = """(e) => {
+  const box = e.getBoundingClientRect();
+  for (let a = e.parentNode; a && a !== document; a = a.parentNode || a.host) {
+    if (a.nodeType !== 1 || getComputedStyle(a).overflowX === 'visible') continue;
+    const r = a.getBoundingClientRect();
+    if (r.right < box.right - 1) return Math.round(box.right - r.right);
+  }
+  return 0;
+}"""
+
+
+@pytest.mark.browser
+def test_in_windows_too_narrow_for_two_columns_the_canvas_is_whole_and_the_answers_show_above_it():
+    # A phone or tablet on its side, or a small laptop window, with the sidebar open: the two
+    # columns once each got half of ~440-700 px and the canvas was cut (188 of 280 px showed at 900).
+    require_pendigits()
+    (digit,) = pick_digits(1)
+    want = f"Dense {digit.label}"
+    with chromium_on_app() as (browser, url):
+        for width, height in ((844, 390), (900, 800), (1024, 768)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            wait_until_ready(page)
+            for mode, (w, h) in (("Digit", (CANVAS, CANVAS)), ("Number", NUMBER_CANVAS)):
+                if mode == "Number":  # switching clears the canvas
+                    page.locator('[data-testid="stRadio"] label').filter(has_text="Number").first.click()
+                    page.wait_for_selector("text=Write a number >> visible=true", timeout=30_000)
+                canvas = page.locator("canvas.upper-canvas")
+                assert canvas.evaluate(CLIPPED_JS) == 0, f"the {mode} canvas is cut at {width} px"
+                canvas.scroll_into_view_if_needed()
+                draw(page, canvas_paths(digit, canvas=w, height=0.7 * h, centre=(w / 2, h / 2)))
+                summary = page.locator(f".st-key-{SUMMARY_KEY}")
+                summary.filter(has_text=want).wait_for(timeout=30_000)  # waits until it is visible
+            page.close()

@@ -36,9 +36,11 @@ REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's butto
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
-NARROW_PX = 640  # Streamlit stacks columns below this width (its "sm" breakpoint)
+AREA_KEY = "draw_area"  # the two columns' container: its width decides whether they stack
 # Number mode's wide canvas: room for four digits, and still inside a 390 px phone screen.
 NUMBER_CANVAS = (360, 180)  # width, height in px
+# Room for both columns side by side: two wide canvases and the large gap (4 rem) between them.
+STACK_PX = 2 * NUMBER_CANVAS[0] + 80
 MODE_KEY = "draw_mode"
 INK_KEY = "draw_black_on_white"
 MODES = {"Digit": "digit", "Number": "number"}
@@ -58,8 +60,19 @@ class Drawing:
 
 
 # Only a style, no markup: st.html puts it on the page without taking room.
+# Side by side, each column must hold the wide canvas (360 px): below STACK_PX of room (a phone,
+# a tablet or a small laptop window with the sidebar open) the columns stack, as Streamlit stacks
+# them only below a 640 px *screen*, and the one-line summary above the canvas shows the answers.
+# A container query, not a media query: what counts is the room the page has, not the screen.
 _STYLE = f"""<style>
-@media (min-width: {NARROW_PX}px) {{ .st-key-{SUMMARY_KEY} {{ display: none; }} }}
+.st-key-{AREA_KEY} {{ container-type: inline-size; container-name: draw; }}
+.st-key-{SUMMARY_KEY} {{ display: none; }}
+@container draw (max-width: {STACK_PX - 1}px) {{
+  .st-key-{AREA_KEY} [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {{
+    flex: 1 1 100% !important; width: 100% !important; min-width: 100% !important;
+  }}
+  .st-key-{SUMMARY_KEY} {{ display: flex; }}
+}}
 .st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0; line-height: 2rem; }}
 .st-key-{SUMMARY_KEY} strong {{ font-size: 1.4rem; }}
 /* Two lines, always: a summary that grew or shrank with each answer moved the canvas under the
@@ -106,7 +119,7 @@ def _draw_and_answer(choices: list[ModelChoice]) -> None:
     # A fragment: a stroke reruns only this part, not the navigation.
     browser = corrections.browser_id()
     canvas.restore_after_reload(browser)  # before the widgets: it may set the mode and the ink
-    left, right = st.columns(2, gap="large")
+    left, right = st.container(key=AREA_KEY).columns(2, gap="large")
     with left:
         top = st.container(horizontal=True, gap="medium")
         with top:
