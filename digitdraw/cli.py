@@ -585,21 +585,52 @@ def _missing_sqlite_file(url: str | None) -> Path | None:
     return None if path.is_file() else path
 
 
-def cmd_feedback(args) -> int:
+def _chosen_database(url: str | None) -> bool:
+    """Whether the corrections database was named (--db or $DIGITDRAW_DB_URL), not the default one."""
     from digitdraw import feedback
+
+    return bool(url or os.environ.get(feedback.DB_URL_ENV))
+
+
+def _no_database_message(where: Path) -> str:
+    from digitdraw import feedback
+
+    return (
+        f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
+        "`digitdraw feedback import` or the app's corrections create it)."
+    )
+
+
+def _nothing_saved_yet(args, where: Path) -> int:
+    """`feedback list` / `export` before the default database exists: no drawings, said on stderr."""
+    why = f"no corrections saved yet ({where} is created by the first one saved in the app or imported)"
+    if args.feedback_command == "list":
+        print(f"0 drawing(s): {why}", file=sys.stderr)
+        return 0
+    if args.out is None:
+        print(f"exported 0 drawing(s): {why}", file=sys.stderr)
+        return 0
+    try:
+        Path(args.out).write_bytes(b"")
+    except OSError as exc:
+        return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
+    print(f"exported 0 drawing(s) to {args.out}: {why}", file=sys.stderr)
+    return 0
+
+
+def cmd_feedback(args) -> int:
     from digitdraw.feedback import FeedbackImportError, FeedbackStore, FeedbackStoreError
 
-    if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
-        where = _missing_sqlite_file(args.db)
-        if where is not None:
-            return _fail(
-                f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
-                "`digitdraw feedback import` or the app's corrections create it)."
-            )
     if args.feedback_command == "export" and args.out is not None:
         problem = _out_problem(args.out, args.force)
         if problem:
             return _fail(problem)
+    if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
+        where = _missing_sqlite_file(args.db)
+        if where is not None and _chosen_database(args.db):
+            return _fail(_no_database_message(where))
+        if where is not None:  # the default one, before anything was saved: nothing to list
+            return _nothing_saved_yet(args, where)
     try:
         store = FeedbackStore(args.db)
         try:
@@ -650,6 +681,13 @@ def _feedback_export(store, args) -> int:
 _FEEDBACK_COMMANDS = {"import": _feedback_import, "list": _feedback_list, "export": _feedback_export}
 
 
+def _stored_corrections(store) -> list:
+    try:
+        return store.list_drawings(None)
+    finally:
+        store.close()
+
+
 def cmd_finetune(args) -> int:
     from digitdraw.feedback import FeedbackStore, FeedbackStoreError
     from digitdraw.finetune import FinetuneError, finetune_on_corrections, settings_with
@@ -667,12 +705,12 @@ def cmd_finetune(args) -> int:
     pen = config.pendigits_path(args.pendigits, args.data_dir)
     if settings.pen_replay and pen is not None and pen.is_file():
         pendigits.writers_in(pen)  # a malformed file is named now, not after MNIST is loaded
+    # Only read: a mistyped --db is named, and the default database is not created to be empty.
+    missing_db = _missing_sqlite_file(args.db)
+    if missing_db is not None and _chosen_database(args.db):
+        return _fail(_no_database_message(missing_db))
     try:
-        store = FeedbackStore(args.db)
-        try:
-            corrections = store.list_drawings(None)
-        finally:
-            store.close()
+        corrections = [] if missing_db is not None else _stored_corrections(FeedbackStore(args.db))
         mnist = data.load_mnist(args.data_dir)
         result = finetune_on_corrections(
             args.base,

@@ -187,3 +187,45 @@ def test_export_keeps_an_existing_out_file_unless_forced(capsys, tmp_path, db):
     code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db, "--force")
     assert code == 0, err
     assert out_file.read_text() == text
+
+
+# -- before anything is saved: the default database does not exist yet ---------------------
+
+
+@pytest.fixture
+def fresh_install(monkeypatch, tmp_path):
+    """No $DIGITDRAW_DB_URL and no default database yet, as on a machine where nothing was saved."""
+    monkeypatch.delenv(feedback.DB_URL_ENV, raising=False)
+    default = tmp_path / "data" / feedback.DB_FILENAME
+    monkeypatch.setattr(feedback, "default_db_url", lambda: f"sqlite:///{default}")
+    return default
+
+
+def test_list_before_anything_is_saved_is_an_empty_list_and_creates_nothing(capsys, fresh_install):
+    code, out, err = run(capsys, "feedback", "list")
+    assert code == 0, err
+    assert out == ""
+    assert err.startswith("0 drawing(s): no corrections saved yet") and err.count("\n") == 1
+    assert not fresh_install.parent.exists()
+
+
+def test_export_before_anything_is_saved_writes_nothing_to_standard_output(capsys, fresh_install):
+    code, out, err = run(capsys, "feedback", "export")
+    assert code == 0, err
+    assert out == ""
+    assert err.startswith("exported 0 drawing(s): no corrections saved yet")
+    assert not fresh_install.parent.exists()
+
+
+def test_export_before_anything_is_saved_writes_an_empty_file(capsys, tmp_path, fresh_install):
+    out_file = tmp_path / "mine.jsonl"
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file)
+    assert code == 0, err
+    assert out_file.read_bytes() == b""
+    assert err.startswith(f"exported 0 drawing(s) to {out_file}: no corrections saved yet")
+    assert not fresh_install.parent.exists()
+    # An existing file is still kept without --force: nothing saved is no reason to lose it.
+    out_file.write_text("someone's notes\n")
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file)
+    assert code == 2 and "exists already" in err
+    assert out_file.read_text() == "someone's notes\n"
