@@ -23,7 +23,7 @@ from digitdraw import config, data, pendigits, preprocess, quiet, recipe
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 EXPORT_QUANTIZATIONS = ("int8",)
 # Commands that never touch TensorFlow: nothing imports it for them.
-WITHOUT_TENSORFLOW = {"data"}
+WITHOUT_TENSORFLOW = {"data", "feedback"}
 # `digitdraw data`'s grid: 10 rows of this many samples at most (100: a 5,600 x 560 px PNG).
 MAX_PER_CLASS = 100
 

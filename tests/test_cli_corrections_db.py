@@ -1,11 +1,15 @@
-"""Specification of where `digitdraw finetune` reads its corrections: it only reads them, so it never
-creates a database, and a mistyped --db is named rather than taken for an empty one."""
+"""Specification of how the CLI reaches the corrections database: `digitdraw finetune` only reads it, so it
+never creates one, and a mistyped --db is named rather than taken for an empty one; the `feedback`
+commands need no TensorFlow."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from digitdraw import cli, feedback
+from digitdraw import cli, config, feedback
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -49,3 +53,26 @@ def test_finetune_reads_an_existing_database_named_either_way(
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert err.startswith("digitdraw: error: No corrections to learn from")
+
+
+def test_the_feedback_commands_run_without_loading_tensorflow(tmp_path):
+    # They only read and write the database (about 0.4 s), not the 3-4 s and 700 MB TensorFlow costs.
+    db = f"sqlite:///{tmp_path / 'quick.sqlite3'}"
+    src = tmp_path / "mine.jsonl"
+    src.write_text(feedback.to_jsonl_line(1, [[[250, 50], [250, 450]]]) + "\n", encoding="utf-8")
+    argvs = [
+        ["feedback", "import", str(src), "--db", db],
+        ["feedback", "list", "--db", db],
+        ["feedback", "export", "--db", db, "--out", str(tmp_path / "out.jsonl")],
+    ]
+    probe = (
+        "import sys\n"
+        "from digitdraw import cli\n"
+        f"codes = [cli.main(argv) for argv in {argvs!r}]\n"
+        "print('CODES', codes, 'LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert "CODES [0, 0, 0] LOADED []" in result.stdout, result.stdout + result.stderr
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == src.read_text(encoding="utf-8")
