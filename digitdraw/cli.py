@@ -766,6 +766,19 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # a reader that is gone is met here, not in Python's exit (a traceback)
+    except BrokenPipeError:
+        # `digitdraw ... | head`: the reader stopped early. Stop quietly, as other tools do, with the
+        # status a shell shows for a program ended by SIGPIPE (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]  # recorded in the model card
     errors: tuple[type[Exception], ...] = (
