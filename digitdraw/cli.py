@@ -769,6 +769,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             return _main(argv)
+        except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (TensorFlow's import, a load)
+            print("Cancelled.", file=sys.stderr)
+            return 130
         finally:
             sys.stdout.flush()  # a reader that is gone is met here, not in Python's exit (a traceback)
     except BrokenPipeError:
