@@ -601,6 +601,12 @@ def _no_database_message(where: Path) -> str:
     )
 
 
+def _write_out(out: str, text: str) -> None:
+    """Write `feedback export`'s --out, creating missing folders as the commands that save models do."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text, encoding="utf-8", newline="\n")
+
+
 def _nothing_saved_yet(args, where: Path) -> int:
     """`feedback list` / `export` before the default database exists: no drawings, said on stderr."""
     why = f"no corrections saved yet ({where} is created by the first one saved in the app or imported)"
@@ -611,7 +617,7 @@ def _nothing_saved_yet(args, where: Path) -> int:
         print(f"exported 0 drawing(s): {why}", file=sys.stderr)
         return 0
     try:
-        Path(args.out).write_bytes(b"")
+        _write_out(args.out, "")
     except OSError as exc:
         return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
     print(f"exported 0 drawing(s) to {args.out}: {why}", file=sys.stderr)
@@ -671,7 +677,7 @@ def _feedback_export(store, args) -> int:
         sys.stdout.write(buf.getvalue())
     else:
         try:
-            Path(args.out).write_text(buf.getvalue(), encoding="utf-8", newline="\n")
+            _write_out(args.out, buf.getvalue())
         except OSError as exc:
             return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
         print(f"exported {n} drawing(s) from {store.where} to {args.out}", file=sys.stderr)

@@ -126,9 +126,8 @@ def test_export_to_an_unwritable_place_is_an_error_and_keeps_the_drawings(capsys
     src = tmp_path / "mine.jsonl"
     write_jsonl(src, LINES)
     assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
-    code, _, err = run(
-        capsys, "feedback", "export", "--out", tmp_path / "no" / "such" / "x.jsonl", "--db", db
-    )
+    # A file where its folder should be: nothing can be written under it.
+    code, _, err = run(capsys, "feedback", "export", "--out", src / "x.jsonl", "--db", db)
     assert code == 2
     assert err.startswith("digitdraw: error: --out ")
     assert run(capsys, "feedback", "export", "--db", db)[1].count("\n") == len(LINES)
@@ -229,3 +228,13 @@ def test_export_before_anything_is_saved_writes_an_empty_file(capsys, tmp_path, 
     code, _, err = run(capsys, "feedback", "export", "--out", out_file)
     assert code == 2 and "exists already" in err
     assert out_file.read_text() == "someone's notes\n"
+
+
+def test_export_creates_the_folders_of_out_like_the_commands_that_save_models(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    out_file = tmp_path / "new" / "folder" / "mine.jsonl"
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8") == text
