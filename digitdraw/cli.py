@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,8 +218,15 @@ def _out_problem(out: str | os.PathLike, force: bool) -> str | None:
         folder = folder.parent  # the nearest folder that exists: the save creates the ones below it
     if not folder.is_dir():
         return f"--out {out}: {folder} is a file, not a folder, so nothing can be saved under it."
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:
+        # A real file, not os.access: that says yes to root on a read-only NFS share or /proc, and on
+        # Windows it only reads a folder's read-only flag.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except PermissionError:
         return f"--out {out}: no permission to write in {folder}."
+    except OSError as exc:
+        return f"--out {out}: nothing can be written in {folder} ({exc.strerror or exc})."
     return None
 
 
