@@ -98,7 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(e)
 
     p = command("predict", "read digits from image files; one JSON line each")
-    p.add_argument("images", nargs="+")
+    p.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each); one "
+        'that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
+        "status is then 1",
+    )
     p.add_argument(
         "--model",
         action="append",
@@ -135,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(c)
 
     i = command("info", "a model's card and layer summary")
-    i.add_argument("model", nargs="?", default="cnn")
+    i.add_argument("model", nargs="?", default="cnn", help="name or path of the model (default: cnn)")
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
     d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
@@ -151,12 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     fb = command("feedback", "the corrections database: import, list or export drawings")
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
-    fb_import = fb_sub.add_parser(
-        "import", help="store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
+
+    def feedback_command(name: str, help: str, description: str = "") -> argparse.ArgumentParser:
+        return fb_sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + "." + description)
+
+    fb_import = feedback_command(
+        "import", "store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
     )
-    fb_import.add_argument("file", help='JSONL, one {"label": 4, "strokes": [[[x, y], ...]]} a line')
-    fb_list = fb_sub.add_parser("list", help="every stored drawing, newest first, and each model's accuracy")
-    fb_export = fb_sub.add_parser("export", help="every stored drawing as pendigits JSONL (oldest first)")
+    fb_import.add_argument(
+        "file", help='JSONL, one {"label": 4, "strokes": [[[x, y], ...]]} a line (label 10: not a digit)'
+    )
+    fb_list = feedback_command(
+        "list",
+        "every stored drawing, newest first, and each model's accuracy",
+        " One line a drawing, tab-separated: id, time saved (UTC), source, browser id, writer, label "
+        "(10: not a digit) and what each model answered (model=answer); the count and the accuracies "
+        "go to standard error.",
+    )
+    fb_export = feedback_command("export", "every stored drawing as pendigits JSONL (oldest first)")
     fb_export.add_argument("--out", help="the JSONL file to write (default: standard output)")
     fb_export.add_argument("--force", action="store_true", help="replace the file already at --out")
     for fp in (fb_import, fb_list, fb_export):
