@@ -4,6 +4,7 @@ and every mistake reported as one `digitdraw: error:` line with exit code 2 and 
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -238,3 +239,24 @@ def test_export_creates_the_folders_of_out_like_the_commands_that_save_models(ca
     code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)
     assert code == 0, err
     assert out_file.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_file_saved_by_windows_tools_imports_like_utf_8(capsys, tmp_path, db, encoding):
+    # PowerShell 5's `>` writes UTF-16 with a byte-order mark; Notepad may add one to UTF-8.
+    text = "".join(feedback.to_jsonl_line(r["label"], r["strokes"], r.get("writer")) + "\n" for r in LINES)
+    src = tmp_path / "mine.jsonl"
+    mark = {"utf-16-be": "\ufeff"}.get(encoding, "")  # Python writes no mark for an explicit byte order
+    src.write_bytes((mark + text.replace("\n", "\r\n")).encode(encoding))
+    code, out, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 0, err
+    assert f"imported {len(LINES)} drawing(s)" in out
+    assert run(capsys, "feedback", "export", "--db", db)[1] == text
+
+
+def test_a_file_that_is_not_text_is_named_as_such_and_nothing_is_imported(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl.gz"
+    src.write_bytes(gzip.compress(b'{"label": 1, "strokes": [[[250, 50], [250, 450]]]}\n'))
+    code, _, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 2
+    assert "not UTF-8 text" in err and "save it as UTF-8" in err and "codec" not in err
