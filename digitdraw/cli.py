@@ -435,7 +435,16 @@ def cmd_predict(args) -> int:
             print(json.dumps({"file": image, "error": str(exc)}))
             status = 1
             continue
-        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+        try:
+            result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+        except Exception as exc:  # a bug met by one image: said on its line, the other files still read
+            print(
+                json.dumps(
+                    {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
+                )
+            )
+            status = 1
+            continue
         if result.status == reading.EMPTY:
             print(json.dumps({"file": image, "error": result.reason}))
             status = 1

@@ -1,0 +1,37 @@
+"""Specification of `digitdraw predict` over many files: each file gets its own line, whatever the others
+hold, and the exit status says whether every one was read."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from digitdraw import cli, pendigits
+
+
+def run(capsys, *argv) -> tuple[int, list[dict], str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_odd_images_each_get_an_error_line_and_the_good_one_is_still_read(capsys, tmp_path):
+    seven = tmp_path / "seven.png"
+    Image.fromarray(
+        pendigits.render([np.array([[100, 100], [400, 100], [220, 450]], float)], background="black")
+    ).save(seven)
+    dead_pixel = np.zeros((300, 300), np.uint8)
+    dead_pixel[150, 150] = 255  # a black photo with one hot pixel: a few specks, no digit
+    specks = tmp_path / "dead_pixel.png"
+    Image.fromarray(dead_pixel).save(specks)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    files = [specks, text, seven, tmp_path / "missing.png"]
+    code, lines, err = run(capsys, "predict", "--model", "dense", *files)
+    assert [line["file"] for line in lines] == [str(f) for f in files]
+    assert [("error" in line) for line in lines] == [True, True, False, True]
+    assert lines[2]["models"]["dense"]["text"] == "7"
+    assert code == 1
+    assert "Traceback" not in err
