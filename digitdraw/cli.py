@@ -835,7 +835,9 @@ def _main(argv: list[str] | None) -> int:
     )
     if not args.verbose:
         quiet.hide_library_warnings()
-    if args.command not in WITHOUT_TENSORFLOW:
+    # `data` with no MNIST folder configured gets it through Keras's download, which loads TensorFlow.
+    downloads = args.command == "data" and config.data_dir(args.data_dir) is None
+    if args.command not in WITHOUT_TENSORFLOW or downloads:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
         from digitdraw.distribute import DistributeError
         from digitdraw.ensemble import EnsembleError
