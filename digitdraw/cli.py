@@ -423,10 +423,28 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _named_predictors(specs) -> dict:
+    """reading.load_predictors, one key a model asked for: a file named like another model (the shipped
+    `dense` and my/dense.keras) is keyed by its path as given, not silently put in the other's place;
+    the same model asked twice is read once."""
+    from digitdraw import modelio, reading
+
+    predictors, paths = {}, {}
+    for spec in specs:
+        path = modelio.resolve(spec).resolve()
+        if path in paths.values():
+            continue
+        ((name, predictor),) = reading.load_predictors([spec]).items()
+        if name in predictors:
+            name = str(spec)
+        predictors[name], paths[name] = predictor, path
+    return predictors
+
+
 def cmd_predict(args) -> int:
     from digitdraw import reading
 
-    predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
+    predictors = _named_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     for image in args.images:
         try:
