@@ -276,15 +276,15 @@ def _holdout_problem(pen: Path) -> str | None:
 
 
 def _load_predictors(specs):
+    """{name: Predictor} of the bare models (no calibration), keyed like _named_predictors."""
     from digitdraw import modelio
     from digitdraw.predict import Predictor
 
-    predictors = {}
-    for spec in specs:
-        path = modelio.resolve(spec)
+    def load(spec):
         name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
-        predictors[name] = Predictor(modelio.load(path))
-    return predictors
+        return {name: Predictor(modelio.load(modelio.resolve(spec)))}
+
+    return _named_predictors(specs, load)
 
 
 def is_terminal(stream) -> bool:
@@ -423,18 +423,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _named_predictors(specs) -> dict:
-    """reading.load_predictors, one key a model asked for: a file named like another model (the shipped
-    `dense` and my/dense.keras) is keyed by its path as given, not silently put in the other's place;
-    the same model asked twice is read once."""
+def _named_predictors(specs, load: Callable | None = None) -> dict:
+    """`load` (default reading.load_predictors) on each spec, one key a model asked for: a file named like
+    another model (the shipped `dense` and my/dense.keras) is keyed by its path as given, not silently
+    put in the other's place; the same model asked twice is read once."""
     from digitdraw import modelio, reading
 
+    load = load or (lambda spec: reading.load_predictors([spec]))
     predictors, paths = {}, {}
     for spec in specs:
         path = modelio.resolve(spec).resolve()
         if path in paths.values():
             continue
-        ((name, predictor),) = reading.load_predictors([spec]).items()
+        ((name, predictor),) = load(spec).items()
         if name in predictors:
             name = str(spec)
         predictors[name], paths[name] = predictor, path

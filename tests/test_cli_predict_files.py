@@ -1,5 +1,6 @@
-"""Specification of `digitdraw predict` over many files: each file gets its own line, whatever the others
-hold, and the exit status says whether every one was read."""
+"""Specification of `digitdraw predict` and `evaluate` over many files and models: each file gets its own
+line, whatever the others hold, the exit status says whether every one was read, and every model asked
+answers under its own name."""
 
 from __future__ import annotations
 
@@ -54,3 +55,11 @@ def test_two_models_of_one_name_both_answer_each_under_its_own_key(capsys, tmp_p
     )
     assert code == 0, err
     assert list(lines[0]["models"]) == ["dense", str(mine)]  # the shipped one asked twice: once
+
+
+def test_evaluate_scores_two_models_of_one_name_each(capsys, tmp_path, mnist_dir):
+    mine = tmp_path / "dense.keras"
+    shutil.copyfile(modelio.resolve("dense"), mine)
+    code, lines, err = run(capsys, "evaluate", "dense", mine, "--json")
+    assert code == 0, err
+    assert [line["model"] for line in lines] == ["dense", str(mine)]
