@@ -57,13 +57,12 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitdraw", description=__doc__)
     # Every command takes --verbose, after its name as people write it: `digitdraw train -v`.
+    verbose_help = "also show TensorFlow's own log lines (hidden by default)"
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also show TensorFlow's own log lines (hidden by default)",
-    )
+    common.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    # `digitdraw feedback list -v` too; SUPPRESS, or the inner default would undo `feedback -v list`.
+    nested = argparse.ArgumentParser(add_help=False)
+    nested.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -160,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
 
     def feedback_command(name: str, help: str, description: str = "") -> argparse.ArgumentParser:
-        return fb_sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + "." + description)
+        return fb_sub.add_parser(
+            name, help=help, description=help[0].upper() + help[1:] + "." + description, parents=[nested]
+        )
 
     fb_import = feedback_command(
         "import", "store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"

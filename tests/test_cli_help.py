@@ -32,3 +32,17 @@ def test_feedback_list_help_names_its_columns(capsys):
 
 def test_info_help_says_which_model_it_shows_by_default(capsys):
     assert "default: cnn" in help_text(capsys, "info")
+
+
+@pytest.mark.parametrize(
+    "argv, verbose",
+    [
+        (["feedback", "list"], False),
+        (["feedback", "list", "-v"], True),
+        (["feedback", "-v", "list"], True),
+        (["feedback", "export", "--verbose"], True),
+    ],
+)
+def test_verbose_goes_after_the_feedback_command_too(argv, verbose):
+    # "Every command takes --verbose, after its name as people write it" (README).
+    assert cli.build_parser().parse_args(argv).verbose is verbose
