@@ -193,7 +193,15 @@ class FeedbackStore:
         try:
             parsed = sa.make_url(resolved)
         except sa.exc.ArgumentError as exc:
-            raise FeedbackStoreError(f"{resolved!r} is not a database URL ({exc})", "unavailable") from exc
+            hint = ""
+            if "://" not in resolved:  # a file path: what its SQLite URL is
+                hint = f"; for a SQLite file write sqlite:///{Path(resolved).expanduser().absolute()}"
+            raise FeedbackStoreError(
+                f"{resolved!r} is not a database URL ({exc}){hint}", "unavailable"
+            ) from exc
+        if parsed.get_backend_name() == "sqlite" and (parsed.database or "").startswith("~"):
+            # sqlite:///~/x.sqlite3: the home folder, as the folder check and a shell read it
+            parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed

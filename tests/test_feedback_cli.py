@@ -260,3 +260,24 @@ def test_a_file_that_is_not_text_is_named_as_such_and_nothing_is_imported(capsys
     code, _, err = run(capsys, "feedback", "import", src, "--db", db)
     assert code == 2
     assert "not UTF-8 text" in err and "save it as UTF-8" in err and "codec" not in err
+
+
+def test_a_sqlite_url_in_the_home_folder_is_the_same_database_for_every_command(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    code, _, err = run(capsys, "feedback", "import", src, "--db", "sqlite:///~/mine.sqlite3")
+    assert code == 0, err
+    assert (tmp_path / "mine.sqlite3").is_file()
+    code, out, err = run(capsys, "feedback", "export", "--db", "sqlite:///~/mine.sqlite3")
+    assert code == 0, err
+    assert out == text
+
+
+def test_a_file_path_given_as_db_is_answered_with_its_sqlite_url(capsys, tmp_path):
+    path = tmp_path / "mine.sqlite3"
+    code, _, err = run(capsys, "feedback", "import", tmp_path / "x.jsonl", "--db", path)
+    assert code == 2
+    assert f"for a SQLite file write sqlite:///{path}" in err
