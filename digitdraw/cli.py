@@ -835,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
             print("Cancelled.", file=sys.stderr)
             return 130
         finally:
-            sys.stdout.flush()  # a reader that is gone is met here, not in Python's exit (a traceback)
+            if sys.stdout is not None:  # None when started with standard output closed (`>&-`)
+                sys.stdout.flush()  # a reader that is gone is met here, not in Python's exit (a traceback)
     except BrokenPipeError:
         # `digitdraw ... | head`: the reader stopped early. Stop quietly, as other tools do, with the
         # status a shell shows for a program ended by SIGPIPE (128 + 13).
