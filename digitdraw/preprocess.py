@@ -702,7 +702,9 @@ def _read_file(path: Path) -> bytes:
         with os.fdopen(fd, "rb") as fh:
             data = fh.read(MAX_FILE_MB * 2**20 + 1)  # a file that grew is still cut off
     except FileNotFoundError as exc:
-        raise ImageError(f"No such file: {path}") from exc
+        # A shell passes a pattern that matched nothing on as it is: say so rather than leave it a puzzle.
+        pattern = " (a pattern no file matched)" if any(c in path.name for c in "*?[") else ""
+        raise ImageError(f"No such file: {path}{pattern}") from exc
     except OSError as exc:
         raise ImageError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_FILE_MB * 2**20:

@@ -57,3 +57,12 @@ def test_a_png_just_under_the_decode_budget_is_read():
     Image.fromarray(img).save(buf, format="PNG", compress_level=1)
     pixels = pp.load_image_file(buf.getvalue())
     assert max(pixels.shape[:2]) == pp.MAX_DECODED_SIDE
+
+
+def test_a_shell_pattern_that_matched_nothing_is_named_as_such(tmp_path):
+    with pytest.raises(pp.ImageError) as exc:
+        pp.load_image_file(tmp_path / "IMG_*.jpg")
+    assert str(exc.value) == f"No such file: {tmp_path / 'IMG_*.jpg'} (a pattern no file matched)"
+    with pytest.raises(pp.ImageError) as exc:
+        pp.load_image_file(tmp_path / "photo.jpg")
+    assert str(exc.value) == f"No such file: {tmp_path / 'photo.jpg'}"
