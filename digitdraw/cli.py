@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from digitdraw import config, data, pendigits, preprocess, quiet, recipe
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 EXPORT_QUANTIZATIONS = ("int8",)
 # Commands that never touch TensorFlow: nothing imports it for them.
-WITHOUT_TENSORFLOW = {"data"}
+WITHOUT_TENSORFLOW = {"data", "feedback"}
 # `digitdraw data`'s grid: 10 rows of this many samples at most (100: a 5,600 x 560 px PNG).
 MAX_PER_CLASS = 100
 
@@ -56,13 +57,12 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitdraw", description=__doc__)
     # Every command takes --verbose, after its name as people write it: `digitdraw train -v`.
+    verbose_help = "also show TensorFlow's own log lines (hidden by default)"
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also show TensorFlow's own log lines (hidden by default)",
-    )
+    common.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    # `digitdraw feedback list -v` too; SUPPRESS, or the inner default would undo `feedback -v list`.
+    nested = argparse.ArgumentParser(add_help=False)
+    nested.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -97,7 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(e)
 
     p = command("predict", "read digits from image files; one JSON line each")
-    p.add_argument("images", nargs="+")
+    p.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each); one "
+        'that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
+        "status is then 1",
+    )
     p.add_argument(
         "--model",
         action="append",
@@ -134,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(c)
 
     i = command("info", "a model's card and layer summary")
-    i.add_argument("model", nargs="?", default="cnn")
+    i.add_argument("model", nargs="?", default="cnn", help="name or path of the model (default: cnn)")
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
     d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
@@ -150,12 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     fb = command("feedback", "the corrections database: import, list or export drawings")
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
-    fb_import = fb_sub.add_parser(
-        "import", help="store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
+
+    def feedback_command(name: str, help: str, description: str = "") -> argparse.ArgumentParser:
+        return fb_sub.add_parser(
+            name, help=help, description=help[0].upper() + help[1:] + "." + description, parents=[nested]
+        )
+
+    fb_import = feedback_command(
+        "import", "store pendigits JSONL lines as corrections (all of them, or none if a line is bad)"
     )
-    fb_import.add_argument("file", help='JSONL, one {"label": 4, "strokes": [[[x, y], ...]]} a line')
-    fb_list = fb_sub.add_parser("list", help="every stored drawing, newest first, and each model's accuracy")
-    fb_export = fb_sub.add_parser("export", help="every stored drawing as pendigits JSONL (oldest first)")
+    fb_import.add_argument(
+        "file", help='JSONL, one {"label": 4, "strokes": [[[x, y], ...]]} a line (label 10: not a digit)'
+    )
+    fb_list = feedback_command(
+        "list",
+        "every stored drawing, newest first, and each model's accuracy",
+        " One line a drawing, tab-separated: id, time saved (UTC), source, browser id, writer, label "
+        "(10: not a digit) and what each model answered (model=answer); the count and the accuracies "
+        "go to standard error.",
+    )
+    fb_export = feedback_command("export", "every stored drawing as pendigits JSONL (oldest first)")
     fb_export.add_argument("--out", help="the JSONL file to write (default: standard output)")
     fb_export.add_argument("--force", action="store_true", help="replace the file already at --out")
     for fp in (fb_import, fb_list, fb_export):
@@ -217,8 +238,15 @@ def _out_problem(out: str | os.PathLike, force: bool) -> str | None:
         folder = folder.parent  # the nearest folder that exists: the save creates the ones below it
     if not folder.is_dir():
         return f"--out {out}: {folder} is a file, not a folder, so nothing can be saved under it."
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:
+        # A real file, not os.access: that says yes to root on a read-only NFS share or /proc, and on
+        # Windows it only reads a folder's read-only flag.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except PermissionError:
         return f"--out {out}: no permission to write in {folder}."
+    except OSError as exc:
+        return f"--out {out}: nothing can be written in {folder} ({exc.strerror or exc})."
     return None
 
 
@@ -249,15 +277,15 @@ def _holdout_problem(pen: Path) -> str | None:
 
 
 def _load_predictors(specs):
+    """{name: Predictor} of the bare models (no calibration), keyed like _named_predictors."""
     from digitdraw import modelio
     from digitdraw.predict import Predictor
 
-    predictors = {}
-    for spec in specs:
-        path = modelio.resolve(spec)
+    def load(spec):
         name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
-        predictors[name] = Predictor(modelio.load(path))
-    return predictors
+        return {name: Predictor(modelio.load(modelio.resolve(spec)))}
+
+    return _named_predictors(specs, load)
 
 
 def is_terminal(stream) -> bool:
@@ -396,10 +424,29 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _named_predictors(specs, load: Callable | None = None) -> dict:
+    """`load` (default reading.load_predictors) on each spec, one key a model asked for: a file named like
+    another model (the shipped `dense` and my/dense.keras) is keyed by its path as given, not silently
+    put in the other's place; the same model asked twice is read once."""
+    from digitdraw import modelio, reading
+
+    load = load or (lambda spec: reading.load_predictors([spec]))
+    predictors, paths = {}, {}
+    for spec in specs:
+        path = modelio.resolve(spec).resolve()
+        if path in paths.values():
+            continue
+        ((name, predictor),) = load(spec).items()
+        if name in predictors:
+            name = str(spec)
+        predictors[name], paths[name] = predictor, path
+    return predictors
+
+
 def cmd_predict(args) -> int:
     from digitdraw import reading
 
-    predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
+    predictors = _named_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     for image in args.images:
         try:
@@ -408,7 +455,16 @@ def cmd_predict(args) -> int:
             print(json.dumps({"file": image, "error": str(exc)}))
             status = 1
             continue
-        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+        try:
+            result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+        except Exception as exc:  # a bug met by one image: said on its line, the other files still read
+            print(
+                json.dumps(
+                    {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
+                )
+            )
+            status = 1
+            continue
         if result.status == reading.EMPTY:
             print(json.dumps({"file": image, "error": result.reason}))
             status = 1
@@ -585,21 +641,58 @@ def _missing_sqlite_file(url: str | None) -> Path | None:
     return None if path.is_file() else path
 
 
-def cmd_feedback(args) -> int:
+def _chosen_database(url: str | None) -> bool:
+    """Whether the corrections database was named (--db or $DIGITDRAW_DB_URL), not the default one."""
     from digitdraw import feedback
+
+    return bool(url or os.environ.get(feedback.DB_URL_ENV))
+
+
+def _no_database_message(where: Path) -> str:
+    from digitdraw import feedback
+
+    return (
+        f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
+        "`digitdraw feedback import` or the app's corrections create it)."
+    )
+
+
+def _write_out(out: str, text: str) -> None:
+    """Write `feedback export`'s --out, creating missing folders as the commands that save models do."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text, encoding="utf-8", newline="\n")
+
+
+def _nothing_saved_yet(args, where: Path) -> int:
+    """`feedback list` / `export` before the default database exists: no drawings, said on stderr."""
+    why = f"no corrections saved yet ({where} is created by the first one saved in the app or imported)"
+    if args.feedback_command == "list":
+        print(f"0 drawing(s): {why}", file=sys.stderr)
+        return 0
+    if args.out is None:
+        print(f"exported 0 drawing(s): {why}", file=sys.stderr)
+        return 0
+    try:
+        _write_out(args.out, "")
+    except OSError as exc:
+        return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
+    print(f"exported 0 drawing(s) to {args.out}: {why}", file=sys.stderr)
+    return 0
+
+
+def cmd_feedback(args) -> int:
     from digitdraw.feedback import FeedbackImportError, FeedbackStore, FeedbackStoreError
 
-    if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
-        where = _missing_sqlite_file(args.db)
-        if where is not None:
-            return _fail(
-                f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
-                "`digitdraw feedback import` or the app's corrections create it)."
-            )
     if args.feedback_command == "export" and args.out is not None:
         problem = _out_problem(args.out, args.force)
         if problem:
             return _fail(problem)
+    if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
+        where = _missing_sqlite_file(args.db)
+        if where is not None and _chosen_database(args.db):
+            return _fail(_no_database_message(where))
+        if where is not None:  # the default one, before anything was saved: nothing to list
+            return _nothing_saved_yet(args, where)
     try:
         store = FeedbackStore(args.db)
         try:
@@ -640,7 +733,7 @@ def _feedback_export(store, args) -> int:
         sys.stdout.write(buf.getvalue())
     else:
         try:
-            Path(args.out).write_text(buf.getvalue(), encoding="utf-8", newline="\n")
+            _write_out(args.out, buf.getvalue())
         except OSError as exc:
             return _fail(f"--out {args.out}: cannot write it: {exc.strerror}")
         print(f"exported {n} drawing(s) from {store.where} to {args.out}", file=sys.stderr)
@@ -648,6 +741,13 @@ def _feedback_export(store, args) -> int:
 
 
 _FEEDBACK_COMMANDS = {"import": _feedback_import, "list": _feedback_list, "export": _feedback_export}
+
+
+def _stored_corrections(store) -> list:
+    try:
+        return store.list_drawings(None)
+    finally:
+        store.close()
 
 
 def cmd_finetune(args) -> int:
@@ -667,12 +767,12 @@ def cmd_finetune(args) -> int:
     pen = config.pendigits_path(args.pendigits, args.data_dir)
     if settings.pen_replay and pen is not None and pen.is_file():
         pendigits.writers_in(pen)  # a malformed file is named now, not after MNIST is loaded
+    # Only read: a mistyped --db is named, and the default database is not created to be empty.
+    missing_db = _missing_sqlite_file(args.db)
+    if missing_db is not None and _chosen_database(args.db):
+        return _fail(_no_database_message(missing_db))
     try:
-        store = FeedbackStore(args.db)
-        try:
-            corrections = store.list_drawings(None)
-        finally:
-            store.close()
+        corrections = [] if missing_db is not None else _stored_corrections(FeedbackStore(args.db))
         mnist = data.load_mnist(args.data_dir)
         result = finetune_on_corrections(
             args.base,
@@ -728,6 +828,23 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (TensorFlow's import, a load)
+            print("Cancelled.", file=sys.stderr)
+            return 130
+        finally:
+            if sys.stdout is not None:  # None when started with standard output closed (`>&-`)
+                sys.stdout.flush()  # a reader that is gone is met here, not in Python's exit (a traceback)
+    except BrokenPipeError:
+        # `digitdraw ... | head`: the reader stopped early. Stop quietly, as other tools do, with the
+        # status a shell shows for a program ended by SIGPIPE (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]  # recorded in the model card
     errors: tuple[type[Exception], ...] = (
@@ -739,7 +856,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         quiet.hide_library_warnings()
-    if args.command not in WITHOUT_TENSORFLOW:
+    # `data` with no MNIST folder configured gets it through Keras's download, which loads TensorFlow.
+    downloads = args.command == "data" and config.data_dir(args.data_dir) is None
+    if args.command not in WITHOUT_TENSORFLOW or downloads:
         quiet.import_tensorflow(args.verbose)  # first, so that its start-up lines are hidden
         from digitdraw.distribute import DistributeError
         from digitdraw.ensemble import EnsembleError

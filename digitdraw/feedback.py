@@ -13,6 +13,7 @@ Export and import use the pendigits stroke format, one JSON object a line:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -192,7 +193,15 @@ class FeedbackStore:
         try:
             parsed = sa.make_url(resolved)
         except sa.exc.ArgumentError as exc:
-            raise FeedbackStoreError(f"{resolved!r} is not a database URL ({exc})", "unavailable") from exc
+            hint = ""
+            if "://" not in resolved:  # a file path: what its SQLite URL is
+                hint = f"; for a SQLite file write sqlite:///{Path(resolved).expanduser().absolute()}"
+            raise FeedbackStoreError(
+                f"{resolved!r} is not a database URL ({exc}){hint}", "unavailable"
+            ) from exc
+        if parsed.get_backend_name() == "sqlite" and (parsed.database or "").startswith("~"):
+            # sqlite:///~/x.sqlite3: the home folder, as the folder check and a shell read it
+            parsed = parsed.set(database=str(Path(parsed.database).expanduser()))
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
@@ -454,11 +463,33 @@ class FeedbackStore:
         """Import a pendigits JSONL file as corrections; FeedbackImportError names every bad line."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors) is fine
-        except (OSError, UnicodeDecodeError) as exc:
+            text = _jsonl_text(path.read_bytes())
+        except OSError as exc:
             raise FeedbackImportError(str(path), [f"cannot read the file ({exc})"], whole_file=True) from exc
+        except UnicodeDecodeError as exc:
+            why = f"not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+            raise FeedbackImportError(str(path), [why], whole_file=True) from exc
         lines = parse_jsonl(text.splitlines(), source=str(path), pen_width=pen_width)
         return self.import_lines(lines, browser_id, pen_width)
+
+
+# Byte-order marks of the encodings Windows tools write (PowerShell 5's `>` writes UTF-16 LE), longest
+# first: UTF-32 LE's mark begins with UTF-16 LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _jsonl_text(raw: bytes) -> str:
+    """An import file's text: UTF-8 (a byte-order mark from a Windows editor is fine), or UTF-16/32 with
+    its mark; UnicodeDecodeError for anything else."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(encoding)
+    return raw.decode("utf-8-sig")
 
 
 def _drawing(row: Any, answers: list[ModelAnswer]) -> Drawing:

@@ -35,6 +35,12 @@ DECODE_BUDGET = 64 * 2**20
 # Decodes running at once (uploads from several sessions): memory stays within this x the budget.
 _DECODING = threading.BoundedSemaphore(2)
 
+# HEIC/HEIF photos (iPhones' default) need a codec Pillow does not ship: said plainly, with the way out.
+HEIF_REASON = (
+    "That is a HEIC photo (an iPhone's usual format), which cannot be read here — send it as a JPEG "
+    "(on the iPhone: Settings > Camera > Formats > Most Compatible, or share it as JPEG)."
+)
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 MNIST_SIZE = 28
 MNIST_BOX = 20  # the longer side of the digit in MNIST
 EMPTY_REASON = "The canvas is empty — draw a digit."
@@ -696,7 +702,9 @@ def _read_file(path: Path) -> bytes:
         with os.fdopen(fd, "rb") as fh:
             data = fh.read(MAX_FILE_MB * 2**20 + 1)  # a file that grew is still cut off
     except FileNotFoundError as exc:
-        raise ImageError(f"No such file: {path}") from exc
+        # A shell passes a pattern that matched nothing on as it is: say so rather than leave it a puzzle.
+        pattern = " (a pattern no file matched)" if any(c in path.name for c in "*?[") else ""
+        raise ImageError(f"No such file: {path}{pattern}") from exc
     except OSError as exc:
         raise ImageError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_FILE_MB * 2**20:
@@ -739,11 +747,24 @@ def _decode(data: bytes) -> np.ndarray:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"The image is too large to open safely ({exc}).") from exc
+        # Pillow refuses from the header, before we see the size, only beyond twice its own limit.
+        over = 2 * (Image.MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS) // 1_000_000
+        raise ImageError(
+            f"The image is too large (over {over} megapixels); the limit is "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
+        ) from exc
     except UnidentifiedImageError as exc:
+        if _is_heif(data):
+            raise ImageError(HEIF_REASON) from exc
         raise ImageError("That file is not an image we can read — upload a PNG or JPEG.") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"The image file is damaged or incomplete ({exc}).") from exc
+
+
+def _is_heif(data: bytes) -> bool:
+    """Whether `data` is a HEIF file (an iPhone's HEIC photo): an ISO media `ftyp` box naming a HEIF brand.
+    AVIF shares the container but Pillow reads it, so it never gets here."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def _downscale(im: Image.Image) -> Image.Image:

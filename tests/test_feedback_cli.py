@@ -4,6 +4,7 @@ and every mistake reported as one `digitdraw: error:` line with exit code 2 and 
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -126,9 +127,8 @@ def test_export_to_an_unwritable_place_is_an_error_and_keeps_the_drawings(capsys
     src = tmp_path / "mine.jsonl"
     write_jsonl(src, LINES)
     assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
-    code, _, err = run(
-        capsys, "feedback", "export", "--out", tmp_path / "no" / "such" / "x.jsonl", "--db", db
-    )
+    # A file where its folder should be: nothing can be written under it.
+    code, _, err = run(capsys, "feedback", "export", "--out", src / "x.jsonl", "--db", db)
     assert code == 2
     assert err.startswith("digitdraw: error: --out ")
     assert run(capsys, "feedback", "export", "--db", db)[1].count("\n") == len(LINES)
@@ -187,3 +187,97 @@ def test_export_keeps_an_existing_out_file_unless_forced(capsys, tmp_path, db):
     code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db, "--force")
     assert code == 0, err
     assert out_file.read_text() == text
+
+
+# -- before anything is saved: the default database does not exist yet ---------------------
+
+
+@pytest.fixture
+def fresh_install(monkeypatch, tmp_path):
+    """No $DIGITDRAW_DB_URL and no default database yet, as on a machine where nothing was saved."""
+    monkeypatch.delenv(feedback.DB_URL_ENV, raising=False)
+    default = tmp_path / "data" / feedback.DB_FILENAME
+    monkeypatch.setattr(feedback, "default_db_url", lambda: f"sqlite:///{default}")
+    return default
+
+
+def test_list_before_anything_is_saved_is_an_empty_list_and_creates_nothing(capsys, fresh_install):
+    code, out, err = run(capsys, "feedback", "list")
+    assert code == 0, err
+    assert out == ""
+    assert err.startswith("0 drawing(s): no corrections saved yet") and err.count("\n") == 1
+    assert not fresh_install.parent.exists()
+
+
+def test_export_before_anything_is_saved_writes_nothing_to_standard_output(capsys, fresh_install):
+    code, out, err = run(capsys, "feedback", "export")
+    assert code == 0, err
+    assert out == ""
+    assert err.startswith("exported 0 drawing(s): no corrections saved yet")
+    assert not fresh_install.parent.exists()
+
+
+def test_export_before_anything_is_saved_writes_an_empty_file(capsys, tmp_path, fresh_install):
+    out_file = tmp_path / "mine.jsonl"
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file)
+    assert code == 0, err
+    assert out_file.read_bytes() == b""
+    assert err.startswith(f"exported 0 drawing(s) to {out_file}: no corrections saved yet")
+    assert not fresh_install.parent.exists()
+    # An existing file is still kept without --force: nothing saved is no reason to lose it.
+    out_file.write_text("someone's notes\n")
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file)
+    assert code == 2 and "exists already" in err
+    assert out_file.read_text() == "someone's notes\n"
+
+
+def test_export_creates_the_folders_of_out_like_the_commands_that_save_models(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    out_file = tmp_path / "new" / "folder" / "mine.jsonl"
+    code, _, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_file_saved_by_windows_tools_imports_like_utf_8(capsys, tmp_path, db, encoding):
+    # PowerShell 5's `>` writes UTF-16 with a byte-order mark; Notepad may add one to UTF-8.
+    text = "".join(feedback.to_jsonl_line(r["label"], r["strokes"], r.get("writer")) + "\n" for r in LINES)
+    src = tmp_path / "mine.jsonl"
+    mark = {"utf-16-be": "\ufeff"}.get(encoding, "")  # Python writes no mark for an explicit byte order
+    src.write_bytes((mark + text.replace("\n", "\r\n")).encode(encoding))
+    code, out, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 0, err
+    assert f"imported {len(LINES)} drawing(s)" in out
+    assert run(capsys, "feedback", "export", "--db", db)[1] == text
+
+
+def test_a_file_that_is_not_text_is_named_as_such_and_nothing_is_imported(capsys, tmp_path, db):
+    src = tmp_path / "mine.jsonl.gz"
+    src.write_bytes(gzip.compress(b'{"label": 1, "strokes": [[[250, 50], [250, 450]]]}\n'))
+    code, _, err = run(capsys, "feedback", "import", src, "--db", db)
+    assert code == 2
+    assert "not UTF-8 text" in err and "save it as UTF-8" in err and "codec" not in err
+
+
+def test_a_sqlite_url_in_the_home_folder_is_the_same_database_for_every_command(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    src = tmp_path / "mine.jsonl"
+    text = write_jsonl(src, LINES)
+    code, _, err = run(capsys, "feedback", "import", src, "--db", "sqlite:///~/mine.sqlite3")
+    assert code == 0, err
+    assert (tmp_path / "mine.sqlite3").is_file()
+    code, out, err = run(capsys, "feedback", "export", "--db", "sqlite:///~/mine.sqlite3")
+    assert code == 0, err
+    assert out == text
+
+
+def test_a_file_path_given_as_db_is_answered_with_its_sqlite_url(capsys, tmp_path):
+    path = tmp_path / "mine.sqlite3"
+    code, _, err = run(capsys, "feedback", "import", tmp_path / "x.jsonl", "--db", path)
+    assert code == 2
+    assert f"for a SQLite file write sqlite:///{path}" in err

@@ -1,0 +1,34 @@
+"""Specification of --out in a folder nothing can be written in: said before any work, whoever runs it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from digitdraw import cli
+
+# /proc takes no new files, even from root (for whom os.access says yes): a folder no one can write in.
+UNWRITABLE = Path("/proc")
+
+
+@pytest.mark.skipif(not (UNWRITABLE / "self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--arch", "dense", "--epochs", "1", "--subset", "100", "--out", UNWRITABLE / "m.keras"],
+        ["feedback", "export", "--out", UNWRITABLE / "mine.jsonl", "--db", "sqlite:///{db}"],
+    ],
+    ids=["train", "feedback export"],
+)
+def test_out_in_a_folder_that_takes_no_files_is_refused_before_any_work(capsys, tmp_path, argv):
+    db = tmp_path / "c.sqlite3"
+    db.touch()
+    code = cli.main([str(a).replace("{db}", str(db)) for a in argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith(f"digitdraw: error: --out {UNWRITABLE}/")
+    assert str(UNWRITABLE) in captured.err and captured.err.count("\n") == 1
+    assert "epoch" not in captured.out + captured.err  # refused before training
+    assert os.listdir(tmp_path) == ["c.sqlite3"]
