@@ -114,6 +114,8 @@ def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None 
     biggest = max(int(p.sum()) for p, _ in pieces)
     reach = _JUNCTION * _pen_width(core, strokes) if strokes else 0.0
     groups = [_Group.of(p, paths, reach) for p, paths in pieces if p.sum() >= max(4, 0.01 * biggest)]  # noise
+    if not groups:  # only specks under 4 px (dust on a photo, a hot pixel): no ink to read
+        return []
     line = max(g.h for g in groups)
     groups = _merge(groups, line)
     groups = [g for g in groups if not _is_speck(g, groups, line)]

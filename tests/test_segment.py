@@ -53,6 +53,16 @@ def test_an_empty_canvas_has_no_segments():
     assert segment.segment(np.zeros((100, 300, 4), np.uint8)) == []
 
 
+def test_specks_too_small_to_be_ink_are_no_segments_not_a_crash():
+    # A black photo with one hot pixel, or a blank page with a few dust specks.
+    hot_pixel = np.zeros((300, 400), np.uint8)
+    hot_pixel[120, 200] = 255
+    dusty = np.full((300, 400), 255, np.uint8)
+    dusty[[40, 150, 260], [30, 220, 390]] = 0
+    assert segment.segment(hot_pixel) == []
+    assert segment.segment(dusty) == []
+
+
 def test_a_single_digit_is_one_segment_covering_its_ink():
     img, _ = segment.render_number([SEVEN], [])
     (only,) = segment.segment(img)
