@@ -17,7 +17,7 @@ import pytest
 from conftest import require
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, modelio
+from digitdraw import config
 from digitdraw.ui import inspect_page, train_page
 
 TIMEOUT = 120
@@ -124,12 +124,40 @@ def test_missing_mnist_is_a_warning_with_a_material_icon(tmp_path, monkeypatch):
 # -- Manage models ------------------------------------------------------------------------
 
 
-def test_only_models_trained_here_can_be_managed(user):
+def top(at: AppTest) -> str:
+    """The model chosen in the page's own picker, the one every section shows."""
+    return at.selectbox(key="inspect_model").value
+
+
+def choose(at: AppTest, name: str) -> AppTest:
+    """Choose `name` at the top after the page has run with another model (as a person does)."""
+    at.selectbox(key="inspect_model").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rename(at: AppTest, new_name: str) -> AppTest:
+    at.text_input(key="inspect_new_name").input(new_name).run()
+    at.button(key="inspect_rename").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_manage_models_acts_on_the_model_chosen_at_the_top(user):
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    assert at.selectbox(key="inspect_manage_model").options == [
-        e.label for e in modelio.available_models() if not e.shipped
-    ]
-    assert at.selectbox(key="inspect_manage_model").value == "dense-20261122-120000"
+    choose(at, "mine")
+    assert "Rename or delete **mine**, the model chosen above." in texts(at)
+    choose(at, "dense-20261122-120000")  # changed its mind: Manage follows
+    assert r"Rename or delete **dense\-20261122\-120000**, the model chosen above." in texts(at)
+    rename(at, "renamed")
+    assert listing(user) == ["mine.json", "mine.keras", "renamed.json", "renamed.keras"]
+
+
+def test_a_shipped_model_at_the_top_cannot_be_managed_and_the_page_says_how_to_pick_one(user):
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert top(at) == "cnn"
+    assert "**cnn** is shipped with the app: it cannot be renamed or deleted." in texts(at)
+    assert not [b for b in at.button if b.key in ("inspect_rename", "inspect_delete")]
 
 
 def test_with_no_trained_models_there_is_nothing_to_manage(tmp_path, monkeypatch):
@@ -140,11 +168,8 @@ def test_with_no_trained_models_there_is_nothing_to_manage(tmp_path, monkeypatch
 
 
 def test_rename_moves_the_files_and_says_so(user):
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
-    at.text_input(key="inspect_new_name").input("my best dense").run()
-    at.button(key="inspect_rename").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, "my best dense")
     assert listing(user) == sorted(
         [
             "dense-20261122-120000.json",
@@ -157,6 +182,20 @@ def test_rename_moves_the_files_and_says_so(user):
     assert "my best dense" in at.selectbox(key="inspect_model").options[-1]
 
 
+def test_after_a_rename_the_page_shows_the_renamed_model_and_a_second_rename_renames_it_again(user):
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, "second")
+    assert top(at) == "second"
+    assert "Rename or delete **second**, the model chosen above." in texts(at)
+    assert at.text_input(key="inspect_new_name").value == ""  # the box is empty for the next name
+    rename(at, "third")
+    assert "Renamed **second** to **third**." in [s.value for s in at.success]
+    assert listing(user) == sorted(
+        ["dense-20261122-120000.json", "dense-20261122-120000.keras", "third.json", "third.keras"]
+    )
+    assert top(at) == "third"
+
+
 @pytest.mark.parametrize(
     "new_name, words",
     [("dense-20261122-120000", "taken"), ("cnn", "taken"), ("a\tb", "unprintable"), ("x/y", "/")],
@@ -164,19 +203,15 @@ def test_rename_moves_the_files_and_says_so(user):
 )
 def test_a_refused_rename_says_why_and_changes_nothing(user, new_name, words):
     before = listing(user)
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
-    at.text_input(key="inspect_new_name").input(new_name).run()
-    at.button(key="inspect_rename").click().run()
-    assert not at.exception
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, new_name)
     assert len(at.error) == 1 and words in at.error[0].value
     assert listing(user) == before
 
 
 def test_delete_asks_first_and_keep_it_keeps_it(user):
     before = listing(user)
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
     at.button(key="inspect_delete").click().run()
     assert listing(user) == before  # asking is not deleting
     assert "Delete **mine** and its card for good?" in at.warning[0].value
@@ -186,21 +221,20 @@ def test_delete_asks_first_and_keep_it_keeps_it(user):
 
 
 def test_delete_after_the_confirmation_removes_the_model_and_its_card(user):
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
     at.button(key="inspect_delete").click().run()
     at.button(key="inspect_delete_confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert listing(user) == ["dense-20261122-120000.json", "dense-20261122-120000.keras"]
     assert "Deleted **mine**." in [s.value for s in at.success]
     assert not any("mine" in o for o in at.selectbox(key="inspect_model").options)
+    assert top(at) != "mine" and "Rename or delete **mine**" not in texts(at)
 
 
 def test_a_name_with_markdown_is_escaped_where_it_is_shown(user):
     for suffix in (".keras", ".json"):
         (user / f"mine{suffix}").rename(user / f"*bold* [x](y){suffix}")
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("*bold* [x](y)").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "*bold* [x](y)")
     at.button(key="inspect_delete").click().run()
     assert r"Delete **\*bold\* \[x\]\(y\)** and its card" in at.warning[0].value
 
@@ -209,17 +243,17 @@ def test_managing_needs_the_training_password_when_one_is_set(user, monkeypatch)
     monkeypatch.setenv(config.TRAINING_PASSWORD_ENV, "s3cret")
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
     assert "unlock the **Train** page first" in texts(at)
-    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+    assert not [b for b in at.button if b.key == "inspect_rename"]
     at.session_state[train_page.UNLOCK_KEY] = hashlib.sha256(b"s3cret").hexdigest()  # unlocked on Train
-    at.run()
-    assert any(s.key == "inspect_manage_model" for s in at.selectbox)
+    choose(at, "mine")
+    assert [b for b in at.button if b.key == "inspect_rename"]
 
 
 def test_with_training_switched_off_models_cannot_be_managed(user, monkeypatch):
     monkeypatch.setattr(config, "TRAINING_ENABLED", False)
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
     assert "Training is switched off on this server" in texts(at)
-    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+    assert not [b for b in at.button if b.key == "inspect_rename"]
 
 
 # -- Export ------------------------------------------------------------------------------
