@@ -17,8 +17,9 @@ import pytest
 from conftest import require
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config
+from digitdraw import config, modelio
 from digitdraw.ui import inspect_page, train_page
+from digitdraw.ui.models import md
 
 TIMEOUT = 120
 
@@ -209,6 +210,18 @@ def test_a_refused_rename_says_why_and_changes_nothing(user, new_name, words):
     assert listing(user) == before
 
 
+@pytest.mark.parametrize("new_name", ["*star* `code` $x^2$", "a\\b"], ids=["markdown-and-latex", "backslash"])
+def test_a_refused_renames_message_is_shown_as_written_not_as_markdown(user, new_name):
+    for suffix in (".keras", ".json"):  # taken, so the refusal quotes the name
+        shutil.copy(user / f"mine{suffix}", user / f"*star* `code` $x^2${suffix}")
+    with pytest.raises(modelio.ModelNameError) as refusal:
+        modelio.rename_model("mine", new_name)
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, new_name)
+    # Every Markdown character escaped: "*" is not italics, "$" not LaTeX, "\\" not an escape.
+    assert [e.value for e in at.error] == [md(str(refusal.value))]
+
+
 def test_delete_asks_first_and_keep_it_keeps_it(user):
     before = listing(user)
     at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
@@ -256,6 +269,36 @@ def test_with_training_switched_off_models_cannot_be_managed(user, monkeypatch):
     assert not [b for b in at.button if b.key == "inspect_rename"]
 
 
+# -- Names with Markdown in them --------------------------------------------------------------
+
+STAR = "*star* `code` $x^2$"  # italics, a code chip and LaTeX if it were read as Markdown
+
+
+def test_a_models_name_with_markdown_is_shown_as_written_in_the_saliency_caption(user):
+    for suffix in (".keras", ".json"):
+        (user / f"mine{suffix}").rename(user / f"{STAR}{suffix}")
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = STAR
+    at.session_state["inspect_section"] = "Inside the model"
+    drawing = np.zeros((28, 28), np.float32)
+    drawing[5:23, 13:16] = 1.0
+    at.session_state[inspect_page.DRAWING_KEY] = drawing  # no MNIST needed
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert any(c.startswith(f"{md(STAR)} (dense): ") for c in captions), captions
+
+
+def test_a_broken_models_name_with_markdown_is_shown_as_written_in_its_error(user):
+    (user / "mine.keras").rename(user / f"{STAR}.keras")  # no card beside it: an interrupted save
+    [entry] = [e for e in modelio.available_models() if e.name == STAR]
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = STAR
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error[0].value == f"Model **{md(STAR)}** cannot be used: {md(entry.problem)}"
+
+
 # -- Export ------------------------------------------------------------------------------
 
 
@@ -293,7 +336,7 @@ def test_prepare_download_exports_the_model_and_shows_its_size_and_parity(
     at = export_page(choice)
     assert not at.error, [e.value for e in at.error]
     [download] = at.get("download_button")
-    assert download.proto.label == f"Download {file_name}"
+    assert download.proto.label == f"Download {md(file_name)}"  # as written: the label is Markdown
     shown = metrics(at)
     assert float(shown["Same digit as Keras"].rstrip("%")) >= 99.0
     assert figure in shown

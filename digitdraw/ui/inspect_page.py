@@ -73,9 +73,7 @@ def page() -> None:
     usable = {n: e for n, e in by_name.items() if not e.broken}
     problem = entry.problem if entry.broken else load_predictor(entry.path).error
     if problem is not None:
-        st.error(
-            f"Model **{md(name)}** cannot be used: {modelio.printable(problem)}", icon=":material/error:"
-        )
+        st.error(f"Model **{md(name)}** cannot be used: {md(problem)}", icon=":material/error:")
     elif section == "Test set":
         _test_set(entry, usable)
     elif section == "Data":
@@ -482,11 +480,11 @@ def _manage(entry: modelio.ModelEntry, any_trained: bool) -> None:
 
 def _do(action, done: str, show: str | None) -> None:
     """Run a rename or delete; on success rerun showing model `show` (None: the first) with the
-    notice and an empty name box, on refusal show why."""
+    notice and an empty name box, on refusal show why (as written: a name may hold * or $)."""
     try:
         action()
     except (modelio.ModelFileError, OSError) as exc:
-        st.error(modelio.printable(str(exc)), icon=":material/error:")
+        st.error(md(str(exc)), icon=":material/error:")
         return
     st.session_state[MANAGE_NOTICE_KEY] = done
     st.session_state[MANAGE_NEXT_KEY] = show
@@ -534,7 +532,7 @@ def _export(entry: modelio.ModelEntry) -> None:
     card, parity = ready["card"], ready["card"]["parity"]
     left, right = st.columns([2, 3], vertical_alignment="top")
     left.download_button(
-        f"Download {ready['file_name']}",
+        f"Download {md(ready['file_name'])}",  # a label is Markdown; the name is the model's
         ready["content"],
         file_name=ready["file_name"],
         mime="application/zip" if ready["file_name"].endswith(".zip") else "application/octet-stream",
@@ -643,7 +641,7 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         col.image(
             results.enlarge(introspect.saliency_overlay(image, sal), 6),
             width=168,
-            caption=f"{modelio.printable(e.name)} ({kind}): {digit}, {prob:.0%}",
+            caption=f"{md(e.name)} ({kind}): {digit}, {prob:.0%}",  # a caption is Markdown
         )
 
     if "cnn" in models:
