@@ -216,10 +216,12 @@ def _history_chart(frame: pd.DataFrame, columns: list[str], metric: str) -> alt.
     # "value", not the metric's name: a single model's curve is a column called "loss" itself.
     long = frame.melt(id_vars="epoch", value_vars=columns, var_name="curve", value_name="value").dropna()
     long["curve"] = long["curve"].str.removesuffix(f" {metric}")
-    fmt = ".1%" if metric == "accuracy" else ".2f"
+    # As many digits as the ticks need (~ trims trailing zeros): a fixed ".2f" read "0.04" on every
+    # tick of a fine-tune's loss, and ".1%" repeats too when accuracy moves by tenths of a point.
+    fmt = "~%" if metric == "accuracy" else "~g"
     return (
         alt.Chart(long)
-        .mark_line()
+        .mark_line(point=True)  # a line needs two epochs: one epoch alone is its point
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
