@@ -1,4 +1,4 @@
-"""The Inspect overview's training curves."""
+"""The Inspect overview's training curves and how it says a model trained."""
 
 from __future__ import annotations
 
@@ -40,3 +40,9 @@ def test_a_one_epoch_history_draws_its_point():
     assert spec["mark"]["type"] == "line" and spec["mark"]["point"] is True
     rows = next(iter(spec["datasets"].values()))
     assert [(r["epoch"], r["value"]) for r in rows] == [(1, 0.31)]
+
+
+def test_one_epoch_is_said_in_the_singular():
+    card = {"data": {"train_images": 1000}, "epochs": 1, "training_seconds": 3.5}
+    assert inspect_page._trained(card) == "trained 1 epoch on 1,000 images in 3.5 s"
+    assert inspect_page._trained(card | {"epochs": 2}) == "trained 2 epochs on 1,000 images in 3.5 s"

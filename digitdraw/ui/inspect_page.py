@@ -238,7 +238,8 @@ def _trained(card: dict) -> str | None:
     trained = _field(card, "data").get("train_images")
     if isinstance(trained, int):
         seconds = card.get("training_seconds", "?")
-        return f"trained {card.get('epochs', '?')} epochs on {trained:,} images in {seconds} s"
+        epochs = card.get("epochs", "?")
+        return f"trained {epochs} epoch{'' if epochs == 1 else 's'} on {trained:,} images in {seconds} s"
     members = [m for m in card.get("member_cards") or [] if isinstance(m, dict)]
     images = [_field(m, "data").get("train_images") for m in members]
     if not members or not all(isinstance(n, int) for n in images):
