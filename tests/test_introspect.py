@@ -163,6 +163,6 @@ def test_each_ensemble_members_feature_maps_are_its_own_block_outputs():
     x = image.reshape(1, 28, 28)
     for i, member in enumerate(members):
         for block in (1, 2):
-            alone = keras.Model(member.inputs, member.get_layer(f"relu{block}").output)(x, training=False)
+            alone = keras.Model(member.inputs[0], member.get_layer(f"relu{block}").output)(x, training=False)
             shown = maps[f"m{i}_conv{block} → m{i}_relu{block}"]
             np.testing.assert_allclose(shown, np.asarray(alone)[0], atol=1e-5)
