@@ -62,7 +62,7 @@ def page() -> None:
         st.warning(f"No model files found in {config.SHIPPED_MODELS_DIR} or {config.user_models_dir()}.")
         return
     by_name = {e.name: e for e in entries}
-    _after_manage()
+    _after_manage(first=entries[0].name)
     top_left, top_right = st.columns([2, 3], vertical_alignment="bottom")
     name = top_left.selectbox("Model", list(by_name), key=MODEL_KEY, format_func=lambda n: by_name[n].label)
     # Set through session state, not `default`: tests and links may preset the section.
@@ -435,7 +435,8 @@ def _may_manage() -> bool:
 def _manage(entry: modelio.ModelEntry, any_trained: bool) -> None:
     """Rename or delete the model chosen at the top: one picker, so what is managed is what is shown."""
     name = entry.name
-    with st.expander("Manage models", icon=":material/folder_managed:"):
+    # Keyed: it stays open when the page above it changes (after a delete, to the first model).
+    with st.expander("Manage models", icon=":material/folder_managed:", key="inspect_manage"):
         notice = st.session_state.pop(MANAGE_NOTICE_KEY, None)
         if notice:
             st.success(notice, icon=":material/check_circle:")
@@ -494,16 +495,14 @@ def _do(action, done: str, show: str | None) -> None:
     st.rerun()
 
 
-def _after_manage() -> None:
+def _after_manage(first: str) -> None:
     """After a rename or delete, before the widgets are drawn: the picker shows the renamed model
-    (or, after a delete, the first), and the name box is empty for the next name."""
+    (after a delete, `first`), and the name box is empty for the next name. Set, not popped: only
+    a value set in session state is sent to the browser, which otherwise keeps showing its own."""
     if MANAGE_NEXT_KEY not in st.session_state:
         return
     show = st.session_state.pop(MANAGE_NEXT_KEY)
-    if show is None:
-        st.session_state.pop(MODEL_KEY, None)
-    else:
-        st.session_state[MODEL_KEY] = show
+    st.session_state[MODEL_KEY] = first if show is None else show
     st.session_state[NEW_NAME_KEY] = ""
 
 
