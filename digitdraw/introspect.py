@@ -21,14 +21,20 @@ def _shape_text(shape) -> str:
     return " × ".join(str(d) for d in dims) or "scalar"
 
 
+def _member(layer: keras.Layer) -> int | None:
+    """The ensemble member a layer belongs to (m1_conv1 -> 1); None for a plain model's layers."""
+    member = ensemble.member_of(layer.name)
+    return member[0] if member else None
+
+
 def _reading_order(model: keras.Model) -> list[keras.Layer]:
     """The layers as a person reads them: an ensemble's member by member (Keras orders them by depth)."""
 
     def group(layer: keras.Layer) -> int:
         if isinstance(layer, keras.layers.InputLayer):
             return -1
-        member = ensemble.member_of(layer.name)
-        return member[0] if member else len(model.layers)  # what joins the members: last
+        member = _member(layer)
+        return len(model.layers) if member is None else member  # what joins the members: last
 
     return sorted(model.layers, key=group)  # stable: depth order within a member
 
@@ -66,10 +72,13 @@ _BLOCK_ENDS = (
 
 def _block_output(model: keras.Model, conv: keras.layers.Conv2D) -> keras.layers.Layer:
     """The layer whose output is `conv`'s feature map as the next block sees it: the first
-    Activation/ReLU after it (past BatchNormalization), else the convolution itself."""
-    layers = model.layers
+    Activation/ReLU after it (past BatchNormalization), else the convolution itself.
+
+    Walked in reading order, within `conv`'s own ensemble member: `model.layers` is in depth
+    order across members (m0_conv1, m1_conv1, m0_bn1, ...), where the next ReLU is another's."""
+    layers = _reading_order(model)
     for layer in layers[layers.index(conv) + 1 :]:
-        if isinstance(layer, _BLOCK_ENDS):
+        if isinstance(layer, _BLOCK_ENDS) or _member(layer) != _member(conv):
             break
         if isinstance(layer, keras.layers.Activation | keras.layers.ReLU):
             return layer

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from digitdraw import config, modelio
 from digitdraw.ui import inspect_page, train_page
+from digitdraw.ui.models import md
 
 TIMEOUT = 120
 
@@ -124,12 +125,40 @@ def test_missing_mnist_is_a_warning_with_a_material_icon(tmp_path, monkeypatch):
 # -- Manage models ------------------------------------------------------------------------
 
 
-def test_only_models_trained_here_can_be_managed(user):
+def top(at: AppTest) -> str:
+    """The model chosen in the page's own picker, the one every section shows."""
+    return at.selectbox(key="inspect_model").value
+
+
+def choose(at: AppTest, name: str) -> AppTest:
+    """Choose `name` at the top after the page has run with another model (as a person does)."""
+    at.selectbox(key="inspect_model").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rename(at: AppTest, new_name: str) -> AppTest:
+    at.text_input(key="inspect_new_name").input(new_name).run()
+    at.button(key="inspect_rename").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_manage_models_acts_on_the_model_chosen_at_the_top(user):
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    assert at.selectbox(key="inspect_manage_model").options == [
-        e.label for e in modelio.available_models() if not e.shipped
-    ]
-    assert at.selectbox(key="inspect_manage_model").value == "dense-20261122-120000"
+    choose(at, "mine")
+    assert "Rename or delete **mine**, the model chosen above." in texts(at)
+    choose(at, "dense-20261122-120000")  # changed its mind: Manage follows
+    assert r"Rename or delete **dense\-20261122\-120000**, the model chosen above." in texts(at)
+    rename(at, "renamed")
+    assert listing(user) == ["mine.json", "mine.keras", "renamed.json", "renamed.keras"]
+
+
+def test_a_shipped_model_at_the_top_cannot_be_managed_and_the_page_says_how_to_pick_one(user):
+    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
+    assert top(at) == "cnn"
+    assert "**cnn** is shipped with the app: it cannot be renamed or deleted." in texts(at)
+    assert not [b for b in at.button if b.key in ("inspect_rename", "inspect_delete")]
 
 
 def test_with_no_trained_models_there_is_nothing_to_manage(tmp_path, monkeypatch):
@@ -140,11 +169,8 @@ def test_with_no_trained_models_there_is_nothing_to_manage(tmp_path, monkeypatch
 
 
 def test_rename_moves_the_files_and_says_so(user):
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
-    at.text_input(key="inspect_new_name").input("my best dense").run()
-    at.button(key="inspect_rename").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, "my best dense")
     assert listing(user) == sorted(
         [
             "dense-20261122-120000.json",
@@ -157,6 +183,20 @@ def test_rename_moves_the_files_and_says_so(user):
     assert "my best dense" in at.selectbox(key="inspect_model").options[-1]
 
 
+def test_after_a_rename_the_page_shows_the_renamed_model_and_a_second_rename_renames_it_again(user):
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, "second")
+    assert top(at) == "second" and at.selectbox(key="inspect_model").proto.set_value  # in the browser too
+    assert "Rename or delete **second**, the model chosen above." in texts(at)
+    assert at.text_input(key="inspect_new_name").value == ""  # the box is empty for the next name
+    rename(at, "third")
+    assert "Renamed **second** to **third**." in [s.value for s in at.success]
+    assert listing(user) == sorted(
+        ["dense-20261122-120000.json", "dense-20261122-120000.keras", "third.json", "third.keras"]
+    )
+    assert top(at) == "third"
+
+
 @pytest.mark.parametrize(
     "new_name, words",
     [("dense-20261122-120000", "taken"), ("cnn", "taken"), ("a\tb", "unprintable"), ("x/y", "/")],
@@ -164,19 +204,27 @@ def test_rename_moves_the_files_and_says_so(user):
 )
 def test_a_refused_rename_says_why_and_changes_nothing(user, new_name, words):
     before = listing(user)
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
-    at.text_input(key="inspect_new_name").input(new_name).run()
-    at.button(key="inspect_rename").click().run()
-    assert not at.exception
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, new_name)
     assert len(at.error) == 1 and words in at.error[0].value
     assert listing(user) == before
 
 
+@pytest.mark.parametrize("new_name", ["*star* `code` $x^2$", "a\\b"], ids=["markdown-and-latex", "backslash"])
+def test_a_refused_renames_message_is_shown_as_written_not_as_markdown(user, new_name):
+    for suffix in (".keras", ".json"):  # taken, so the refusal quotes the name
+        shutil.copy(user / f"mine{suffix}", user / f"*star* `code` $x^2${suffix}")
+    with pytest.raises(modelio.ModelNameError) as refusal:
+        modelio.rename_model("mine", new_name)
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    rename(at, new_name)
+    # Every Markdown character escaped: "*" is not italics, "$" not LaTeX, "\\" not an escape.
+    assert [e.value for e in at.error] == [md(str(refusal.value))]
+
+
 def test_delete_asks_first_and_keep_it_keeps_it(user):
     before = listing(user)
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
     at.button(key="inspect_delete").click().run()
     assert listing(user) == before  # asking is not deleting
     assert "Delete **mine** and its card for good?" in at.warning[0].value
@@ -186,21 +234,22 @@ def test_delete_asks_first_and_keep_it_keeps_it(user):
 
 
 def test_delete_after_the_confirmation_removes_the_model_and_its_card(user):
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("mine").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
     at.button(key="inspect_delete").click().run()
     at.button(key="inspect_delete_confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert listing(user) == ["dense-20261122-120000.json", "dense-20261122-120000.keras"]
     assert "Deleted **mine**." in [s.value for s in at.success]
     assert not any("mine" in o for o in at.selectbox(key="inspect_model").options)
+    # The browser is told the new choice too: without set_value it kept showing the deleted model.
+    picker = at.selectbox(key="inspect_model")
+    assert picker.value == "cnn" and picker.proto.set_value
 
 
 def test_a_name_with_markdown_is_escaped_where_it_is_shown(user):
     for suffix in (".keras", ".json"):
         (user / f"mine{suffix}").rename(user / f"*bold* [x](y){suffix}")
-    at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
-    at.selectbox(key="inspect_manage_model").set_value("*bold* [x](y)").run()
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "*bold* [x](y)")
     at.button(key="inspect_delete").click().run()
     assert r"Delete **\*bold\* \[x\]\(y\)** and its card" in at.warning[0].value
 
@@ -209,17 +258,47 @@ def test_managing_needs_the_training_password_when_one_is_set(user, monkeypatch)
     monkeypatch.setenv(config.TRAINING_PASSWORD_ENV, "s3cret")
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
     assert "unlock the **Train** page first" in texts(at)
-    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+    assert not [b for b in at.button if b.key == "inspect_rename"]
     at.session_state[train_page.UNLOCK_KEY] = hashlib.sha256(b"s3cret").hexdigest()  # unlocked on Train
-    at.run()
-    assert any(s.key == "inspect_manage_model" for s in at.selectbox)
+    choose(at, "mine")
+    assert [b for b in at.button if b.key == "inspect_rename"]
 
 
 def test_with_training_switched_off_models_cannot_be_managed(user, monkeypatch):
     monkeypatch.setattr(config, "TRAINING_ENABLED", False)
     at = manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT))
     assert "Training is switched off on this server" in texts(at)
-    assert not any(s.key == "inspect_manage_model" for s in at.selectbox)
+    assert not [b for b in at.button if b.key == "inspect_rename"]
+
+
+# -- Names with Markdown in them --------------------------------------------------------------
+
+STAR = "*star* `code` $x^2$"  # italics, a code chip and LaTeX if it were read as Markdown
+
+
+def test_a_models_name_with_markdown_is_shown_as_written_in_the_saliency_caption(user):
+    for suffix in (".keras", ".json"):
+        (user / f"mine{suffix}").rename(user / f"{STAR}{suffix}")
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = STAR
+    at.session_state["inspect_section"] = "Inside the model"
+    drawing = np.zeros((28, 28), np.float32)
+    drawing[5:23, 13:16] = 1.0
+    at.session_state[inspect_page.DRAWING_KEY] = drawing  # no MNIST needed
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert any(c.startswith(f"{md(STAR)} (dense): ") for c in captions), captions
+
+
+def test_a_broken_models_name_with_markdown_is_shown_as_written_in_its_error(user):
+    (user / "mine.keras").rename(user / f"{STAR}.keras")  # no card beside it: an interrupted save
+    [entry] = [e for e in modelio.available_models() if e.name == STAR]
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_model"] = STAR
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error[0].value == f"Model **{md(STAR)}** cannot be used: {md(entry.problem)}"
 
 
 # -- Export ------------------------------------------------------------------------------
@@ -259,7 +338,7 @@ def test_prepare_download_exports_the_model_and_shows_its_size_and_parity(
     at = export_page(choice)
     assert not at.error, [e.value for e in at.error]
     [download] = at.get("download_button")
-    assert download.proto.label == f"Download {file_name}"
+    assert download.proto.label == f"Download {md(file_name)}"  # as written: the label is Markdown
     shown = metrics(at)
     assert float(shown["Same digit as Keras"].rstrip("%")) >= 99.0
     assert figure in shown

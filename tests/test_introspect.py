@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from digitdraw import architectures, introspect
+from digitdraw import architectures, ensemble, introspect
 
 
 @pytest.fixture(scope="module", params=architectures.APIS)
@@ -145,3 +145,24 @@ def test_pictures_tile_and_colour_as_documented():
     np.testing.assert_allclose(
         introspect.normalize(np.array([-1.0, 0.0, 3.0]), symmetric=True), [0.5 - 1 / 6, 0.5, 1.0]
     )
+
+
+def test_each_ensemble_members_feature_maps_are_its_own_block_outputs():
+    # Keras orders an ensemble's layers by depth across members (m0_conv1, m1_conv1, m0_bn1, ...):
+    # each member's row must still be that member's own conv -> batch norm -> ReLU.
+    members = [architectures.build("cnn", "functional") for _ in range(2)]
+    model = ensemble.combine(members, "cnn")
+    image = digit_like()
+    maps = introspect.feature_maps(model, image)
+    assert list(maps) == [
+        "m0_conv1 → m0_relu1",
+        "m1_conv1 → m1_relu1",
+        "m0_conv2 → m0_relu2",
+        "m1_conv2 → m1_relu2",
+    ]
+    x = image.reshape(1, 28, 28)
+    for i, member in enumerate(members):
+        for block in (1, 2):
+            alone = keras.Model(member.inputs[0], member.get_layer(f"relu{block}").output)(x, training=False)
+            shown = maps[f"m{i}_conv{block} → m{i}_relu{block}"]
+            np.testing.assert_allclose(shown, np.asarray(alone)[0], atol=1e-5)

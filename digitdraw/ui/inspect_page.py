@@ -2,8 +2,8 @@
 
 The numbers come from digitdraw.introspect and digitdraw.evaluate; this file lays them out.
 Evaluations are cached per model file (path and mtime), so a rerun never re-scores 10,000
-images; only the section shown is computed. Trained models are renamed and deleted here too
-("Manage models"), behind the Train page's switch and password.
+images; only the section shown is computed. The model chosen at the top, if trained here, is
+renamed and deleted here too ("Manage models"), behind the Train page's switch and password.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ from digitdraw.ui.models import load_predictor, md
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
 MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
+# The model to show after a rename (its new name) or a delete (None: the first). Applied at the top
+# of the next run: Streamlit refuses to set a widget's value once the widget is drawn in a run.
+MANAGE_NEXT_KEY = "inspect_manage_next"
+MODEL_KEY = "inspect_model"  # the page's model picker: every section, and Manage models, show this one
+NEW_NAME_KEY = "inspect_new_name"
 EXPORT_KEY = "inspect_export"  # the last export prepared for download: its model, choice, file and card
 
 # The Export section's choices: label -> (format, quantization) of digitdraw.export.
@@ -57,10 +62,9 @@ def page() -> None:
         st.warning(f"No model files found in {config.SHIPPED_MODELS_DIR} or {config.user_models_dir()}.")
         return
     by_name = {e.name: e for e in entries}
+    _after_manage(first=entries[0].name)
     top_left, top_right = st.columns([2, 3], vertical_alignment="bottom")
-    name = top_left.selectbox(
-        "Model", list(by_name), key="inspect_model", format_func=lambda n: by_name[n].label
-    )
+    name = top_left.selectbox("Model", list(by_name), key=MODEL_KEY, format_func=lambda n: by_name[n].label)
     # Set through session state, not `default`: tests and links may preset the section.
     st.session_state.setdefault("inspect_section", SECTIONS[0])
     section = top_right.segmented_control("Show", SECTIONS, key="inspect_section") or SECTIONS[0]
@@ -69,9 +73,7 @@ def page() -> None:
     usable = {n: e for n, e in by_name.items() if not e.broken}
     problem = entry.problem if entry.broken else load_predictor(entry.path).error
     if problem is not None:
-        st.error(
-            f"Model **{md(name)}** cannot be used: {modelio.printable(problem)}", icon=":material/error:"
-        )
+        st.error(f"Model **{md(name)}** cannot be used: {md(problem)}", icon=":material/error:")
     elif section == "Test set":
         _test_set(entry, usable)
     elif section == "Data":
@@ -82,7 +84,7 @@ def page() -> None:
         _export(entry)
     else:
         _overview(entry, load_predictor(entry.path).predictor.model)
-    _manage(entries, name)
+    _manage(entry, any(not e.shipped for e in entries))
 
 
 # -- Cached computations ---------------------------------------------------------------------------
@@ -214,10 +216,12 @@ def _history_chart(frame: pd.DataFrame, columns: list[str], metric: str) -> alt.
     # "value", not the metric's name: a single model's curve is a column called "loss" itself.
     long = frame.melt(id_vars="epoch", value_vars=columns, var_name="curve", value_name="value").dropna()
     long["curve"] = long["curve"].str.removesuffix(f" {metric}")
-    fmt = ".1%" if metric == "accuracy" else ".2f"
+    # As many digits as the ticks need (~ trims trailing zeros): a fixed ".2f" read "0.04" on every
+    # tick of a fine-tune's loss, and ".1%" repeats too when accuracy moves by tenths of a point.
+    fmt = "~%" if metric == "accuracy" else "~g"
     return (
         alt.Chart(long)
-        .mark_line()
+        .mark_line(point=True)  # a line needs two epochs: one epoch alone is its point
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=metric, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
@@ -234,7 +238,8 @@ def _trained(card: dict) -> str | None:
     trained = _field(card, "data").get("train_images")
     if isinstance(trained, int):
         seconds = card.get("training_seconds", "?")
-        return f"trained {card.get('epochs', '?')} epochs on {trained:,} images in {seconds} s"
+        epochs = card.get("epochs", "?")
+        return f"trained {epochs} epoch{'' if epochs == 1 else 's'} on {trained:,} images in {seconds} s"
     members = [m for m in card.get("member_cards") or [] if isinstance(m, dict)]
     images = [_field(m, "data").get("train_images") for m in members]
     if not members or not all(isinstance(n, int) for n in images):
@@ -427,13 +432,15 @@ def _may_manage() -> bool:
     )
 
 
-def _manage(entries: list[modelio.ModelEntry], current: str) -> None:
-    trained = [e for e in entries if not e.shipped]
-    with st.expander("Manage models", icon=":material/folder_managed:"):
+def _manage(entry: modelio.ModelEntry, any_trained: bool) -> None:
+    """Rename or delete the model chosen at the top: one picker, so what is managed is what is shown."""
+    name = entry.name
+    # Keyed: it stays open when the page above it changes (after a delete, to the first model).
+    with st.expander("Manage models", icon=":material/folder_managed:", key="inspect_manage"):
         notice = st.session_state.pop(MANAGE_NOTICE_KEY, None)
         if notice:
             st.success(notice, icon=":material/check_circle:")
-        if not trained:
+        if not any_trained:
             st.caption("No models trained here yet. The shipped models cannot be renamed or deleted.")
             return
         if not _may_manage():
@@ -443,23 +450,20 @@ def _manage(entries: list[modelio.ModelEntry], current: str) -> None:
                 else "Training is switched off on this server, and with it renaming and deleting models."
             )
             return
-        by_name = {e.name: e for e in trained}
-        names = list(by_name)
-        name = st.selectbox(
-            "Trained model",
-            names,
-            index=names.index(current) if current in by_name else 0,
-            format_func=lambda n: by_name[n].label,
-            key="inspect_manage_model",
-            help="Only models trained here; the shipped models stay as they are.",
-        )
+        if entry.shipped:
+            st.caption(
+                f"**{md(name)}** is shipped with the app: it cannot be renamed or deleted. "
+                "Choose a model trained here under **Model** above."
+            )
+            return
+        st.markdown(f"Rename or delete **{md(name)}**, the model chosen above.")
         rename_col, delete_col = st.columns([3, 2], vertical_alignment="bottom")
-        new_name = rename_col.text_input(
-            "New name", key="inspect_new_name", max_chars=modelio.MAX_NAME_LENGTH
-        )
+        new_name = rename_col.text_input("New name", key=NEW_NAME_KEY, max_chars=modelio.MAX_NAME_LENGTH)
         if rename_col.button("Rename", key="inspect_rename", icon=":material/edit:", disabled=not new_name):
             _do(
-                lambda: modelio.rename_model(name, new_name), f"Renamed **{md(name)}** to **{md(new_name)}**."
+                lambda: modelio.rename_model(name, new_name),
+                f"Renamed **{md(name)}** to **{md(new_name)}**.",
+                show=new_name,
             )
         if st.session_state.get(MANAGE_CONFIRM_KEY) != name:
             if delete_col.button("Delete…", key="inspect_delete", icon=":material/delete:"):
@@ -472,22 +476,34 @@ def _manage(entries: list[modelio.ModelEntry], current: str) -> None:
         yes, no = st.columns(2)
         if yes.button("Yes, delete it", key="inspect_delete_confirm", type="primary"):
             st.session_state.pop(MANAGE_CONFIRM_KEY, None)
-            _do(lambda: modelio.delete_model(name), f"Deleted **{md(name)}**.")
+            _do(lambda: modelio.delete_model(name), f"Deleted **{md(name)}**.", show=None)
         if no.button("Keep it", key="inspect_delete_cancel"):
             st.session_state.pop(MANAGE_CONFIRM_KEY, None)
             st.rerun()
 
 
-def _do(action, done: str) -> None:
-    """Run a rename or delete; on success rerun with the notice, on refusal show why."""
+def _do(action, done: str, show: str | None) -> None:
+    """Run a rename or delete; on success rerun showing model `show` (None: the first) with the
+    notice and an empty name box, on refusal show why (as written: a name may hold * or $)."""
     try:
         action()
     except (modelio.ModelFileError, OSError) as exc:
-        st.error(modelio.printable(str(exc)), icon=":material/error:")
+        st.error(md(str(exc)), icon=":material/error:")
         return
     st.session_state[MANAGE_NOTICE_KEY] = done
-    st.session_state.pop("inspect_new_name", None)
+    st.session_state[MANAGE_NEXT_KEY] = show
     st.rerun()
+
+
+def _after_manage(first: str) -> None:
+    """After a rename or delete, before the widgets are drawn: the picker shows the renamed model
+    (after a delete, `first`), and the name box is empty for the next name. Set, not popped: only
+    a value set in session state is sent to the browser, which otherwise keeps showing its own."""
+    if MANAGE_NEXT_KEY not in st.session_state:
+        return
+    show = st.session_state.pop(MANAGE_NEXT_KEY)
+    st.session_state[MODEL_KEY] = first if show is None else show
+    st.session_state[NEW_NAME_KEY] = ""
 
 
 # -- Export: the model as a download for serving outside Keras ---------------------------------------
@@ -518,7 +534,7 @@ def _export(entry: modelio.ModelEntry) -> None:
     card, parity = ready["card"], ready["card"]["parity"]
     left, right = st.columns([2, 3], vertical_alignment="top")
     left.download_button(
-        f"Download {ready['file_name']}",
+        f"Download {md(ready['file_name'])}",  # a label is Markdown; the name is the model's
         ready["content"],
         file_name=ready["file_name"],
         mime="application/zip" if ready["file_name"].endswith(".zip") else "application/octet-stream",
@@ -627,7 +643,7 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         col.image(
             results.enlarge(introspect.saliency_overlay(image, sal), 6),
             width=168,
-            caption=f"{modelio.printable(e.name)} ({kind}): {digit}, {prob:.0%}",
+            caption=f"{md(e.name)} ({kind}): {digit}, {prob:.0%}",  # a caption is Markdown
         )
 
     if "cnn" in models:
