@@ -67,6 +67,9 @@ _MNIST_WIDTH = 11.1 / 80
 # A border whose pixels differ from its median by > 0.1 in more than this fraction: a photo with
 # shadows, printed lines or a desk (a digit running off one edge covers less).
 _BUSY_BORDER = 0.01
+# A border whose typical pixel is within this of its median is flat: a digital image, not a photo
+# (half a grey level of 255; paper under a camera differs by a few).
+_FLAT_PAPER = 0.5 / 255
 # Photos are read at most this size (longer side, px): a digit needs no more, and it bounds the time.
 _PHOTO_SIDE = 640
 # A photo's background (paper, shadows, desk) is estimated by closing away anything darker and
@@ -214,6 +217,12 @@ def _stretch(raw: np.ndarray, noise_floor: float) -> np.ndarray:
     return np.clip((raw - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
+def ink_map_side(shape: tuple[int, ...], source: Source = "canvas") -> int:
+    """The longer side of ink_map's result for pixels of this shape: a photo is read shrunk."""
+    longest = max(shape[:2])
+    return min(longest, _PHOTO_SIDE) if source == "image" else longest
+
+
 def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
     """Any image -> 2-D float32 ink intensity in [0, 1] (1 = ink), background 0.
 
@@ -267,8 +276,11 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
         return _photo_ink(f)
     edge = _border(f)
     bg = float(np.median(edge))
-    lo, hi = np.percentile(_thumbnail(f), [0.5, 99.5])
-    dark_ink = (bg - lo) > (hi - bg)  # the ink is the extreme farther from the background
+    # The ink is the extreme farther from the background. Taken on the image itself, not the
+    # thumbnail, and far out: a small digit in a large photo is a fraction of a percent of it,
+    # and the thumbnail's averaging washes its thin strokes out ("No ink found").
+    lo, hi = np.percentile(f, [0.05, 99.95])
+    dark_ink = (bg - lo) > (hi - bg)
     # Uneven lighting shows as spread on the background's side of the border's median; ink
     # touching the edge only adds spread on the ink's side, and must not trigger the fit.
     p10, p90 = np.percentile(edge, [10, 90])
@@ -290,10 +302,15 @@ def _busy_border(f: np.ndarray) -> bool:
 
     A clean image (a saved drawing, a scan, plain paper in even light) has one background round
     its edge, and the plain path reads it best, thick strokes included; the photo path's closing
-    is sized for pen and pencil strokes.
+    is sized for pen and pencil strokes. A digital drawing (a canvas saved as PNG or JPEG, a
+    screenshot) is never a photo, even where its ink touches the edge: its background is flat,
+    to the grey level, where paper under a camera always has grain.
     """
     edge = _border(f)
-    return float((np.abs(edge - np.median(edge)) > 0.1).mean()) > _BUSY_BORDER
+    med = float(np.median(edge))
+    if float(np.median(np.abs(edge - med))) < _FLAT_PAPER:
+        return False
+    return float((np.abs(edge - med) > 0.1).mean()) > _BUSY_BORDER
 
 
 def _photo_ink(f: np.ndarray) -> np.ndarray:

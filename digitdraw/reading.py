@@ -53,6 +53,8 @@ Mode = Literal["digit", "number"]
 # What the user is told when there is no ink at all, by where the pixels came from.
 NO_INK_IMAGE = getattr(preprocess, "NO_INK_REASON", "No ink found in this image.")
 EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
+# "Draw it bigger" is no advice for a photo: a small digit in a large photo is read once cropped.
+TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
@@ -164,6 +166,15 @@ def lead_model(names: Sequence[str]) -> str | None:
     return names[0] if names else None
 
 
+def _too_small(source: Source) -> str:
+    return TOO_SMALL_IMAGE if source == "image" else preprocess.TOO_SMALL_REASON
+
+
+def is_too_small(reason: str | None) -> bool:
+    """The reason says the ink is too small to read (drawn, or in a photo)."""
+    return reason in (preprocess.TOO_SMALL_REASON, TOO_SMALL_IMAGE)
+
+
 def _why_not(piece: segment.Segment, result: preprocess.Preprocessed, longest: int) -> str | None:
     """Why a piece cannot be read, judged against the whole drawing: in its own crop even a tap is
     large, so a "filled shape" smaller than FILLED_EXTENT of the drawing is a mark too small."""
@@ -191,15 +202,17 @@ def read_drawing(
         raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
     if mode not in ("digit", "number"):
         raise ValueError(f"mode must be 'digit' or 'number', not {mode!r}")
-    rows = segment.read_row(pixels, strokes)
+    rows = segment.read_row(pixels, strokes, source)
     readable = [(s, p) for s, p in rows if p.image is not None]
     # Each piece is preprocessed in its own crop, where any mark fills the frame: a mark too
     # small to be a digit is judged against the whole drawing, as preprocess judges one digit.
-    longest = max(np.shape(pixels)[:2])
+    longest = preprocess.ink_map_side(np.shape(pixels), source)
     if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * longest for s, _ in readable):
-        return _empty(predictors, mode, source, preprocess.TOO_SMALL_REASON)
+        return _empty(predictors, mode, source, _too_small(source))
     if not readable:
         reason = next((_why_not(s, p, longest) for s, p in rows if p.reason), None) or EMPTY_REASONS[source]
+        if reason == preprocess.TOO_SMALL_REASON:
+            reason = _too_small(source)
         return _empty(predictors, mode, source, reason)
     segments = tuple(s for s, _ in readable)
     inputs = tuple(p.image for _, p in readable)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitdraw.preprocess import _INK_LEVEL, Preprocessed, ink_map, preprocess
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_map, preprocess
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
 _STRONG_OVERLAP = 0.8
@@ -99,14 +99,18 @@ class _Group:
         return _Group.of(self.mask | other.mask, self.paths + other.paths, self.reach)
 
 
-def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None) -> list[Segment]:
+def segment(
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None, source: Source = "canvas"
+) -> list[Segment]:
     """Canvas or photo pixels -> one Segment per digit, left to right; [] when there is no ink.
 
     strokes (optional): the pen's strokes in the image's pixel coordinates (each (n, 2) x, y),
     as the canvas records them; with them, digits drawn with separate strokes are told apart
-    even where their ink touches.
+    even where their ink touches. source: "image" for a photo or an uploaded file, whose ink is
+    found by the photo path (shadows, paper lines, a desk at the edge; preprocess.ink_map), on
+    the image shrunk to preprocess.ink_map_side: the segments' coordinates are in that size.
     """
-    ink = ink_map(pixels)
+    ink = ink_map(pixels, source=source)
     core = ink >= _INK_LEVEL
     if not core.any():
         return []
@@ -127,10 +131,14 @@ def segment(pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None 
 
 
 def read_row(
-    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None, source: Source = "canvas"
 ) -> list[tuple[Segment, Preprocessed]]:
-    """segment(), then each digit through preprocess() exactly like a single digit, left to right."""
-    return [(s, preprocess(s.image)) for s in segment(pixels, strokes)]
+    """segment(), then each digit through preprocess() exactly like a single digit, left to right.
+
+    Each segment is already ink (white on black, the photo's light and paper lines taken out),
+    so it is preprocessed as a drawing whatever the source.
+    """
+    return [(s, preprocess(s.image)) for s in segment(pixels, strokes, source)]
 
 
 # --------------------------------------------------------------------------- pieces

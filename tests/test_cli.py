@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdraw import architectures, cli, config, modelio, pendigits, recipe
+from digitdraw import architectures, cli, config, modelio, pendigits, reading, recipe
 from digitdraw import preprocess as pp
 
 REPO = config.REPO_ROOT
@@ -322,7 +322,7 @@ def test_predict_says_why_a_dot_and_a_filled_square_are_not_read(capsys, tmp_pat
     image.save(square)
     code, out, _ = run(capsys, "predict", dot, square, "--model", model_files["dense"])
     assert code == 1
-    assert [line["error"] for line in json_lines(out)] == [pp.TOO_SMALL_REASON, pp.FILLED_REASON]
+    assert [line["error"] for line in json_lines(out)] == [reading.TOO_SMALL_IMAGE, pp.FILLED_REASON]
 
 
 def test_predict_by_module_prints_only_json(model_files, digit_pngs):

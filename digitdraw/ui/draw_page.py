@@ -21,7 +21,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from digitdraw import config, reading, results, strokes
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, TOO_SMALL_REASON, ImageError, load_image_file
+from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
 from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
@@ -280,7 +280,7 @@ def _answers(
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
         else:
-            icon = ":material/zoom_in:" if got.reason == TOO_SMALL_REASON else ":material/info:"
+            icon = ":material/zoom_in:" if reading.is_too_small(got.reason) else ":material/info:"
             summary.markdown(f"{icon} {got.message}")
             st.warning(got.message, icon=icon)
         return
