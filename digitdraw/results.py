@@ -7,6 +7,7 @@ grouped bar chart. The decisions behind those words live here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -34,8 +35,7 @@ class Answer:
     @property
     def note(self) -> str:
         """The metric's delta text: "93% sure", or "not sure (41%)"."""
-        pct = f"{self.confidence:.0%}"
-        return f"{pct} sure" if self.sure else f"not sure ({pct})"
+        return sure_note(self.confidence, self.sure)
 
 
 def answer(model: str, prediction: Prediction, threshold: float = config.CONFIDENCE_THRESHOLD) -> Answer:
@@ -92,9 +92,15 @@ def view(model: str, reading: ModelReading) -> View:
         return View(model, "Not a digit", f"would guess {reading.guess}", False)
     if reading.status not in (DIGIT, NUMBER):
         return View(model, "–", "nothing to read", False)
-    pct = f"{reading.confidence:.0%}"
-    note = f"{pct} sure" if reading.sure else f"not sure ({pct})"
-    return View(model, reading.text or "", note, reading.sure)
+    return View(model, reading.text or "", sure_note(reading.confidence, reading.sure), reading.sure)
+
+
+def sure_note(confidence: float, sure: bool) -> str:
+    """ "93% sure", or "not sure (59%)": an unsure percentage is rounded down, so that 59.7% under a
+    60% threshold never reads "not sure (60%)"."""
+    if sure:
+        return f"{confidence:.0%} sure"
+    return f"not sure ({math.floor(confidence * 100)}%)"
 
 
 def view_line(views: Sequence[View]) -> str:

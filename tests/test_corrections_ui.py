@@ -16,6 +16,7 @@ from digitdraw.feedback import NOT_A_DIGIT, FeedbackStore, FeedbackStoreError, M
 from digitdraw.reading import DIGIT, DigitAnswer, ModelReading
 from digitdraw.reading import NOT_A_DIGIT as NOT_A_DIGIT_STATUS
 from digitdraw.ui import corrections, drawings_page
+from digitdraw.ui.models import md
 
 TIMEOUT = 60
 KEY = "panel"
@@ -309,6 +310,18 @@ def test_the_gallery_shows_this_browsers_drawings_and_each_models_accuracy(galle
     assert "cnn 4 ✓ · dense 9 ✗" in captions  # model names sorted, as the store gives them
     export = at.get("download_button")
     assert len(export) == 1 and export[0].proto.label == f"Export {len(seeds)} drawings (JSONL)"
+
+
+def test_a_trained_models_name_on_the_gallery_is_shown_as_typed_not_as_markdown():
+    name = "*star* `code` $x^2$"
+    s = store()
+    s.save(ME, 7, SEVEN, INPUT, [ModelAnswer(name, 7, probs(7))], pen_width=PEN)
+    s.close()
+    at = gallery()
+    (metric,) = at.metric
+    assert metric.label == md(name)
+    assert metric.proto.direction == metric.proto.MetricDirection.NONE  # no arrow on "1 of 1 right"
+    assert any(c.value.startswith(md(name)) for c in at.caption)
 
 
 def test_the_wrong_filter_keeps_the_drawings_a_model_got_wrong(gallery_store):

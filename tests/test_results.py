@@ -49,6 +49,11 @@ def test_below_the_threshold_the_digit_stays_and_the_note_says_not_sure():
     assert a.note == "not sure (41%)"
 
 
+def test_a_confidence_just_under_the_threshold_never_reads_as_the_threshold():
+    a = _answer("Dense", 7, config.CONFIDENCE_THRESHOLD - 0.003)  # 59.7% under 60%
+    assert not a.sure and a.note == f"not sure ({round(config.CONFIDENCE_THRESHOLD * 100) - 1}%)"
+
+
 def test_the_threshold_itself_counts_as_sure():
     assert _answer("CNN", 3, config.CONFIDENCE_THRESHOLD).sure
     assert not _answer("CNN", 3, config.CONFIDENCE_THRESHOLD - 0.01).sure

@@ -15,6 +15,7 @@ import streamlit as st
 from digitdraw import results
 from digitdraw.feedback import Drawing, FeedbackStore, FeedbackStoreError
 from digitdraw.ui.corrections import DRAWINGS_PAGE_TITLE, browser_id, get_store, label_text
+from digitdraw.ui.models import md
 
 FILTERS = {"all": "All", "wrong": "Wrong ones"}
 GALLERY_LIMIT = 200  # newest first; the export has them all
@@ -74,7 +75,13 @@ def _accuracy(accuracy, total: int) -> None:
         st.caption("No model answers were saved with these drawings.")
         return
     for col, acc in zip(st.columns(len(accuracy)), accuracy, strict=True):
-        col.metric(acc.model, f"{acc.accuracy:.0%}", f"{acc.correct} of {acc.total} right", delta_color="off")
+        col.metric(
+            md(acc.model),  # a trained model's name is the user's: text, never Markdown
+            f"{acc.accuracy:.0%}",
+            f"{acc.correct} of {acc.total} right",
+            delta_color="off",
+            delta_arrow="off",
+        )
 
 
 def _export(store: FeedbackStore, me: str) -> None:
@@ -102,7 +109,7 @@ def _card(store: FeedbackStore, me: str, drawing: Drawing) -> None:
         width=28 * THUMB_SCALE,
     )
     said = [
-        f"{a.model} {label_text(a.answer)} {'✓' if a.answer == drawing.label else '✗'}"
+        f"{md(a.model)} {label_text(a.answer)} {'✓' if a.answer == drawing.label else '✗'}"
         for a in drawing.answers
     ]
     st.caption(" · ".join(said) or "no model answers")

@@ -585,7 +585,8 @@ def _base_name(cfg: dict) -> str:
 def _describe_finetune(s: dict) -> str:
     pen = f" and {s['pen_replay']:,} pen-drawn digits" if s["pen_replay"] else ""
     return (
-        f"{s['epochs']} epochs, batch {s['batch_size']}, learning rate {s['learning_rate']:g}; each "
+        f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}, batch {s['batch_size']}, "
+        f"learning rate {s['learning_rate']:g}; each "
         f"correction drawn {s['copies']} times, with {s['mnist_replay']:,} MNIST images{pen} replayed."
     )
 
