@@ -596,7 +596,13 @@ def _finish(job: TrainingJob, stopped: str | None, error: str | None = None) -> 
             model_path=end["model_path"],
             test_accuracy=end["test_accuracy"],
             drawn_accuracy=end["drawn_accuracy"],
-            notes=list(end.get("notes", [])),
+            notes=list(end.get("notes", []))
+            # A cancel that reached the run while it was already saving: it is kept, and said so.
+            + (
+                ["The cancel came too late: the model was already being saved."]
+                if job.cancel_event.is_set()
+                else []
+            ),
         )
         return
     _remove_partial(job.out)

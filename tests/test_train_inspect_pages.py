@@ -195,6 +195,27 @@ def test_the_owner_of_a_run_sees_its_progress_and_can_cancel_it(idle_jobs, monke
     assert "Cancelling after the current batch" in texts(at)
 
 
+def test_while_the_model_is_being_saved_cancel_is_not_offered_and_a_late_cancel_is_reported(
+    idle_jobs, monkeypatch
+):
+    # A cancel asked for while saving once said "Cancelling…", and then the model was saved.
+    job = running_job(owner="me")
+    job._set(phase=jobs.SAVING)
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    at = session("me")
+    assert not at.button and "too late to cancel" in texts(at)
+    job.cancel_event.set()  # asked for just before the page caught up with the saving phase
+    job._end_message = {
+        "status": jobs.FINISHED,
+        "model_path": "m.keras",
+        "test_accuracy": 0.9,
+        "drawn_accuracy": None,
+    }
+    jobs._finish(job, stopped=None)
+    assert job.snapshot().status == jobs.FINISHED
+    assert any("too late" in note for note in job.snapshot().notes)
+
+
 def test_another_visitor_sees_the_run_keeps_their_form_and_cannot_start_or_cancel(idle_jobs, monkeypatch):
     job = running_job(owner="first visitor")
     monkeypatch.setattr(idle_jobs, "_job", job)

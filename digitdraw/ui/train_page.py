@@ -444,7 +444,10 @@ def _progress() -> None:
     with c5:
         slot = st.empty()  # the button, replaced by the notice once a cancel is asked for
         requested = snap.cancel_requested
-        if (
+        if snap.phase == jobs.SAVING and not requested:
+            # Past the last point where the run can stop: offering Cancel would promise nothing saved.
+            slot.caption("Saving: too late to cancel.")
+        elif (
             not requested
             and job.may_cancel(me, operator)
             and slot.button(
