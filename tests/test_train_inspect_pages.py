@@ -181,6 +181,17 @@ def session(owner: str) -> AppTest:
     return at.run()
 
 
+def test_the_form_says_what_start_will_run_with_the_values_it_took(idle_jobs):
+    # A value typed outside a field's range is refused in the browser, and the field keeps its
+    # last good one: the line above Start names what will really run.
+    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    at.radio(key="train_recipe").set_value("custom").run()
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.number_input(key="train_budget").set_value(120).run()
+    line = next(c.value for c in at.caption if c.value.startswith("This run:"))
+    assert "2 epochs" in line and "time limit 120 s" in line
+
+
 def test_the_owner_of_a_run_sees_its_progress_and_can_cancel_it(idle_jobs, monkeypatch):
     job = running_job(owner="me")
     monkeypatch.setattr(idle_jobs, "_job", job)

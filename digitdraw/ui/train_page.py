@@ -298,6 +298,9 @@ def _form(busy: str | None) -> None:
         chosen, arch, api, train_images=int(size), pen_digits=pen, time_budget=float(budget), custom=custom
     )
     why_not = busy or (missing and "Training needs MNIST on this server (see above).")
+    # What Start will run, as the run will be recorded: a number typed outside a field's range is
+    # refused by the field (which keeps its last good value), and this line shows which one runs.
+    st.caption(f"This run: {recipe.describe(cfg)}.")
     if st.button(
         "Start training",
         type="primary",
