@@ -386,6 +386,17 @@ def test_finetune_counts_this_browsers_corrections_and_needs_the_minimum(idle_jo
     assert not at.button(key="finetune_start").disabled
 
 
+def test_finetune_says_how_many_corrections_it_will_hold_out_to_measure_and_when_none(idle_jobs):
+    # It promised "about 20% kept out" and then, with two of each digit, held out none.
+    me = feedback.new_browser_id()
+    save_corrections(me, [d for d in range(5) for _ in range(2)])  # two of each: too few to spare one
+    at = browser_session(me)
+    assert "None can be kept out to measure the new model on yet: that takes 3 or more" in texts(at)
+    save_corrections(me, [0, 1, 2, 3, 4] * 3)  # five of each: one of each is kept out
+    at.run()
+    assert "5 of them will be kept out of training, to measure the new model on." in texts(at)
+
+
 def test_finetune_start_is_disabled_while_another_visitors_run_is_in_progress(idle_jobs, monkeypatch):
     me = feedback.new_browser_id()
     save_corrections(me, [d % 10 for d in range(FinetuneSettings().min_corrections)])

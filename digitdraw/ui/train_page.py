@@ -23,7 +23,7 @@ import streamlit as st
 
 from digitdraw import architectures, config, jobs, modelio, pendigits, recipe
 from digitdraw.feedback import NOT_A_DIGIT, FeedbackStoreError
-from digitdraw.finetune import FinetuneSettings
+from digitdraw.finetune import FinetuneSettings, split_corrections
 from digitdraw.ui import corrections
 from digitdraw.ui.models import md
 
@@ -335,8 +335,7 @@ def _finetune_form(busy: str | None) -> None:
         "Teach a model your handwriting: it learns the drawings you corrected on the Draw page (each "
         f"drawn again {settings.copies} times, slightly changed, and mixed with MNIST"
         + (" and pen-drawn digits" if settings.pen_replay else "")
-        + " it already reads, so it forgets nothing) and is saved as a new model. "
-        f"About {settings.hold_out:.0%} of your corrections are kept out of training, to measure it."
+        + " it already reads, so it forgets nothing) and is saved as a new model."
     )
     entries = [e for e in modelio.available_models() if not e.broken]
     if not entries:
@@ -359,18 +358,20 @@ def _finetune_form(busy: str | None) -> None:
         st.error(str(exc), icon=":material/database:")
         cannot = "Your corrections cannot be read just now (see above)."
     else:
-        usable = sum(d.label != NOT_A_DIGIT for d in drawings)
+        labels = [d.label for d in drawings if d.label != NOT_A_DIGIT]
+        usable = len(labels)
         others = len(drawings) - usable
         st.markdown(
             f"This browser has saved **{len(drawings)}** correction{'s' if len(drawings) != 1 else ''}"
             + (f" ({others} of them 'not a digit', which a digit model cannot learn)" if others else "")
-            + "."
+            + ". "
+            + _held_out_note(labels, settings.hold_out)
         )
         cannot = None
         if usable < need:
             cannot = (
                 f"{need - usable} more needed: a fine-tune needs at least {need} corrections with a digit "
-                'label. Correct some drawings on the Draw page ("Right?" under the answers).'
+                'label. Correct some drawings on the Draw page ("Right?" under the canvas).'
             )
     missing = jobs.mnist_problem() and "Training needs MNIST on this server (see above)."
     why_not = busy or missing or cannot
@@ -391,6 +392,18 @@ def _finetune_form(busy: str | None) -> None:
             st.rerun()
     if why_not:
         st.caption(why_not)
+
+
+def _held_out_note(labels: list[int], share: float) -> str:
+    """How many corrections the fine-tune will keep out to measure it: split_corrections's own count."""
+    held = len(split_corrections(labels, share, seed=0)[1]) if labels else 0
+    if held:
+        return f"{held} of them will be kept out of training, to measure the new model on."
+    fewest = next(n for n in range(2, 1000) if round(share * n) >= 1)
+    return (
+        "None can be kept out to measure the new model on yet: that takes "
+        f"{fewest} or more corrections of one digit (about {share:.0%} of each digit's are kept out)."
+    )
 
 
 @st.fragment(run_every=WATCH_SECONDS)
