@@ -375,6 +375,25 @@ def test_a_trained_models_name_reads_as_written_in_the_chart_legend(tmp_path, mo
     assert name in _metrics(at)
 
 
+def test_a_model_deleted_by_another_visitor_falls_back_to_the_default_without_a_server_path(
+    tmp_path, monkeypatch
+):
+    name = "dense-gone"
+    for suffix in (".keras", ".json"):
+        shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", tmp_path / f"{name}{suffix}")
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    at = _app()
+    at.selectbox(key="draw_model_left").set_value(name).run()
+    assert name in _metrics(_draw(at, pendigits.render(SEVEN, background="black")))
+    for suffix in (".keras", ".json"):  # another visitor deletes it (Inspect -> Manage models)
+        (tmp_path / f"{name}{suffix}").unlink()
+    at = _draw(at, pendigits.render(ONE, background="black"))
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="draw_model_left").value == "dense"
+    assert set(_metrics(at)) == {"Dense", "CNN"}
+    assert any(name in t.value.replace("\\", "") for t in at.toast), [t.value for t in at.toast]
+
+
 @pytest.mark.parametrize("label", [0, 3, 4, 8])
 def test_a_real_pen_drawn_digit_is_read_right_by_both_models(pen_digits, label):
     # Drawn at the canvas defaults (280 px, pen 18 px, white on transparent like the canvas).

@@ -111,12 +111,14 @@ def page() -> None:
     st.title("Draw a digit")
     st.caption("A dense network and a CNN, both trained on MNIST, read your digit side by side.")
     st.html(_STYLE)
-    _draw_and_answer(model_choices())
+    _draw_and_answer()
 
 
 @st.fragment
-def _draw_and_answer(choices: list[ModelChoice]) -> None:
-    # A fragment: a stroke reruns only this part, not the navigation.
+def _draw_and_answer() -> None:
+    # A fragment: a stroke reruns only this part, not the navigation. The models on disk are
+    # listed again each time (under a millisecond): another visitor may have deleted or renamed one.
+    choices = model_choices()
     browser = corrections.browser_id()
     canvas.restore_after_reload(browser)  # before the widgets: it may set the mode and the ink
     left, right = st.container(key=AREA_KEY).columns(2, gap="large")
@@ -177,12 +179,19 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     names = list(by_name)
     picked = []
     for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
+        key = f"draw_model_{side.lower()}"
+        gone = st.session_state.get(key)
+        if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
+            del st.session_state[key]
+            st.toast(
+                f"Model {md(gone)} is gone from this server: back to {md(default)}.", icon=":material/info:"
+            )
         name = st.selectbox(
             f"{side} model",
             names,
             index=names.index(default) if default in names else 0,
             format_func=lambda n: by_name[n].label,
-            key=f"draw_model_{side.lower()}",
+            key=key,
             help="Shipped models first, then any model trained on the Train page.",
         )
         picked.append(by_name[name])

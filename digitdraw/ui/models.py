@@ -93,7 +93,8 @@ def load_predictor(path: str | os.PathLike) -> Loaded:
         mtime_ns = p.stat().st_mtime_ns
     except OSError:
         # Not cached: a missing file may appear at any moment (a model being trained).
-        return Loaded(None, f"{p}: no such model file.")
+        # The file's name, not its path: every visitor sees this, and the server's folders are its own.
+        return Loaded(None, f"{p.name}: no such model file (deleted or renamed?).")
     card = modelio.card_path(p)
     return _load_cached(str(p), mtime_ns, card.stat().st_mtime_ns if card.is_file() else 0)
 
