@@ -210,6 +210,17 @@ def test_the_canvas_has_no_toolbar_of_its_own():
     assert component.proto.js_source_path.endswith(".js") and not component.proto.js_content
 
 
+def test_screen_readers_get_a_named_canvas_a_described_chart_and_the_answers_announced():
+    at = _app()
+    (component,) = at.get("bidi_component")
+    assert 'role="img"' in component.proto.html_content and "aria-label=" in component.proto.html_content
+    at = _draw(at, pendigits.render(SEVEN, background="black"))
+    live = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
+    assert len(live) == 1 and "Dense 7" in live[0] and "CNN 7" in live[0]
+    (chart,) = at.get("vega_lite_chart")
+    assert "Dense 7" in json.loads(chart.proto.spec)["description"]
+
+
 def test_undo_and_clear_are_disabled_on_an_empty_canvas():
     at = _app()
     assert at.button(key="draw_undo").disabled and at.button(key="draw_clear").disabled

@@ -36,7 +36,11 @@ LAST_KEY = "draw_canvas_last"  # the last drawing the canvas reported (fabric JS
 
 # The component as streamlit_drawable_canvas registers it (its name, root element and assets).
 COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-_ROOT_HTML = '<div class="canvas-root"></div>'
+# Named for screen readers: the component's own canvases carry no role or label.
+_ROOT_HTML = (
+    '<div class="canvas-root" role="img" aria-label="Drawing canvas: draw a digit here with the mouse, '
+    'a finger or a pen"></div>'
+)
 _CSS_GLOB, _JS_GLOB = "index-*.css", "index-*.js"
 # !important: the component sets the toolbar's display inline on every update.
 HIDE_TOOLBAR_CSS = ".dc-toolbar{display:none!important}"

@@ -14,6 +14,8 @@ right under the canvas's buttons.
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 
 import numpy as np
 import streamlit as st
@@ -42,6 +44,7 @@ NUMBER_CANVAS = (360, 180)  # width, height in px
 # Room for both columns side by side: two wide canvases and the large gap (4 rem) between them.
 STACK_PX = 2 * NUMBER_CANVAS[0] + 80
 MODE_KEY = "draw_mode"
+_OFF_SCREEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)"
 INK_KEY = "draw_black_on_white"
 MODES = {"Digit": "digit", "Number": "number"}
 
@@ -170,7 +173,9 @@ def _draw_and_answer() -> None:
                 pixels, hint = _upload_input(), UPLOAD_HINT
             drawing = Drawing("image", None, None)
     with right:
-        _answers(pixels, drawing, mode, chosen, hint, summary, review)
+        spoken = _answers(pixels, drawing, mode, chosen, hint, summary, review)
+        # Announced by screen readers as it changes (the answers' own elements are not a live region).
+        st.html(f'<div aria-live="polite" style="{_OFF_SCREEN}">{html.escape(spoken)}</div>')
 
 
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
@@ -265,7 +270,8 @@ def _answers(
     hint: str,
     summary: DeltaGenerator,
     review: DeltaGenerator,
-) -> None:
+) -> str:
+    """Show the answers (or why there are none); returns what they say, as plain text."""
     titles = results.unique_titles([c.title for c in chosen])
     predictors: dict[str, Predictor] = {}
     for choice, title in zip(chosen, titles, strict=True):
@@ -288,11 +294,11 @@ def _answers(
         if got is None or (drawing.source == "canvas" and got.reason == EMPTY_REASON):
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
-        else:
-            icon = ":material/zoom_in:" if reading.is_too_small(got.reason) else ":material/info:"
-            summary.markdown(f"{icon} {got.message}")
-            st.warning(got.message, icon=icon)
-        return
+            return hint
+        icon = ":material/zoom_in:" if reading.is_too_small(got.reason) else ":material/info:"
+        summary.markdown(f"{icon} {got.message}")
+        st.warning(got.message, icon=icon)
+        return got.message
     single = len(got.inputs) == 1
     st.session_state[DRAWING_KEY] = got.inputs[0] if single else None
     st.session_state[NUMBER_DRAWN_KEY] = not single
@@ -352,6 +358,8 @@ def _answers(
     )
     if got.steps:
         _show_steps(got.steps)
+    # Plain text: without the Markdown's bold and its escapes of the model names.
+    return re.sub(r"\\(.)", r"\1", results.view_line(views).replace("**", "")) if views else ""
 
 
 def _show_steps(steps: dict[str, np.ndarray]) -> None:
