@@ -138,7 +138,22 @@ def read_row(
     Each segment is already ink (white on black, the photo's light and paper lines taken out),
     so it is preprocessed as a drawing whatever the source.
     """
-    return [(s, preprocess(s.image)) for s in segment(pixels, strokes, source)]
+    segments = segment(pixels, strokes, source)
+    if source == "image" and len(segments) > 1:
+        line = max(s.y1 - s.y0 for s in segments)
+        if sum(s.y1 - s.y0 >= _SHORT * line for s in segments) == 1:
+            # One digit and some short pieces: in a photo, more likely bits of the digit that a
+            # paper line cut off, or what is left of the lines, than a second digit (digits in a
+            # row share most of their height). Read as one digit by the single-digit photo path.
+            whole = Segment(
+                segments[0].image,
+                min(s.x0 for s in segments),
+                max(s.x1 for s in segments),
+                min(s.y0 for s in segments),
+                max(s.y1 for s in segments),
+            )
+            return [(whole, preprocess(pixels, source=source))]
+    return [(s, preprocess(s.image)) for s in segments]
 
 
 # --------------------------------------------------------------------------- pieces
