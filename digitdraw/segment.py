@@ -70,6 +70,7 @@ class Segment:
     x1: int  # one past its last column
     y0: int
     y1: int
+    edge: bool = False  # its ink touches the image's edge
 
 
 @dataclass
@@ -139,12 +140,14 @@ def read_row(
     so it is preprocessed as a drawing whatever the source.
     """
     segments = segment(pixels, strokes, source)
-    if source == "image" and len(segments) > 1:
-        line = max(s.y1 - s.y0 for s in segments)
-        if sum(s.y1 - s.y0 >= _SHORT * line for s in segments) == 1:
-            # One digit and some short pieces: in a photo, more likely bits of the digit that a
-            # paper line cut off, or what is left of the lines, than a second digit (digits in a
-            # row share most of their height). Read as one digit by the single-digit photo path.
+    inside = [s for s in segments if not s.edge]
+    if source == "image" and len(segments) > 1 and inside:
+        line = max(s.y1 - s.y0 for s in inside)
+        if sum(s.y1 - s.y0 >= _SHORT * line for s in inside) == 1:
+            # One digit and some short pieces, or pieces at the photo's edge: more likely bits of
+            # the digit that a paper line cut off, what is left of the lines, or of a desk's or a
+            # shadow's edge, than a second digit (digits in a row share most of their height, and
+            # a photo is taken of them, not of its edge). Read as one digit by the photo path.
             whole = Segment(
                 segments[0].image,
                 min(s.x0 for s in segments),
@@ -374,7 +377,8 @@ def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
     x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
     pad = max(2, round(0.1 * max(g.w, g.h)))
     crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
-    return Segment(crop, g.x0, g.x1, g.y0, g.y1)
+    h, w = ink.shape
+    return Segment(crop, g.x0, g.x1, g.y0, g.y1, edge=g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h)
 
 
 # --------------------------------------------------------------------------- test numbers
