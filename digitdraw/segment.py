@@ -70,7 +70,6 @@ class Segment:
     x1: int  # one past its last column
     y0: int
     y1: int
-    edge: bool = False  # its ink touches the image's edge
 
 
 @dataclass
@@ -127,8 +126,33 @@ def segment(
     out: list[_Group] = []
     for g in groups:
         out.extend(_split_wide(g, ink, line))
+    if source == "image":
+        out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     return [_crop(g, out, ink) for g in out]
+
+
+def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
+    """A photo's one tall piece away from its edge, with the short pieces near it, as one digit.
+
+    What else a photo's ink holds is more likely a bit of the digit that a paper line cut off, or
+    what is left of the lines, or of a desk's or a shadow's edge, than a second digit: digits in a
+    row share most of their height, and a photo is taken of them, not of its edge. Those far
+    from the digit, or at the edge, are left out of it.
+    """
+    h, w = shape[:2]
+    inside = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h]
+    if len(groups) < 2 or not inside:
+        return groups
+    line = max(g.h for g in inside)
+    tall = [g for g in inside if g.h >= _SHORT * line]
+    if len(tall) != 1:
+        return groups
+    digit = tall[0]
+    for g in inside:
+        if g is not digit and _gap(g, digit) < _NEAR * line:
+            digit = digit.join(g)
+    return [digit]
 
 
 def read_row(
@@ -140,22 +164,6 @@ def read_row(
     so it is preprocessed as a drawing whatever the source.
     """
     segments = segment(pixels, strokes, source)
-    inside = [s for s in segments if not s.edge]
-    if source == "image" and len(segments) > 1 and inside:
-        line = max(s.y1 - s.y0 for s in inside)
-        if sum(s.y1 - s.y0 >= _SHORT * line for s in inside) == 1:
-            # One digit and some short pieces, or pieces at the photo's edge: more likely bits of
-            # the digit that a paper line cut off, what is left of the lines, or of a desk's or a
-            # shadow's edge, than a second digit (digits in a row share most of their height, and
-            # a photo is taken of them, not of its edge). Read as one digit by the photo path.
-            whole = Segment(
-                segments[0].image,
-                min(s.x0 for s in segments),
-                max(s.x1 for s in segments),
-                min(s.y0 for s in segments),
-                max(s.y1 for s in segments),
-            )
-            return [(whole, preprocess(pixels, source=source))]
     return [(s, preprocess(s.image)) for s in segments]
 
 
@@ -377,8 +385,7 @@ def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
     x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
     pad = max(2, round(0.1 * max(g.w, g.h)))
     crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
-    h, w = ink.shape
-    return Segment(crop, g.x0, g.x1, g.y0, g.y1, edge=g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h)
+    return Segment(crop, g.x0, g.x1, g.y0, g.y1)
 
 
 # --------------------------------------------------------------------------- test numbers
