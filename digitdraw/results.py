@@ -205,9 +205,6 @@ def chart_spec(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_T
     values = chart_rows(answers)  # not via a DataFrame: that round trip cost ~2 ms a stroke
     return {
         "height": 220,
-        # What a screen reader says for the chart (Vega puts it in the chart's aria-label).
-        "description": "Each model's probability for each digit: "
-        + "; ".join(f"{a.model} {a.digit}, {a.confidence:.0%}" for a in answers),
         # Vega draws on a <canvas>, not as SVG (Streamlit's default): one element instead of a few
         # hundred DOM nodes laid out on every stroke, the largest part of the browser's work per
         # stroke (bench/draw_latency.py (c)); the same picture and tooltips.

@@ -39,6 +39,9 @@ _SHORT = 0.6  # "short": under this fraction of the line height
 _TINY = 0.35
 _NEAR = 0.35
 _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
+# Images only: ink spanning this much of both sides of the image, covering under _FRAME_FILL of
+# its box, is a frame round the picture (a screenshot's border), not a digit.
+_FRAME_SPAN, _FRAME_FILL = 0.95, 0.05
 # Strokes only: a short stroke touching another's ink and overlapping it in x by this much is
 # part of its digit (a 5's bar: 0.48 of it overlapped the body in a held-out writer's 5).
 _TOUCH_OVERLAP = 0.25
@@ -118,6 +121,8 @@ def segment(
     biggest = max(int(p.sum()) for p, _ in pieces)
     reach = _JUNCTION * _pen_width(core, strokes) if strokes else 0.0
     groups = [_Group.of(p, paths, reach) for p, paths in pieces if p.sum() >= max(4, 0.01 * biggest)]  # noise
+    if source == "image":  # a screenshot's or a scan's frame round the whole image is not ink
+        groups = [g for g in groups if not _frame(g, ink.shape)]
     if not groups:  # only specks under 4 px (dust on a photo, a hot pixel): no ink to read
         return []
     line = max(g.h for g in groups)
@@ -130,6 +135,15 @@ def segment(
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     return [_crop(g, out, ink) for g in out]
+
+
+def _frame(g: _Group, shape: tuple[int, ...]) -> bool:
+    """A thin line round (nearly) the whole image: a screenshot's border, a scan's edge. No digit
+    spans a whole image both ways while covering so little of it (a tightly cropped 0 covers a
+    fifth or more)."""
+    h, w = shape[:2]
+    spans = g.w >= _FRAME_SPAN * w and g.h >= _FRAME_SPAN * h
+    return spans and int(g.mask.sum()) < _FRAME_FILL * g.w * g.h
 
 
 def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:

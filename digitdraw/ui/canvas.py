@@ -38,7 +38,7 @@ LAST_KEY = "draw_canvas_last"  # the last drawing the canvas reported (fabric JS
 COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 # Named for screen readers: the component's own canvases carry no role or label.
 _ROOT_HTML = (
-    '<div class="canvas-root" role="img" aria-label="Drawing canvas: draw a digit here with the mouse, '
+    '<div class="canvas-root" role="img" aria-label="Drawing canvas: draw here with the mouse, '
     'a finger or a pen"></div>'
 )
 _CSS_GLOB, _JS_GLOB = "index-*.css", "index-*.js"

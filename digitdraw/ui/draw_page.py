@@ -187,7 +187,9 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
         key = f"draw_model_{side.lower()}"
         gone = st.session_state.get(key)
         if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
-            del st.session_state[key]
+            # Set, not deleted: a deleted key leaves the browser's picker on the old model, which
+            # it sends back on every stroke.
+            st.session_state[key] = default if default in by_name else names[0]
             st.toast(
                 f"Model {md(gone)} is gone from this server: back to {md(default)}.", icon=":material/info:"
             )
@@ -320,11 +322,12 @@ def _answers(
                 + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else ""),
             )
         if got.status == reading.NOT_A_DIGIT:
-            advice = (
-                " Write digits side by side, a little apart."
-                if mode == "number"
-                else " Draw one digit, or a number in Number mode."
-            )
+            if mode == "number":
+                advice = " Write digits side by side, a little apart."
+            elif drawing.source == "image":
+                advice = " Upload a photo of one digit, or of a number in Number mode."
+            else:
+                advice = " Draw one digit, or a number in Number mode."
             st.warning(got.message + advice, icon=":material/block:")
         elif got.message:
             st.info(got.message, icon=":material/pin:")
