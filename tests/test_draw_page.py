@@ -369,14 +369,20 @@ def test_the_chart_is_drawn_on_a_canvas_not_built_as_svg():
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "rule"]  # still the same chart
 
 
+def _app_with_trained_model(name: str, folder, monkeypatch) -> AppTest:
+    """The app with a copy of the shipped dense saved as the trained model `name`, chosen on the left."""
+    for suffix in (".keras", ".json"):
+        shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", folder / f"{name}{suffix}")
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(folder))
+    at = _app()
+    at.selectbox(key="draw_model_left").set_value(name).run()
+    return at
+
+
 def test_a_trained_models_name_reads_as_written_in_the_chart_legend(tmp_path, monkeypatch):
     # Names are Markdown-escaped where Markdown shows them; the chart's legend is plain text.
     name = "dense-2026_mine"
-    for suffix in (".keras", ".json"):
-        shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", tmp_path / f"{name}{suffix}")
-    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
-    at = _app()
-    at.selectbox(key="draw_model_left").set_value(name).run()
+    at = _app_with_trained_model(name, tmp_path, monkeypatch)
     at = _draw(at, pendigits.render(SEVEN, background="black"))
     (chart,) = at.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
@@ -388,11 +394,7 @@ def test_a_model_deleted_by_another_visitor_falls_back_to_the_default_without_a_
     tmp_path, monkeypatch
 ):
     name = "dense-gone"
-    for suffix in (".keras", ".json"):
-        shutil.copy(config.SHIPPED_MODELS_DIR / f"dense{suffix}", tmp_path / f"{name}{suffix}")
-    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
-    at = _app()
-    at.selectbox(key="draw_model_left").set_value(name).run()
+    at = _app_with_trained_model(name, tmp_path, monkeypatch)
     assert name in _metrics(_draw(at, pendigits.render(SEVEN, background="black")))
     for suffix in (".keras", ".json"):  # another visitor deletes it (Inspect -> Manage models)
         (tmp_path / f"{name}{suffix}").unlink()
