@@ -276,18 +276,6 @@ def _holdout_problem(pen: Path) -> str | None:
     )
 
 
-def _load_predictors(specs):
-    """{name: Predictor} of the bare models (no calibration), keyed like _named_predictors."""
-    from digitdraw import modelio
-    from digitdraw.predict import Predictor
-
-    def load(spec):
-        name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
-        return {name: Predictor(modelio.load(modelio.resolve(spec)))}
-
-    return _named_predictors(specs, load)
-
-
 def is_terminal(stream) -> bool:
     """Whether `stream` is a terminal, where Keras's redrawn bar reads well (not a file or a pipe)."""
     isatty = getattr(stream, "isatty", None)
@@ -397,7 +385,7 @@ def _check_pen_writers(spec: str, pen: Path | None) -> set[int]:
 
 
 def cmd_evaluate(args) -> int:
-    from digitdraw import drawn
+    from digitdraw import drawn, reading
     from digitdraw.evaluate import evaluate
 
     pen = None
@@ -407,7 +395,7 @@ def cmd_evaluate(args) -> int:
         if problem:
             return _fail(problem)
     mnist = data.load_mnist(args.data_dir)
-    for name, predictor in _load_predictors(args.models).items():
+    for name, predictor in reading.load_predictors(args.models, calibrated=False).items():
         result = {"model": name, **evaluate(predictor, mnist.x_test, mnist.y_test).summary()}
         if args.drawn:
             result["drawn"] = drawn.drawn_evaluation(predictor, pen).summary()
@@ -424,29 +412,10 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _named_predictors(specs, load: Callable | None = None) -> dict:
-    """`load` (default reading.load_predictors) on each spec, one key a model asked for: a file named like
-    another model (the shipped `dense` and my/dense.keras) is keyed by its path as given, not silently
-    put in the other's place; the same model asked twice is read once."""
-    from digitdraw import modelio, reading
-
-    load = load or (lambda spec: reading.load_predictors([spec]))
-    predictors, paths = {}, {}
-    for spec in specs:
-        path = modelio.resolve(spec).resolve()
-        if path in paths.values():
-            continue
-        ((name, predictor),) = load(spec).items()
-        if name in predictors:
-            name = str(spec)
-        predictors[name], paths[name] = predictor, path
-    return predictors
-
-
 def cmd_predict(args) -> int:
     from digitdraw import reading
 
-    predictors = _named_predictors(args.model or config.DEFAULT_MODELS)
+    predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     for image in args.images:
         try:

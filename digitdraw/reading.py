@@ -241,13 +241,27 @@ def _empty(predictors: Mapping[str, Predictor], mode: Mode, source: Source, reas
     return Reading(EMPTY, {name: ModelReading(name, EMPTY, ()) for name in predictors}, mode, source, reason)
 
 
-def load_predictors(specs: Sequence[str | os.PathLike]) -> dict[str, Predictor]:
-    """Model names or paths -> {name: Predictor} with each card's calibration and detector."""
+def load_predictors(specs: Sequence[str | os.PathLike], *, calibrated: bool = True) -> dict[str, Predictor]:
+    """Model names or paths -> {name: Predictor}, with each card's calibration and detector (or, with
+    calibrated=False, the bare model's probabilities).
+
+    One key a model asked for: a file named like another model (the shipped `dense` and
+    my/dense.keras) is keyed by its path as given, not silently put in the other's place; the same
+    model asked twice is read once.
+    """
     from digitdraw import modelio
 
-    predictors = {}
+    predictors: dict[str, Predictor] = {}
+    paths: set[Path] = set()
     for spec in specs:
         path = modelio.resolve(spec)
+        if path.resolve() in paths:
+            continue
+        paths.add(path.resolve())
         name = (modelio.model_name(spec) or str(spec)) if Path(spec).is_file() else str(spec)
-        predictors[name] = Predictor.from_file(path, name=name)
+        if name in predictors:
+            name = str(spec)
+        predictors[name] = (
+            Predictor.from_file(path, name=name) if calibrated else Predictor(modelio.load(path))
+        )
     return predictors
