@@ -103,9 +103,11 @@ def sure_note(confidence: float, sure: bool) -> str:
     return f"not sure ({math.floor(confidence * 100)}%)"
 
 
-def view_line(views: Sequence[View]) -> str:
-    """Every model's reading on one Markdown line (narrow screens): "Dense **2026** · 95% | CNN ..."."""
-    return SEPARATOR.join(f"{v.model} **{v.value}** · {v.note}" for v in views)
+def view_line(views: Sequence[View], bold: bool = True) -> str:
+    """Every model's reading on one Markdown line (narrow screens): "Dense **2026** · 95% | CNN ...";
+    bold=False: plain text, for a screen reader."""
+    mark = "**" if bold else ""
+    return SEPARATOR.join(f"{v.model} {mark}{v.value}{mark} · {v.note}" for v in views)
 
 
 def digits_line(reading: ModelReading) -> str:

@@ -124,22 +124,21 @@ def keep_for_reload(browser: str, settings: dict[str, Any]) -> None:
             kept.popitem(last=False)
 
 
-def restore_after_reload(browser: str) -> bool:
-    """Once a session, before the page's widgets: put back the drawing (and its settings) this
-    browser had before a reload. False when there is nothing to put back (a first visit, an empty
-    canvas, too long ago)."""
+def restore_after_reload(browser: str) -> None:
+    """Once a session, before the page's widgets: the drawing this browser had before a reload (and
+    its settings) becomes this session's last drawing, which restore_if_unmounted puts back on the
+    canvas. Nothing when there is none (a first visit, an empty canvas, too long ago)."""
     if st.session_state.get(RESTORED_KEY):
-        return False
+        return
     st.session_state[RESTORED_KEY] = True
     kept, lock = _kept()
     with lock:
         at, settings, drawing = kept.get(browser, (0.0, {}, None))
     if not _objects(drawing) or time.monotonic() - at > KEEP_SECONDS:
-        return False
+        return
     for key, value in settings.items():
         st.session_state.setdefault(key, value)
-    _recreate(drawing)
-    return True
+    st.session_state.setdefault(LAST_KEY, drawing)
 
 
 def stroke_count() -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 
 import numpy as np
 import streamlit as st
@@ -185,18 +184,19 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     picked = []
     for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
         key = f"draw_model_{side.lower()}"
+        fallback = default if default in by_name else names[0]
         gone = st.session_state.get(key)
         if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
             # Set, not deleted: a deleted key leaves the browser's picker on the old model, which
             # it sends back on every stroke.
-            st.session_state[key] = default if default in by_name else names[0]
+            st.session_state[key] = fallback
             st.toast(
-                f"Model {md(gone)} is gone from this server: back to {md(default)}.", icon=":material/info:"
+                f"Model {md(gone)} is gone from this server: back to {md(fallback)}.", icon=":material/info:"
             )
         name = st.selectbox(
             f"{side} model",
             names,
-            index=names.index(default) if default in names else 0,
+            index=names.index(fallback),
             format_func=lambda n: by_name[n].label,
             key=key,
             help="Shipped models first, then any model trained on the Train page.",
@@ -361,8 +361,8 @@ def _answers(
     )
     if got.steps:
         _show_steps(got.steps)
-    # Plain text: without the Markdown's bold and its escapes of the model names.
-    return re.sub(r"\\(.)", r"\1", results.view_line(views).replace("**", "")) if views else ""
+    # Plain text: the names as they are (not escaped for Markdown), no bold.
+    return results.view_line([results.view(t, r) for t, r in got.models.items()], bold=False)
 
 
 def _show_steps(steps: dict[str, np.ndarray]) -> None:
