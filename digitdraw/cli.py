@@ -610,20 +610,19 @@ def _missing_sqlite_file(url: str | None) -> Path | None:
     return None if path.is_file() else path
 
 
-def _chosen_database(url: str | None) -> bool:
-    """Whether the corrections database was named (--db or $DIGITDRAW_DB_URL), not the default one."""
+def _unsaved_default_database(url: str | None) -> Path | None:
+    """For the commands that only read corrections: the default SQLite file when nothing was saved yet
+    (it does not exist), else None. A database named by --db or $DIGITDRAW_DB_URL that does not
+    exist is an error (FileNotFoundError), never a new empty one."""
     from digitdraw import feedback
 
-    return bool(url or os.environ.get(feedback.DB_URL_ENV))
-
-
-def _no_database_message(where: Path) -> str:
-    from digitdraw import feedback
-
-    return (
-        f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
-        "`digitdraw feedback import` or the app's corrections create it)."
-    )
+    where = _missing_sqlite_file(url)
+    if where is not None and (url or os.environ.get(feedback.DB_URL_ENV)):
+        raise FileNotFoundError(
+            f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
+            "`digitdraw feedback import` or the app's corrections create it)."
+        )
+    return where
 
 
 def _write_out(out: str, text: str) -> None:
@@ -657,9 +656,7 @@ def cmd_feedback(args) -> int:
         if problem:
             return _fail(problem)
     if args.feedback_command in ("list", "export"):  # read-only: never create a database to read
-        where = _missing_sqlite_file(args.db)
-        if where is not None and _chosen_database(args.db):
-            return _fail(_no_database_message(where))
+        where = _unsaved_default_database(args.db)
         if where is not None:  # the default one, before anything was saved: nothing to list
             return _nothing_saved_yet(args, where)
     try:
@@ -737,9 +734,7 @@ def cmd_finetune(args) -> int:
     if settings.pen_replay and pen is not None and pen.is_file():
         pendigits.writers_in(pen)  # a malformed file is named now, not after MNIST is loaded
     # Only read: a mistyped --db is named, and the default database is not created to be empty.
-    missing_db = _missing_sqlite_file(args.db)
-    if missing_db is not None and _chosen_database(args.db):
-        return _fail(_no_database_message(missing_db))
+    missing_db = _unsaved_default_database(args.db)
     try:
         corrections = [] if missing_db is not None else _stored_corrections(FeedbackStore(args.db))
         mnist = data.load_mnist(args.data_dir)
