@@ -590,19 +590,16 @@ def _finish(job: TrainingJob, stopped: str | None, error: str | None = None) -> 
     end = job._end_message or {}
     budget = job.config.time_budget
     if error is None and stopped is None and end.get("status") == FINISHED:
+        notes = list(end.get("notes", []))
+        if job.cancel_event.is_set():  # it reached the run while it was already saving: kept, and said so
+            notes.append("The cancel came too late: the model was already being saved.")
         job._set(
             status=FINISHED,
             phase=DONE,
             model_path=end["model_path"],
             test_accuracy=end["test_accuracy"],
             drawn_accuracy=end["drawn_accuracy"],
-            notes=list(end.get("notes", []))
-            # A cancel that reached the run while it was already saving: it is kept, and said so.
-            + (
-                ["The cancel came too late: the model was already being saved."]
-                if job.cancel_event.is_set()
-                else []
-            ),
+            notes=notes,
         )
         return
     _remove_partial(job.out)
