@@ -11,6 +11,7 @@ them at once. Each condition gets `--per-condition` digits drawn at random (seed
 
     python bench/photos.py                       # dense and cnn, 150 photos per condition
     python bench/photos.py --per-condition 400 --save-failures /tmp/failed
+    python bench/photos.py --writers 1-24 --seed 5   # to tune a change on, before measuring it here
 
 Target (issue 12): cnn >= 97%, dense >= 95% overall.
 """
@@ -31,7 +32,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digitdraw import config, reading  # noqa: E402
-from digitdraw.pendigits import HOLDOUT_WRITERS, load_pendigits  # noqa: E402
+from digitdraw.pendigits import HOLDOUT_WRITERS, TUNE_WRITERS, load_pendigits  # noqa: E402
 from digitdraw.photos import CONDITIONS, random_spec, synthetic_photo  # noqa: E402
 
 
@@ -45,12 +46,17 @@ def main() -> int:
     parser.add_argument("--condition", action="append", choices=CONDITIONS, help="only these (repeatable)")
     parser.add_argument("--save-failures", type=Path, help="write the photos the cnn misreads here")
     parser.add_argument("--pendigits", help=f"train.jsonl (default: ${config.PENDIGITS_ENV})")
+    parser.add_argument(
+        "--writers",
+        default=HOLDOUT_WRITERS,
+        help=f"whose digits (default {HOLDOUT_WRITERS}; tune changes on {TUNE_WRITERS}, never on these)",
+    )
     args = parser.parse_args()
 
     path = held_out.pendigits_file(args.pendigits)
     if path is None:
         return 2
-    digits = load_pendigits(path, writers=HOLDOUT_WRITERS)
+    digits = load_pendigits(path, writers=args.writers)
     specs = args.model or ["dense", "cnn"]
     predictors = reading.load_predictors(specs)
     conditions = args.condition or list(CONDITIONS)
@@ -59,7 +65,7 @@ def main() -> int:
 
     totals = {spec: [0, 0] for spec in specs}
     seconds = []
-    print(f"{args.per_condition} photos per condition, writers 25-30, seed {args.seed}")
+    print(f"{args.per_condition} photos per condition, writers {args.writers}, seed {args.seed}")
     print(f"{'condition':<12}" + "".join(f"{spec:>10}" for spec in specs) + "   the last model's misses")
     for condition in conditions:
         rng = np.random.default_rng([args.seed, CONDITIONS.index(condition)])

@@ -85,6 +85,12 @@ _LINE_PIECE = 0.15
 _LONE_LINE_SPAN = 0.75
 # Paper lines are looked for within this angle of horizontal and vertical (radians).
 _LINE_TILT = 0.2
+# A printed line is there (to take out) where the estimated layer reaches this part of its level.
+_LINE_PRESENT = 0.3
+# Only ink this many times darker than the printed line is a stroke to bridge across it.
+_BRIDGE_LEVEL = 1.5
+# A removed line's band is 5 px wide: a stroke crossing it is bridged from 4 px each side.
+_BRIDGE_REACH = 4
 # MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
 # (relative to the median) are left alone, widths outside are brought to its nearer edge.
 _WIDTH_BAND = (0.78, 1.35)
@@ -224,7 +230,12 @@ def ink_map_side(shape: tuple[int, ...], source: Source = "canvas") -> int:
 
 
 def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
-    """Any image -> 2-D float32 ink intensity in [0, 1] (1 = ink), background 0.
+    """Any image -> 2-D float32 ink intensity in [0, 1] (1 = ink), background 0 (see ink_and_kind)."""
+    return ink_and_kind(pixels, source)[0]
+
+
+def ink_and_kind(pixels: np.ndarray, source: Source = "canvas") -> tuple[np.ndarray, bool]:
+    """Any image -> (2-D float32 ink intensity in [0, 1], 1 = ink; whether it was read as a photo).
 
     - RGBA with a transparent background (the canvas): the ink is the alpha, whatever its colour.
     - Opaque images (grey, RGB, RGBA with opaque alpha), either polarity: the background is what
@@ -252,7 +263,7 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
         if float(np.median(_border(alpha))) < 0.5:
             # Transparent background: coverage is the ink. Pixels the canvas left fully
             # transparent carry no colour information worth trusting.
-            return _stretch(alpha, noise_floor=0.0)
+            return _stretch(alpha, noise_floor=0.0), False
         f = f[..., :3]  # opaque: the colours carry the drawing
 
     if f.ndim == 3:
@@ -269,11 +280,11 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
                 # Ink and background differ in colour more than in brightness: use the distance.
                 dist = np.sqrt(((f - bg_colour.astype(np.float32)) ** 2).sum(-1) / 3.0, dtype=np.float32)
                 signed = dist - float(np.median(_border(dist)))
-                return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+                return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed))), False
             f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
 
     if source == "image" and _busy_border(f):
-        return _photo_ink(f)
+        return _photo_ink(f), True
     edge = _border(f)
     bg = float(np.median(edge))
     # The ink is the extreme farther from the background. Taken on the image itself, not the
@@ -294,7 +305,7 @@ def ink_map(pixels: np.ndarray, source: Source = "canvas") -> np.ndarray:
         signed = f - background
     signed = signed.astype(np.float32)
     # The noise floor comes from the signed residual: clipped at 0 its median would be 0.
-    return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed)))
+    return _stretch(np.maximum(signed, 0.0), noise_floor=_noise(_border(signed))), False
 
 
 def _busy_border(f: np.ndarray) -> bool:
@@ -418,12 +429,67 @@ def _remove_ruling(raw: np.ndarray) -> np.ndarray:
         if tilt is not None:
             lines = _hough(mask, vertical, _FAINT_LINE_SPAN)
             lines = lines[np.abs(lines[:, 1] - tilt) < np.radians(1.0)]
-            out = out - _line_layer(out, tilt, vertical) * _line_bands(out.shape, lines, vertical)
+            take, level = _printed_lines(out, _line_layer(out, tilt, vertical), lines, vertical)
+            out = _bridge(np.maximum(out - take, 0.0), level, vertical)
     return np.maximum(out, 0.0)
 
 
-def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool) -> np.ndarray:
-    """1 within two pixels of each Hough line (rho, tilt), 0 elsewhere."""
+def _printed_lines(
+    raw: np.ndarray, layer: np.ndarray, lines: np.ndarray, vertical: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """What to take out for each line of a family, and each line's darkness (0 off the lines).
+
+    A line's darkness is measured on the photo along its centre, where the odd stroke lying on
+    it is a small part; the estimated layer only says where the line is (turning the photo to
+    square it with the axes blurs a thin line, so the layer's own level is too faint). Nothing is
+    taken out beyond that darkness: a stroke lying along a line keeps what it adds to it. A
+    "line" Hough found in a stroke's texture has no darkness, and takes nothing.
+    """
+    across = np.ones((1, 5) if vertical else (5, 1), np.uint8)  # a Hough line may be a pixel or two off
+    peak, core = cv2.dilate(raw, across), cv2.dilate(layer, across)
+    take = np.zeros_like(raw)
+    level = np.zeros_like(raw)
+    for line in lines:
+        centre = _line_bands(raw.shape, line[None], vertical, thickness=1) > 0
+        if not centre.any():
+            continue
+        dark, there = float(np.median(peak[centre])), float(np.median(core[centre]))
+        if there <= 0.0:
+            continue
+        band = _line_bands(raw.shape, line[None], vertical) > 0
+        on = band & (layer >= _LINE_PRESENT * there)
+        take[on] = np.maximum(take[on], np.minimum(raw[on], dark))
+        level[band] = np.maximum(level[band], dark)
+    return take, level
+
+
+def _bridge(ink: np.ndarray, level: np.ndarray, vertical: bool) -> np.ndarray:
+    """Where a stroke crosses a removed line, fill the line's width back in from both sides.
+
+    Subtracting the line leaves a gap in a stroke that crosses it (pencil over a printed line
+    darkens little more than either), which would cut one digit into pieces. A pixel of a line's
+    band (level > 0: that line's darkness) with ink clearly darker than the line just beyond the
+    band on both sides takes the fainter of the two; a printed line of the other direction, as
+    faint as this one, is not bridged.
+    """
+    d = _BRIDGE_REACH
+    h, w = ink.shape
+    p = np.pad(ink, d)
+    across = np.zeros_like(ink)
+    # A straight stroke through the pixel meets the two sides of the band at opposite offsets
+    # along the line (k and -k): pairs so placed, not any ink nearby, so nothing beside a stroke
+    # is filled in (that would leave a blob on the line).
+    for k in range(-d, d + 1):
+        if vertical:  # the sides are left and right; offsets go up and down
+            before, after = p[d + k : d + k + h, :w], p[d - k : d - k + h, 2 * d :]
+        else:
+            before, after = p[:h, d + k : d + k + w], p[2 * d :, d - k : d - k + w]
+        across = np.maximum(across, np.minimum(before, after))
+    return np.where((level > 0) & (across >= _BRIDGE_LEVEL * level), np.maximum(ink, across), ink)
+
+
+def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool, thickness: int = 5) -> np.ndarray:
+    """1 on a band `thickness` pixels wide along each Hough line (rho, tilt), 0 elsewhere."""
     h, w = shape
     band = np.zeros((h, w), np.float32)
     for rho, tilt in lines:
@@ -434,7 +500,7 @@ def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool) -> np
         else:  # y = (rho - x cos) / sin
             p0, p1 = (0.0, rho / s), (w - 1.0, (rho - (w - 1) * c) / s)
         a, b = (round(p0[0] * 16), round(p0[1] * 16)), (round(p1[0] * 16), round(p1[1] * 16))
-        cv2.line(band, a, b, 1.0, 5, cv2.LINE_8, 4)
+        cv2.line(band, a, b, 1.0, thickness, cv2.LINE_8, 4)
     return band
 
 

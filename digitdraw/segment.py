@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_map, preprocess
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_and_kind, preprocess
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
 _STRONG_OVERLAP = 0.8
@@ -42,6 +42,9 @@ _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
 # Images only: ink spanning this much of both sides of the image, covering under _FRAME_FILL of
 # its box, is a frame round the picture (a screenshot's border), not a digit.
 _FRAME_SPAN, _FRAME_FILL = 0.95, 0.05
+# Photos only: a piece this thin (across over along), lying along an edge within _EDGE_BAND of the
+# photo's shorter side from it, is what a desk's or a sheet's edge leaves (when a digit is there).
+_EDGE_THIN, _EDGE_BAND = 0.2, 0.1
 # Strokes only: a short stroke touching another's ink and overlapping it in x by this much is
 # part of its digit (a 5's bar: 0.48 of it overlapped the body in a held-out writer's 5).
 _TOUCH_OVERLAP = 0.25
@@ -53,6 +56,9 @@ _JUNCTION = 0.3
 # the cut crosses one short run of ink (where two digits touch), not two or three strokes.
 _TOO_WIDE = 1.6
 _MAYBE_WIDE = 1.25
+# A hole this much of the line high, of the group wide, and this convex (area over its hull's):
+# one digit's loop. Touching digits enclose holes too, but with the ink of both poking into them.
+_LOOP, _LOOP_SPAN, _LOOP_SOLID = 0.15, 0.5, 0.9
 _TALL = 0.5  # each side of a cut must be at least this fraction of the line height
 # A group under this many pen widths tall is a line or a dash, not a row of digits: never cut
 # (a dash drawn 200 px long was cut into ten "digits"). An MNIST digit stands about 7 pens tall
@@ -113,7 +119,7 @@ def segment(
     found by the photo path (shadows, paper lines, a desk at the edge; preprocess.ink_map), on
     the image shrunk to preprocess.ink_map_side: the segments' coordinates are in that size.
     """
-    ink = ink_map(pixels, source=source)
+    ink, photo = ink_and_kind(pixels, source=source)
     core = ink >= _INK_LEVEL
     if not core.any():
         return []
@@ -131,7 +137,7 @@ def segment(
     out: list[_Group] = []
     for g in groups:
         out.extend(_split_wide(g, ink, line))
-    if source == "image":
+    if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     return [_crop(g, out, ink) for g in out]
@@ -155,7 +161,8 @@ def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_G
     from the digit, or at the edge, are left out of it.
     """
     h, w = shape[:2]
-    inside = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h]
+    away = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h]
+    inside = [g for g in away if not _edge_line(g, shape)]
     if len(groups) < 2 or not inside:
         return groups
     line = max(g.h for g in inside)
@@ -167,6 +174,16 @@ def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_G
         if g is not digit and _gap(g, digit) < _NEAR * line:
             digit = digit.join(g)
     return [digit]
+
+
+def _edge_line(g: _Group, shape: tuple[int, ...]) -> bool:
+    """A thin straight piece along an edge of the photo, close to it: what a desk's or a sheet's edge
+    leaves, not a digit (a 1 as thin stands where the digits are, not at the photo's margin)."""
+    h, w = shape[:2]
+    near = _EDGE_BAND * min(h, w)
+    upright = g.w <= _EDGE_THIN * g.h and min(g.x0, w - g.x1) < near
+    lying = g.h <= _EDGE_THIN * g.w and min(g.y0, h - g.y1) < near
+    return upright or lying
 
 
 def read_row(
@@ -359,6 +376,28 @@ def _flat(g: _Group) -> bool:
     return g.h < _FLAT * pen
 
 
+def _loop_columns(g: _Group, line: int) -> np.ndarray:
+    """Per column of the group's box: whether it crosses a loop as wide as half the group (a hole in
+    its ink, and _LOOP of the line height tall). Two digits side by side have narrower loops each,
+    and where they touch the hole between them is narrower still."""
+    box = g.mask[g.y0 : g.y1, g.x0 : g.x1]
+    background = np.pad(~box, 1, constant_values=True).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
+    looped = np.zeros(g.w, bool)
+    for lab in range(2, n):  # 1 is the outside (the padding joins it all round)
+        x, _y, w, h = (int(v) for v in stats[lab, :4])
+        if w >= _LOOP_SPAN * g.w and h >= _LOOP * line and _solidity(labels == lab) >= _LOOP_SOLID:
+            looped[x - 1 : x - 1 + w] = True  # padded by one
+    return looped
+
+
+def _solidity(region: np.ndarray) -> float:
+    """The region's area over its convex hull's: 1 for an oval loop, less where ink pokes into it."""
+    points = cv2.findNonZero(region.astype(np.uint8))
+    hull = cv2.contourArea(cv2.convexHull(points))
+    return float(region.sum()) / hull if hull > 0 else 0.0
+
+
 def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
     """Cut a group too wide for one digit at its projection minimum, recursively."""
     if g.w < _MAYBE_WIDE * line or _flat(g):
@@ -368,7 +407,10 @@ def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
     lo, hi = round(0.2 * g.w), round(0.8 * g.w)
     # Where two digits touch, the cut crosses one short joint: look for the least ink among such
     # columns (any column, once the group is far too wide for one digit).
-    candidates = [c for c in range(lo, hi) if _cut_ok(g, g.x0 + c, line)]
+    # Never through a loop: a cut across a 0 drawn wide (or a wide 6's or 8's loop) would leave
+    # two halves, each a fine "digit"; touching digits meet beside their loops, not across them.
+    looped = _loop_columns(g, line)
+    candidates = [c for c in range(lo, hi) if not looped[c] and _cut_ok(g, g.x0 + c, line)]
     if not candidates:
         return [g]
     cut = g.x0 + min(candidates, key=lambda c: profile[c])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import needs_pendigits
 
-from digitdraw import config, modelio
-from digitdraw.pendigits import HOLDOUT_WRITERS, PenDigit, load_pendigits
+from digitdraw import config, modelio, segment
+from digitdraw.pendigits import HOLDOUT_WRITERS, TUNE_WRITERS, PenDigit, load_pendigits
 from digitdraw.photos import CONDITIONS, PhotoSpec, random_spec, synthetic_photo
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import Status, ink_map, preprocess
@@ -103,3 +103,17 @@ def test_held_out_pen_digits_in_photos_are_read(cnn):
         total += 1
         right += int(result.image is not None and cnn.predict_one(result.image).digit == digits[int(i)].label)
     assert right / total >= 0.9
+
+
+@needs_pendigits
+@pytest.mark.parametrize("condition", ["squared", "ruled", "desk"])
+def test_a_digit_on_lined_paper_or_beside_a_desk_is_found_as_one_digit(condition):
+    # Printed lines are taken out without cutting the strokes that cross them (squared paper cut
+    # 8 of these 60 digits in two, or joined a leftover line to them), and what a desk's edge
+    # leaves beside the digit is not a second digit.
+    digits = load_pendigits(writers=TUNE_WRITERS)
+    rng = np.random.default_rng([3, 1])
+    picks = rng.choice(len(digits), size=60, replace=False)
+    photos = [synthetic_photo(digits[int(i)], random_spec(rng, condition), rng) for i in picks]
+    found = [len(segment.segment(photo, source="image")) for photo in photos]
+    assert found.count(1) >= 59, found

@@ -271,3 +271,21 @@ def test_the_cnn_reads_a_split_number(writers_digits):
     img, _ = number(writers_digits, 27, "2026")
     images = np.stack([p.image for _, p in segment.read_row(img)])
     assert "".join(str(d) for d in cnn.probabilities(images).argmax(axis=1)) == "2026"
+
+
+@pytest.mark.parametrize("axes", [(200, 80), (150, 90), (220, 60)])
+def test_a_zero_drawn_wide_is_one_digit_not_cut_through_its_loop(axes):
+    # Wider than any digit pair's single digit, but one closed loop: cutting it made "00" or "0000".
+    img = np.zeros((220, 520, 4), np.uint8)
+    cv2.ellipse(img, (260, 110), axes, 5, 0, 360, (255, 255, 255, 255), 8)
+    assert len(segment.segment(img)) == 1
+
+
+def test_a_saved_drawing_keeps_a_digit_that_touches_its_edge():
+    # "10" saved as a file cropped to its ink: the 1 touches the edge. Only a photo's edge is taken
+    # for a desk's or the sheet's; a flat white background is a drawing's.
+    img = np.full((280, 240, 3), 255, np.uint8)
+    cv2.line(img, (6, 0), (6, 279), (0, 0, 0), 12)
+    cv2.ellipse(img, (150, 140), (70, 100), 0, 0, 360, (0, 0, 0), 12)
+    one, zero = segment.segment(img, source="image")
+    assert one.x1 < zero.x0
