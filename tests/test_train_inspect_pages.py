@@ -397,6 +397,12 @@ def test_finetune_says_how_many_corrections_it_will_hold_out_to_measure_and_when
     assert "5 of them will be kept out of training, to measure the new model on." in texts(at)
 
 
+def test_with_nothing_to_hold_out_the_finetune_form_says_all_corrections_train():
+    # A share of 0 is a valid setting (FinetuneSettings); the note once raised StopIteration.
+    note = train_page._held_out_note([0, 1, 2] * 4, 0.0)
+    assert note.startswith("All of them will be used for training")
+
+
 def test_finetune_start_is_disabled_while_another_visitors_run_is_in_progress(idle_jobs, monkeypatch):
     me = feedback.new_browser_id()
     save_corrections(me, [d % 10 for d in range(FinetuneSettings().min_corrections)])

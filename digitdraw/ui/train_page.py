@@ -399,6 +399,8 @@ def _held_out_note(labels: list[int], share: float) -> str:
     held = len(split_corrections(labels, share, seed=0)[1]) if labels else 0
     if held:
         return f"{held} of them will be kept out of training, to measure the new model on."
+    if share <= 0:  # a setting of 0 (allowed): all of them train, none measures
+        return "All of them will be used for training; none is kept out to measure the new model on."
     fewest = next(n for n in range(2, 1000) if round(share * n) >= 1)
     return (
         "None can be kept out to measure the new model on yet: that takes "
