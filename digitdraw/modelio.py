@@ -281,6 +281,9 @@ def _problem_of(path: Path, need_card: bool) -> tuple[dict | None, str | None]:
         return None, str(exc)
     if card is None and need_card:
         return None, f"incomplete: no model card {card_path(path).name} beside it (an interrupted save?)"
+    # A .keras file is a zip whose directory is at its end: a cut-off copy has none (cheap to see).
+    if path.suffix == FULL_SUFFIX and not zipfile.is_zipfile(path):
+        return None, "not a Keras model file (truncated or not a .keras archive)"
     return card, None
 
 

@@ -346,6 +346,14 @@ def test_a_trained_model_without_a_card_is_incomplete_but_a_shipped_one_works(tm
     assert s.shipped and not s.broken
 
 
+def test_a_cut_off_model_file_is_listed_as_broken_not_offered(tmp_path, good_file):
+    # A copy that stopped half-way (a full disk, a download cut short) kept its card beside it.
+    path = save(load(good_file), tmp_path / "half.keras", card_for("dense"))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    [entry] = list_models(tmp_path)
+    assert entry.broken and "truncated" in entry.problem
+
+
 def test_a_file_whose_name_cannot_be_shown_on_one_line_is_listed_as_broken(tmp_path, good_file):
     model = load(good_file)
     odd = tmp_path / "two\nlines.keras"
