@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         "images",
         nargs="+",
         metavar="IMAGE",
-        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each); one "
-        'that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
+        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each), "
+        "folders (their images, by name) or patterns such as 'scans/*.png'; - reads one image from "
+        "standard input. "
+        'One that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
         "status is then 1",
     )
     p.add_argument(
@@ -412,34 +415,83 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# A folder's files that predict reads: the extensions Pillow opens, and HEIC/HEIF, which
+# load_image_file refuses with how to send such a photo instead (skipping them would hide them).
+def _image_suffixes() -> set[str]:
+    Image.init()
+    opened = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return opened | {".heic", ".heif"}
+
+
+STDIN = "-"
+STDIN_IS_TERMINAL = "standard input is a terminal: pipe an image into it (digitdraw predict - < digit.png)"
+
+
+def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """(name for the JSON line, problem or None) for each image `predict` is asked to read, in order.
+
+    A folder gives its image files sorted by name (not its subfolders'); a pattern no shell
+    expanded (Windows' cmd, or quoted) gives its matches sorted, as a shell would; `-` is the
+    standard input. A folder without images, or `-` on a terminal, is one error line."""
+    suffixes = None
+    for spec in specs:
+        path = Path(spec)
+        if spec == STDIN:
+            yield spec, STDIN_IS_TERMINAL if is_terminal(sys.stdin) else None
+        elif path.is_dir():
+            suffixes = suffixes or _image_suffixes()
+            files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+            yield from ((f, None) for f in files)
+            if not files:
+                yield spec, f"{spec} is a folder with no image files in it (.png, .jpg, .webp, ...)"
+        elif not path.exists() and any(c in spec for c in "*?["):
+            matches = sorted(m for m in glob.glob(spec, recursive=True) if Path(m).is_file())
+            yield from ((m, None) for m in matches) if matches else [(spec, None)]  # none: "No such file"
+        else:
+            yield spec, None
+
+
+def _read_image(name: str) -> np.ndarray:
+    """The pixels of one `predict` input: a file, or `-` for standard input (at most MAX_FILE_MB)."""
+    if name != STDIN:
+        return preprocess.load_image_file(name)
+    return preprocess.load_image_file(sys.stdin.buffer.read(preprocess.MAX_FILE_MB * 2**20 + 1))
+
+
 def cmd_predict(args) -> int:
+    import threadpoolctl
+
     from digitdraw import reading
 
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
-    for image in args.images:
-        try:
-            pixels = preprocess.load_image_file(image)
-        except (preprocess.ImageError, OSError) as exc:
-            print(json.dumps({"file": image, "error": str(exc)}))
-            status = 1
-            continue
-        try:
-            result = reading.read_drawing(pixels, predictors, source="image", mode="number")
-        except Exception as exc:  # a bug met by one image: said on its line, the other files still read
-            print(
-                json.dumps(
-                    {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
-                )
-            )
-            status = 1
-            continue
-        if result.status == reading.EMPTY:
-            print(json.dumps({"file": image, "error": result.reason}))
-            status = 1
-            continue
-        print(json.dumps({"file": image, **result.as_dict()}))
+    # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
+    # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        for image, problem in _predict_inputs(args.images):
+            line = _predict_line(image, problem, predictors)
+            status = 1 if "error" in line else status
+            print(json.dumps(line))
     return status
+
+
+def _predict_line(image: str, problem: str | None, predictors) -> dict:
+    """One image's JSON line: its reading, or {"file": ..., "error": ...}."""
+    from digitdraw import reading
+
+    if problem:
+        return {"file": image, "error": problem}
+    try:
+        pixels = _read_image(image)
+    except (preprocess.ImageError, OSError) as exc:
+        return {"file": image, "error": str(exc)}
+    try:
+        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+    except Exception as exc:  # a bug met by one image: said on its line, the other files still read
+        return {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
+    if result.status == reading.EMPTY:
+        return {"file": image, "error": result.reason}
+    return {"file": image, **result.as_dict()}
 
 
 def cmd_export(args) -> int:
@@ -617,6 +669,11 @@ def _unsaved_default_database(url: str | None) -> Path | None:
     from digitdraw import feedback
 
     where = _missing_sqlite_file(url)
+    if where is not None and where.is_dir():
+        raise FileNotFoundError(
+            f"no corrections database at {where}: it is a folder (a SQLite URL names the database file, "
+            f"e.g. sqlite:///{where / feedback.DB_FILENAME})."
+        )
     if where is not None and (url or os.environ.get(feedback.DB_URL_ENV)):
         raise FileNotFoundError(
             f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "

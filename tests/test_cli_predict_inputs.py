@@ -1,0 +1,136 @@
+"""Specification of what `digitdraw predict` takes besides image paths: a folder reads its images, a
+pattern the shell did not expand (Windows' cmd, or quoted) reads its matches, `-` reads one image
+from standard input; and many files are read with numpy's BLAS on one thread, as the app server reads
+drawings."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+import threadpoolctl
+from PIL import Image
+
+from digitdraw import cli, pendigits, reading
+
+SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
+ONE = [np.array([[250, 50], [250, 450]], float)]
+
+
+def run(capsys, *argv) -> tuple[int, list[dict], str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def save_digit(path, strokes) -> str:
+    Image.fromarray(pendigits.render(strokes, background="black")).save(path)
+    return str(path)
+
+
+def texts(lines: list[dict]) -> list[str | None]:
+    return [line["models"]["dense"]["text"] if "models" in line else None for line in lines]
+
+
+class Stdin:
+    """Standard input as a process gets it: bytes under .buffer, and whether it is a terminal."""
+
+    def __init__(self, data: bytes, terminal: bool = False):
+        self.buffer = io.BytesIO(data)
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def test_a_folder_reads_its_images_by_name_and_skips_other_files(capsys, tmp_path):
+    folder = tmp_path / "my scans ü"
+    folder.mkdir()
+    seven = save_digit(folder / "b.png", SEVEN)
+    one = save_digit(folder / "a one.PNG", ONE)
+    (folder / "notes.txt").write_text("what I drew")
+    (folder / "sub").mkdir()
+    save_digit(folder / "sub" / "c.png", SEVEN)  # a subfolder's images are not read
+    code, lines, err = run(capsys, "predict", "--model", "dense", folder)
+    assert code == 0, err
+    assert [line["file"] for line in lines] == [one, seven]
+    assert texts(lines) == ["1", "7"]
+
+
+def test_a_folder_without_images_is_one_error_line_and_the_other_files_are_read(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no pictures here")
+    seven = save_digit(tmp_path / "seven.png", SEVEN)
+    code, lines, _ = run(capsys, "predict", "--model", "dense", empty, seven)
+    assert code == 1
+    assert [line["file"] for line in lines] == [str(empty), seven]
+    assert "no image files" in lines[0]["error"]
+    assert texts(lines) == [None, "7"]
+
+
+def test_a_pattern_no_shell_expanded_reads_its_matches_in_order(capsys, tmp_path):
+    seven = save_digit(tmp_path / "x2.png", SEVEN)
+    one = save_digit(tmp_path / "x1.png", ONE)
+    save_digit(tmp_path / "y.png", ONE)
+    code, lines, err = run(capsys, "predict", "--model", "dense", tmp_path / "x*.png")
+    assert code == 0, err
+    assert [line["file"] for line in lines] == [one, seven]
+    assert texts(lines) == ["1", "7"]
+
+
+def test_a_pattern_that_matches_nothing_is_still_said_to_be_one(capsys, tmp_path):
+    code, lines, _ = run(capsys, "predict", "--model", "dense", tmp_path / "*.png")
+    assert code == 1
+    assert lines == [{"file": str(tmp_path / "*.png"), "error": lines[0]["error"]}]
+    assert "a pattern no file matched" in lines[0]["error"]
+
+
+def test_a_dash_reads_one_image_piped_into_standard_input(capsys, tmp_path, monkeypatch):
+    png = io.BytesIO()
+    Image.fromarray(pendigits.render(SEVEN, background="black")).save(png, "PNG")
+    monkeypatch.setattr("sys.stdin", Stdin(png.getvalue()))
+    code, lines, err = run(capsys, "predict", "--model", "dense", "-")
+    assert code == 0, err
+    assert lines[0]["file"] == "-"
+    assert texts(lines) == ["7"]
+
+
+def test_a_dash_on_a_terminal_says_to_pipe_an_image_instead_of_waiting(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", Stdin(b"", terminal=True))
+    code, lines, _ = run(capsys, "predict", "--model", "dense", "-")
+    assert code == 1
+    assert "pipe an image" in lines[0]["error"]
+
+
+def test_images_are_read_with_one_blas_thread_and_the_limit_ends_with_predict(capsys, tmp_path, monkeypatch):
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    if not before or before == {1}:
+        pytest.skip("numpy's BLAS runs on one thread here already: nothing to limit")
+    seen = []
+    read_drawing = reading.read_drawing
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return read_drawing(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "read_drawing", recording)
+    files = [save_digit(tmp_path / f"{i}.png", SEVEN) for i in range(2)]
+    code, lines, err = run(capsys, "predict", "--model", "dense", *files)
+    assert code == 0, err
+    assert seen == [{1}, {1}]
+    assert blas_threads() == before  # the rest of the process (and of this test run) is untouched
+
+
+def test_a_literal_file_named_like_a_pattern_is_read_as_that_file(capsys, tmp_path):
+    odd = save_digit(tmp_path / "scan[1].png", SEVEN)
+    shutil.copyfile(odd, tmp_path / "scan1.png")  # what the pattern would match
+    code, lines, err = run(capsys, "predict", "--model", "dense", odd)
+    assert code == 0, err
+    assert [line["file"] for line in lines] == [odd]
