@@ -91,9 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(t)
 
     e = command("evaluate", "accuracy, per-class accuracy and confusion matrix")
-    e.add_argument("models", nargs="*", default=list(config.DEFAULT_MODELS), help="names or paths")
-    e.add_argument("--drawn", action="store_true", help="also score real pen-drawn digits")
-    e.add_argument("--pendigits")
+    e.add_argument(
+        "models",
+        nargs="*",
+        default=list(config.DEFAULT_MODELS),
+        help=f"names or paths (default: {' and '.join(config.DEFAULT_MODELS)})",
+    )
+    e.add_argument(
+        "--drawn",
+        action="store_true",
+        help=f"also score real pen-drawn digits (writers {pendigits.HOLDOUT_WRITERS}, never trained on)",
+    )
+    e.add_argument(
+        "--pendigits", help=f"pendigits train.jsonl, for --drawn (default: ${config.PENDIGITS_ENV})"
+    )
     e.add_argument("--json", action="store_true", help="one JSON object a model")
     _add_data_dir(e)
 
@@ -147,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", nargs="?", default="cnn", help="name or path of the model (default: cnn)")
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
-    d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
+    d.add_argument(
+        "--grid", default="mnist_samples.png", help="where to write the PNG grid (default: mnist_samples.png)"
+    )
     d.add_argument(
         "--per-class",
         type=_whole_number(1, MAX_PER_CLASS),
@@ -497,6 +510,9 @@ def _predict_line(image: str, problem: str | None, predictors) -> dict:
 def cmd_export(args) -> int:
     from digitdraw import export
 
+    # What --force cannot mend (a name that does not fit the format, a folder that is no export, a
+    # missing runtime) is said first: asking for --force and then refusing anyway misleads.
+    export.check_request(args.fmt, args.out, args.quantize, overwrite=True)
     if (Path(args.out).exists() or Path(args.out).is_symlink()) and not args.force:
         return _fail(f"{args.out} exists already; choose another --out, or add --force to replace it.")
     card = export.run_export(
