@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -864,7 +865,18 @@ COMMANDS = {
 }
 
 
+def _escape_what_stdout_cannot_encode() -> None:
+    """A name the output's encoding lacks (a model called "数字" listed into a file on Windows, where
+    that file is cp1252; PYTHONIOENCODING=ascii) is written as an escape (\\u6570), as Python already
+    does on standard error, instead of ending the command in a UnicodeEncodeError traceback."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _escape_what_stdout_cannot_encode()
     try:
         try:
             return _main(argv)
