@@ -47,6 +47,14 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _model_spec(text: str) -> str:
+    """An argparse type: a model's name or path, refused when empty (`--model "$M"` with M unset read
+    as the current folder: " is a folder; give a model file")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a model's name or path cannot be empty")
+    return text
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -95,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "models",
         nargs="*",
+        type=_model_spec,
         default=list(config.DEFAULT_MODELS),
         help=f"names or paths (default: {' and '.join(config.DEFAULT_MODELS)})",
     )
@@ -123,12 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         action="append",
+        type=_model_spec,
         metavar="NAME_OR_PATH",
         help="model to ask (repeatable; default: dense and cnn)",
     )
 
     x = command("export", "export a model for TF Serving, LiteRT (TFLite) or ONNX, checked against Keras")
-    x.add_argument("model", help="name or path of the model to export")
+    x.add_argument("model", type=_model_spec, help="name or path of the model to export")
     x.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt", help="what to write")
     x.add_argument("--quantize", choices=EXPORT_QUANTIZATIONS, help="int8 weights and activations (tflite)")
     x.add_argument(
@@ -138,7 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(x)
 
     e = command("combine", "combine trained models of one architecture into one that averages their answers")
-    e.add_argument("models", nargs="+", metavar="MODEL", help="two or more model files (each with its card)")
+    e.add_argument(
+        "models",
+        nargs="+",
+        type=_model_spec,
+        metavar="MODEL",
+        help="two or more model files (each with its card)",
+    )
     e.add_argument("--out", required=True, help="the ensemble's path, .keras")
     e.add_argument("--weights", action="store_true", help="also save the weights alone beside it")
     e.add_argument("--force", action="store_true", help=force_help)
@@ -151,12 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         "fit a model's calibration and not-a-digit detector on pen digits; store them in its card",
     )
-    c.add_argument("models", nargs="+", metavar="MODEL", help="names or paths")
+    c.add_argument("models", nargs="+", type=_model_spec, metavar="MODEL", help="names or paths")
     c.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     _add_data_dir(c)
 
     i = command("info", "a model's card and layer summary")
-    i.add_argument("model", nargs="?", default="cnn", help="name or path of the model (default: cnn)")
+    i.add_argument(
+        "model", nargs="?", type=_model_spec, default="cnn", help="name or path of the model (default: cnn)"
+    )
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
     d.add_argument(
@@ -206,7 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ft = command("finetune", "fine-tune a model on every stored correction and save it with its card")
     ft.add_argument(
-        "--base", required=True, metavar="MODEL", help="the model to start from: a name or a path"
+        "--base",
+        required=True,
+        type=_model_spec,
+        metavar="MODEL",
+        help="the model to start from: a name or a path",
     )
     ft.add_argument("--out", required=True, metavar="FILE", help="where to save the new model (.keras)")
     ft.add_argument("--force", action="store_true", help=force_help)
@@ -450,7 +472,9 @@ def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
     suffixes = None
     for spec in specs:
         path = Path(spec)
-        if spec == STDIN:
+        if not spec.strip():  # Path("") is the current folder, whose images were never asked for
+            yield spec, "an empty name is no file: give the path of a PNG or JPEG image"
+        elif spec == STDIN:
             yield spec, STDIN_IS_TERMINAL if is_terminal(sys.stdin) else None
         elif path.is_dir():
             suffixes = suffixes or _image_suffixes()

@@ -134,3 +134,12 @@ def test_a_literal_file_named_like_a_pattern_is_read_as_that_file(capsys, tmp_pa
     code, lines, err = run(capsys, "predict", "--model", "dense", odd)
     assert code == 0, err
     assert [line["file"] for line in lines] == [odd]
+
+
+def test_an_empty_name_is_an_error_line_not_the_current_folder(capsys, tmp_path, monkeypatch):
+    save_digit(tmp_path / "seven.png", SEVEN)  # in the current folder, but never asked for
+    monkeypatch.chdir(tmp_path)
+    code, lines, _ = run(capsys, "predict", "--model", "dense", "")
+    assert code == 1
+    assert [line["file"] for line in lines] == [""]
+    assert "empty name" in lines[0]["error"]
