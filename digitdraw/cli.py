@@ -509,7 +509,9 @@ def cmd_predict(args) -> int:
         for image, problem in _predict_inputs(args.images):
             line = _predict_line(image, problem, predictors)
             status = 1 if "error" in line else status
-            print(json.dumps(line))
+            # Out as soon as read: a reader of a pipe sees each answer then, and a run stopped by a
+            # timeout or `kill` keeps every line it read (a pipe's buffer held the last few kilobytes).
+            print(json.dumps(line), flush=True)
     return status
 
 

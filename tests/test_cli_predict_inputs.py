@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import threadpoolctl
 from PIL import Image
 
-from digitdraw import cli, pendigits, reading
+from digitdraw import cli, config, pendigits, reading
 
 SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
 ONE = [np.array([[250, 50], [250, 450]], float)]
@@ -143,3 +147,25 @@ def test_an_empty_name_is_an_error_line_not_the_current_folder(capsys, tmp_path,
     assert code == 1
     assert [line["file"] for line in lines] == [""]
     assert "empty name" in lines[0]["error"]
+
+
+def test_each_line_reaches_a_pipe_as_soon_as_its_image_is_read(tmp_path):
+    # The second input is standard input, left open: the first line must arrive while predict waits.
+    seven = save_digit(tmp_path / "seven.png", SEVEN)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # Python's own default
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(config.REPO_ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digitdraw", "predict", "--model", "dense", seven, "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        first = json.loads(proc.stdout.readline()) if ready else None
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=120)
+    assert first is not None, "no line before standard input was closed"
+    assert first["file"] == seven and first["models"]["dense"]["text"] == "7"
