@@ -467,26 +467,34 @@ def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
     """(name for the JSON line, problem or None) for each image `predict` is asked to read, in order.
 
     A folder gives its image files sorted by name (not its subfolders'); a pattern no shell
-    expanded (Windows' cmd, or quoted) gives its matches sorted, as a shell would; `-` is the
-    standard input. A folder without images, or `-` on a terminal, is one error line."""
-    suffixes = None
+    expanded (Windows' cmd, or quoted) gives its matches sorted, each read as if named, as a shell
+    would; `-` is the standard input. A folder without images, or `-` on a terminal, is one error line."""
     for spec in specs:
-        path = Path(spec)
         if not spec.strip():  # Path("") is the current folder, whose images were never asked for
             yield spec, "an empty name is no file: give the path of a PNG or JPEG image"
         elif spec == STDIN:
             yield spec, STDIN_IS_TERMINAL if is_terminal(sys.stdin) else None
-        elif path.is_dir():
-            suffixes = suffixes or _image_suffixes()
-            files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
-            yield from ((f, None) for f in files)
-            if not files:
-                yield spec, f"{spec} is a folder with no image files in it (.png, .jpg, .webp, ...)"
-        elif not path.exists() and any(c in spec for c in "*?["):
-            matches = sorted(m for m in glob.glob(spec, recursive=True) if Path(m).is_file())
-            yield from ((m, None) for m in matches) if matches else [(spec, None)]  # none: "No such file"
+        elif not Path(spec).exists() and any(c in spec for c in "*?["):
+            matches = sorted(glob.glob(spec, recursive=True))
+            for match in matches:
+                yield from _files_of(match)
+            if not matches:
+                yield spec, None  # read as a file: "No such file: ... (a pattern no file matched)"
         else:
-            yield spec, None
+            yield from _files_of(spec)
+
+
+def _files_of(spec: str) -> Iterator[tuple[str, str | None]]:
+    """A named path: a folder's image files by name (or an error line when it has none), else itself."""
+    path = Path(spec)
+    if not path.is_dir():
+        yield spec, None
+        return
+    suffixes = _image_suffixes()
+    files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+    yield from ((f, None) for f in files)
+    if not files:
+        yield spec, f"{spec} is a folder with no image files in it (.png, .jpg, .webp, ...)"
 
 
 def _read_image(name: str) -> np.ndarray:

@@ -169,3 +169,13 @@ def test_each_line_reaches_a_pipe_as_soon_as_its_image_is_read(tmp_path):
         proc.wait(timeout=120)
     assert first is not None, "no line before standard input was closed"
     assert first["file"] == seven and first["models"]["dense"]["text"] == "7"
+
+
+def test_a_pattern_matching_folders_reads_their_images_as_a_shell_expanded_one_would(capsys, tmp_path):
+    for name, strokes in (("day1", SEVEN), ("day2", ONE)):
+        (tmp_path / name).mkdir()
+        save_digit(tmp_path / name / "scan.png", strokes)
+    code, lines, err = run(capsys, "predict", "--model", "dense", tmp_path / "day*")
+    assert code == 0, err
+    assert [line["file"] for line in lines] == [str(tmp_path / d / "scan.png") for d in ("day1", "day2")]
+    assert texts(lines) == ["7", "1"]
