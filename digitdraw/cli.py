@@ -302,6 +302,19 @@ def _pen_file(pen: Path | None, needed_for: str) -> Path:
     return pen
 
 
+def _named_pen_problem(args) -> str | None:
+    """A pendigits file the user named (--pendigits, $DIGITDRAW_PENDIGITS) that is not there, said
+    before any work; None when it is there or none was named. (The default one beside MNIST may be
+    missing: the commands go on without the figures it gives, and say so.) Without this a typo was
+    passed over: train measured nothing and said to set the variable, combine said nothing."""
+    named = args.pendigits or os.environ.get(config.PENDIGITS_ENV)
+    if not named or Path(named).expanduser().is_file():
+        return None
+    where = "--pendigits" if args.pendigits else f"${config.PENDIGITS_ENV}"
+    what = "is a folder, not the file" if Path(named).expanduser().is_dir() else "does not exist"
+    return f"{where} {named} {what}; name pendigits' train.jsonl."
+
+
 def _holdout_problem(pen: Path) -> str | None:
     """Why `pen` cannot give a drawn-digit accuracy (no digits of the held-out writers); None if it can.
     Reads every line, so a malformed one is named now (pendigits.PendigitsError), not after the work."""
@@ -331,6 +344,9 @@ def cmd_train(args) -> int:
     out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
     runs.check_out(out)  # a bad path or name is refused before training, not after
     problem = _out_problem(out, args.force)
+    if problem:
+        return _fail(problem)
+    problem = _named_pen_problem(args) if args.drawn or cfg.pen_writers else None
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -574,7 +590,7 @@ def cmd_combine(args) -> int:
 
     # --out naming a member is refused by combine_and_save, in its own words.
     is_member = any(Path(m).resolve() == Path(args.out).resolve() for m in args.models)
-    problem = None if is_member else _out_problem(args.out, args.force)
+    problem = (None if is_member else _out_problem(args.out, args.force)) or _named_pen_problem(args)
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -836,6 +852,8 @@ def cmd_finetune(args) -> int:
 
     modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
     problem = _out_problem(args.out, args.force)
+    if settings.pen_replay:  # replayed: a named file that is not there is said now, not after MNIST
+        problem = problem or _named_pen_problem(args)
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
