@@ -488,6 +488,8 @@ def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
     for spec in specs:
         if not spec.strip():  # Path("") is the current folder, whose images were never asked for
             yield spec, "an empty name is no file: give the path of a PNG or JPEG image"
+        elif spec == STDIN and sys.stdin is None:  # started with it closed (`<&-`)
+            yield spec, "standard input is closed: pipe an image into it (digitdraw predict - < digit.png)"
         elif spec == STDIN:
             yield spec, STDIN_IS_TERMINAL if is_terminal(sys.stdin) else None
         elif not Path(spec).exists() and any(c in spec for c in "*?["):

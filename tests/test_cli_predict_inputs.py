@@ -103,10 +103,11 @@ def test_a_dash_reads_one_image_piped_into_standard_input(capsys, tmp_path, monk
     assert texts(lines) == ["7"]
 
 
-def test_a_dash_on_a_terminal_says_to_pipe_an_image_instead_of_waiting(capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", Stdin(b"", terminal=True))
-    code, lines, _ = run(capsys, "predict", "--model", "dense", "-")
-    assert code == 1
+@pytest.mark.parametrize("stdin", [Stdin(b"", terminal=True), None], ids=["terminal", "closed"])
+def test_a_dash_on_a_terminal_or_a_closed_input_says_to_pipe_an_image(capsys, monkeypatch, stdin):
+    monkeypatch.setattr("sys.stdin", stdin)
+    code, lines, err = run(capsys, "predict", "--model", "dense", "-")
+    assert code == 1 and "Traceback" not in err
     assert "pipe an image" in lines[0]["error"]
 
 
