@@ -509,7 +509,11 @@ def _files_of(spec: str) -> Iterator[tuple[str, str | None]]:
         yield spec, None
         return
     suffixes = _image_suffixes()
-    files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+    try:
+        files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+    except OSError as exc:  # no permission to list it: one error line, the other inputs still read
+        yield spec, f"cannot list the folder {spec}: {exc.strerror or exc}"
+        return
     yield from ((f, None) for f in files)
     if not files:
         yield spec, f"{spec} is a folder with no image files in it (.png, .jpg, .webp, ...)"

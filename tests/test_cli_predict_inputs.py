@@ -12,6 +12,7 @@ import select
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,23 @@ def test_a_pattern_matching_folders_reads_their_images_as_a_shell_expanded_one_w
     assert code == 0, err
     assert [line["file"] for line in lines] == [str(tmp_path / d / "scan.png") for d in ("day1", "day2")]
     assert texts(lines) == ["7", "1"]
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_line_and_the_others_are_read(
+    capsys, tmp_path, monkeypatch
+):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    seven = save_digit(tmp_path / "seven.png", SEVEN)
+    listdir = Path.iterdir
+
+    def iterdir(self):
+        if self == locked:  # what a folder without read permission gives (root may read any)
+            raise PermissionError(13, "Permission denied", str(self))
+        return listdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    code, lines, err = run(capsys, "predict", "--model", "dense", locked, seven)
+    assert code == 1 and "Traceback" not in err
+    assert lines[0] == {"file": str(locked), "error": f"cannot list the folder {locked}: Permission denied"}
+    assert texts(lines[1:]) == ["7"]
