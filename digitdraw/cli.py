@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
 import os
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,14 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _model_spec(text: str) -> str:
+    """An argparse type: a model's name or path, refused when empty (`--model "$M"` with M unset read
+    as the current folder: " is a folder; give a model file")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a model's name or path cannot be empty")
+    return text
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -90,9 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(t)
 
     e = command("evaluate", "accuracy, per-class accuracy and confusion matrix")
-    e.add_argument("models", nargs="*", default=list(config.DEFAULT_MODELS), help="names or paths")
-    e.add_argument("--drawn", action="store_true", help="also score real pen-drawn digits")
-    e.add_argument("--pendigits")
+    e.add_argument(
+        "models",
+        nargs="*",
+        type=_model_spec,
+        default=list(config.DEFAULT_MODELS),
+        help=f"names or paths (default: {' and '.join(config.DEFAULT_MODELS)})",
+    )
+    e.add_argument(
+        "--drawn",
+        action="store_true",
+        help=f"also score real pen-drawn digits (writers {pendigits.HOLDOUT_WRITERS}, never trained on)",
+    )
+    e.add_argument(
+        "--pendigits", help=f"pendigits train.jsonl, for --drawn (default: ${config.PENDIGITS_ENV})"
+    )
     e.add_argument("--json", action="store_true", help="one JSON object a model")
     _add_data_dir(e)
 
@@ -101,19 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
         "images",
         nargs="+",
         metavar="IMAGE",
-        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each); one "
-        'that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
+        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each), "
+        "folders (their images, by name) or patterns such as 'scans/*.png'; - reads one image from "
+        "standard input. "
+        'One that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
         "status is then 1",
     )
     p.add_argument(
         "--model",
         action="append",
+        type=_model_spec,
         metavar="NAME_OR_PATH",
         help="model to ask (repeatable; default: dense and cnn)",
     )
 
     x = command("export", "export a model for TF Serving, LiteRT (TFLite) or ONNX, checked against Keras")
-    x.add_argument("model", help="name or path of the model to export")
+    x.add_argument("model", type=_model_spec, help="name or path of the model to export")
     x.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt", help="what to write")
     x.add_argument("--quantize", choices=EXPORT_QUANTIZATIONS, help="int8 weights and activations (tflite)")
     x.add_argument(
@@ -123,7 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(x)
 
     e = command("combine", "combine trained models of one architecture into one that averages their answers")
-    e.add_argument("models", nargs="+", metavar="MODEL", help="two or more model files (each with its card)")
+    e.add_argument(
+        "models",
+        nargs="+",
+        type=_model_spec,
+        metavar="MODEL",
+        help="two or more model files (each with its card)",
+    )
     e.add_argument("--out", required=True, help="the ensemble's path, .keras")
     e.add_argument("--weights", action="store_true", help="also save the weights alone beside it")
     e.add_argument("--force", action="store_true", help=force_help)
@@ -136,15 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         "fit a model's calibration and not-a-digit detector on pen digits; store them in its card",
     )
-    c.add_argument("models", nargs="+", metavar="MODEL", help="names or paths")
+    c.add_argument("models", nargs="+", type=_model_spec, metavar="MODEL", help="names or paths")
     c.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     _add_data_dir(c)
 
     i = command("info", "a model's card and layer summary")
-    i.add_argument("model", nargs="?", default="cnn", help="name or path of the model (default: cnn)")
+    i.add_argument(
+        "model", nargs="?", type=_model_spec, default="cnn", help="name or path of the model (default: cnn)"
+    )
 
     d = command("data", "dataset statistics and a PNG grid of samples per class")
-    d.add_argument("--grid", default="mnist_samples.png", help="where to write the PNG grid")
+    d.add_argument(
+        "--grid", default="mnist_samples.png", help="where to write the PNG grid (default: mnist_samples.png)"
+    )
     d.add_argument(
         "--per-class",
         type=_whole_number(1, MAX_PER_CLASS),
@@ -189,7 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ft = command("finetune", "fine-tune a model on every stored correction and save it with its card")
     ft.add_argument(
-        "--base", required=True, metavar="MODEL", help="the model to start from: a name or a path"
+        "--base",
+        required=True,
+        type=_model_spec,
+        metavar="MODEL",
+        help="the model to start from: a name or a path",
     )
     ft.add_argument("--out", required=True, metavar="FILE", help="where to save the new model (.keras)")
     ft.add_argument("--force", action="store_true", help=force_help)
@@ -263,6 +302,19 @@ def _pen_file(pen: Path | None, needed_for: str) -> Path:
     return pen
 
 
+def _named_pen_problem(args) -> str | None:
+    """A pendigits file the user named (--pendigits, $DIGITDRAW_PENDIGITS) that is not there, said
+    before any work; None when it is there or none was named. (The default one beside MNIST may be
+    missing: the commands go on without the figures it gives, and say so.) Without this a typo was
+    passed over: train measured nothing and said to set the variable, combine said nothing."""
+    named = args.pendigits or os.environ.get(config.PENDIGITS_ENV)
+    if not named or Path(named).expanduser().is_file():
+        return None
+    where = "--pendigits" if args.pendigits else f"${config.PENDIGITS_ENV}"
+    what = "is a folder, not the file" if Path(named).expanduser().is_dir() else "does not exist"
+    return f"{where} {named} {what}; name pendigits' train.jsonl."
+
+
 def _holdout_problem(pen: Path) -> str | None:
     """Why `pen` cannot give a drawn-digit accuracy (no digits of the held-out writers); None if it can.
     Reads every line, so a malformed one is named now (pendigits.PendigitsError), not after the work."""
@@ -292,6 +344,9 @@ def cmd_train(args) -> int:
     out = Path(args.out) if args.out else runs.new_model_path(cfg.architecture)
     runs.check_out(out)  # a bad path or name is refused before training, not after
     problem = _out_problem(out, args.force)
+    if problem:
+        return _fail(problem)
+    problem = _named_pen_problem(args) if args.drawn or cfg.pen_writers else None
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -412,39 +467,109 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# A folder's files that predict reads: the extensions Pillow opens, and HEIC/HEIF, which
+# load_image_file refuses with how to send such a photo instead (skipping them would hide them).
+def _image_suffixes() -> set[str]:
+    Image.init()
+    opened = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    return opened | {".heic", ".heif"}
+
+
+STDIN = "-"
+STDIN_IS_TERMINAL = "standard input is a terminal: pipe an image into it (digitdraw predict - < digit.png)"
+
+
+def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """(name for the JSON line, problem or None) for each image `predict` is asked to read, in order.
+
+    A folder gives its image files sorted by name (not its subfolders'); a pattern no shell
+    expanded (Windows' cmd, or quoted) gives its matches sorted, each read as if named, as a shell
+    would; `-` is the standard input. A folder without images, or `-` on a terminal, is one error line."""
+    for spec in specs:
+        if not spec.strip():  # Path("") is the current folder, whose images were never asked for
+            yield spec, "an empty name is no file: give the path of a PNG or JPEG image"
+        elif spec == STDIN and sys.stdin is None:  # started with it closed (`<&-`)
+            yield spec, "standard input is closed: pipe an image into it (digitdraw predict - < digit.png)"
+        elif spec == STDIN:
+            yield spec, STDIN_IS_TERMINAL if is_terminal(sys.stdin) else None
+        elif not Path(spec).exists() and any(c in spec for c in "*?["):
+            matches = sorted(glob.glob(spec, recursive=True))
+            for match in matches:
+                yield from _files_of(match)
+            if not matches:
+                yield spec, None  # read as a file: "No such file: ... (a pattern no file matched)"
+        else:
+            yield from _files_of(spec)
+
+
+def _files_of(spec: str) -> Iterator[tuple[str, str | None]]:
+    """A named path: a folder's image files by name (or an error line when it has none), else itself."""
+    path = Path(spec)
+    if not path.is_dir():
+        yield spec, None
+        return
+    suffixes = _image_suffixes()
+    try:
+        files = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in suffixes and f.is_file())
+    except OSError as exc:  # no permission to list it: one error line, the other inputs still read
+        yield spec, f"cannot list the folder {spec}: {exc.strerror or exc}"
+        return
+    yield from ((f, None) for f in files)
+    if not files:
+        yield spec, f"{spec} is a folder with no image files in it (.png, .jpg, .webp, ...)"
+
+
+def _read_image(name: str) -> np.ndarray:
+    """The pixels of one `predict` input: a file, or `-` for standard input (at most MAX_FILE_MB)."""
+    if name != STDIN:
+        return preprocess.load_image_file(name)
+    return preprocess.load_image_file(sys.stdin.buffer.read(preprocess.MAX_FILE_MB * 2**20 + 1))
+
+
 def cmd_predict(args) -> int:
+    import threadpoolctl
+
     from digitdraw import reading
 
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
-    for image in args.images:
-        try:
-            pixels = preprocess.load_image_file(image)
-        except (preprocess.ImageError, OSError) as exc:
-            print(json.dumps({"file": image, "error": str(exc)}))
-            status = 1
-            continue
-        try:
-            result = reading.read_drawing(pixels, predictors, source="image", mode="number")
-        except Exception as exc:  # a bug met by one image: said on its line, the other files still read
-            print(
-                json.dumps(
-                    {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
-                )
-            )
-            status = 1
-            continue
-        if result.status == reading.EMPTY:
-            print(json.dumps({"file": image, "error": result.reason}))
-            status = 1
-            continue
-        print(json.dumps({"file": image, **result.as_dict()}))
+    # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
+    # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        for image, problem in _predict_inputs(args.images):
+            line = _predict_line(image, problem, predictors)
+            status = 1 if "error" in line else status
+            # Out as soon as read: a reader of a pipe sees each answer then, and a run stopped by a
+            # timeout or `kill` keeps every line it read (a pipe's buffer held the last few kilobytes).
+            print(json.dumps(line), flush=True)
     return status
+
+
+def _predict_line(image: str, problem: str | None, predictors) -> dict:
+    """One image's JSON line: its reading, or {"file": ..., "error": ...}."""
+    from digitdraw import reading
+
+    if problem:
+        return {"file": image, "error": problem}
+    try:
+        pixels = _read_image(image)
+    except (preprocess.ImageError, OSError) as exc:
+        return {"file": image, "error": str(exc)}
+    try:
+        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
+    except Exception as exc:  # a bug met by one image: said on its line, the other files still read
+        return {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
+    if result.status == reading.EMPTY:
+        return {"file": image, "error": result.reason}
+    return {"file": image, **result.as_dict()}
 
 
 def cmd_export(args) -> int:
     from digitdraw import export
 
+    # What --force cannot mend (a name that does not fit the format, a folder that is no export, a
+    # missing runtime) is said first: asking for --force and then refusing anyway misleads.
+    export.check_request(args.fmt, args.out, args.quantize, overwrite=True)
     if (Path(args.out).exists() or Path(args.out).is_symlink()) and not args.force:
         return _fail(f"{args.out} exists already; choose another --out, or add --force to replace it.")
     card = export.run_export(
@@ -471,7 +596,7 @@ def cmd_combine(args) -> int:
 
     # --out naming a member is refused by combine_and_save, in its own words.
     is_member = any(Path(m).resolve() == Path(args.out).resolve() for m in args.models)
-    problem = None if is_member else _out_problem(args.out, args.force)
+    problem = (None if is_member else _out_problem(args.out, args.force)) or _named_pen_problem(args)
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -617,6 +742,11 @@ def _unsaved_default_database(url: str | None) -> Path | None:
     from digitdraw import feedback
 
     where = _missing_sqlite_file(url)
+    if where is not None and where.is_dir():
+        raise FileNotFoundError(
+            f"no corrections database at {where}: it is a folder (a SQLite URL names the database file, "
+            f"e.g. sqlite:///{where / feedback.DB_FILENAME})."
+        )
     if where is not None and (url or os.environ.get(feedback.DB_URL_ENV)):
         raise FileNotFoundError(
             f"no corrections database at {where} (check --db or ${feedback.DB_URL_ENV}; "
@@ -728,6 +858,8 @@ def cmd_finetune(args) -> int:
 
     modelio.resolve(args.base)  # an unknown model is refused before MNIST is loaded
     problem = _out_problem(args.out, args.force)
+    if settings.pen_replay:  # replayed: a named file that is not there is said now, not after MNIST
+        problem = problem or _named_pen_problem(args)
     if problem:
         return _fail(problem)
     pen = config.pendigits_path(args.pendigits, args.data_dir)
@@ -791,7 +923,18 @@ COMMANDS = {
 }
 
 
+def _escape_what_stdout_cannot_encode() -> None:
+    """A name the output's encoding lacks (a model called "数字" listed into a file on Windows, where
+    that file is cp1252; PYTHONIOENCODING=ascii) is written as an escape (\\u6570), as Python already
+    does on standard error, instead of ending the command in a UnicodeEncodeError traceback."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _escape_what_stdout_cannot_encode()
     try:
         try:
             return _main(argv)

@@ -76,3 +76,17 @@ def test_the_feedback_commands_run_without_loading_tensorflow(tmp_path):
     )
     assert "CODES [0, 0, 0] LOADED []" in result.stdout, result.stdout + result.stderr
     assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == src.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "argv", [["feedback", "list"], ["feedback", "export"], ["finetune", "--base", "dense"]]
+)
+def test_a_database_url_naming_a_folder_says_it_is_a_folder(capsys, tmp_path, argv):
+    folder = tmp_path / "corrections"
+    folder.mkdir()
+    if argv[0] == "finetune":
+        argv = [*argv, "--out", tmp_path / "mine.keras"]
+    code, out, err = run(capsys, *argv, "--db", f"sqlite:///{folder}")
+    assert code == 2 and out == ""
+    assert err.startswith(f"digitdraw: error: no corrections database at {folder}: it is a folder")
+    assert list(folder.iterdir()) == []

@@ -46,3 +46,18 @@ def test_info_help_says_which_model_it_shows_by_default(capsys):
 def test_verbose_goes_after_the_feedback_command_too(argv, verbose):
     # "Every command takes --verbose, after its name as people write it" (README).
     assert cli.build_parser().parse_args(argv).verbose is verbose
+
+
+def test_evaluate_help_says_which_models_it_scores_by_default_and_what_pendigits_is_for(capsys):
+    text = help_text(capsys, "evaluate")
+    assert "(default: dense and cnn)" in text
+    assert re.search(r"--pendigits PENDIGITS pendigits train\.jsonl, for --drawn", text)
+
+
+def test_predict_help_names_folders_patterns_and_standard_input(capsys):
+    text = help_text(capsys, "predict")
+    assert "folders" in text and "'scans/*.png'" in text and "- reads one image from standard input" in text
+
+
+def test_data_help_names_where_the_grid_goes_by_default(capsys):
+    assert "(default: mnist_samples.png)" in help_text(capsys, "data")

@@ -32,3 +32,15 @@ def test_out_in_a_folder_that_takes_no_files_is_refused_before_any_work(capsys, 
     assert str(UNWRITABLE) in captured.err and captured.err.count("\n") == 1
     assert "epoch" not in captured.out + captured.err  # refused before training
     assert os.listdir(tmp_path) == ["c.sqlite3"]
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_export_to_a_folder_says_the_format_needs_a_file_not_force(capsys, tmp_path, fmt):
+    # --force could not help: it would only be refused next for the same reason.
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    code = cli.main(["export", "dense", "--format", fmt, "--out", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"ends in .{fmt}" in err and "--force" not in err
+    assert list(folder.iterdir()) == []
