@@ -9,6 +9,7 @@ from conftest import ONE, SEVEN, needs_pendigits
 
 from digitdraw import pendigits, segment
 from digitdraw.preprocess import preprocess
+from digitdraw.strokes import render_as_drawn
 
 # A 5 drawn as two strokes, the top bar lifted well clear of the body (tablet box, y down).
 FIVE_BODY = [
@@ -289,3 +290,13 @@ def test_a_saved_drawing_keeps_a_digit_that_touches_its_edge():
     cv2.ellipse(img, (150, 140), (70, 100), 0, 0, 360, (0, 0, 0), 12)
     one, zero = segment.segment(img, source="image")
     assert one.x1 < zero.x0
+
+
+def test_a_four_whose_bar_stops_just_short_of_its_stem_is_one_digit_with_the_strokes_too():
+    # The bar ends 8 px from the stem's path, under a 14 px pen: their ink joins, their paths do not
+    # meet. Without the strokes it is one clump; with them it was read as two digits, "11".
+    bar = np.array([[110, 60], [90, 160], [172, 160]], float)
+    stem = np.array([[180, 100], [180, 240]], float)
+    rgba = render_as_drawn([bar, stem], 14, background="transparent")
+    assert len(segment.segment(rgba)) == 1
+    assert len(segment.segment(rgba, strokes=[bar, stem])) == 1
