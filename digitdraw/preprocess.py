@@ -393,7 +393,9 @@ def _local_floor(raw: np.ndarray, block: int) -> np.ndarray:
     is much rougher): subtracting it leaves only what stands out.
     """
     h, w = raw.shape
-    by, bx = max(1, h // block), max(1, w // block)
+    by, bx = h // block, w // block
+    if not by or not bx:  # a strip narrower than one block (a 24x2 px image): no texture to measure
+        return np.zeros_like(raw)
     cells = (
         raw[: by * block, : bx * block]
         .reshape(by, block, bx, block)

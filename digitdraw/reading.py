@@ -207,7 +207,11 @@ def read_drawing(
     # Each piece is preprocessed in its own crop, where any mark fills the frame: a mark too
     # small to be a digit is judged against the whole drawing, as preprocess judges one digit.
     longest = preprocess.ink_map_side(np.shape(pixels), source)
-    if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * longest for s, _ in readable):
+    h, w = np.shape(pixels)[:2]
+    # An image may be a long strip of paper with a number along it: there the digits' size is
+    # judged against its shorter side (a 118 px 7 in a 3000x300 photo was "too small").
+    size = longest * min(h, w) / max(h, w, 1) if source == "image" else longest
+    if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * size for s, _ in readable):
         return _empty(predictors, mode, source, _too_small(source))
     if not readable:
         reason = next((_why_not(s, p, longest) for s, p in rows if p.reason), None) or EMPTY_REASONS[source]

@@ -32,7 +32,7 @@ class TrainConfig:
     api: str = _option(
         "sequential", "the Keras API that builds it (the same layers either way)", choices=architectures.APIS
     )
-    epochs: int = _option(2, "epochs of the main phase", show="{} epochs")
+    epochs: int = _option(2, "epochs of the main phase", show="{} epoch{s}")
     batch_size: int = _option(128, "images a batch", show="batch {}")
     learning_rate: float = _option(
         3e-3, "peak learning rate (warm-up, then cosine decay)", flag="--lr", show="learning rate {:g}"
@@ -57,7 +57,7 @@ class TrainConfig:
     pen_copies: int = _option(
         0,
         "renderings of each pen digit (random size, place, width; 1 when only writers are given)",
-        show="{} drawings of each",
+        show="{} drawing{s} of each",
     )
     pen_distort: bool = _option(
         False, "re-shape each pen rendering first: slant, rotation, aspect, a smooth warp (pendigits.distort)"
@@ -73,7 +73,7 @@ class TrainConfig:
         0,
         "then this many epochs on new renderings of the pen digits plus a little MNIST, "
         "at a tenth of the learning rate (needs --pen-writers)",
-        show="then {} fine-tune epochs",
+        show="then {} fine-tune epoch{s}",
     )
     finetune_mnist: int = _option(3000, "MNIST images mixed into that last phase, so MNIST is not forgotten")
     # A blend keeps MNIST as the main phase left it and takes most of what the pen digits taught (WiSE-FT).
@@ -85,7 +85,7 @@ class TrainConfig:
         0,
         "also draw each pen digit this many times in every handwriting style of its class "
         "(digitdraw.styles), in both phases (needs --pen-writers)",
-        show="{} drawings of each in every style of its class (digitdraw.styles)",
+        show="{} drawing{s} of each in every style of its class (digitdraw.styles)",
     )
     # More than one device (digitdraw.distribute): batch_size and learning_rate stay per replica,
     # and the run scales both by the replicas, so a recipe means the same on one device or eight.
@@ -95,7 +95,7 @@ class TrainConfig:
     cpu_replicas: int = _option(
         0,
         "with --distribute: split the CPU into this many logical devices, one replica each (for testing)",
-        show="{} CPU replicas",
+        show="{} CPU replica{s}",
     )
 
 
@@ -124,7 +124,8 @@ def describe(cfg: TrainConfig) -> str:
             continue
         if f.name.startswith("pen_") and not (cfg.pen_writers and cfg.pen_copies):
             continue  # writers without renderings (or renderings without writers) add nothing
-        parts.append(show[value] if isinstance(show, tuple) else show.format(value))
+        plural = "" if value == 1 else "s"  # "1 epoch", "2 epochs"
+        parts.append(show[value] if isinstance(show, tuple) else show.format(value, s=plural))
     return " · ".join(parts)
 
 

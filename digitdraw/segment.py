@@ -476,7 +476,14 @@ def render_number(
     glyphs, placed = [], []
     for strokes in digits:
         pts = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
-        alpha = render(pts, canvas=canvas_height, stroke_width=stroke_width, height=height, clip=True)[..., 3]
+        alpha = render(
+            pts,
+            canvas=canvas_height,
+            stroke_width=stroke_width,
+            height=height,
+            centre=(centre, centre),
+            clip=True,
+        )[..., 3]
         # The same placement render() used (clip=True: scale by height, centre the path's box).
         allp = np.concatenate(pts)
         lo, hi = allp.min(axis=0), allp.max(axis=0)

@@ -96,11 +96,21 @@ def test_a_speck_is_too_small_to_read(untrained):
 
 def test_a_digit_too_small_in_a_large_photo_is_answered_with_cropping_not_drawing_bigger(untrained):
     photo = np.full((2000, 3000), 255, np.uint8)  # a 6 MP photo of paper with one small written 7
-    seven = np.array([[1450, 900], [1546, 900], [1470, 1060]], np.int32)  # 160 px tall: under 6% of 3000
+    seven = np.array([[1470, 900], [1530, 900], [1482, 1000]], np.int32)  # 100 px: under 6% of 2000
     cv2.polylines(photo, [seven], False, 0, 12)
     r = reading.read_drawing(photo, {"m": Predictor(untrained)}, source="image")
     assert r.status == reading.EMPTY and r.reason == reading.TOO_SMALL_IMAGE
     assert "crop" in r.reason and reading.is_too_small(r.reason)
+
+
+@pytest.mark.parametrize("width", [1000, 3000, 4000])
+def test_a_digit_on_a_long_strip_of_paper_is_judged_against_the_strips_height(untrained, width):
+    # A 118 px 7 in a 300 px high strip fills it; against the strip's length it was "too small".
+    strip = np.full((300, width, 3), 255, np.uint8)
+    seven = np.array([[width // 2 - 40, 90], [width // 2 + 40, 90], [width // 2 - 10, 208]], np.int32)
+    cv2.polylines(strip, [seven], False, (0, 0, 0), 10)
+    r = reading.read_drawing(strip, {"m": Predictor(untrained)}, source="image", mode="number")
+    assert r.reason is None and len(r.models["m"].digits) == 1
 
 
 def test_a_filled_shape_is_called_one_but_a_fat_tap_is_a_mark_too_small(untrained):

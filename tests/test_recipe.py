@@ -126,7 +126,7 @@ def test_describe_says_the_recipe_in_one_line():
     )
     small = TrainConfig("dense", epochs=1, subset=2000, finetune_epochs=2, pen_writers="1-5", pen_copies=0)
     assert recipe.describe(small) == (
-        "1 epochs · batch 128 · learning rate 0.003 · augmentation off · 2,000 MNIST images · "
+        "1 epoch · batch 128 · learning rate 0.003 · augmentation off · 2,000 MNIST images · "
         "then 2 fine-tune epochs"
     )
 
@@ -134,7 +134,7 @@ def test_describe_says_the_recipe_in_one_line():
 def test_styled_drawings_read_in_the_recipe_line_and_need_pen_writers():
     cfg = TrainConfig("cnn", epochs=1, pen_writers="1-24", pen_copies=2, pen_styles=1)
     assert recipe.describe(cfg).endswith(
-        "pen digits of writers 1-24 · 2 drawings of each · 1 drawings of each in every style of its class "
+        "pen digits of writers 1-24 · 2 drawings of each · 1 drawing of each in every style of its class "
         "(digitdraw.styles)"
     )
     assert "--pen-styles 1" in runs.cli_command(cfg)

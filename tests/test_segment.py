@@ -300,3 +300,11 @@ def test_a_four_whose_bar_stops_just_short_of_its_stem_is_one_digit_with_the_str
     rgba = render_as_drawn([bar, stem], 14, background="transparent")
     assert len(segment.segment(rgba)) == 1
     assert len(segment.segment(rgba, strokes=[bar, stem])) == 1
+
+
+def test_render_number_on_a_taller_canvas_gives_strokes_where_their_ink_is():
+    # At 560 px the glyphs were drawn about the 280 px canvas's centre, the strokes about the taller one's.
+    img, paths = segment.render_number([[ONE[0]], [SEVEN[0]]], [40], canvas_height=560, height=360)
+    ink_rows = np.flatnonzero(img[..., 3].max(axis=1) > 0)
+    ys = np.concatenate(paths)[:, 1]
+    assert abs(ys.min() - ink_rows[0]) <= 18 and abs(ys.max() - ink_rows[-1]) <= 18
