@@ -262,7 +262,8 @@ class ModelEntry:
         acc = card.get("test_accuracy")
         extra = f", MNIST {acc:.2%}" if isinstance(acc, float) else ""
         if self.broken:  # the reason without the card's path: the label is one short line
-            extra = f", broken: {str(self.problem).removeprefix(f'{card_path(self.path)}: ')}"
+            why = str(self.problem).removeprefix(f"{card_path(self.path)}: ").removeprefix(f"{self.path}: ")
+            extra = f", broken: {why}"
         return printable(f"{self.name} ({'shipped' if self.shipped else 'trained here'}{extra})")
 
 
@@ -283,7 +284,7 @@ def _problem_of(path: Path, need_card: bool) -> tuple[dict | None, str | None]:
         return None, f"incomplete: no model card {card_path(path).name} beside it (an interrupted save?)"
     # A .keras file is a zip whose directory is at its end: a cut-off copy has none (cheap to see).
     if path.suffix == FULL_SUFFIX and not zipfile.is_zipfile(path):
-        return None, "not a Keras model file (truncated or not a .keras archive)"
+        return None, f"{path}: not a Keras model file (truncated or not a .keras archive)"
     return card, None
 
 
