@@ -354,6 +354,25 @@ def test_delete_asks_first_then_removes_only_that_drawing(gallery_store):
     assert {m.label: m.delta for m in at.metric}["cnn"] == f"2 of {len(seeds) - 1} right"
 
 
+def test_each_delete_confirmation_belongs_to_its_drawing_not_to_its_place(gallery_store):
+    # Unkeyed, the popover was known by its place: after a delete the next card moved into it and
+    # opened with "Yes, delete it" showing.
+    s, _ = gallery_store
+    at = gallery()
+
+    def popover_ids(node) -> list[str]:
+        found = [node.proto.id] if getattr(node, "type", "") == "popover" else []
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else []:
+            found += popover_ids(child)
+        return found
+
+    ids = popover_ids(at.main)
+    drawings = [d.id for d in s.list_drawings(ME)]
+    assert len(ids) == len(drawings)
+    assert all(any(id_.endswith(f"drawings_delete_pop_{d}") for id_ in ids) for d in drawings)
+
+
 def test_a_store_error_on_the_gallery_is_shown(monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -39,6 +39,7 @@ from digitdraw.ui.draw_page import (
     MAX_UPLOAD_MB,
     MODE_KEY,
     NUMBER_DRAWN_KEY,
+    PEN_KEY,
     STEPS_KEY,
     SUMMARY_KEY,
     read_upload,
@@ -255,6 +256,19 @@ def test_undo_removes_the_last_stroke_and_the_models_read_the_rest():
 
     at.button(key="draw_undo").click().run()  # the last stroke: an empty canvas
     assert len(at.metric) == 0 and DRAW_HINT in _summary(at)
+
+
+def test_changing_the_pen_width_keeps_the_drawing_on_the_canvas():
+    # The canvas could come back empty after a pen change while the answers still read the old strokes.
+    seven = [_fabric_path(SEVEN[0])]
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), seven)
+    key_before = _canvas_key(at)
+    at.slider(key=PEN_KEY).set_value(28).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _canvas_key(at) != key_before  # a new canvas ...
+    assert at.session_state[canvas.INITIAL_KEY]["objects"] == seven  # ... that starts from the strokes
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+    assert not at.button(key="draw_undo").disabled
 
 
 def test_a_drawing_is_still_there_after_a_look_at_upload():

@@ -156,6 +156,18 @@ def restore_if_unmounted() -> None:
         _recreate(last)
 
 
+def redraw() -> None:
+    """Widget callback (the pen width): the same strokes on a new canvas.
+
+    The component is set up again when its settings change, and may be mounted afresh (a browser
+    tester saw it when the settings' popover lay over the canvas): started from nothing, it came
+    back empty while the answers still described the drawing. Re-created from its last strokes,
+    as Undo does, nothing is lost.
+    """
+    last = st.session_state.get(LAST_KEY)
+    _recreate(last if _objects(last) else None)
+
+
 def clear() -> None:
     """Button callback: an empty canvas."""
     _recreate(None)

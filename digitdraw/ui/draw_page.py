@@ -153,7 +153,16 @@ def _draw_and_answer() -> None:
         with controls.popover("Models and ink", icon=":material/tune:"):
             chosen, black_on_white = _settings(choices)
             if source == "Draw":
-                pen = st.slider("Pen width", 6, 40, DEFAULT_PEN, step=1, key=PEN_KEY, format="%d px")
+                pen = st.slider(
+                    "Pen width",
+                    6,
+                    40,
+                    DEFAULT_PEN,
+                    step=1,
+                    key=PEN_KEY,
+                    format="%d px",
+                    on_change=canvas.redraw,  # a canvas set up again must not come back empty
+                )
         if source == "Draw":
             with input_box:
                 pixels = _draw_input(pen, black_on_white, mode)

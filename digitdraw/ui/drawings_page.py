@@ -115,7 +115,9 @@ def _card(store: FeedbackStore, me: str, drawing: Drawing) -> None:
     st.caption(" · ".join(said) or "no model answers")
     st.caption(drawing.created_at.strftime("%Y-%m-%d %H:%M UTC"))
     # The popover is the confirmation: deleting takes a second, deliberate click.
-    with st.popover("Delete", icon=":material/delete:"):
+    # Keyed by the drawing: an unkeyed popover is known by its place, and after a delete the next
+    # card, moving into that place, opened with the confirmation showing (one click from a delete).
+    with st.popover("Delete", icon=":material/delete:", key=f"drawings_delete_pop_{drawing.id}"):
         st.write("Delete this drawing for good?")
         confirmed = st.button("Yes, delete it", key=f"drawings_delete_{drawing.id}", type="primary")
     if confirmed:
