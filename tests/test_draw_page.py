@@ -351,6 +351,25 @@ def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_and_ink():
     assert not again.button(key="draw_undo").disabled
 
 
+def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
+    # After F5 the drawing came back with "Right?" again, and a second click stored it twice.
+    me = feedback.new_browser_id()
+    at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    [yes] = [b for b in at.button if b.label.startswith("Yes, it's")]
+    yes.click().run()
+    assert [s.value for s in at.success] == ["Saved as 7 — see My drawings."]
+
+    again = _reloaded(me)
+    assert _metrics(again) == {"Dense": "7", "CNN": "7"}  # the drawing is back ...
+    assert [s.value for s in again.success] == ["Saved as 7 — see My drawings."]  # ... as saved
+    assert not [b for b in again.button if b.label.startswith("Yes, it's")]
+    store = feedback.FeedbackStore(feedback.db_url())
+    try:
+        assert store.count(me) == 1
+    finally:
+        store.close()
+
+
 def test_a_reload_after_clear_starts_empty_and_no_other_browser_gets_the_drawing():
     me = feedback.new_browser_id()
     at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])

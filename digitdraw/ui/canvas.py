@@ -13,6 +13,7 @@ next stroke, so its picture is rendered here from its strokes (`canvas_pixels`).
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -137,7 +138,7 @@ def restore_after_reload(browser: str) -> None:
     if not _objects(drawing) or time.monotonic() - at > KEEP_SECONDS:
         return
     for key, value in settings.items():
-        st.session_state.setdefault(key, value)
+        st.session_state.setdefault(key, copy.deepcopy(value))  # this session's own, not the last one's
     st.session_state.setdefault(LAST_KEY, drawing)
 
 

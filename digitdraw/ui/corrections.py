@@ -125,7 +125,7 @@ def correction_panel(
         st.caption("Corrections are kept for canvas drawings only.")
         return
     digest = strokes_digest(strokes)
-    saved: dict[str, int] = st.session_state.setdefault(f"{key}_saved", {})
+    saved: dict[str, int] = st.session_state.setdefault(saved_key(key), {})
     if digest in saved:
         _saved_note(saved[digest])
         return
@@ -156,6 +156,11 @@ def correction_panel(
     saved[digest] = clicked
     with panel:
         _saved_note(clicked)
+
+
+def saved_key(key: str) -> str:
+    """The session-state key of the panel's record of what was saved ({strokes digest: label})."""
+    return f"{key}_saved"
 
 
 def _ask(agreed: int | None, n_answers: int) -> str:

@@ -33,6 +33,7 @@ DRAWING_KEY = "draw_last_input"
 NUMBER_DRAWN_KEY = "draw_last_was_number"  # True while the drawing is several digits (Inspect says so)
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
+CORRECTION_KEY = "draw_correction"  # the Right? panel's widgets
 REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's buttons
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
@@ -166,7 +167,17 @@ def _draw_and_answer() -> None:
         if source == "Draw":
             with input_box:
                 pixels = _draw_input(pen, black_on_white, mode)
-            canvas.keep_for_reload(browser, {MODE_KEY: st.session_state[MODE_KEY], INK_KEY: black_on_white})
+            # With what was saved from this browser's drawing: after a reload, Right? must not offer a
+            # drawing already saved again (a second click stored it twice).
+            saved = st.session_state.setdefault(corrections.saved_key(CORRECTION_KEY), {})
+            canvas.keep_for_reload(
+                browser,
+                {
+                    MODE_KEY: st.session_state[MODE_KEY],
+                    INK_KEY: black_on_white,
+                    corrections.saved_key(CORRECTION_KEY): saved,
+                },
+            )
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
             drawn = canvas.stroke_count() > 0
@@ -357,7 +368,7 @@ def _answers(
                         image=got.inputs[0],
                         answers=[corrections.reading_answer(t, r) for t, r in got.models.items()],
                         pen_width=drawing.pen,
-                        key="draw_correction",
+                        key=CORRECTION_KEY,
                     )
         else:
             for title, r in got.models.items():
