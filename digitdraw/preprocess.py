@@ -820,9 +820,9 @@ def _decode(data: bytes) -> np.ndarray:
                 dw, dh = im.size  # the scaled size after draft
                 if dw * dh * _bytes_per_pixel(im.mode) > DECODE_BUDGET:
                     raise ImageError(
-                        f"The image is too large to open ({w}x{h} pixels, {im.format or 'this format'} "
-                        f"without scaled decoding); the limit is {DECODE_BUDGET // (4 * 10**6)} megapixels "
-                        "for such files. Send a JPEG, or a smaller image."
+                        f"The image is too large to open ({w}x{h} pixels); a "
+                        f"{im.format or 'file of this kind'} can be at most {DECODE_BUDGET // (4 * 10**6)} "
+                        "megapixels. Send a JPEG (read at any size), or a smaller image."
                     )
                 im.load()
                 if max(im.size) > MAX_DECODED_SIDE:

@@ -291,6 +291,16 @@ def images(at: AppTest) -> list[str]:
     return [img.caption for el in at.get("image") for img in el.proto.imgs]
 
 
+def test_the_models_are_listed_in_the_draw_pages_order():
+    # Stored answers come back by name, which put CNN before Dense; the Draw page shows Dense first.
+    s = store()
+    s.save(ME, 7, SEVEN, INPUT, [ModelAnswer("CNN", 7, probs(7)), ModelAnswer("Dense", 1, probs(1))])
+    s.close()
+    at = gallery()
+    assert [m.label for m in at.metric] == ["Dense", "CNN"]
+    assert "Dense 1 ✗ · CNN 7 ✓" in [c.value for c in at.caption]
+
+
 def test_an_empty_store_says_how_to_fill_it():
     at = gallery()
     assert [i.value for i in at.info] == [drawings_page.EMPTY_HINT]

@@ -538,8 +538,11 @@ def test_a_png_too_big_to_decode_safely_is_refused_from_its_header(tmp_path, mod
     path = tmp_path / "bomb.png"
     im.save(path, format="PNG")
     assert path.stat().st_size < 300_000
-    with pytest.raises(ImageError, match="too large to open"):
+    with pytest.raises(ImageError, match="too large to open") as exc:
         load_image_file(path)
+    # in words a person knows: the size, the limit, what to send instead
+    assert f"({side}x{side} pixels); a PNG can be at most 16 megapixels. Send a JPEG" in str(exc.value)
+    assert "decoding" not in str(exc.value)
 
 
 def test_absurd_pixel_counts_are_refused_even_for_jpeg():

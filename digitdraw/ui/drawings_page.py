@@ -15,7 +15,7 @@ import streamlit as st
 from digitdraw import results
 from digitdraw.feedback import Drawing, FeedbackStore, FeedbackStoreError
 from digitdraw.ui.corrections import DRAWINGS_PAGE_TITLE, browser_id, get_store, label_text
-from digitdraw.ui.models import md
+from digitdraw.ui.models import md, page_order
 
 FILTERS = {"all": "All", "wrong": "Wrong ones"}
 GALLERY_LIMIT = 200  # newest first; the export has them all
@@ -74,6 +74,7 @@ def _accuracy(accuracy, total: int) -> None:
     if not accuracy:
         st.caption("No model answers were saved with these drawings.")
         return
+    accuracy = sorted(accuracy, key=lambda acc: page_order(acc.model))  # as the Draw page shows them
     for col, acc in zip(st.columns(len(accuracy)), accuracy, strict=True):
         col.metric(
             md(acc.model),  # a trained model's name is the user's: text, never Markdown
@@ -110,7 +111,7 @@ def _card(store: FeedbackStore, me: str, drawing: Drawing) -> None:
     )
     said = [
         f"{md(a.model)} {label_text(a.answer)} {'✓' if a.answer == drawing.label else '✗'}"
-        for a in drawing.answers
+        for a in sorted(drawing.answers, key=lambda a: page_order(a.model))
     ]
     st.caption(" · ".join(said) or "no model answers")
     st.caption(drawing.created_at.strftime("%Y-%m-%d %H:%M UTC"))

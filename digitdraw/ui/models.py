@@ -48,6 +48,13 @@ def title_for(name: str, shipped: bool) -> str:
     return SHIPPED_TITLES.get(name, name) if shipped else name
 
 
+def page_order(title: str) -> tuple[int, str]:
+    """Sort key for model titles as the Draw page shows them: the shipped ones first, in their
+    order (Dense, CNN), then the others by name."""
+    shipped = [SHIPPED_TITLES[name] for name in config.DEFAULT_MODELS]
+    return (shipped.index(title), "") if title in shipped else (len(shipped), title)
+
+
 def model_choices() -> list[ModelChoice]:
     """Every model on disk: the shipped ones first, then those trained here.
 
