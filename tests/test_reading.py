@@ -25,6 +25,7 @@ from digitdraw import (
 )
 from digitdraw import calibration as cal
 from digitdraw.predict import Predictor
+from digitdraw.strokes import render_as_drawn
 
 
 def canvas(strokes, size: int = 280) -> np.ndarray:
@@ -303,3 +304,31 @@ def test_predict_a_blank_image_says_no_ink(capsys, tmp_path):
     code = cli.main(["predict", str(tmp_path / "blank.png")])
     (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert code == 1 and line == {"file": str(tmp_path / "blank.png"), "error": reading.NO_INK_IMAGE}
+
+
+# A 4 of pendigits writer 13 (a tune writer): a hook and a bar, then the stem beside them, apart.
+HOOKED_FOUR = [
+    [[244, 178], [249, 176], [253, 175], [259, 178], [262, 188], [259, 204], [251, 222], [237, 236],
+     [225, 245], [216, 248], [220, 247], [233, 246], [252, 247], [269, 249], [281, 252], [286, 254],
+     [289, 254]],
+    [[297, 209], [299, 206], [301, 204], [304, 210], [305, 220], [304, 236], [303, 255], [298, 276],
+     [296, 294], [295, 306], [293, 313], [291, 314], [290, 311]],
+]  # fmt: skip
+
+
+def test_a_four_whose_stem_stands_apart_is_read_as_one_digit_not_as_two(shipped):
+    # Cut by shape into a hook and a stroke, it read "21"; asked about both, the cnn finds one 4 likelier.
+    pts = [np.array(s, float) for s in HOOKED_FOUR]
+    lo, hi = np.concatenate(pts).min(axis=0), np.concatenate(pts).max(axis=0)
+    paths = [(p - (lo + hi) / 2) * (180 / (hi - lo)[1]) + 140 for p in pts]  # 180 px tall, mid-canvas
+    r = reading.read_drawing(render_as_drawn(paths, 18, background="transparent"), shipped, strokes=paths)
+    assert r.status == reading.DIGIT and len(r.segments) == 1
+    assert {name: m.text for name, m in r.models.items()} == {"dense": "4", "cnn": "4"}
+
+
+@needs_pendigits
+def test_two_sure_digits_that_overlap_side_to_side_stay_two(shipped, held_out):
+    # The join above asks the reader; "17" with the 7's bar over the 1 must still be seventeen.
+    img, paths = segment.render_number(first_of(held_out, 25, "17"), [-10])
+    r = reading.read_drawing(img, shipped, strokes=paths, mode="number")
+    assert r.models["cnn"].text == "17"
