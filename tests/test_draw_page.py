@@ -166,6 +166,15 @@ def test_the_default_page_shows_the_hint_and_no_answers():
     assert len(at.get("vega_lite_chart")) == 0
 
 
+def test_the_title_says_what_the_page_reads_now():
+    # It said "Draw a digit" over the wide Number canvas and over an upload.
+    at = _app()
+    at.radio(key=MODE_KEY).set_value("Number").run()
+    assert at.title[0].value == "Draw a number"
+    at.radio(key="draw_source").set_value("Upload").run()
+    assert at.title[0].value == "Read a photo"
+
+
 def test_clearing_the_canvas_brings_the_hint_back_and_removes_the_answers():
     at = _app()
     _draw(at, pendigits.render(SEVEN, background="black"))

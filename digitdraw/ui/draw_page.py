@@ -33,6 +33,7 @@ DRAWING_KEY = "draw_last_input"
 NUMBER_DRAWN_KEY = "draw_last_was_number"  # True while the drawing is several digits (Inspect says so)
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
+SOURCE_KEY = "draw_source"  # Draw or Upload
 CORRECTION_KEY = "draw_correction"  # the Right? panel's widgets
 REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's buttons
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
@@ -111,10 +112,15 @@ def read_upload(data: bytes, max_mb: int = MAX_UPLOAD_MB) -> np.ndarray:
 
 def page() -> None:
     """The Draw page (the app's default page)."""
-    st.title("Draw a digit")
-    st.caption("A dense network and a CNN, both trained on MNIST, read your digit side by side.")
     st.html(_STYLE)
     _draw_and_answer()
+
+
+def title(source: str, mode: str) -> str:
+    """The page's title for what it reads now: "Draw a digit", "Draw a number", "Read a photo"."""
+    if source == "Upload":
+        return "Read a photo"
+    return "Draw a number" if MODES.get(mode) == "number" else "Draw a digit"
 
 
 @st.fragment
@@ -124,12 +130,15 @@ def _draw_and_answer() -> None:
     choices = model_choices()
     browser = corrections.browser_id()
     canvas.restore_after_reload(browser)  # before the widgets: it may set the mode and the ink
+    # In the fragment, which the mode and source buttons rerun: the title says what is read now.
+    st.title(title(st.session_state.get(SOURCE_KEY, "Draw"), st.session_state.get(MODE_KEY, "Digit")))
+    st.caption("A dense network and a CNN, both trained on MNIST, read your writing side by side.")
     left, right = st.container(key=AREA_KEY).columns(2, gap="large")
     with left:
         top = st.container(horizontal=True, gap="medium")
         with top:
             source = st.radio(
-                "Input", ["Draw", "Upload"], horizontal=True, key="draw_source", label_visibility="collapsed"
+                "Input", ["Draw", "Upload"], horizontal=True, key=SOURCE_KEY, label_visibility="collapsed"
             )
             mode = MODES[
                 st.radio(
