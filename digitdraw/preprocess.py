@@ -421,8 +421,9 @@ def _remove_ruling(raw: np.ndarray) -> np.ndarray:
 
     Hough finds near-horizontal and near-vertical lines spanning most of the photo; a family
     counts when it has two lines or more (ruling) or one nearly as long as the photo. Along
-    each of its lines (also fainter ones, at that tilt), the line is estimated pixel by pixel
-    (an opening along it) and subtracted, so a digit crossing a line keeps its stroke.
+    each of its lines (also fainter ones, at that tilt), an opening along it says where the line
+    is, and up to the line's own darkness is taken out there (_printed_lines); where a stroke
+    crosses it, the gap is bridged from both sides (_bridge), so the digit stays in one piece.
     """
     mask = (raw > max(0.05, _noise(_border(raw)))).astype(np.uint8)
     out = raw
