@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from digitdraw import config, preprocess, segment
@@ -56,12 +57,15 @@ EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 # "Draw it bigger" is no advice for a photo: a small digit in a large photo is read once cropped.
 TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
+LEFT_OUT_MESSAGE = "A dot or small mark was left out: only digits are read (no decimal points or signs)."
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
 # Neighbouring pieces sharing this much of the narrower one's width may be one digit (see
 # _join_where_one_reads_better). Chosen on writers 1-24: the 4s it joined shared 0.31-0.79, the
 # one pair of touching digits it wrongly joined ("77" read "7") 0.30.
 _JOIN_OVERLAP = 0.35
+# A mark of at least this many ink pixels outside every digit is told as left out (a pen's dot).
+_MARK_AREA = 9
 # A blob (hardly longer than its pen is wide) under this fraction is a tap, not a filled shape.
 FILLED_EXTENT = preprocess._FILLED_EXTENT
 
@@ -141,6 +145,7 @@ class Reading:
     segments: tuple[segment.Segment, ...] = ()  # the readable digits' ink, left to right
     inputs: tuple[np.ndarray, ...] = field(default=(), repr=False)  # their 28x28 model inputs
     steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a single digit's steps
+    left_out: int = 0  # marks drawn on the canvas that no digit took (a decimal point, a stray dot)
 
     @property
     def message(self) -> str:
@@ -149,15 +154,20 @@ class Reading:
             return self.reason or EMPTY_REASONS[self.source]
         if self.status == NOT_A_DIGIT:
             return NOT_A_DIGIT_MESSAGE
+        said = []
         if self.status == NUMBER and self.mode == "digit":
             n = len(self.segments)
-            return f"That looks like {n} digits, read as a number; Number mode is made for numbers."
-        return ""
+            said.append(f"That looks like {n} digits, read as a number; Number mode is made for numbers.")
+        if self.left_out:
+            said.append(LEFT_OUT_MESSAGE)
+        return " ".join(said)
 
     def as_dict(self) -> dict:
         out: dict = {"status": self.status}
         if self.reason:
             out["reason"] = self.reason
+        if self.left_out:
+            out["left_out"] = self.left_out
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
         return out
 
@@ -243,7 +253,22 @@ def read_drawing(
     lead = lead_model(list(models))
     status = models[lead].status if lead is not None else (DIGIT if len(inputs) == 1 else NUMBER)
     steps = readable[0][1].steps if len(readable) == 1 else {}
-    return Reading(status, models, mode, source, None, segments, inputs, steps)
+    left_out = _marks_left_out(pixels, segments) if source == "canvas" else 0
+    return Reading(status, models, mode, source, None, segments, inputs, steps, left_out)
+
+
+def _marks_left_out(pixels: np.ndarray, segments: Sequence[segment.Segment]) -> int:
+    """How many marks on a canvas lie outside every digit read: the segmenter drops a small isolated
+    mark (the point of "3.5"), and the user should hear that it was not read. A photo's specks are
+    dust and paper, not the writer's: not counted there."""
+    core = (preprocess.ink_map(pixels) >= preprocess._INK_LEVEL).astype(np.uint8)
+    n, _, stats, centres = cv2.connectedComponentsWithStats(core, connectivity=8)
+    return sum(
+        1
+        for k in range(1, n)
+        if stats[k, cv2.CC_STAT_AREA] >= _MARK_AREA
+        and not any(s.x0 <= centres[k][0] < s.x1 and s.y0 <= centres[k][1] < s.y1 for s in segments)
+    )
 
 
 def _join_where_one_reads_better(

@@ -39,6 +39,7 @@ _SHORT = 0.6  # "short": under this fraction of the line height
 _TINY = 0.35
 _NEAR = 0.35
 _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
+_DOT_FILL = 0.4  # a piece covering this much of its square is a dot (as preprocess._remove_specks)
 # Images only: ink spanning this much of both sides of the image, covering under _FRAME_FILL of
 # its box, is a frame round the picture (a screenshot's border), not a digit.
 _FRAME_SPAN, _FRAME_FILL = 0.95, 0.05
@@ -276,6 +277,14 @@ def _tiny(g: _Group, line: int) -> bool:
     return max(g.w, g.h) < _TINY * line
 
 
+def _dot(g: _Group, line: int) -> bool:
+    """A dot (compact: it fills much of its square) under _SPECK of the line height: the point of
+    "3.5", a tap of the pen. No digit has one outside its body; preprocessing drops such a dot from
+    a digit's crop anyway, so it is left out here, where the reading can say so."""
+    side = max(g.w, g.h)
+    return side < _SPECK * line and int(g.mask.sum()) > _DOT_FILL * side * side
+
+
 def _belong(a: _Group, b: _Group, line: int) -> bool:
     """Whether two groups are parts of one digit (tiny pieces aside: see _merge)."""
     ov = _x_overlap(a, b)
@@ -360,7 +369,10 @@ def _merge(groups: list[_Group], line: int) -> list[_Group]:
                 # A tiny piece joins its nearest neighbour only, not everything within reach: a
                 # 7's crossbar its 7, not the digit before it because that one came first.
                 if _belong(groups[i], groups[j], line) or (
-                    j == order[0] and _tiny(groups[i], line) and _gap(groups[i], groups[j]) < _NEAR * line
+                    j == order[0]
+                    and _tiny(groups[i], line)
+                    and not (_dot(groups[i], line) and _gap(groups[i], groups[j]) > 0)
+                    and _gap(groups[i], groups[j]) < _NEAR * line
                 ):
                     a, b = sorted((i, j))
                     groups[a] = groups[a].join(groups[b])

@@ -332,3 +332,22 @@ def test_two_sure_digits_that_overlap_side_to_side_stay_two(shipped, held_out):
     img, paths = segment.render_number(first_of(held_out, 25, "17"), [-10])
     r = reading.read_drawing(img, shipped, strokes=paths, mode="number")
     assert r.models["cnn"].text == "17"
+
+
+@needs_pendigits
+def test_a_decimal_point_is_left_out_and_the_reading_says_so(untrained, held_out):
+    # "3.5" was read "35" without a word about the point; now the point is left out, and said to be.
+    img, paths = segment.render_number(first_of(held_out, 25, "35"), [60])
+    plain = reading.read_drawing(img.copy(), {"m": Predictor(untrained)}, strokes=paths, mode="number")
+    assert plain.left_out == 0 and reading.LEFT_OUT_MESSAGE not in plain.message
+    x, y = img.shape[1] // 2, int(np.flatnonzero(img[..., 3].max(axis=1))[-1]) - 10  # on the baseline
+    cv2.circle(img, (x, y), 9, (255, 255, 255, 255), -1)
+    dotted = reading.read_drawing(
+        img,
+        {"m": Predictor(untrained)},
+        strokes=[*paths, np.array([[x, y], [x + 1, y]], float)],
+        mode="number",
+    )
+    assert len(dotted.segments) == 2  # the two digits, not the point
+    assert dotted.left_out == 1 and reading.LEFT_OUT_MESSAGE in dotted.message
+    assert dotted.as_dict()["left_out"] == 1
