@@ -68,7 +68,7 @@ OOD_SUFFIX = ".ood.npz"
 
 def read_drawings(images: list[np.ndarray]) -> list[list[np.ndarray]]:
     """Each drawing -> the 28x28 inputs of the digits it holds (unreadable ones dropped)."""
-    return [[p.image for _, p in segment.read_row(img) if p.image is not None] for img in images]
+    return [[p.image for _, p in segment.read_row(img)[0] if p.image is not None] for img in images]
 
 
 def render_digits(

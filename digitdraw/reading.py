@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from digitdraw import config, preprocess, segment
@@ -64,8 +63,6 @@ MIN_EXTENT = preprocess._MIN_EXTENT
 # _join_where_one_reads_better). Chosen on writers 1-24: the 4s it joined shared 0.31-0.79, the
 # one pair of touching digits it wrongly joined ("77" read "7") 0.30.
 _JOIN_OVERLAP = 0.35
-# A mark of at least this many ink pixels outside every digit is told as left out (a pen's dot).
-_MARK_AREA = 9
 # A blob (hardly longer than its pen is wide) under this fraction is a tap, not a filled shape.
 FILLED_EXTENT = preprocess._FILLED_EXTENT
 
@@ -216,7 +213,7 @@ def read_drawing(
         raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
     if mode not in ("digit", "number"):
         raise ValueError(f"mode must be 'digit' or 'number', not {mode!r}")
-    rows = segment.read_row(pixels, strokes, source)
+    rows, marks = segment.read_row(pixels, strokes, source)
     readable = [(s, p) for s, p in rows if p.image is not None]
     # Each piece is preprocessed in its own crop, where any mark fills the frame: a mark too
     # small to be a digit is judged against the whole drawing, as preprocess judges one digit.
@@ -253,22 +250,9 @@ def read_drawing(
     lead = lead_model(list(models))
     status = models[lead].status if lead is not None else (DIGIT if len(inputs) == 1 else NUMBER)
     steps = readable[0][1].steps if len(readable) == 1 else {}
-    left_out = _marks_left_out(pixels, segments) if source == "canvas" else 0
+    # The segmenter's marks outside its pieces, less those a joined piece's box now takes in.
+    left_out = sum(not segment.inside(m, segments) for m in marks)
     return Reading(status, models, mode, source, None, segments, inputs, steps, left_out)
-
-
-def _marks_left_out(pixels: np.ndarray, segments: Sequence[segment.Segment]) -> int:
-    """How many marks on a canvas lie outside every digit read: the segmenter drops a small isolated
-    mark (the point of "3.5"), and the user should hear that it was not read. A photo's specks are
-    dust and paper, not the writer's: not counted there."""
-    core = (preprocess.ink_map(pixels) >= preprocess._INK_LEVEL).astype(np.uint8)
-    n, _, stats, centres = cv2.connectedComponentsWithStats(core, connectivity=8)
-    return sum(
-        1
-        for k in range(1, n)
-        if stats[k, cv2.CC_STAT_AREA] >= _MARK_AREA
-        and not any(s.x0 <= centres[k][0] < s.x1 and s.y0 <= centres[k][1] < s.y1 for s in segments)
-    )
 
 
 def _join_where_one_reads_better(

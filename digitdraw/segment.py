@@ -40,6 +40,8 @@ _TINY = 0.35
 _NEAR = 0.35
 _SPECK = 0.25  # isolated and smaller than this: a slip of the pen, dropped
 _DOT_FILL = 0.4  # a piece covering this much of its square is a dot (as preprocess._remove_specks)
+# Canvas only: a mark of at least this many ink pixels outside every digit is told as left out.
+_MARK_AREA = 9
 # Images only: ink spanning this much of both sides of the image, covering under _FRAME_FILL of
 # its box, is a frame round the picture (a screenshot's border), not a digit.
 _FRAME_SPAN, _FRAME_FILL = 0.95, 0.05
@@ -141,10 +143,19 @@ def segment(
     found by the photo path (shadows, paper lines, a desk at the edge; preprocess.ink_map), on
     the image shrunk to preprocess.ink_map_side: the segments' coordinates are in that size.
     """
+    return split(pixels, strokes, source)[0]
+
+
+def split(
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None, source: Source = "canvas"
+) -> tuple[list[Segment], list[tuple[float, float]]]:
+    """segment(), and where the marks it left out lie: the centre (x, y) of each piece of ink of at
+    least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot), for the reading
+    to say so. On a canvas only: a photo's specks are dust and paper, not the writer's."""
     ink, photo = ink_and_kind(pixels, source=source)
     core = ink >= _INK_LEVEL
     if not core.any():
-        return []
+        return [], []
     pieces = _stroke_pieces(core, strokes) if strokes else [(p, ()) for p in _component_pieces(core)]
     biggest = max(int(p.sum()) for p, _ in pieces)
     reach = _JUNCTION * _pen_width(core, strokes) if strokes else 0.0
@@ -152,7 +163,7 @@ def segment(
     if source == "image":  # a screenshot's or a scan's frame round the whole image is not ink
         groups = [g for g in groups if not _frame(g, ink.shape)]
     if not groups:  # only specks under 4 px (dust on a photo, a hot pixel): no ink to read
-        return []
+        return [], []
     line = max(g.h for g in groups)
     groups = _merge(groups, line)
     groups = [g for g in groups if not _is_speck(g, groups, line)]
@@ -165,7 +176,24 @@ def segment(
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
-    return [_crop(g, out, ink) for g in out]
+    segments = [_crop(g, out, ink) for g in out]
+    return segments, (_marks_outside(core, segments) if source == "canvas" else [])
+
+
+def inside(point: tuple[float, float], segments: Sequence[Segment]) -> bool:
+    """Whether the point (x, y) lies in the box of one of the segments."""
+    x, y = point
+    return any(s.x0 <= x < s.x1 and s.y0 <= y < s.y1 for s in segments)
+
+
+def _marks_outside(core: np.ndarray, segments: Sequence[Segment]) -> list[tuple[float, float]]:
+    n, _, stats, centres = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+    marks = [(float(centres[k][0]), float(centres[k][1])) for k in range(1, n)]
+    return [
+        m
+        for k, m in enumerate(marks, 1)
+        if stats[k, cv2.CC_STAT_AREA] >= _MARK_AREA and not inside(m, segments)
+    ]
 
 
 def _frame(g: _Group, shape: tuple[int, ...]) -> bool:
@@ -213,14 +241,15 @@ def _edge_line(g: _Group, shape: tuple[int, ...]) -> bool:
 
 def read_row(
     pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence] | None = None, source: Source = "canvas"
-) -> list[tuple[Segment, Preprocessed]]:
-    """segment(), then each digit through preprocess() exactly like a single digit, left to right.
+) -> tuple[list[tuple[Segment, Preprocessed]], list[tuple[float, float]]]:
+    """split(), then each digit through preprocess() exactly like a single digit, left to right;
+    with the marks left out (see split).
 
     Each segment is already ink (white on black, the photo's light and paper lines taken out),
     so it is preprocessed as a drawing whatever the source.
     """
-    segments = segment(pixels, strokes, source)
-    return [(s, preprocess(s.image)) for s in segments]
+    segments, marks = split(pixels, strokes, source)
+    return [(s, preprocess(s.image)) for s in segments], marks
 
 
 # --------------------------------------------------------------------------- pieces
