@@ -89,8 +89,10 @@ _LINE_TILT = 0.2
 _LINE_PRESENT = 0.3
 # Only ink this many times darker than the printed line is a stroke to bridge across it.
 _BRIDGE_LEVEL = 1.5
-# A removed line's band is 5 px wide: a stroke crossing it is bridged from 4 px each side.
-_BRIDGE_REACH = 4
+# A printed line is taken out over a band this many px wide (a Hough line may be a pixel or two off).
+_LINE_BAND = 5
+# A stroke crossing a removed line is bridged from just beyond the band, on each side.
+_BRIDGE_REACH = _LINE_BAND // 2 + 2
 # MNIST's own widths vary (10th-90th percentile 0.78x-1.35x the median): widths inside this band
 # (relative to the median) are left alone, widths outside are brought to its nearer edge.
 _WIDTH_BAND = (0.78, 1.35)
@@ -448,7 +450,7 @@ def _printed_lines(
     taken out beyond that darkness: a stroke lying along a line keeps what it adds to it. A
     "line" Hough found in a stroke's texture has no darkness, and takes nothing.
     """
-    across = np.ones((1, 5) if vertical else (5, 1), np.uint8)  # a Hough line may be a pixel or two off
+    across = np.ones((1, _LINE_BAND) if vertical else (_LINE_BAND, 1), np.uint8)  # a Hough line may be off
     peak, core = cv2.dilate(raw, across), cv2.dilate(layer, across)
     take = np.zeros_like(raw)
     level = np.zeros_like(raw)
@@ -491,7 +493,9 @@ def _bridge(ink: np.ndarray, level: np.ndarray, vertical: bool) -> np.ndarray:
     return np.where((level > 0) & (across >= _BRIDGE_LEVEL * level), np.maximum(ink, across), ink)
 
 
-def _line_bands(shape: tuple[int, ...], lines: np.ndarray, vertical: bool, thickness: int = 5) -> np.ndarray:
+def _line_bands(
+    shape: tuple[int, ...], lines: np.ndarray, vertical: bool, thickness: int = _LINE_BAND
+) -> np.ndarray:
     """1 on a band `thickness` pixels wide along each Hough line (rho, tilt), 0 elsewhere."""
     h, w = shape
     band = np.zeros((h, w), np.float32)
