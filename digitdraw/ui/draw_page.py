@@ -178,14 +178,10 @@ def _draw_and_answer() -> None:
                 pixels = _draw_input(pen, black_on_white, mode)
             # With what was saved from this browser's drawing: after a reload, Right? must not offer a
             # drawing already saved again (a second click stored it twice).
-            saved = st.session_state.setdefault(corrections.saved_key(CORRECTION_KEY), {})
+            saved_key = corrections.saved_key(CORRECTION_KEY)
+            saved = st.session_state.setdefault(saved_key, {})
             canvas.keep_for_reload(
-                browser,
-                {
-                    MODE_KEY: st.session_state[MODE_KEY],
-                    INK_KEY: black_on_white,
-                    corrections.saved_key(CORRECTION_KEY): saved,
-                },
+                browser, {MODE_KEY: st.session_state[MODE_KEY], INK_KEY: black_on_white, saved_key: saved}
             )
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
