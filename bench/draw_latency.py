@@ -53,18 +53,18 @@ def server_side(n: int, seed: int = 0) -> tuple[list[float], list[float]]:
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(digits), size=min(n, len(digits)), replace=False)
-    canvases = [pendigits.random_render(digits[i], rng) for i in picks]
+    canvases = [pendigits.random_drawing(digits[i], rng) for i in picks]  # pixels and the pen's path
     for c in canvases[:5]:  # warm up caches and the models' first calls
-        reading.read_drawing(c, models)
+        reading.read_drawing(c.pixels, models, strokes=c.paths)
     times = []
     for c in canvases:
         t0 = time.perf_counter()
-        reading.read_drawing(c, models)
+        reading.read_drawing(c.pixels, models, strokes=c.paths)
         times.append((time.perf_counter() - t0) * 1000)
     cpu = []
     for c in canvases:
         c0 = time.process_time()
-        reading.read_drawing(c, models)
+        reading.read_drawing(c.pixels, models, strokes=c.paths)
         time.sleep(GAP_S)
         cpu.append((time.process_time() - c0) * 1000)
     return times, cpu

@@ -59,8 +59,10 @@ def render_numbers(digits: list[pendigits.PenDigit], n: int, seed: int) -> tuple
         height = float(rng.uniform(100, 200))
         width = float(np.exp(rng.uniform(np.log(6), np.log(30))))
         gaps = list(rng.uniform(0.1, 0.5, size=len(chosen) - 1) * height)
-        img, _ = segment.render_number([d.strokes for d in chosen], gaps, height=height, stroke_width=width)
-        drawings.append(img)
+        img, paths = segment.render_number(
+            [d.strokes for d in chosen], gaps, height=height, stroke_width=width
+        )
+        drawings.append(pendigits.CanvasDrawing(img, paths))
         texts.append("".join(str(d.label) for d in chosen))
     return read_drawings(drawings), texts
 

@@ -66,9 +66,12 @@ OOD_SUFFIX = ".ood.npz"
 # --------------------------------------------------------------------------- drawings
 
 
-def read_drawings(images: list[np.ndarray]) -> list[list[np.ndarray]]:
-    """Each drawing -> the 28x28 inputs of the digits it holds (unreadable ones dropped)."""
-    return [[p.image for _, p in segment.read_row(img)[0] if p.image is not None] for img in images]
+def read_drawings(drawings: list[pendigits.CanvasDrawing]) -> list[list[np.ndarray]]:
+    """Each canvas drawing, read with its strokes as the app reads one -> the 28x28 inputs of the
+    digits it holds (unreadable ones dropped)."""
+    return [
+        [p.image for _, p in segment.read_row(d.pixels, d.paths)[0] if p.image is not None] for d in drawings
+    ]
 
 
 def render_digits(
@@ -80,7 +83,7 @@ def render_digits(
     drawings, labels, writers = [], [], []
     for _ in range(copies):
         for d in digits:
-            drawings.append(pendigits.random_render(pendigits.distort(d, rng) if distorted else d, rng))
+            drawings.append(pendigits.random_drawing(pendigits.distort(d, rng) if distorted else d, rng))
             labels.append(d.label)
             writers.append(d.writer)
     return read_drawings(drawings), np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
@@ -89,7 +92,7 @@ def render_digits(
 def render_nondigits(family: nondigits.Family, n: int, seed: int) -> tuple[list, list[nondigits.NonDigit]]:
     odd = nondigits.generate(family, n, seed=seed)
     rng = np.random.default_rng(seed)
-    rows = read_drawings([pendigits.random_render(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd])
+    rows = read_drawings([pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd])
     return rows, odd
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdraw import config, data, pendigits, preprocess, strokes, styles
+from digitdraw import config, data, pendigits, preprocess, redraw, strokes, styles
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.pendigits import HOLDOUT_WRITERS
 from digitdraw.predict import Predictor
@@ -24,7 +24,7 @@ EVAL_COPIES = 2  # each held-out digit drawn twice, at random sizes, places and 
 
 def renderer_version() -> str:
     """A digest of the code that turns strokes into model input: a change there renders anew."""
-    sources = b"".join(Path(m.__file__).read_bytes() for m in (pendigits, preprocess, strokes))
+    sources = b"".join(Path(m.__file__).read_bytes() for m in (pendigits, preprocess, strokes, redraw))
     return hashlib.sha256(sources).hexdigest()[:16]
 
 
@@ -54,7 +54,9 @@ def drawn_set(
     if cached is not None and {"x", "y"} <= set(cached):
         return cached["x"], cached["y"]
     digits = pendigits.load_pendigits(path, writers=writers)  # a missing file fails here, with its message
-    x, y = pendigits.rendered_dataset(digits, np.random.default_rng(seed), copies=copies)
+    x, y = pendigits.rendered_dataset(
+        digits, np.random.default_rng(seed), copies=copies, read=redraw.read_one
+    )
     if cache:
         data.write_cached(*cache, {"x": x, "y": y})
     return x, y
@@ -94,7 +96,7 @@ def styled_set(
     `drawn_set` (images (n, 28, 28) float32, labels (n,))."""
     rng = style_rng(seed, name)
     redrawn = styles.styled_digits(digits, name, rng)
-    return pendigits.rendered_dataset(redrawn, rng, copies=copies)
+    return pendigits.rendered_dataset(redrawn, rng, copies=copies, read=redraw.read_one)
 
 
 @functools.lru_cache(maxsize=2)

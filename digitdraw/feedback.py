@@ -559,7 +559,8 @@ def parse_jsonl(
             continue
         try:
             label, strokes, writer = parse_line(text)
-            image = strokes_mod.model_input(strokes_mod.render_centred(strokes, pen))
+            drawing = strokes_mod.render_centred(strokes, pen)
+            image = strokes_mod.model_input(drawing.pixels, drawing.paths)
         except ValueError as exc:
             errors.append(f"line {lineno}: {exc}")
             continue

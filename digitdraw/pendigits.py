@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from digitdraw import config
-from digitdraw.preprocess import preprocess
+from digitdraw.preprocess import Preprocessed, preprocess
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,40 @@ def render(
     ink: tuple[int, int, int] = (255, 255, 255),
     clip: bool = False,
 ) -> np.ndarray:
-    """Draw strokes like the app's canvas: RGBA uint8 (canvas, canvas, 4), round caps and joins.
+    """Draw strokes like the app's canvas: RGBA uint8 (canvas, canvas, 4); see render_drawing."""
+    return render_drawing(
+        strokes,
+        canvas=canvas,
+        stroke_width=stroke_width,
+        height=height,
+        centre=centre,
+        background=background,
+        ink=ink,
+        clip=clip,
+    ).pixels
+
+
+@dataclass(frozen=True)
+class CanvasDrawing:
+    """A rendered drawing and the pen's path that drew it, in its pixels (as the canvas records both)."""
+
+    pixels: np.ndarray  # RGBA uint8 (canvas, canvas, 4)
+    paths: list[np.ndarray]  # each stroke's points (n, 2), x and y in the picture's pixels
+
+
+def render_drawing(
+    strokes: PenDigit | Sequence[np.ndarray | Sequence],
+    *,
+    canvas: int = 280,
+    stroke_width: float = 18,
+    height: float = 180,
+    centre: tuple[float, float] = (140, 140),
+    background: Literal["transparent", "black"] = "transparent",
+    ink: tuple[int, int, int] = (255, 255, 255),
+    clip: bool = False,
+) -> CanvasDrawing:
+    """Draw strokes like the app's canvas: RGBA uint8 (canvas, canvas, 4), round caps and joins, with
+    the path the pen took in the picture's pixels.
 
     `height` is the height of the pen's path (the trajectory); the ink reaches stroke_width/2
     beyond it, as with a real brush. A very wide digit is scaled by its width instead, so it fits.
@@ -187,22 +220,8 @@ def render(
         cx = min(max(cx, half_w), canvas - half_w)
         cy = min(max(cy, half_h), canvas - half_h)
     mid = (lo + hi) / 2
-
-    ss = _SUPERSAMPLE
-    big = canvas * ss
-    mask = np.zeros((big, big), np.uint8)
-    one = 1 << _SHIFT
-    thickness = max(1, round(stroke_width * ss))
-    r_fixed = max(1, round(radius * ss * one))
-    for stroke in pts:
-        xy = (stroke - mid) * scale + (cx, cy)
-        fixed = np.round(xy * ss * one).astype(np.int32)
-        if len(fixed) > 1:
-            cv2.polylines(mask, [fixed.reshape(-1, 1, 2)], False, 255, thickness, cv2.LINE_AA, _SHIFT)
-        # round caps and joins (a single point becomes a dot of the stroke width)
-        for x, y in fixed:
-            cv2.circle(mask, (int(x), int(y)), r_fixed, 255, -1, cv2.LINE_AA, _SHIFT)
-    alpha = cv2.resize(mask, (canvas, canvas), interpolation=cv2.INTER_AREA) if ss > 1 else mask
+    paths = [(stroke - mid) * scale + (cx, cy) for stroke in pts]
+    alpha = draw_paths(paths, stroke_width, (canvas, canvas))
 
     out = np.zeros((canvas, canvas, 4), np.uint8)
     colour = np.asarray(ink, dtype=np.float32).reshape(1, 1, 3)
@@ -214,7 +233,26 @@ def render(
         out[..., 3] = 255
     else:
         raise ValueError(f"background must be 'transparent' or 'black', not {background!r}")
-    return out
+    return CanvasDrawing(out, paths)
+
+
+def draw_paths(paths: Sequence[np.ndarray], width: float, shape: tuple[int, int]) -> np.ndarray:
+    """Pen paths in pixel coordinates -> the ink's coverage, uint8 (h, w): a round pen `width` px
+    wide (round caps and joins), anti-aliased, drawn supersampled like the canvas's smooth strokes."""
+    ss = _SUPERSAMPLE
+    h, w = shape
+    mask = np.zeros((h * ss, w * ss), np.uint8)
+    one = 1 << _SHIFT
+    thickness = max(1, round(width * ss))
+    r_fixed = max(1, round(width / 2.0 * ss * one))
+    for xy in paths:
+        fixed = np.round(np.asarray(xy, np.float64).reshape(-1, 2) * ss * one).astype(np.int32)
+        if len(fixed) > 1:
+            cv2.polylines(mask, [fixed.reshape(-1, 1, 2)], False, 255, thickness, cv2.LINE_AA, _SHIFT)
+        # round caps and joins (a single point becomes a dot of the stroke width)
+        for x, y in fixed:
+            cv2.circle(mask, (int(x), int(y)), r_fixed, 255, -1, cv2.LINE_AA, _SHIFT)
+    return cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA) if ss > 1 else mask
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -222,6 +260,11 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def random_render(digit: PenDigit, rng: np.random.Generator, canvas: int = 280) -> np.ndarray:
+    """Render a digit the way people draw on a `canvas`-sized canvas: random_drawing's pixels."""
+    return random_drawing(digit, rng, canvas).pixels
+
+
+def random_drawing(digit: PenDigit, rng: np.random.Generator, canvas: int = 280) -> CanvasDrawing:
     """Render a digit the way people draw on a `canvas`-sized canvas (sizes given for 280).
 
     Stroke width log-uniform 6..36 px, path height 60..260 px (never under 3 stroke widths:
@@ -249,7 +292,7 @@ def random_render(digit: PenDigit, rng: np.random.Generator, canvas: int = 280) 
         overshoot = rng.uniform(0, width) if rng.random() < 0.5 else 0.0
         centre[axis] = (lo_c[axis] - overshoot) if side == 0 else (hi_c[axis] + overshoot)
         clip = overshoot > 0
-    return render(
+    return render_drawing(
         digit,
         canvas=canvas,
         stroke_width=width,
@@ -301,24 +344,26 @@ def rendered_dataset(
     digits: Sequence[PenDigit],
     rng: np.random.Generator,
     copies: int = 1,
-    preprocess_fn: Callable | None = None,
+    read: Callable[[CanvasDrawing], Preprocessed] | None = None,
     distorted: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render each digit `copies` times with random_render and preprocess it like the app does.
+    """Render each digit `copies` times with random_drawing and preprocess it.
 
     Returns (N, 28, 28) float32 images and (N,) uint8 labels. Renders the preprocessing
-    rejects (empty / too small) are skipped and their count logged. preprocess_fn defaults to
-    digitdraw.preprocess.preprocess (pass another one to compare variants). distorted=True
-    renders each copy of a digit through `distort` first (training data, never measurement).
+    rejects (empty / too small) are skipped and their count logged. read: how a rendering (its
+    pixels and the pen's path) becomes model input; by default digitdraw.preprocess.preprocess of
+    its pixels alone, as the models trained (the measurement sets pass digitdraw.redraw.read_one,
+    the app's way with the strokes). distorted=True renders each copy of a digit through `distort`
+    first (training data, never measurement).
     """
-    preprocess_fn = preprocess_fn or preprocess
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped = 0
     for _ in range(copies):
         for digit in digits:
             drawn = distort(digit, rng) if distorted else digit
-            result = preprocess_fn(random_render(drawn, rng))
+            drawing = random_drawing(drawn, rng)
+            result = read(drawing) if read is not None else preprocess(drawing.pixels)
             if result.image is None:
                 skipped += 1
                 continue

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitdraw import redraw
 from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_and_kind, preprocess
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
@@ -152,13 +153,15 @@ def split(
     """segment(), and where the marks it left out lie: the centre (x, y) of each piece of ink of at
     least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot), for the reading
     to say so. On a canvas only: a photo's specks are dust and paper, not the writer's."""
+    if strokes and source == "canvas":  # a fat pen for the drawing's size: its path, drawn thinner
+        pixels = redraw.for_reading(pixels, strokes)
     ink, photo = ink_and_kind(pixels, source=source)
     core = ink >= _INK_LEVEL
     if not core.any():
         return [], []
     pieces = _stroke_pieces(core, strokes) if strokes else [(p, ()) for p in _component_pieces(core)]
     biggest = max(int(p.sum()) for p, _ in pieces)
-    reach = _JUNCTION * _pen_width(core, strokes) if strokes else 0.0
+    reach = _JUNCTION * redraw.estimated_pen(core, strokes) if strokes else 0.0
     groups = [_Group.of(p, paths, reach) for p, paths in pieces if p.sum() >= max(4, 0.01 * biggest)]  # noise
     if source == "image":  # a screenshot's or a scan's frame round the whole image is not ink
         groups = [g for g in groups if not _frame(g, ink.shape)]
@@ -337,15 +340,6 @@ def _belong(a: _Group, b: _Group, line: int) -> bool:
             return True
         return ov >= _TOUCH_OVERLAP and min(a.h, b.h) < _SHORT * line and _touch(a, b)
     return False
-
-
-def _pen_width(core: np.ndarray, strokes: Sequence[np.ndarray | Sequence]) -> float:
-    """The pen's width, roughly: ink area over the paths' length (px)."""
-    length = sum(
-        float(np.linalg.norm(np.diff(np.asarray(s, np.float64).reshape(-1, 2), axis=0), axis=1).sum())
-        for s in strokes
-    )
-    return float(core.sum()) / max(length, 1.0)
 
 
 def _ends_on(p: np.ndarray, q: np.ndarray, reach: float) -> bool:

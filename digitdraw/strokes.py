@@ -263,21 +263,22 @@ def render_as_drawn(
     return image[margin : margin + canvas, margin : margin + canvas]
 
 
-def render_centred(
-    strokes: Strokes, pen_width: float = IMPORT_PEN, *, background: str = "black"
-) -> np.ndarray:
-    """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render: centred."""
-    return pendigits.render(validate_strokes(strokes), stroke_width=pen_width, background=background)  # type: ignore[arg-type]
+def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN) -> pendigits.CanvasDrawing:
+    """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render, centred on
+    a black canvas: the picture and the pen's path in its pixels."""
+    return pendigits.render_drawing(validate_strokes(strokes), stroke_width=pen_width, background="black")
 
 
-def model_input(rendered: np.ndarray) -> np.ndarray:
-    """A rendered canvas -> the 28x28 model input, through the app's own preprocessing.
+def model_input(rendered: np.ndarray, paths: Sequence[np.ndarray | Sequence] | None = None) -> np.ndarray:
+    """A rendered canvas -> the 28x28 model input, through the app's own preprocessing; with the pen's
+    strokes in its pixels (`paths`), read as the app reads a canvas drawing (digitdraw.redraw).
 
     Raises ValueError with the preprocessing's reason when it finds nothing readable.
     """
+    from digitdraw import redraw
     from digitdraw.preprocess import preprocess
 
-    result = preprocess(rendered)
+    result = preprocess(redraw.for_reading(rendered, paths))
     if result.image is None:
         raise ValueError(result.reason or "the strokes draw nothing readable")
     return result.image

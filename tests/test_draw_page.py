@@ -27,7 +27,7 @@ from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, feedback, nondigits, pendigits, reading, results, segment, strokes
+from digitdraw import config, feedback, nondigits, pendigits, reading, redraw, results, segment, strokes
 from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas, corrections
@@ -260,7 +260,10 @@ def test_undo_removes_the_last_stroke_and_the_models_read_the_rest():
     assert at.session_state[canvas.INITIAL_KEY]["objects"] == seven  # the new canvas starts from these
     undone = at.session_state[DRAWING_KEY]
     assert not np.allclose(undone, with_stray)
-    np.testing.assert_allclose(undone, preprocess(render_objects(seven)).image, atol=1e-6)
+    # Read as the app reads a canvas: with its strokes (digitdraw.redraw: the pen for the 7's size).
+    paths = [np.asarray(s, float) for s in strokes.canvas_strokes({"objects": seven})]
+    expected = preprocess(redraw.for_reading(render_objects(seven), paths)).image
+    np.testing.assert_allclose(undone, expected, atol=1e-6)
     assert _metrics(at) == {"Dense": "7", "CNN": "7"}
 
     at.button(key="draw_undo").click().run()  # the last stroke: an empty canvas

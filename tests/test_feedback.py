@@ -470,7 +470,8 @@ def test_an_import_renders_each_line_like_a_canvas_drawing(sqlite_url, tmp_path)
     (d,) = store.list_drawings("someone")
     assert d.id == did and d.source == "import" and d.writer == 12 and d.answers == ()
     assert d.pen_width == strokes.IMPORT_PEN
-    assert np.array_equal(d.image, strokes.model_input(strokes.render_centred(SEVEN, strokes.IMPORT_PEN)))
+    drawing = strokes.render_centred(SEVEN, strokes.IMPORT_PEN)  # read like a canvas drawing, strokes and all
+    assert np.array_equal(d.image, strokes.model_input(drawing.pixels, drawing.paths))
 
 
 def test_an_import_saved_with_a_byte_order_mark_reads_like_any_other(sqlite_url, tmp_path):

@@ -79,7 +79,8 @@ def test_imported_drawings_are_rendered_like_a_canvas_drawing(capsys, tmp_path, 
     store = FeedbackStore(db)
     (drawing,) = store.list_drawings(None)
     store.close()
-    expected = feedback.strokes_mod.model_input(feedback.strokes_mod.render_centred(LINES[0]["strokes"]))
+    rendered = feedback.strokes_mod.render_centred(LINES[0]["strokes"])
+    expected = feedback.strokes_mod.model_input(rendered.pixels, rendered.paths)
     assert drawing.image.shape == (28, 28)
     assert drawing.image.max() > 0.5  # ink, not a blank input
     assert (drawing.image == expected).all()

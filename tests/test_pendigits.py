@@ -242,15 +242,15 @@ def test_rendered_dataset_shapes_and_skips():
     assert x.shape == (6, 28, 28) and x.dtype == np.float32
     assert y.dtype == np.uint8 and sorted(y.tolist()) == [1, 1, 1, 7, 7, 7]
 
-    def reject_ones(pixels):  # stands in for a preprocess that cannot read some renders
-        result = preprocess(pixels)
+    def reject_ones(drawing):  # stands in for a reading that cannot read some renders
+        result = preprocess(drawing.pixels)
         return (
             Preprocessed(None, result.steps, "no")
             if result.image[:, 12:16].sum() > 0.8 * result.image.sum()
             else result
         )
 
-    x, y = rendered_dataset(digits, np.random.default_rng(0), copies=2, preprocess_fn=reject_ones)
+    x, y = rendered_dataset(digits, np.random.default_rng(0), copies=2, read=reject_ones)
     assert y.tolist() == [7, 7]
 
 

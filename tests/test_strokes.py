@@ -141,7 +141,8 @@ def test_a_tap_renders_as_a_dot_of_the_pen_width():
 
 def test_strokes_without_a_canvas_render_centred_and_readable():
     seven = [[[100, 100], [400, 100], [220, 450]]]  # pendigits' 500x500 box
-    image = strokes.model_input(strokes.render_centred(seven))
+    drawing = strokes.render_centred(seven)
+    image = strokes.model_input(drawing.pixels, drawing.paths)
     assert image.shape == (28, 28) and image.max() > 0.9
 
 

@@ -1,0 +1,72 @@
+"""A canvas drawing's ink as the models read it: drawn again from its strokes with a thinner pen
+where the pen was wide for the drawing's size.
+
+Why: a fat pen on a small digit closes its loops and fills its corners, and no thinning of the
+pixels opens them again (eroding thick strokes further than preprocess's stroke-width band made the
+tune split worse); the pen's path still has them. The models read such drawings redrawn thinner
+better, although they never trained on them. Chosen on the tune split, cnns trained on writers
+1-18 and read on writers 19-24 (docs/experiments.md, "Twelfth session"). preprocess then widens
+the thin path to the lower edge of MNIST's stroke-width band, as for any thin pen.
+
+Only where the strokes are known: a canvas drawing (the app; the benchmarks that replay pen
+digits like the canvas), not a photo or an image file (`predict`), whose pixels are all there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from digitdraw import pendigits
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, ink_map, preprocess
+
+# The widest pen a drawing is read with, as a fraction of its path's height (the pen's path from
+# its highest to its lowest point: one digit's height, or a row's). Tune split errors of two cnns
+# at 1/5, 1/8, 1/10, 1/12, 1/14 and 1/18: 29, 27, 24, 20, 22, 20 (of 3,000; 31 as drawn) and 26 ->
+# 20 at 1/12 for the second.
+READING_PEN = 1 / 12
+MIN_PEN = 2.0  # px: a tiny drawing is still drawn with a visible pen
+# A pen this close to the widest is left as drawn: its estimate (ink over path length) is rough.
+_SLACK = 1.1
+
+
+def estimated_pen(core: np.ndarray, paths: Sequence[np.ndarray | Sequence]) -> float:
+    """The pen's width, roughly: ink area (pixels of `core`, a bool ink mask) over the paths' length."""
+    length = sum(
+        float(np.linalg.norm(np.diff(np.asarray(p, np.float64).reshape(-1, 2), axis=0), axis=1).sum())
+        for p in paths
+    )
+    return float(core.sum()) / max(length, 1.0)
+
+
+def widest_pen(paths: Sequence[np.ndarray | Sequence]) -> float:
+    """The widest pen the models read a drawing with: READING_PEN of its path's height (px)."""
+    ys = np.concatenate([np.asarray(p, np.float64).reshape(-1, 2)[:, 1] for p in paths])
+    return max(MIN_PEN, READING_PEN * float(np.ptp(ys)) if len(ys) else 0.0)
+
+
+def for_reading(pixels: np.ndarray, paths: Sequence[np.ndarray | Sequence] | None) -> np.ndarray:
+    """A canvas drawing's pixels and the pen's strokes -> the pixels the models read: the drawing as
+    it is where its pen is no wider than widest_pen, else its paths drawn again with that pen
+    (RGBA: white ink in the alpha, on transparent, like the canvas's own picture).
+
+    paths: the pen's strokes, each (n, 2) x, y in the drawing's pixels; None or [] leaves it as is.
+    """
+    paths = [np.asarray(p, np.float64).reshape(-1, 2) for p in paths or ()]
+    paths = [p for p in paths if len(p)]
+    if not paths:
+        return pixels
+    core = ink_map(pixels, source="canvas") >= _INK_LEVEL
+    pen = widest_pen(paths)
+    if not core.any() or estimated_pen(core, paths) <= _SLACK * pen:
+        return pixels
+    h, w = np.shape(pixels)[:2]
+    out = np.full((h, w, 4), 255, np.uint8)
+    out[..., 3] = pendigits.draw_paths(paths, pen, (h, w))
+    return out
+
+
+def read_one(drawing: pendigits.CanvasDrawing) -> Preprocessed:
+    """A rendered canvas drawing of one digit -> its model input, the way the app reads it."""
+    return preprocess(for_reading(drawing.pixels, drawing.paths))

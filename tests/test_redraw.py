@@ -1,0 +1,81 @@
+"""A canvas drawing is read with a pen no wider than a twelfth of its height: a fat pen's drawing
+is drawn again from its strokes, so that the loops the pen closed are open again."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SEVEN
+
+from digitdraw import pendigits, redraw, segment
+from digitdraw.preprocess import ink_map, preprocess
+
+# A zero as the pen goes round it (tablet box, y down): an oval, closed.
+_T = np.linspace(0, 2 * np.pi, 40)
+ZERO = [np.stack([250 + 110 * np.sin(_T), 250 - 200 * np.cos(_T)], axis=1)]
+
+
+def drawn(strokes, *, pen: float, height: float) -> pendigits.CanvasDrawing:
+    return pendigits.render_drawing(strokes, stroke_width=pen, height=height, background="black")
+
+
+def holes(pixels: np.ndarray) -> int:
+    """Background regions the ink encloses (a 0 has one)."""
+    ink = (ink_map(pixels) >= 0.5).astype(np.uint8)
+    n, labels = cv2.connectedComponents(1 - ink, connectivity=4)
+    border = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+    return sum(1 for k in range(1, n) if k not in border)
+
+
+def test_the_path_a_drawing_records_is_where_its_ink_is():
+    d = drawn(SEVEN, pen=14, height=150)
+    again = pendigits.draw_paths(d.paths, 14, (280, 280))
+    assert np.abs(again.astype(int) - d.pixels[..., 0].astype(int)).max() <= 1
+
+
+def test_a_pen_thin_for_the_drawing_leaves_it_as_drawn():
+    d = drawn(ZERO, pen=10, height=200)  # a twelfth of 200 is 16.7 px
+    assert redraw.for_reading(d.pixels, d.paths) is d.pixels
+
+
+def test_without_strokes_the_pixels_are_all_there_is():
+    d = drawn(ZERO, pen=36, height=60)
+    assert redraw.for_reading(d.pixels, None) is d.pixels
+    assert redraw.for_reading(d.pixels, []) is d.pixels
+
+
+def test_a_small_zero_drawn_with_a_fat_pen_is_read_with_its_loop_open():
+    d = drawn(ZERO, pen=36, height=60)
+    assert holes(d.pixels) == 0  # the pen filled the loop
+    read = redraw.for_reading(d.pixels, d.paths)
+    assert read.shape == d.pixels.shape and read is not d.pixels
+    assert holes(read) == 1
+    ink = ink_map(read) >= 0.5  # its area over the path's length is the pen's width: 60 / 12 = 5 px
+    assert redraw.estimated_pen(ink, d.paths) == pytest.approx(redraw.widest_pen(d.paths), abs=1)
+    # The same centre: the path is drawn where the pen went.
+    ys, xs = np.nonzero(ink_map(read) > 0.5)
+    ys0, xs0 = np.nonzero(ink_map(d.pixels) > 0.5)
+    assert abs(xs.mean() - xs0.mean()) < 1.5 and abs(ys.mean() - ys0.mean()) < 1.5
+
+
+def test_the_widest_pen_is_a_twelfth_of_the_paths_height_and_never_under_two_pixels():
+    assert redraw.widest_pen([np.array([[0, 10], [5, 130]])]) == pytest.approx(10.0)
+    assert redraw.widest_pen([np.array([[3, 3]])]) == redraw.MIN_PEN  # a tap
+
+
+def test_the_app_splits_and_reads_the_redrawn_drawing():
+    d = drawn(ZERO, pen=36, height=60)
+    (piece, result), *rest = segment.read_row(d.pixels, d.paths)[0]
+    assert not rest and result.image is not None
+    assert holes(np.pad(piece.image, 2)) == 1
+    # Without the strokes (an image file, a photo) the filled blob is what there is to read.
+    (piece, _), *_ = segment.read_row(d.pixels)[0]
+    assert holes(np.pad(piece.image, 2)) == 0
+
+
+def test_the_benchmarks_read_a_rendering_the_apps_way():
+    d = drawn(ZERO, pen=36, height=60)
+    got = redraw.read_one(d).image
+    assert np.array_equal(got, preprocess(redraw.for_reading(d.pixels, d.paths)).image)
+    assert not np.array_equal(got, preprocess(d.pixels).image)
