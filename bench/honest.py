@@ -1,8 +1,9 @@
 """Honest answers, measured with the calibration stored in each model's card (issue 14).
 
 Every drawing goes the app's way (digitdraw.reading): rendered like the canvas
-(pendigits.random_render), split into digits (digitdraw.segment), each digit preprocessed like a
-single one, then the model with its stored temperature and not-a-digit detector
+(pendigits.random_drawing), split into digits with its strokes (digitdraw.segment; a fat pen's
+drawing drawn again thinner, digitdraw.redraw), each digit preprocessed like a single one, then
+the model with its stored temperature and not-a-digit detector
 (`digitdraw calibrate`, digitdraw.calibrate_model: the temperature fitted on writers 25-30
 rendered with seed 11; the detector and its threshold on writers 1-24 only).
 
@@ -64,7 +65,7 @@ def render_numbers(digits: list[pendigits.PenDigit], n: int, seed: int) -> tuple
         )
         drawings.append(pendigits.CanvasDrawing(img, paths))
         texts.append("".join(str(d.label) for d in chosen))
-    return read_drawings(drawings), texts
+    return read_drawings(drawings, strokes=True), texts
 
 
 def main() -> int:
@@ -82,9 +83,9 @@ def main() -> int:
         return 2
     start = time.perf_counter()
     held = pendigits.load_pendigits(path, writers=pendigits.HOLDOUT_WRITERS)
-    fit_rows, fit_y, fit_w = render_digits(held, args.fit_seed, args.copies)
-    rep_rows, rep_y, rep_w = render_digits(held, args.seed, args.copies)
-    nd_rows, odd = render_nondigits("bench", args.nondigits, args.seed)
+    fit_rows, fit_y, fit_w = render_digits(held, args.fit_seed, args.copies, strokes=True)
+    rep_rows, rep_y, rep_w = render_digits(held, args.seed, args.copies, strokes=True)
+    nd_rows, odd = render_nondigits("bench", args.nondigits, args.seed, strokes=True)
     num_rows, num_texts = render_numbers(held, args.numbers, args.seed)
     print(
         f"rendered and split in {time.perf_counter() - start:.0f} s: writers {pendigits.HOLDOUT_WRITERS} "

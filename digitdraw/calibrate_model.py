@@ -66,19 +66,36 @@ OOD_SUFFIX = ".ood.npz"
 # --------------------------------------------------------------------------- drawings
 
 
-def read_drawings(drawings: list[pendigits.CanvasDrawing]) -> list[list[np.ndarray]]:
-    """Each canvas drawing, read with its strokes as the app reads one -> the 28x28 inputs of the
-    digits it holds (unreadable ones dropped)."""
+def read_drawings(
+    drawings: list[pendigits.CanvasDrawing], *, strokes: bool = False
+) -> list[list[np.ndarray]]:
+    """Each drawing -> the 28x28 inputs of the digits it holds (unreadable ones dropped).
+
+    strokes=False (the fit): read from its pixels alone, as an image file or a photo is; the
+    calibration serves those too, and fitted on the canvas's way (strokes, digitdraw.redraw) it
+    refused fewer non-digits on the benchmark (docs/experiments.md, "Twelfth session").
+    strokes=True: read as the app reads a canvas drawing (bench/honest.py reports this way).
+    """
     return [
-        [p.image for _, p in segment.read_row(d.pixels, d.paths)[0] if p.image is not None] for d in drawings
+        [
+            p.image
+            for _, p in segment.read_row(d.pixels, d.paths if strokes else None)[0]
+            if p.image is not None
+        ]
+        for d in drawings
     ]
 
 
 def render_digits(
-    digits: list[pendigits.PenDigit], seed: int, copies: int, distorted: bool = False
+    digits: list[pendigits.PenDigit],
+    seed: int,
+    copies: int,
+    distorted: bool = False,
+    *,
+    strokes: bool = False,
 ) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
-    """Each digit rendered `copies` times like the canvas and read: (rows, labels, writers).
-    distorted: each copy through pendigits.distort first (another hand's shape of it)."""
+    """Each digit rendered `copies` times like the canvas and read (see read_drawings): (rows, labels,
+    writers). distorted: each copy through pendigits.distort first (another hand's shape of it)."""
     rng = np.random.default_rng(seed)
     drawings, labels, writers = [], [], []
     for _ in range(copies):
@@ -86,14 +103,17 @@ def render_digits(
             drawings.append(pendigits.random_drawing(pendigits.distort(d, rng) if distorted else d, rng))
             labels.append(d.label)
             writers.append(d.writer)
-    return read_drawings(drawings), np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
+    rows = read_drawings(drawings, strokes=strokes)
+    return rows, np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
 
 
-def render_nondigits(family: nondigits.Family, n: int, seed: int) -> tuple[list, list[nondigits.NonDigit]]:
+def render_nondigits(
+    family: nondigits.Family, n: int, seed: int, *, strokes: bool = False
+) -> tuple[list, list[nondigits.NonDigit]]:
     odd = nondigits.generate(family, n, seed=seed)
     rng = np.random.default_rng(seed)
-    rows = read_drawings([pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd])
-    return rows, odd
+    drawings = [pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd]
+    return read_drawings(drawings, strokes=strokes), odd
 
 
 def flat(rows: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

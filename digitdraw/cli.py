@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pendigits", help=f"pendigits train.jsonl, for --drawn (default: ${config.PENDIGITS_ENV})"
     )
     e.add_argument("--json", action="store_true", help="one JSON object a model")
+    e.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures into each model's card, as training does (with --drawn: the plain "
+        "and styles splits too); for a model measured again after the app's reading changed",
+    )
     _add_data_dir(e)
 
     p = command("predict", "read digits from image files; one JSON line each")
@@ -464,7 +470,27 @@ def cmd_evaluate(args) -> int:
             print("   " + " ".join(f"{n:5d}" for n in row))
         if args.drawn:
             print(f"  drawn digits (writers {pendigits.HOLDOUT_WRITERS}): {result['drawn']['accuracy']:.2%}")
+    if args.record:
+        from digitdraw import modelio
+
+        for spec in args.models:
+            _record_scores(modelio.resolve(spec), mnist, pen)
     return 0
+
+
+def _record_scores(path: Path, mnist, pen: Path | None) -> None:
+    """Measure a model as training cards it and write those figures into its card (the rest stays)."""
+    from digitdraw import modelio, runs
+
+    card = modelio.read_card(path)
+    if card is None:
+        raise modelio.ModelFileError(f"{path} has no card to record the figures in.")
+    scored = runs.scores(modelio.load(path), mnist, pen, measure_drawn=pen is not None)
+    fields = scored.card_fields()
+    if pen is None:  # MNIST only: the drawn splits it did not measure stay as they were
+        fields.pop("drawn_digit_accuracy")
+    modelio.write_json(modelio.card_path(path), {**card, **fields})
+    print(f"recorded in {modelio.card_path(path)}: " + ", ".join(fields))
 
 
 # A folder's files that predict reads: the extensions Pillow opens, and HEIC/HEIF, which

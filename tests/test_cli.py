@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -243,6 +244,24 @@ def test_evaluate_json_one_object_a_model(capsys, model_files, mnist_dir):
         assert confusion.shape == (10, 10) and confusion.sum() == 10000
         assert r["accuracy"] == pytest.approx(np.trace(confusion) / 10000, abs=1e-6)
         assert len(r["per_class_accuracy"]) == 10
+
+
+def test_evaluate_record_writes_the_measured_figures_into_the_card(capsys, model_files, mnist_dir, tmp_path):
+    from digitdraw import modelio
+
+    shutil.copy(model_files["dense"], tmp_path / "mine.keras")
+    card = modelio.read_card(model_files["dense"])
+    modelio.write_json(tmp_path / "mine.json", {**card, "test_accuracy": 0.5, "created": "then"})
+    code, out, err = run(capsys, "evaluate", tmp_path / "mine.keras", "--record", "--data-dir", mnist_dir)
+    assert code == 0, err
+    assert f"recorded in {tmp_path / 'mine.json'}: test_accuracy, per_class_accuracy" in out
+    measured = float(out.splitlines()[0].split()[-1].rstrip("%")) / 100
+    recorded = modelio.read_card(tmp_path / "mine.keras")
+    assert recorded["test_accuracy"] == pytest.approx(measured, abs=5e-5)
+    assert recorded["created"] == "then" and recorded["command"] == card["command"]  # the rest stays
+    assert "drawn_digit_accuracy" not in recorded or recorded["drawn_digit_accuracy"] == card.get(
+        "drawn_digit_accuracy"
+    )  # not measured without --drawn: left as it was
 
 
 # -- predict ---------------------------------------------------------------------------
