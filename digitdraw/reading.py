@@ -145,6 +145,11 @@ class Reading:
     left_out: int = 0  # marks drawn on the canvas that no digit took (a decimal point, a stray dot)
 
     @property
+    def redrawn(self) -> bool:
+        """Whether the models read the pen's strokes drawn again thinner (digitdraw.redraw)."""
+        return any(s.redrawn for s in self.segments)
+
+    @property
     def message(self) -> str:
         """One sentence for the user about the drawing as a whole."""
         if self.status == EMPTY:

@@ -87,6 +87,7 @@ class Segment:
     y1: int
     left: int = 0  # where the crop's first column and row lie in the source image (may be < 0:
     top: int = 0  # the crop has a margin)
+    redrawn: bool = False  # its ink is the pen's path drawn again thinner (digitdraw.redraw)
 
 
 def joined(a: Segment, b: Segment) -> Segment:
@@ -103,7 +104,8 @@ def joined(a: Segment, b: Segment) -> Segment:
         h, w = s.image.shape
         region = image[s.top - top : s.top - top + h, s.left - left : s.left - left + w]
         np.maximum(region, s.image, out=region)
-    return Segment(image, min(a.x0, b.x0), max(a.x1, b.x1), min(a.y0, b.y0), max(a.y1, b.y1), left, top)
+    box = min(a.x0, b.x0), max(a.x1, b.x1), min(a.y0, b.y0), max(a.y1, b.y1)
+    return Segment(image, *box, left, top, a.redrawn or b.redrawn)
 
 
 @dataclass
@@ -153,6 +155,7 @@ def split(
     """segment(), and where the marks it left out lie: the centre (x, y) of each piece of ink of at
     least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot), for the reading
     to say so. On a canvas only: a photo's specks are dust and paper, not the writer's."""
+    drawn = pixels
     if strokes and source == "canvas":  # a fat pen for the drawing's size: its path, drawn thinner
         pixels = redraw.for_reading(pixels, strokes)
     ink, photo = ink_and_kind(pixels, source=source)
@@ -179,7 +182,7 @@ def split(
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
-    segments = [_crop(g, out, ink) for g in out]
+    segments = [_crop(g, out, ink, redrawn=pixels is not drawn) for g in out]
     return segments, (_marks_outside(core, segments) if source == "canvas" else [])
 
 
@@ -488,7 +491,7 @@ def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
 # --------------------------------------------------------------------------- crops
 
 
-def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
+def _crop(g: _Group, groups: list[_Group], ink: np.ndarray, *, redrawn: bool = False) -> Segment:
     """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin."""
     others = np.zeros_like(g.mask)
     for o in groups:
@@ -500,7 +503,7 @@ def _crop(g: _Group, groups: list[_Group], ink: np.ndarray) -> Segment:
     x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
     pad = max(2, round(0.1 * max(g.w, g.h)))
     crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
-    return Segment(crop, g.x0, g.x1, g.y0, g.y1, x0 - pad, y0 - pad)
+    return Segment(crop, g.x0, g.x1, g.y0, g.y1, x0 - pad, y0 - pad, redrawn)
 
 
 # --------------------------------------------------------------------------- test numbers

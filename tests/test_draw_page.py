@@ -40,6 +40,7 @@ from digitdraw.ui.draw_page import (
     MODE_KEY,
     NUMBER_DRAWN_KEY,
     PEN_KEY,
+    REDRAWN_NOTE,
     STEPS_KEY,
     SUMMARY_KEY,
     read_upload,
@@ -476,6 +477,17 @@ def test_the_preprocessing_steps_are_made_only_while_their_expander_is_open():
     (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
     names = [c.split(" (")[0] for img in steps.get("image") for c in img.captions]
     assert names == list(preprocess(pendigits.render(SEVEN, background="black")).steps)
+
+
+@pytest.mark.parametrize(("pen", "redrawn"), [(18, True), (8, False)])
+def test_the_steps_say_when_a_fat_pen_was_read_drawn_thinner(pen, redrawn):
+    drawing = pendigits.render_drawing(SEVEN, stroke_width=pen, height=150, background="black")
+    at = _draw(_app(), drawing.pixels, [_fabric_path(p, pen) for p in drawing.paths])
+    at.session_state[STEPS_KEY] = True
+    at.run()
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    assert (REDRAWN_NOTE in [c.value for c in steps.caption]) is redrawn  # 150 / 12 = 12.5 px
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
 
 
 def test_the_model_input_is_kept_for_the_inspect_page():

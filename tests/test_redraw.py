@@ -79,3 +79,10 @@ def test_the_benchmarks_read_a_rendering_the_apps_way():
     got = redraw.read_one(d).image
     assert np.array_equal(got, preprocess(redraw.for_reading(d.pixels, d.paths)).image)
     assert not np.array_equal(got, preprocess(d.pixels).image)
+
+
+def test_the_reading_says_which_digits_it_read_drawn_thinner():
+    fat, thin = drawn(ZERO, pen=36, height=60), drawn(ZERO, pen=4, height=60)
+    assert [s.redrawn for s in segment.segment(fat.pixels, fat.paths)] == [True]
+    assert [s.redrawn for s in segment.segment(thin.pixels, thin.paths)] == [False]
+    assert [s.redrawn for s in segment.segment(fat.pixels)] == [False]  # no strokes: nothing to redraw

@@ -37,6 +37,10 @@ SOURCE_KEY = "draw_source"  # Draw or Upload
 CORRECTION_KEY = "draw_correction"  # the Right? panel's widgets
 REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's buttons
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
+REDRAWN_NOTE = (
+    "Your strokes were drawn again with a thinner pen, a twelfth of the drawing's height: a fat pen "
+    "fills a small digit's loops and corners, and the models read the thinner drawing better."
+)
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
 AREA_KEY = "draw_area"  # the two columns' container: its width decides whether they stack
@@ -385,12 +389,12 @@ def _answers(
         width=28 * INPUT_SCALE if single else "content",
     )
     if got.steps:
-        _show_steps(got.steps)
+        _show_steps(got.steps, REDRAWN_NOTE if got.redrawn else None)
     # Plain text: the names as they are (not escaped for Markdown), no bold.
     return results.view_line([results.view(t, r) for t, r in got.models.items()], bold=False)
 
 
-def _show_steps(steps: dict[str, np.ndarray]) -> None:
+def _show_steps(steps: dict[str, np.ndarray], note: str | None = None) -> None:
     # Lazy (on_change="rerun"): its pictures are made and sent only while it is open. Closed, as
     # it starts, they cost every stroke six images (encoding, requests, layout) nobody sees.
     if not steps:
@@ -405,3 +409,5 @@ def _show_steps(steps: dict[str, np.ndarray]) -> None:
         for col, (name, step) in zip(cols, steps.items(), strict=True):
             h, w = step.shape[:2]
             col.image(results.display_step(step), caption=f"{name} ({w}×{h})")
+        if note:
+            st.caption(note)
