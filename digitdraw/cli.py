@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import itertools
 import json
 import os
 import shlex
@@ -124,10 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(e)
 
-    p = command("predict", "read digits from image files; one JSON line each")
+    p = command("predict", "read digits from image files or pen strokes; one JSON line each")
     p.add_argument(
         "images",
-        nargs="+",
+        nargs="*",
         metavar="IMAGE",
         help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each), "
         "folders (their images, by name) or patterns such as 'scans/*.png'; - reads one image from "
@@ -141,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_model_spec,
         metavar="NAME_OR_PATH",
         help="model to ask (repeatable; default: dense and cnn)",
+    )
+    p.add_argument(
+        "--strokes",
+        action="append",
+        default=[],
+        metavar="JSONL",
+        help='drawings as pen strokes, one JSON object a line: {"strokes": [[[x, y], ...], ...]} in '
+        'pendigits\' format (y down; "label" and "writer" optional, the label is repeated in the '
+        "answer), each read as the Draw page reads its canvas: drawn centred at its default pen, with "
+        "the strokes (repeatable; - reads the lines from standard input)",
     )
 
     x = command("export", "export a model for TF Serving, LiteRT (TFLite) or ONNX, checked against Keras")
@@ -557,18 +568,77 @@ def cmd_predict(args) -> int:
 
     from digitdraw import reading
 
+    if not args.images and not args.strokes:
+        return _fail("nothing to read: name image files, folders or patterns, or --strokes FILE.jsonl")
+    if args.strokes.count(STDIN) + args.images.count(STDIN) > 1:
+        return _fail("standard input (-) can be read once: name it for the images or for --strokes")
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
+    lines = itertools.chain(
+        (_predict_line(image, problem, predictors) for image, problem in _predict_inputs(args.images)),
+        (_strokes_line(name, text, predictors) for source in args.strokes for name, text in _jsonl(source)),
+    )
     # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
     # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        for image, problem in _predict_inputs(args.images):
-            line = _predict_line(image, problem, predictors)
+        for line in lines:
             status = 1 if "error" in line else status
             # Out as soon as read: a reader of a pipe sees each answer then, and a run stopped by a
             # timeout or `kill` keeps every line it read (a pipe's buffer held the last few kilobytes).
             print(json.dumps(line), flush=True)
     return status
+
+
+def _jsonl(source: str) -> Iterator[tuple[str, str | None]]:
+    """(name for the JSON line, the line's text) for each non-blank line of a --strokes file or of
+    standard input (-); text None when the whole source cannot be read, the name then saying why."""
+    if source == STDIN and (sys.stdin is None or is_terminal(sys.stdin)):
+        yield f"{source}: standard input is a terminal or closed: pipe the lines into it", None
+        return
+    try:
+        stream = sys.stdin.buffer if source == STDIN else open(source, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        yield f"{source}: {exc.strerror or exc}", None
+        return
+    where, lines = ("<stdin>" if source == STDIN else source), 0
+    try:
+        for number, raw in enumerate(stream, 1):
+            if raw.strip():
+                lines += 1
+                yield f"{where}:{number}", raw.decode("utf-8", errors="replace")
+    except OSError as exc:  # a folder named, a read error part way: said, the lines before were read
+        yield f"{source}: {exc.strerror or exc}", None
+        return
+    finally:
+        if source != STDIN:
+            stream.close()
+    if not lines:
+        yield f"{source}: no drawings in it (one JSON line a drawing)", None
+
+
+def _strokes_line(name: str, text: str | None, predictors) -> dict:
+    """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}."""
+    from digitdraw import reading, strokes
+
+    if text is None:
+        where, _, why = name.partition(": ")
+        return {"file": where, "error": f"cannot read the strokes: {why}"}
+    try:
+        record = json.loads(text)
+        if not isinstance(record, dict) or "strokes" not in record:
+            raise ValueError('each line must be a JSON object with "strokes": [[[x, y], ...], ...]')
+        drawing = strokes.render_centred(strokes.validate_strokes(record["strokes"]))
+    except json.JSONDecodeError as exc:
+        return {"file": name, "error": f"not a JSON line: {exc.msg} at column {exc.colno}"}
+    except ValueError as exc:
+        return {"file": name, "error": f"not a drawing: {exc}"}
+    got = reading.read_drawing(
+        drawing.pixels, predictors, strokes=drawing.paths, source="canvas", mode="number"
+    )
+    label = {"label": record["label"]} if "label" in record else {}
+    if got.status == reading.EMPTY:
+        return {"file": name, **label, "error": got.reason}
+    return {"file": name, **label, **got.as_dict()}
 
 
 def _predict_line(image: str, problem: str | None, predictors) -> dict:

@@ -1,0 +1,106 @@
+"""Specification of `digitdraw predict --strokes`: drawings given as pen strokes (pendigits' JSON lines)
+are read the way the Draw page reads its canvas, strokes and all; each line gets its JSON answer, a bad
+line an error line while the others are still read."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from digitdraw import cli, reading, strokes
+
+SEVEN = [[[100, 100], [400, 100], [220, 450]]]  # pendigits' box, y down
+ONE = [[[250, 50], [250, 450]]]
+
+
+def run(capsys, *argv) -> tuple[int, list[dict], str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def write_lines(path, *lines) -> str:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def predictors():
+    return reading.load_predictors(["dense", "cnn"])
+
+
+def test_each_line_is_read_like_a_canvas_drawing_with_its_strokes(capsys, tmp_path, predictors):
+    src = write_lines(tmp_path / "mine.jsonl", {"label": 7, "writer": 3, "strokes": SEVEN}, {"strokes": ONE})
+    code, lines, err = run(capsys, "predict", "--strokes", src)
+    assert code == 0, err
+    assert [line["file"] for line in lines] == [f"{src}:1", f"{src}:2"]
+    assert lines[0]["label"] == 7 and "label" not in lines[1]  # the label is repeated, for scoring
+    assert [line["models"]["cnn"]["text"] for line in lines] == ["7", "1"]
+    # The Draw page's way: drawn centred at its pen, read with the strokes (digitdraw.redraw).
+    drawing = strokes.render_centred(SEVEN)
+    page = reading.read_drawing(drawing.pixels, predictors, strokes=drawing.paths, mode="number")
+    for name in ("dense", "cnn"):
+        np.testing.assert_allclose(
+            lines[0]["models"][name]["probabilities"], page.models[name].digits[0].probabilities, atol=2e-6
+        )
+
+
+def test_a_bad_line_gets_an_error_line_and_the_others_are_still_read(capsys, tmp_path):
+    src = write_lines(
+        tmp_path / "mixed.jsonl",
+        {"strokes": SEVEN},
+        "",  # blank: skipped, the line numbers still count it
+        "not json",
+        {"label": 4},
+        {"strokes": []},
+        [1, 2, 3],
+        {"strokes": [[[5, 5]]]},  # one tap: too small to be a digit
+        {"strokes": ONE},
+    )
+    code, lines, _ = run(capsys, "predict", "--strokes", src)
+    assert code == 1
+    by_line = {line["file"].rsplit(":", 1)[1]: line for line in lines}
+    assert set(by_line) == {"1", "3", "4", "5", "6", "7", "8"}
+    assert by_line["1"]["models"]["cnn"]["text"] == "7" and by_line["8"]["models"]["cnn"]["text"] == "1"
+    assert by_line["3"]["error"].startswith("not a JSON line:")
+    for k in ("4", "6"):
+        assert (
+            by_line[k]["error"]
+            == 'not a drawing: each line must be a JSON object with "strokes": [[[x, y], ...], ...]'
+        )
+    assert by_line["5"]["error"].startswith("not a drawing: strokes must be a non-empty list")
+    assert "too small" in by_line["7"]["error"]
+
+
+def test_a_missing_or_empty_strokes_file_is_one_error_line(capsys, tmp_path):
+    empty = write_lines(tmp_path / "empty.jsonl", "")
+    code, lines, _ = run(capsys, "predict", "--strokes", tmp_path / "nope.jsonl", "--strokes", empty)
+    assert code == 1
+    assert lines == [
+        {"file": str(tmp_path / "nope.jsonl"), "error": "cannot read the strokes: No such file or directory"},
+        {"file": empty, "error": "cannot read the strokes: no drawings in it (one JSON line a drawing)"},
+    ]
+
+
+def test_strokes_come_from_standard_input_too(capsys, monkeypatch):
+    class Stdin:
+        buffer = io.BytesIO((json.dumps({"strokes": ONE}) + "\n").encode())
+
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    code, lines, _ = run(capsys, "predict", "--strokes", "-")
+    assert code == 0
+    assert lines[0]["file"] == "<stdin>:1" and lines[0]["models"]["dense"]["text"] == "1"
+
+
+def test_images_and_strokes_are_read_in_one_run_and_nothing_to_read_is_refused(capsys, tmp_path):
+    code, lines, err = run(capsys, "predict")
+    assert code == 2 and lines == []
+    assert "nothing to read: name image files, folders or patterns, or --strokes FILE.jsonl" in err
+    code, _, err = run(capsys, "predict", "-", "--strokes", "-")
+    assert code == 2 and "standard input (-) can be read once" in err
