@@ -3,9 +3,10 @@
 The product is judged on digits drawn in a browser on the running app, so this replays
 held-out pen digits (pendigits writers 25-30) with Playwright's mouse on the Draw page's
 canvas, at the page's default pen width, a random size and a random place, and reads the two
-answers off the page. The same strokes are also rendered offline (pendigits.render) and sent
-through the app's preprocessing and models: if the two figures differ, the browser path (the
-canvas, its pixels, the page) loses something that bench/drawn_digits.py cannot see.
+answers off the page. The same strokes are also rendered offline (pendigits.render_drawing) and
+read the app's way, strokes and all (digitdraw.redraw), by the same models: if the two figures
+differ, the browser path (the canvas, its pixels, the page) loses something that
+bench/drawn_digits.py cannot see.
 
 Needs Chromium, Playwright and the pendigits data; prints why not without them.
 """
@@ -25,9 +26,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser helpers live with the e2e test
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitdraw import modelio, pendigits  # noqa: E402
+from digitdraw import modelio, pendigits, redraw  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
-from digitdraw.preprocess import preprocess  # noqa: E402
 from digitdraw.ui.draw_page import CANVAS_SIZE, DEFAULT_PEN  # noqa: E402
 
 MODELS = {"Dense": "dense", "CNN": "cnn"}  # metric label on the page -> shipped model
@@ -99,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     for digit, strokes in zip(chosen, paths, strict=True):
         pts = np.concatenate(strokes)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
-        canvas = pendigits.render(
+        canvas = pendigits.render_drawing(
             strokes, stroke_width=DEFAULT_PEN, height=hi[1] - lo[1], centre=tuple((lo + hi) / 2), clip=True
         )
-        image = preprocess(canvas).image
+        image = redraw.read_one(canvas).image  # with its strokes, as the page reads the canvas
         for label, predictor in predictors.items():
             offline[label] += image is not None and predictor.predict_one(image).digit == digit.label
 
