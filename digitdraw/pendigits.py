@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -144,28 +144,10 @@ def as_strokes(
     return out
 
 
-def render(
-    strokes: PenDigit | Sequence[np.ndarray | Sequence],
-    *,
-    canvas: int = 280,
-    stroke_width: float = 18,
-    height: float = 180,
-    centre: tuple[float, float] = (140, 140),
-    background: Literal["transparent", "black"] = "transparent",
-    ink: tuple[int, int, int] = (255, 255, 255),
-    clip: bool = False,
-) -> np.ndarray:
-    """Draw strokes like the app's canvas: RGBA uint8 (canvas, canvas, 4); see render_drawing."""
-    return render_drawing(
-        strokes,
-        canvas=canvas,
-        stroke_width=stroke_width,
-        height=height,
-        centre=centre,
-        background=background,
-        ink=ink,
-        clip=clip,
-    ).pixels
+def render(strokes: PenDigit | Sequence[np.ndarray | Sequence], **options: Any) -> np.ndarray:
+    """Draw strokes like the app's canvas: RGBA uint8 (canvas, canvas, 4); render_drawing's picture,
+    with the same options (canvas, stroke_width, height, centre, background, ink, clip)."""
+    return render_drawing(strokes, **options).pixels
 
 
 @dataclass(frozen=True)
