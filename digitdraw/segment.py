@@ -155,10 +155,14 @@ def split(
     """segment(), and where the marks it left out lie: the centre (x, y) of each piece of ink of at
     least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot), for the reading
     to say so. On a canvas only: a photo's specks are dust and paper, not the writer's."""
-    drawn = pixels
-    if strokes and source == "canvas":  # a fat pen for the drawing's size: its path, drawn thinner
-        pixels = redraw.for_reading(pixels, strokes)
     ink, photo = ink_and_kind(pixels, source=source)
+    # A fat pen for the drawing's size: the digits are read from its path drawn thinner, but found in
+    # the ink as drawn, which is what the writer saw: two strokes that only the fat ink joins are one
+    # digit (a 4 whose stem stops short of its bar).
+    thin = None
+    if strokes and source == "canvas":
+        redrawn = redraw.for_reading(pixels, strokes)
+        thin = None if redrawn is pixels else ink_and_kind(redrawn, source=source)[0]
     core = ink >= _INK_LEVEL
     if not core.any():
         return [], []
@@ -182,7 +186,7 @@ def split(
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
-    segments = [_crop(g, out, ink, redrawn=pixels is not drawn) for g in out]
+    segments = [_crop(g, out, ink if thin is None else thin, redrawn=thin is not None) for g in out]
     return segments, (_marks_outside(core, segments) if source == "canvas" else [])
 
 
@@ -492,7 +496,8 @@ def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
 
 
 def _crop(g: _Group, groups: list[_Group], ink: np.ndarray, *, redrawn: bool = False) -> Segment:
-    """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin."""
+    """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin.
+    `ink` may be the drawing redrawn thinner (redrawn=True): it lies within the groups' own ink."""
     others = np.zeros_like(g.mask)
     for o in groups:
         if o is not g:

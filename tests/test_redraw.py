@@ -86,3 +86,18 @@ def test_the_reading_says_which_digits_it_read_drawn_thinner():
     assert [s.redrawn for s in segment.segment(fat.pixels, fat.paths)] == [True]
     assert [s.redrawn for s in segment.segment(thin.pixels, thin.paths)] == [False]
     assert [s.redrawn for s in segment.segment(fat.pixels)] == [False]  # no strokes: nothing to redraw
+
+
+def test_digits_are_found_in_the_ink_as_drawn_and_read_from_the_thinner_path():
+    # A 4 whose stem stops short of its bar: 15 px apart in the path, joined only by a 40 px pen.
+    # The writer sees one 4; drawn thinner the two strokes would stand apart as two "digits".
+    four = [np.array([[100, 100], [80, 250], [200, 250]]), np.array([[230, 150], [230, 400]])]
+    d = drawn(four, pen=40, height=150)
+    (piece,) = segment.segment(d.pixels, d.paths)
+    assert piece.redrawn
+    thin = pendigits.draw_paths(d.paths, redraw.widest_pen(d.paths), (280, 280))
+    assert cv2.connectedComponents((thin >= 128).astype(np.uint8))[0] - 1 == 2  # apart when thin
+    # ... and the piece read is the thin path's, both strokes of it.
+    ink = (piece.image >= 0.5).astype(np.uint8)
+    assert cv2.connectedComponents(ink)[0] - 1 == 2
+    assert ink.sum() < 0.6 * (ink_map(d.pixels) >= 0.5).sum()
