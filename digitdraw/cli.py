@@ -625,17 +625,19 @@ def _strokes_line(name: str, text: str | None, predictors) -> dict:
         return {"file": where, "error": f"cannot read the strokes: {why}"}
     try:
         record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {"file": name, "error": f"not a JSON line: {exc.msg} at column {exc.colno}"}
+    # The label comes back with every answer, an error too: a scorer can count the line.
+    label = {"label": record["label"]} if isinstance(record, dict) and "label" in record else {}
+    try:
         if not isinstance(record, dict) or "strokes" not in record:
             raise ValueError('each line must be a JSON object with "strokes": [[[x, y], ...], ...]')
         drawing = strokes.render_centred(strokes.validate_strokes(record["strokes"]))
-    except json.JSONDecodeError as exc:
-        return {"file": name, "error": f"not a JSON line: {exc.msg} at column {exc.colno}"}
     except ValueError as exc:
-        return {"file": name, "error": f"not a drawing: {exc}"}
+        return {"file": name, **label, "error": f"not a drawing: {exc}"}
     got = reading.read_drawing(
         drawing.pixels, predictors, strokes=drawing.paths, source="canvas", mode="number"
     )
-    label = {"label": record["label"]} if "label" in record else {}
     if got.status == reading.EMPTY:
         return {"file": name, **label, "error": got.reason}
     return {"file": name, **label, **got.as_dict()}

@@ -284,7 +284,7 @@ def _join_where_one_reads_better(
             k += 1
             continue
         one = segment.joined(a, b)
-        whole = preprocess.preprocess(one.image)
+        whole = segment.read_piece(one)
         if whole.image is None:
             k += 1
             continue

@@ -29,15 +29,20 @@ READING_PEN = 1 / 12
 MIN_PEN = 2.0  # px: a tiny drawing is still drawn with a visible pen
 # A pen this close to the widest is left as drawn: its estimate (ink over path length) is rough.
 _SLACK = 1.1
+_TAP = 2.0  # a path shorter than this many pen widths is a tap or a dot (preprocess's rule for a mark)
+
+
+def path_length(paths: Sequence[np.ndarray | Sequence]) -> float:
+    """How far the pen went, all strokes together (px)."""
+    return sum(
+        float(np.linalg.norm(np.diff(np.asarray(p, np.float64).reshape(-1, 2), axis=0), axis=1).sum())
+        for p in paths
+    )
 
 
 def estimated_pen(core: np.ndarray, paths: Sequence[np.ndarray | Sequence]) -> float:
     """The pen's width, roughly: ink area (pixels of `core`, a bool ink mask) over the paths' length."""
-    length = sum(
-        float(np.linalg.norm(np.diff(np.asarray(p, np.float64).reshape(-1, 2), axis=0), axis=1).sum())
-        for p in paths
-    )
-    return float(core.sum()) / max(length, 1.0)
+    return float(core.sum()) / max(path_length(paths), 1.0)
 
 
 def widest_pen(paths: Sequence[np.ndarray | Sequence]) -> float:
@@ -58,8 +63,10 @@ def for_reading(pixels: np.ndarray, paths: Sequence[np.ndarray | Sequence] | Non
     if not paths:
         return pixels
     core = ink_map(pixels, source="canvas") >= _INK_LEVEL
-    pen = widest_pen(paths)
-    if not core.any() or estimated_pen(core, paths) <= _SLACK * pen:
+    pen, drawn_with = widest_pen(paths), estimated_pen(core, paths)
+    # A tap or a dot (the pen went hardly further than it is wide) is no drawing to thin: as a 2 px
+    # dot it would pass for a stroke, where preprocess says it is too small to be a digit.
+    if not core.any() or drawn_with <= _SLACK * pen or path_length(paths) < _TAP * drawn_with:
         return pixels
     h, w = np.shape(pixels)[:2]
     out = np.full((h, w, 4), 255, np.uint8)

@@ -87,7 +87,13 @@ class Segment:
     y1: int
     left: int = 0  # where the crop's first column and row lie in the source image (may be < 0:
     top: int = 0  # the crop has a margin)
-    redrawn: bool = False  # its ink is the pen's path drawn again thinner (digitdraw.redraw)
+    # When `image` is the pen's path drawn again thinner (digitdraw.redraw): the same crop of the ink
+    # as drawn, which decides whether there is a digit to read at all (read_piece).
+    drawn: np.ndarray | None = None
+
+    @property
+    def redrawn(self) -> bool:
+        return self.drawn is not None
 
 
 def joined(a: Segment, b: Segment) -> Segment:
@@ -99,13 +105,18 @@ def joined(a: Segment, b: Segment) -> Segment:
     left, top = min(a.left, b.left), min(a.top, b.top)
     right = max(a.left + a.image.shape[1], b.left + b.image.shape[1])
     bottom = max(a.top + a.image.shape[0], b.top + b.image.shape[0])
-    image = np.zeros((bottom - top, right - left), np.float32)
-    for s in (a, b):
-        h, w = s.image.shape
-        region = image[s.top - top : s.top - top + h, s.left - left : s.left - left + w]
-        np.maximum(region, s.image, out=region)
+
+    def laid(crops: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        image = np.zeros((bottom - top, right - left), np.float32)
+        for s, crop in zip((a, b), crops, strict=True):
+            h, w = crop.shape
+            region = image[s.top - top : s.top - top + h, s.left - left : s.left - left + w]
+            np.maximum(region, crop, out=region)
+        return image
+
     box = min(a.x0, b.x0), max(a.x1, b.x1), min(a.y0, b.y0), max(a.y1, b.y1)
-    return Segment(image, *box, left, top, a.redrawn or b.redrawn)
+    drawn = laid((a.drawn, b.drawn)) if a.drawn is not None and b.drawn is not None else None
+    return Segment(laid((a.image, b.image)), *box, left, top, drawn)
 
 
 @dataclass
@@ -186,7 +197,7 @@ def split(
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
-    segments = [_crop(g, out, ink if thin is None else thin, redrawn=thin is not None) for g in out]
+    segments = [_crop(g, out, ink, thin) for g in out]
     return segments, (_marks_outside(core, segments) if source == "canvas" else [])
 
 
@@ -259,7 +270,16 @@ def read_row(
     so it is preprocessed as a drawing whatever the source.
     """
     segments, marks = split(pixels, strokes, source)
-    return [(s, preprocess(s.image)) for s in segments], marks
+    return [(s, read_piece(s)) for s in segments], marks
+
+
+def read_piece(s: Segment) -> Preprocessed:
+    """One segment through preprocess(); one redrawn thinner whose thin crop holds nothing to read (its
+    strokes were not where its ink is) is read as drawn."""
+    got = preprocess(s.image)
+    if got.image is None and s.drawn is not None:
+        return preprocess(s.drawn)
+    return got
 
 
 # --------------------------------------------------------------------------- pieces
@@ -495,20 +515,26 @@ def _split_wide(g: _Group, ink: np.ndarray, line: int) -> list[_Group]:
 # --------------------------------------------------------------------------- crops
 
 
-def _crop(g: _Group, groups: list[_Group], ink: np.ndarray, *, redrawn: bool = False) -> Segment:
+def _crop(g: _Group, groups: list[_Group], ink: np.ndarray, thin: np.ndarray | None = None) -> Segment:
     """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin.
-    `ink` may be the drawing redrawn thinner (redrawn=True): it lies within the groups' own ink."""
+    With `thin` (the drawing's path drawn thinner, within the groups' own ink) that is the image read,
+    and the crop of `ink` is kept beside it."""
     others = np.zeros_like(g.mask)
     for o in groups:
         if o is not g:
             others |= o.mask
     fringe = cv2.dilate(g.mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
-    own = ink * (fringe & ~others)
     y0, y1 = max(0, g.y0 - 2), min(ink.shape[0], g.y1 + 2)
     x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
     pad = max(2, round(0.1 * max(g.w, g.h)))
-    crop = np.pad(own[y0:y1, x0:x1], pad).astype(np.float32)
-    return Segment(crop, g.x0, g.x1, g.y0, g.y1, x0 - pad, y0 - pad, redrawn)
+
+    def crop(source: np.ndarray) -> np.ndarray:
+        return np.pad((source * (fringe & ~others))[y0:y1, x0:x1], pad).astype(np.float32)
+
+    drawn = crop(ink)
+    if thin is None:
+        return Segment(drawn, g.x0, g.x1, g.y0, g.y1, x0 - pad, y0 - pad)
+    return Segment(crop(thin), g.x0, g.x1, g.y0, g.y1, x0 - pad, y0 - pad, drawn)
 
 
 # --------------------------------------------------------------------------- test numbers

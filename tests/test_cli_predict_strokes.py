@@ -55,7 +55,7 @@ def test_a_bad_line_gets_an_error_line_and_the_others_are_still_read(capsys, tmp
         "",  # blank: skipped, the line numbers still count it
         "not json",
         {"label": 4},
-        {"strokes": []},
+        {"label": 3, "strokes": []},
         [1, 2, 3],
         {"strokes": [[[5, 5]]]},  # one tap: too small to be a digit
         {"strokes": ONE},
@@ -72,6 +72,7 @@ def test_a_bad_line_gets_an_error_line_and_the_others_are_still_read(capsys, tmp
             == 'not a drawing: each line must be a JSON object with "strokes": [[[x, y], ...], ...]'
         )
     assert by_line["5"]["error"].startswith("not a drawing: strokes must be a non-empty list")
+    assert by_line["5"]["label"] == 3  # repeated on an error line too, so a scorer can count it
     assert "too small" in by_line["7"]["error"]
 
 

@@ -353,7 +353,7 @@ def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_and_ink():
     at.radio(key=MODE_KEY).set_value("Number").run()
     at.toggle(key=INK_KEY).set_value(True).run()
     one = [_fabric_path([(180, 30), (180, 150)])]  # inside the wide canvas's 180 px height
-    _draw(at, pendigits.render([[(180, 30), (180, 150)]], background="black"), one)
+    _draw(at, render_objects(one), one)
     assert _metrics(at) == {"Dense": "1", "CNN": "1"}
 
     again = _reloaded(me)

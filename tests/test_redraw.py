@@ -101,3 +101,18 @@ def test_digits_are_found_in_the_ink_as_drawn_and_read_from_the_thinner_path():
     ink = (piece.image >= 0.5).astype(np.uint8)
     assert cv2.connectedComponents(ink)[0] - 1 == 2
     assert ink.sum() < 0.6 * (ink_map(d.pixels) >= 0.5).sum()
+
+
+def test_a_tap_of_a_fat_pen_stays_a_tap_too_small_to_be_a_digit():
+    tap = drawn([np.array([[250.0, 250.0]])], pen=36, height=60)
+    assert redraw.for_reading(tap.pixels, tap.paths) is tap.pixels  # a 2 px dot would pass for a stroke
+    ((_, result),) = segment.read_row(tap.pixels, tap.paths)[0]
+    assert result.image is None
+
+
+def test_strokes_that_are_not_where_the_ink_is_leave_the_ink_to_read():
+    d = drawn(ZERO, pen=24, height=120)  # 120 / 12 = 10 px: redrawn
+    elsewhere = [p + (150, 0) for p in d.paths]  # no browser sends these; the ink is still read
+    ((piece, result),) = segment.read_row(d.pixels, elsewhere)[0]
+    assert piece.redrawn and result.image is not None
+    np.testing.assert_array_equal(result.image, preprocess(piece.drawn).image)
