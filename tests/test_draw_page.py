@@ -490,6 +490,18 @@ def test_the_steps_say_when_a_fat_pen_was_read_drawn_thinner(pen, redrawn):
     assert _metrics(at) == {"Dense": "7", "CNN": "7"}
 
 
+def test_the_preprocessing_steps_stay_open_for_the_next_drawing_after_clear():
+    seven = [_fabric_path(SEVEN[0])]
+    at = _draw(_app(), render_objects(seven), seven)
+    at.session_state[STEPS_KEY] = True  # opened in the browser
+    at.run()
+    at.button(key="draw_clear").click().run()
+    assert not [e for e in at.expander if e.label.startswith("Preprocessing steps")]  # nothing drawn
+    at = _draw(at, render_objects(seven), seven)
+    (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
+    assert len(steps.get("image")) > 0  # open again, with its pictures
+
+
 def test_the_model_input_is_kept_for_the_inspect_page():
     drawing = pendigits.render(SEVEN, background="black")
     at = _draw(_app(), drawing)

@@ -37,6 +37,7 @@ SOURCE_KEY = "draw_source"  # Draw or Upload
 CORRECTION_KEY = "draw_correction"  # the Right? panel's widgets
 REVIEW_KEY = "draw_review"  # the Right? panel's place, under the canvas's buttons
 STEPS_KEY = "draw_steps_open"  # whether the preprocessing steps' expander is open
+STEPS_WANTED_KEY = "draw_steps_wanted"  # ... and whether it was when last on the page
 REDRAWN_NOTE = (
     "Your strokes were drawn again with a thinner pen, a twelfth of the drawing's height: a fat pen "
     "fills a small digit's loops and corners, and the models read the thinner drawing better."
@@ -399,9 +400,15 @@ def _show_steps(steps: dict[str, np.ndarray], note: str | None = None) -> None:
     # it starts, they cost every stroke six images (encoding, requests, layout) nobody sees.
     if not steps:
         return
+    # Opened once, it stays open for the next drawing: Streamlit forgets a widget's state in the runs
+    # it is not on the page (an empty canvas after Clear), so the wish is kept apart from it.
     expander = st.expander(
-        "Preprocessing steps: from your drawing to the 28×28 input", key=STEPS_KEY, on_change="rerun"
+        "Preprocessing steps: from your drawing to the 28×28 input",
+        expanded=bool(st.session_state.get(STEPS_WANTED_KEY, False)),
+        key=STEPS_KEY,
+        on_change="rerun",
     )
+    st.session_state[STEPS_WANTED_KEY] = bool(expander.open)
     if not expander.open:
         return
     with expander:
