@@ -347,11 +347,12 @@ def _reloaded(browser: str) -> AppTest:
     return at
 
 
-def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_and_ink():
+def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_ink_and_pen():
     me = feedback.new_browser_id()
     at = _reloaded(me)
     at.radio(key=MODE_KEY).set_value("Number").run()
     at.toggle(key=INK_KEY).set_value(True).run()
+    at.slider(key=PEN_KEY).set_value(30).run()  # the next stroke must come out as wide as these
     one = [_fabric_path([(180, 30), (180, 150)])]  # inside the wide canvas's 180 px height
     _draw(at, render_objects(one), one)
     assert _metrics(at) == {"Dense": "1", "CNN": "1"}
@@ -359,6 +360,7 @@ def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_and_ink():
     again = _reloaded(me)
     assert again.radio(key=MODE_KEY).value == "Number"
     assert again.toggle(key=INK_KEY).value is True
+    assert again.slider(key=PEN_KEY).value == 30
     assert again.session_state[canvas.INITIAL_KEY]["objects"] == one
     assert _metrics(again) == {"Dense": "1", "CNN": "1"}
     assert not again.button(key="draw_undo").disabled

@@ -186,7 +186,13 @@ def _draw_and_answer() -> None:
             saved_key = corrections.saved_key(CORRECTION_KEY)
             saved = st.session_state.setdefault(saved_key, {})
             canvas.keep_for_reload(
-                browser, {MODE_KEY: st.session_state[MODE_KEY], INK_KEY: black_on_white, saved_key: saved}
+                browser,
+                {
+                    MODE_KEY: st.session_state[MODE_KEY],
+                    INK_KEY: black_on_white,
+                    PEN_KEY: pen,
+                    saved_key: saved,
+                },
             )
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
