@@ -170,6 +170,8 @@ class Reading:
             out["reason"] = self.reason
         if self.left_out:
             out["left_out"] = self.left_out
+        if self.redrawn:  # read from the strokes drawn again with a thinner pen (digitdraw.redraw)
+            out["redrawn"] = True
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
         return out
 

@@ -39,6 +39,8 @@ def test_each_line_is_read_like_a_canvas_drawing_with_its_strokes(capsys, tmp_pa
     assert [line["file"] for line in lines] == [f"{src}:1", f"{src}:2"]
     assert lines[0]["label"] == 7 and "label" not in lines[1]  # the label is repeated, for scoring
     assert [line["models"]["cnn"]["text"] for line in lines] == ["7", "1"]
+    # Drawn 180 px tall at the page's 18 px pen, wider than 180 / 12: read drawn thinner, and said so.
+    assert lines[0]["redrawn"] is True
     # The Draw page's way: drawn centred at its pen, read with the strokes (digitdraw.redraw).
     drawing = strokes.render_centred(SEVEN)
     page = reading.read_drawing(drawing.pixels, predictors, strokes=drawing.paths, mode="number")
