@@ -58,17 +58,34 @@ def for_reading(pixels: np.ndarray, paths: Sequence[np.ndarray | Sequence] | Non
 
     paths: the pen's strokes, each (n, 2) x, y in the drawing's pixels; None or [] leaves it as is.
     """
-    paths = [np.asarray(p, np.float64).reshape(-1, 2) for p in paths or ()]
-    paths = [p for p in paths if len(p)]
-    if not paths:
-        return pixels
-    core = ink_map(pixels, source="canvas") >= _INK_LEVEL
+    paths = _points(paths)
+    redrawn = _redrawn(ink_map(pixels, source="canvas"), paths) if paths else None
+    return pixels if redrawn is None else redrawn
+
+
+def thinner(ink: np.ndarray, paths: Sequence[np.ndarray | Sequence] | None) -> np.ndarray | None:
+    """for_reading for a drawing whose ink map (ink_map's, source "canvas") is at hand: the ink map of
+    the paths drawn again with the widest pen, or None where the drawing is read as drawn."""
+    paths = _points(paths)
+    redrawn = _redrawn(ink, paths) if paths else None
+    return None if redrawn is None else ink_map(redrawn, source="canvas")
+
+
+def _points(paths: Sequence[np.ndarray | Sequence] | None) -> list[np.ndarray]:
+    points = [np.asarray(p, np.float64).reshape(-1, 2) for p in paths or ()]
+    return [p for p in points if len(p)]
+
+
+def _redrawn(ink: np.ndarray, paths: list[np.ndarray]) -> np.ndarray | None:
+    """The paths drawn again with the widest pen over the drawing's ink map (RGBA, its size), or None
+    where the drawing is read as drawn."""
+    core = ink >= _INK_LEVEL
     pen, drawn_with = widest_pen(paths), estimated_pen(core, paths)
     # A tap or a dot (the pen went hardly further than it is wide) is no drawing to thin: as a 2 px
     # dot it would pass for a stroke, where preprocess says it is too small to be a digit.
     if not core.any() or drawn_with <= _SLACK * pen or path_length(paths) < _TAP * drawn_with:
-        return pixels
-    h, w = np.shape(pixels)[:2]
+        return None
+    h, w = ink.shape[:2]
     out = np.full((h, w, 4), 255, np.uint8)
     out[..., 3] = pendigits.draw_paths(paths, pen, (h, w))
     return out

@@ -170,10 +170,7 @@ def split(
     # A fat pen for the drawing's size: the digits are read from its path drawn thinner, but found in
     # the ink as drawn, which is what the writer saw: two strokes that only the fat ink joins are one
     # digit (a 4 whose stem stops short of its bar).
-    thin = None
-    if strokes and source == "canvas":
-        redrawn = redraw.for_reading(pixels, strokes)
-        thin = None if redrawn is pixels else ink_and_kind(redrawn, source=source)[0]
+    thin = redraw.thinner(ink, strokes) if strokes and source == "canvas" else None
     core = ink >= _INK_LEVEL
     if not core.any():
         return [], []

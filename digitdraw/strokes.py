@@ -276,9 +276,8 @@ def model_input(rendered: np.ndarray, paths: Sequence[np.ndarray | Sequence] | N
     Raises ValueError with the preprocessing's reason when it finds nothing readable.
     """
     from digitdraw import redraw
-    from digitdraw.preprocess import preprocess
 
-    result = preprocess(redraw.for_reading(rendered, paths))
+    result = redraw.read_one(pendigits.CanvasDrawing(rendered, list(paths or [])))
     if result.image is None:
         raise ValueError(result.reason or "the strokes draw nothing readable")
     return result.image
