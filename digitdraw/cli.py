@@ -16,11 +16,15 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from digitdraw import config, data, pendigits, preprocess, quiet, recipe
+
+if TYPE_CHECKING:  # imported for the hints only: the CLI starts without TensorFlow
+    from digitdraw.reading import Reading
 
 # `digitdraw export`'s choices, written here because digitdraw.export loads TensorFlow; a test
 # checks that they are export.FORMATS and export.QUANTIZATIONS.
@@ -576,7 +580,7 @@ def cmd_predict(args) -> int:
     status = 0
     lines = itertools.chain(
         (_predict_line(image, problem, predictors) for image, problem in _predict_inputs(args.images)),
-        (_strokes_line(name, text, predictors) for source in args.strokes for name, text in _jsonl(source)),
+        (_strokes_line(*line, predictors) for source in args.strokes for line in _jsonl(source)),
     )
     # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
     # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
@@ -589,40 +593,39 @@ def cmd_predict(args) -> int:
     return status
 
 
-def _jsonl(source: str) -> Iterator[tuple[str, str | None]]:
-    """(name for the JSON line, the line's text) for each non-blank line of a --strokes file or of
-    standard input (-); text None when the whole source cannot be read, the name then saying why."""
+def _jsonl(source: str) -> Iterator[tuple[str, str | None, str | None]]:
+    """(name for the JSON line, the line's text, problem or None) for each non-blank line of a
+    --strokes file or of standard input (-); one (source, None, problem) when it cannot be read."""
     if source == STDIN and (sys.stdin is None or is_terminal(sys.stdin)):
-        yield f"{source}: standard input is a terminal or closed: pipe the lines into it", None
+        yield source, None, "standard input is a terminal or closed: pipe the lines into it"
         return
     try:
         stream = sys.stdin.buffer if source == STDIN else open(source, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
-        yield f"{source}: {exc.strerror or exc}", None
+        yield source, None, str(exc.strerror or exc)
         return
     where, lines = ("<stdin>" if source == STDIN else source), 0
     try:
         for number, raw in enumerate(stream, 1):
             if raw.strip():
                 lines += 1
-                yield f"{where}:{number}", raw.decode("utf-8", errors="replace")
+                yield f"{where}:{number}", raw.decode("utf-8", errors="replace"), None
     except OSError as exc:  # a folder named, a read error part way: said, the lines before were read
-        yield f"{source}: {exc.strerror or exc}", None
+        yield source, None, str(exc.strerror or exc)
         return
     finally:
         if source != STDIN:
             stream.close()
     if not lines:
-        yield f"{source}: no drawings in it (one JSON line a drawing)", None
+        yield source, None, "no drawings in it (one JSON line a drawing)"
 
 
-def _strokes_line(name: str, text: str | None, predictors) -> dict:
+def _strokes_line(name: str, text: str | None, problem: str | None, predictors) -> dict:
     """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}."""
     from digitdraw import reading, strokes
 
-    if text is None:
-        where, _, why = name.partition(": ")
-        return {"file": where, "error": f"cannot read the strokes: {why}"}
+    if problem:
+        return {"file": name, "error": f"cannot read the strokes: {problem}"}
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -635,12 +638,13 @@ def _strokes_line(name: str, text: str | None, predictors) -> dict:
         drawing = strokes.render_centred(strokes.validate_strokes(record["strokes"]))
     except ValueError as exc:
         return {"file": name, **label, "error": f"not a drawing: {exc}"}
-    got = reading.read_drawing(
-        drawing.pixels, predictors, strokes=drawing.paths, source="canvas", mode="number"
+    return _reading_line(
+        {"file": name, **label},
+        lambda: reading.read_drawing(
+            drawing.pixels, predictors, strokes=drawing.paths, source="canvas", mode="number"
+        ),
+        "drawing",
     )
-    if got.status == reading.EMPTY:
-        return {"file": name, **label, "error": got.reason}
-    return {"file": name, **label, **got.as_dict()}
 
 
 def _predict_line(image: str, problem: str | None, predictors) -> dict:
@@ -653,13 +657,24 @@ def _predict_line(image: str, problem: str | None, predictors) -> dict:
         pixels = _read_image(image)
     except (preprocess.ImageError, OSError) as exc:
         return {"file": image, "error": str(exc)}
+    return _reading_line(
+        {"file": image},
+        lambda: reading.read_drawing(pixels, predictors, source="image", mode="number"),
+        "image",
+    )
+
+
+def _reading_line(head: dict, read: Callable[[], Reading], what: str) -> dict:
+    """`head` ({"file": ...}) with the reading `read()` gives, or with the error that stopped it."""
+    from digitdraw import reading
+
     try:
-        result = reading.read_drawing(pixels, predictors, source="image", mode="number")
-    except Exception as exc:  # a bug met by one image: said on its line, the other files still read
-        return {"file": image, "error": f"could not read this image ({type(exc).__name__}: {exc})"}
+        result = read()
+    except Exception as exc:  # a bug met by one input: said on its line, the others still read
+        return {**head, "error": f"could not read this {what} ({type(exc).__name__}: {exc})"}
     if result.status == reading.EMPTY:
-        return {"file": image, "error": result.reason}
-    return {"file": image, **result.as_dict()}
+        return {**head, "error": result.reason}
+    return {**head, **result.as_dict()}
 
 
 def cmd_export(args) -> int:
