@@ -107,3 +107,27 @@ def test_images_and_strokes_are_read_in_one_run_and_nothing_to_read_is_refused(c
     assert "nothing to read: name image files, folders or patterns, or --strokes FILE.jsonl" in err
     code, _, err = run(capsys, "predict", "-", "--strokes", "-")
     assert code == 2 and "standard input (-) can be read once" in err
+
+
+def test_a_drawing_that_breaks_the_reading_is_said_on_its_line_and_the_rest_are_read(
+    capsys, tmp_path, monkeypatch
+):
+    real = reading.read_drawing
+    calls = []
+
+    def breaks_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "read_drawing", breaks_once)
+    src = write_lines(tmp_path / "two.jsonl", {"label": 7, "strokes": SEVEN}, {"strokes": ONE})
+    code, lines, _ = run(capsys, "predict", "--strokes", src)
+    assert code == 1
+    assert lines[0] == {
+        "file": f"{src}:1",
+        "label": 7,
+        "error": "could not read this drawing (RuntimeError: a bug)",
+    }
+    assert lines[1]["models"]["cnn"]["text"] == "1"
