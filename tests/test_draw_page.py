@@ -2,7 +2,8 @@
 
 How a drawing reaches the page here: streamlit-drawable-canvas 0.13 is a Components v2
 component, whose value is one JSON widget state under the canvas's key (canvas.canvas_key(): a
-new key after each Undo or Clear),
+new key each time the server re-creates the canvas: Undo or Clear where the browser leaves them to
+it, which is every Undo and Clear here, where no browser runs the page's script),
 {"drawing": {"raw": <fabric JSON>, "data": <PNG data URL>}, "backgroundFit": ...}: exactly
 what the browser sends after each stroke. AppTest lets a test set that state through
 `at.session_state[key]` before a run, so these tests feed the page the same value a real
@@ -101,6 +102,12 @@ def _app() -> AppTest:
 def _canvas_key(at: AppTest) -> str:
     generation = at.session_state[canvas.GENERATION_KEY] if canvas.GENERATION_KEY in at.session_state else 0
     return f"{canvas.KEY_PREFIX}_{generation}"
+
+
+def _component(at: AppTest, name: str):
+    """The page's one Components v2 element of that registered name."""
+    (component,) = [c for c in at.get("bidi_component") if c.proto.component_name == name]
+    return component
 
 
 def _draw(at: AppTest, rgba: np.ndarray | None, objects: list[dict] | None = None) -> AppTest:
@@ -213,8 +220,7 @@ def test_canvas_pixels_draws_a_recreated_canvas_from_its_strokes():
 def test_the_canvas_has_no_toolbar_of_its_own():
     """The component's hover toolbar swallows strokes at the canvas's top: the page hides it."""
     at = _app()
-    (component,) = at.get("bidi_component")
-    assert component.proto.component_name == canvas.COMPONENT
+    component = _component(at, canvas.COMPONENT)
     css = component.proto.css_content
     # The package's own stylesheet still names its toolbar `.dc-toolbar`, and our rule comes last.
     assert ".dc-toolbar{" in css and css.endswith(canvas.HIDE_TOOLBAR_CSS)
@@ -223,11 +229,30 @@ def test_the_canvas_has_no_toolbar_of_its_own():
 
 def test_screen_readers_get_a_named_canvas_and_the_answers_announced():
     at = _app()
-    (component,) = at.get("bidi_component")
+    component = _component(at, canvas.COMPONENT)
     assert 'role="img"' in component.proto.html_content and "aria-label=" in component.proto.html_content
     at = _draw(at, pendigits.render(SEVEN, background="black"))
     live = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
     assert len(live) == 1 and "Dense 7" in live[0] and "CNN 7" in live[0]
+
+
+def _instant(at: AppTest) -> dict:
+    """What the page tells its Undo and Clear script: the canvas now on the page and how it began."""
+    return json.loads(_component(at, canvas.INSTANT_COMPONENT).proto.json)
+
+
+def test_undo_and_clear_act_in_the_browser_on_the_canvas_now_on_the_page():
+    # The browser side is tested in tests/test_e2e_draw.py; here, what the page hands it.
+    seven = [_fabric_path(SEVEN[0])]
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), seven)
+    now = _instant(at)
+    assert now == {"key": _canvas_key(at), "startsEmpty": True, "undo": "draw_undo", "clear": "draw_clear"}
+    # A canvas re-created from strokes (here by a pen change) cannot be emptied by its own reset,
+    # which returns to those strokes: Clear is left to the server there.
+    at.slider(key=PEN_KEY).set_value(28).run()
+    assert _instant(at)["key"] == _canvas_key(at) != now["key"] and not _instant(at)["startsEmpty"]
+    at.button(key="draw_clear").click().run()
+    assert _instant(at)["startsEmpty"] and len(at.metric) == 0
 
 
 def test_undo_and_clear_are_disabled_on_an_empty_canvas():

@@ -276,3 +276,26 @@ def test_in_windows_too_narrow_for_two_columns_the_canvas_is_whole_and_the_answe
                 summary = page.locator(f".st-key-{SUMMARY_KEY}")
                 summary.filter(has_text=want).wait_for(timeout=30_000)  # waits until it is visible
             page.close()
+
+
+@pytest.mark.browser
+def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
+    # A person (or a script) clicks Clear and starts the next digit at once, before the server has
+    # answered the click. The stroke must land on the cleared canvas and be read alone, with no
+    # second canvas appearing meanwhile.
+    require_pendigits()
+    (digit,) = pick_digits(1)
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        for _ in range(3):
+            draw(page, canvas_paths(digit))
+            wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+            page.locator(CLEAR_BUTTON).click()
+            assert page.locator("canvas.upper-canvas").count() == 1
+            draw(page, [np.array([[140.0, 40.0], [140.0, 240.0]])])  # no wait: a "1"
+            wait_for_answers(page, {"Dense": "1", "CNN": "1"})
+            assert page.locator("canvas.upper-canvas").count() == 1
+            clear(page)
+            assert canvas_is_empty(page)
+        # All in place, on the page's first canvas: nothing was re-created under a new key.
+        assert page.locator(".st-key-draw_canvas_0 canvas.upper-canvas").count() == 1

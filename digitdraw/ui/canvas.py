@@ -6,9 +6,13 @@ there (on a desktop too). streamlit-drawable-canvas 0.13 has no option to turn i
 styles live in a shadow root the page's CSS cannot reach, so `hide_toolbar` registers the
 component again with its own stylesheet plus one rule.
 
-Undo and Clear re-create the canvas under a new key (a fresh component): Clear starts it empty,
-Undo from the last drawing minus its last stroke. A re-created canvas sends nothing back until the
-next stroke, so its picture is rendered here from its strokes (`canvas_pixels`).
+Undo and Clear act in the browser, at once, where they can (`instant_undo_and_clear`): the
+page's buttons work the component's own hidden toolbar, so the canvas never changes under a pen
+that starts the next digit straight away. Where the component's history cannot do it (a canvas
+that started from a restored drawing), they re-create the canvas under a new key (a fresh
+component) on the server: Clear starts it empty, Undo from the last drawing minus its last stroke.
+A re-created canvas sends nothing back until the next stroke, so its picture is rendered here from
+its strokes (`canvas_pixels`).
 """
 
 from __future__ import annotations
@@ -79,6 +83,66 @@ def hide_toolbar() -> None:
 
 
 # --------------------------------------------------------------------------- Undo and Clear
+
+
+UNDO_KEY, CLEAR_KEY = "draw_undo", "draw_clear"  # the page's buttons
+INSTANT_KEY = "draw_instant"  # the script that makes them act in the browser
+INSTANT_COMPONENT = "digitdraw.instant_undo_and_clear"
+# Why in the browser: on the server, Clear re-created the canvas, and a stroke begun before the new
+# one replaced the old (50 ms on an idle server, seconds under load) was drawn on the old one and
+# lost, or the pen found no canvas at all. A click on the page's Undo or Clear is caught before
+# Streamlit sees it and given to the canvas's toolbar button instead (a click on a hidden button
+# still runs it), which undoes or empties the canvas in place and sends the drawing back as a
+# stroke does. Left to the server when the toolbar cannot: Undo at the start of the component's
+# history, Clear of a canvas that started from a drawing (its reset goes back to that drawing).
+_INSTANT_JS = """
+function toolbarButton(host, label) {
+  const pending = [host];
+  while (pending.length) {
+    const node = pending.pop();
+    const found = node.shadowRoot?.querySelector(`.dc-toolbar button[aria-label="${label}"]`);
+    if (found) return found;
+    pending.push(...node.children, ...(node.shadowRoot ? node.shadowRoot.children : []));
+  }
+  return null;
+}
+export default function ({ data }) {
+  window.__digitdrawCanvas = data;
+  if (window.__digitdrawInstant) return;
+  window.__digitdrawInstant = true;
+  window.addEventListener("click", (event) => {
+    const now = window.__digitdrawCanvas;
+    const button = event.target instanceof Element ? event.target.closest("button") : null;
+    if (!button || button.disabled) return;
+    const clear = button.closest(`.st-key-${now.clear}`) !== null;
+    if (!clear && button.closest(`.st-key-${now.undo}`) === null) return;
+    if (clear && !now.startsEmpty) return;  // the server does it
+    const host = document.querySelector(`.st-key-${now.key}`);
+    const tool = host && toolbarButton(host, clear ? "Reset canvas & history" : "Undo");
+    if (!tool || tool.disabled) return;  // the server does it
+    event.stopPropagation();
+    event.preventDefault();
+    tool.click();
+  }, true);
+}
+"""
+
+
+_instant: list[Any] = []  # the component, registered by the first session that needs it
+
+
+def instant_undo_and_clear() -> None:
+    """After the canvas: make the page's Undo and Clear act in the browser where they can."""
+    with _registering:  # registering again logs a warning; sessions run in parallel threads
+        if not _instant:
+            _instant.append(st.components.v2.component(INSTANT_COMPONENT, js=_INSTANT_JS))
+    now = {
+        "key": canvas_key(),
+        "startsEmpty": not _objects(initial_drawing()),
+        "undo": UNDO_KEY,
+        "clear": CLEAR_KEY,
+    }
+    _instant[0](data=now, key=INSTANT_KEY)
 
 
 def canvas_key() -> str:

@@ -76,6 +76,7 @@ class Drawing:
 _STYLE = f"""<style>
 .st-key-{AREA_KEY} {{ container-type: inline-size; container-name: draw; }}
 .st-key-{SUMMARY_KEY} {{ display: none; }}
+.st-key-{canvas.INSTANT_KEY} {{ display: none; }}  /* a script, nothing to see */
 @container draw (max-width: {STACK_PX - 1}px) {{
   .st-key-{AREA_KEY} [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {{
     flex: 1 1 100% !important; width: 100% !important; min-width: 100% !important;
@@ -198,10 +199,14 @@ def _draw_and_answer() -> None:
             drawing = Drawing("canvas", _canvas_strokes(), pen)
             drawn = canvas.stroke_count() > 0
             undo_slot.button(
-                "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key="draw_undo"
+                "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key=canvas.UNDO_KEY
             )
             clear_slot.button(
-                "Clear", icon=":material/delete:", on_click=canvas.clear, disabled=not drawn, key="draw_clear"
+                "Clear",
+                icon=":material/delete:",
+                on_click=canvas.clear,
+                disabled=not drawn,
+                key=canvas.CLEAR_KEY,
             )
         else:
             with input_box:
@@ -270,6 +275,7 @@ def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
         key=canvas.canvas_key(),
     )
     canvas.remember(result.json_data)
+    canvas.instant_undo_and_clear()
     return canvas.canvas_pixels(result, width, height)
 
 
