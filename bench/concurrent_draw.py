@@ -57,9 +57,9 @@ class Session:
         from playwright.async_api import expect
 
         canvases = self.page.locator("canvas.upper-canvas")
-        # After Clear the page reruns with a new canvas; under load the old one can still be in the
-        # page for a moment (Streamlit removes it when the rerun ends). A person draws on the one
-        # they see once the page has settled: wait for that, as they would.
+        # Clear empties the canvas in place (digitdraw.ui.canvas.instant_undo_and_clear); where the
+        # server re-creates it instead, the old one stays in the page until that rerun ends. A
+        # person draws on the one canvas they see: wait for it, as they would.
         await expect(canvases).to_have_count(1, timeout=60_000)
         box = await canvases.bounding_box()
         for stroke in paths:
