@@ -573,6 +573,34 @@ def test_an_uploaded_photo_of_a_digit_goes_through_the_same_pipeline():
     assert _metrics(at)["CNN"] == "7"
 
 
+def _seven_png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pendigits.render(SEVEN, background="black")).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_upload_is_still_there_after_a_look_at_the_canvas():
+    at = _upload(_app(), "seven.png", _seven_png(), "image/png")
+    assert _metrics(at)["CNN"] == "7"
+    at.radio(key="draw_source").set_value("Draw").run()
+    at.radio(key="draw_source").set_value("Upload").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _metrics(at)["CNN"] == "7"  # read again, not the upload hint
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert any("seven.png" in c for c in captions)  # named as the upload it was
+    # Kept until removed: by its own button here ...
+    at.button(key="draw_upload_forget").click().run()
+    assert len(at.metric) == 0
+    # ... or with the uploader's own remove while the uploader still holds it.
+    at = _upload(at, "seven.png", _seven_png(), "image/png")
+    at.file_uploader[0].clear()
+    at.run()
+    assert len(at.metric) == 0
+    at.radio(key="draw_source").set_value("Draw").run()
+    at.radio(key="draw_source").set_value("Upload").run()
+    assert len(at.metric) == 0
+
+
 def test_an_unreadable_upload_gets_a_clear_error_and_no_answers():
     at = _upload(_app(), "digit.png", b"this is not a PNG at all", "image/png")
     errors = [e.value for e in at.error]

@@ -279,22 +279,51 @@ def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
     return canvas.canvas_pixels(result, width, height)
 
 
+UPLOAD_KEY = "draw_upload"
+KEPT_UPLOAD_KEY = "draw_upload_kept"  # (name, bytes) of the photo last uploaded, until removed
+
+
+def _keep_upload() -> None:
+    """The uploader's callback: keep what was uploaded, or forget it when the user removed it.
+
+    Why keep it: Streamlit drops a widget's value when a run does not show it, so a look at the
+    canvas (Upload -> Draw -> Upload) came back to an empty uploader and the photo was gone.
+    """
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        st.session_state.pop(KEPT_UPLOAD_KEY, None)
+    else:
+        st.session_state[KEPT_UPLOAD_KEY] = (upload.name, upload.getvalue())
+
+
 def _upload_input() -> np.ndarray | None:
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit",
         type=["png", "jpg", "jpeg"],
         max_upload_size=MAX_UPLOAD_MB,
-        key="draw_upload",
+        key=UPLOAD_KEY,
+        on_change=_keep_upload,
         help=f"PNG or JPEG, up to {MAX_UPLOAD_MB} MB. Dark ink on light paper or the reverse.",
     )
-    if upload is None:
+    if upload is not None:
+        name, data, caption = upload.name, upload.getvalue(), upload.name
+    elif KEPT_UPLOAD_KEY in st.session_state:  # the uploader came back empty after a look at the canvas
+        name, data = st.session_state[KEPT_UPLOAD_KEY]
+        caption = f"{name} (uploaded before; upload another to replace it)"
+        st.button(
+            "Remove this photo",
+            icon=":material/close:",
+            key="draw_upload_forget",
+            on_click=lambda: st.session_state.pop(KEPT_UPLOAD_KEY, None),
+        )
+    else:
         return None
     try:
-        pixels = read_upload(upload.getvalue())
+        pixels = read_upload(data)
     except ImageError as exc:
-        st.error(f"**{upload.name}**: {exc}", icon=":material/error:")
+        st.error(f"**{name}**: {exc}", icon=":material/error:")
         return None
-    st.image(pixels, caption=upload.name, width=CANVAS_SIZE)
+    st.image(pixels, caption=caption, width=CANVAS_SIZE)
     return pixels
 
 
