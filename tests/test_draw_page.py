@@ -32,7 +32,7 @@ from digitdraw import config, feedback, nondigits, pendigits, reading, redraw, r
 from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas, corrections
-from digitdraw.ui.canvas import canvas_pixels, render_objects
+from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
@@ -372,9 +372,14 @@ def _reloaded(browser: str) -> AppTest:
     return at
 
 
-def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_ink_and_pen():
+def _offered(at: AppTest) -> bool:
+    return any(b.key == canvas.BRING_BACK_KEY for b in at.button)
+
+
+def test_a_reload_starts_afresh_and_offers_the_drawing_back_with_its_mode_ink_and_pen():
     me = feedback.new_browser_id()
     at = _reloaded(me)
+    assert not _offered(at)  # a first visit: nothing to bring back
     at.radio(key=MODE_KEY).set_value("Number").run()
     at.toggle(key=INK_KEY).set_value(True).run()
     at.slider(key=PEN_KEY).set_value(30).run()  # the next stroke must come out as wide as these
@@ -382,13 +387,31 @@ def test_a_reload_brings_back_the_drawing_with_its_canvas_mode_ink_and_pen():
     _draw(at, render_objects(one), one)
     assert _metrics(at) == {"Dense": "1", "CNN": "1"}
 
+    # People and scripts reload to start again: the page comes back as new, nothing drawn over.
     again = _reloaded(me)
+    assert _metrics(again) == {} and again.button(key="draw_undo").disabled
+    assert again.radio(key=MODE_KEY).value == "Digit" and again.slider(key=PEN_KEY).value == DEFAULT_PEN
+    # An accidental one (a phone's pull-to-refresh) costs one click: the drawing as it was.
+    assert _offered(_reloaded(me))  # a second reload still offers it
+    again.button(key=canvas.BRING_BACK_KEY).click().run()
+    assert not again.exception, [e.value for e in again.exception]
     assert again.radio(key=MODE_KEY).value == "Number"
     assert again.toggle(key=INK_KEY).value is True
     assert again.slider(key=PEN_KEY).value == 30
     assert again.session_state[canvas.INITIAL_KEY]["objects"] == one
     assert _metrics(again) == {"Dense": "1", "CNN": "1"}
-    assert not again.button(key="draw_undo").disabled
+    assert not again.button(key="draw_undo").disabled and not _offered(again)
+
+
+def test_drawing_after_a_reload_is_a_fresh_start_and_the_offer_goes():
+    me = feedback.new_browser_id()
+    _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    at = _draw(_reloaded(me), pendigits.render(ONE, background="black"), [_fabric_path(ONE[0])])
+    assert _metrics(at) == {"Dense": "1", "CNN": "1"} and not _offered(at)
+    assert _metrics(_reloaded(me)) == {}  # and the one offered next time is the new drawing
+    back = _reloaded(me)
+    back.button(key=canvas.BRING_BACK_KEY).click().run()
+    assert _metrics(back) == {"Dense": "1", "CNN": "1"}
 
 
 def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
@@ -400,6 +423,7 @@ def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
     assert [s.value for s in at.success] == ["Saved as 7 — see My drawings."]
 
     again = _reloaded(me)
+    again.button(key=canvas.BRING_BACK_KEY).click().run()
     assert _metrics(again) == {"Dense": "7", "CNN": "7"}  # the drawing is back ...
     assert [s.value for s in again.success] == ["Saved as 7 — see My drawings."]  # ... as saved
     assert not [b for b in again.button if b.label.startswith("Yes, it's")]
@@ -410,13 +434,13 @@ def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
         store.close()
 
 
-def test_a_reload_after_clear_starts_empty_and_no_other_browser_gets_the_drawing():
+def test_a_reload_after_clear_offers_nothing_and_no_other_browser_gets_the_drawing():
     me = feedback.new_browser_id()
     at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
-    assert _metrics(_reloaded(feedback.new_browser_id())) == {}, "another browser got this drawing"
+    assert not _offered(_reloaded(feedback.new_browser_id())), "another browser got this drawing"
     at.button(key="draw_clear").click().run()
     again = _reloaded(me)
-    assert _metrics(again) == {} and again.button(key="draw_undo").disabled
+    assert _metrics(again) == {} and not _offered(again)
 
 
 # --------------------------------------------------------------------------- a drawing

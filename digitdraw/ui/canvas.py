@@ -163,13 +163,17 @@ def remember(json_data: dict | None) -> None:
 # --------------------------------------------------------------------------- a reload
 
 
-# A reload (F5, a phone's pull-to-refresh) starts a new Streamlit session, which would come back
-# with an empty canvas. The last drawing of each browser (its anonymous ?me= id) is kept in the
-# server's memory for a while, so the new session starts from it. Never written anywhere: saving a
-# drawing stays the user's explicit choice (the Right? panel).
+# A reload (F5, a phone's pull-to-refresh) starts a new Streamlit session with an empty canvas, as a
+# reload should: people (and scripts) reload to start afresh, and a drawing that came back by itself
+# was drawn over. An accidental pull-to-refresh should not cost the drawing either, so the last
+# drawing of each browser (its anonymous ?me= id) is kept in the server's memory for a while, and
+# the new session offers it back with one button (`offer_back`) until something is drawn. Never
+# written anywhere: saving a drawing stays the user's explicit choice (the Right? panel).
 KEEP_SECONDS = 30 * 60
 KEEP_MAX = 1000  # browsers; the oldest go first
 RESTORED_KEY = "draw_canvas_restored"  # this session looked for a kept drawing already
+OFFER_KEY = "draw_canvas_offer"  # (settings, drawing) from before the reload, offered back
+BRING_BACK_KEY = "draw_bring_back"  # the offer's button
 
 
 @st.cache_resource
@@ -180,6 +184,8 @@ def _kept() -> tuple[OrderedDict[str, tuple[float, dict[str, Any], dict | None]]
 def keep_for_reload(browser: str, settings: dict[str, Any]) -> None:
     """Keep this browser's drawing now on the canvas for a reload, with the widget values it needs
     to look the same (`settings`: widget key -> value, e.g. the canvas's mode and ink colour)."""
+    if OFFER_KEY in st.session_state and not stroke_count():
+        return  # the drawing on offer stays kept: a second reload offers it again
     kept, lock = _kept()
     now = time.monotonic()
     with lock:
@@ -189,21 +195,42 @@ def keep_for_reload(browser: str, settings: dict[str, Any]) -> None:
             kept.popitem(last=False)
 
 
-def restore_after_reload(browser: str) -> None:
+def look_for_reload(browser: str) -> None:
     """Once a session, before the page's widgets: the drawing this browser had before a reload (and
-    its settings) becomes this session's last drawing, which restore_if_unmounted puts back on the
-    canvas. Nothing when there is none (a first visit, an empty canvas, too long ago)."""
+    its settings) is put on offer. Nothing when there is none (a first visit, an empty canvas, too
+    long ago)."""
     if st.session_state.get(RESTORED_KEY):
         return
     st.session_state[RESTORED_KEY] = True
     kept, lock = _kept()
     with lock:
         at, settings, drawing = kept.get(browser, (0.0, {}, None))
-    if not _objects(drawing) or time.monotonic() - at > KEEP_SECONDS:
+    if _objects(drawing) and time.monotonic() - at <= KEEP_SECONDS:
+        st.session_state[OFFER_KEY] = (copy.deepcopy(settings), drawing)
+
+
+def offer_back() -> None:
+    """Beside Undo and Clear, while the canvas is empty: a button that brings back the drawing from
+    before the reload. Gone for good once something is drawn (that is a fresh start)."""
+    if OFFER_KEY not in st.session_state:
         return
-    for key, value in settings.items():
-        st.session_state.setdefault(key, copy.deepcopy(value))  # this session's own, not the last one's
-    st.session_state.setdefault(LAST_KEY, drawing)
+    if stroke_count():
+        del st.session_state[OFFER_KEY]
+        return
+    st.button(
+        "Bring back",
+        icon=":material/restore_page:",
+        key=BRING_BACK_KEY,
+        on_click=_bring_back,
+        help="The drawing that was on the canvas before the page was reloaded.",
+    )
+
+
+def _bring_back() -> None:
+    settings, drawing = st.session_state.pop(OFFER_KEY)
+    for key, value in settings.items():  # before the widgets of the next run: they show these
+        st.session_state[key] = value
+    _recreate(drawing)
 
 
 def stroke_count() -> int:

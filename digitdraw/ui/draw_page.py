@@ -135,7 +135,7 @@ def _draw_and_answer() -> None:
     # listed again each time (under a millisecond): another visitor may have deleted or renamed one.
     choices = model_choices()
     browser = corrections.browser_id()
-    canvas.restore_after_reload(browser)  # before the widgets: it may set the mode and the ink
+    canvas.look_for_reload(browser)
     # In the fragment, which the mode and source buttons rerun: the title says what is read now.
     st.title(title(st.session_state.get(SOURCE_KEY, "Draw"), st.session_state.get(MODE_KEY, "Digit")))
     st.caption("A dense network and a CNN, both trained on MNIST, read your writing side by side.")
@@ -165,7 +165,7 @@ def _draw_and_answer() -> None:
         input_box = st.container()
         controls = st.container(horizontal=True, gap="small", key="draw_controls")
         review = st.container(key=REVIEW_KEY)
-        undo_slot, clear_slot = controls.empty(), controls.empty()
+        undo_slot, clear_slot, back_slot = controls.empty(), controls.empty(), controls.empty()
         with controls.popover("Models and ink", icon=":material/tune:"):
             chosen, black_on_white = _settings(choices)
             if source == "Draw":
@@ -208,6 +208,8 @@ def _draw_and_answer() -> None:
                 disabled=not drawn,
                 key=canvas.CLEAR_KEY,
             )
+            with back_slot:
+                canvas.offer_back()
         else:
             with input_box:
                 pixels, hint = _upload_input(), UPLOAD_HINT
