@@ -297,5 +297,12 @@ def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
             assert page.locator("canvas.upper-canvas").count() == 1
             clear(page)
             assert canvas_is_empty(page)
+        # And the other way round: Clear right after the first stroke, before its answer.
+        for button in (UNDO_BUTTON, CLEAR_BUTTON):
+            draw(page, [np.array([[60.0, 140.0], [220.0, 140.0]])])
+            page.locator(button).click(force=True)  # force: a person does not wait for it to enable
+            page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+            page.wait_for_timeout(500)  # time for a late answer to the stroke to show up
+            assert page.evaluate(METRICS_JS) == {} and canvas_is_empty(page), f"{button} was not done"
         # All in place, on the page's first canvas: nothing was re-created under a new key.
         assert page.locator(".st-key-draw_canvas_0 canvas.upper-canvas").count() == 1

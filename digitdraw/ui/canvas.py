@@ -124,6 +124,17 @@ export default function ({ data }) {
     event.preventDefault();
     tool.click();
   }, true);
+  // Ink on the canvas: Undo and Clear work at once, not only when the server has seen the stroke
+  // (a click on a still-disabled button was lost).
+  window.addEventListener("pointerup", (event) => {
+    const now = window.__digitdrawCanvas;
+    const host = document.querySelector(`.st-key-${now.key}`);
+    if (!host || !event.composedPath().includes(host)) return;
+    for (const key of [now.undo, now.clear]) {
+      const button = document.querySelector(`.st-key-${key} button`);
+      if (button) button.disabled = false;
+    }
+  }, true);
 }
 """
 
