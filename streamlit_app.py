@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 from digitdraw.predict import one_blas_thread
-from digitdraw.ui import corrections, draw_page, drawings_page, inspect_page, train_page
+from digitdraw.ui import corrections, draw_page, drawings_page, icon, inspect_page, train_page
 
 # Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
 # model per run. Ours are built once (st.cache_resource) and a training run may be going on in
@@ -18,7 +18,7 @@ script_runner._clean_problem_modules = lambda: None
 # One server answers every session's drawings: see one_blas_thread. Once per server process.
 st.cache_resource(show_spinner=False)(one_blas_thread)()
 
-st.set_page_config(page_title="digitdraw", page_icon=":material/draw:", layout="wide")
+st.set_page_config(page_title="digitdraw", page_icon=icon.favicon(), layout="wide")
 
 pages = [
     st.Page(draw_page.page, title="Draw", icon=":material/draw:", default=True),

@@ -306,3 +306,26 @@ def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
             assert page.evaluate(METRICS_JS) == {} and canvas_is_empty(page), f"{button} was not done"
         # All in place, on the page's first canvas: nothing was re-created under a new key.
         assert page.locator(".st-key-draw_canvas_0 canvas.upper-canvas").count() == 1
+
+
+@pytest.mark.browser
+def test_the_pages_ask_nothing_of_any_other_server():
+    # A classroom laptop without internet, and visitors' privacy: every request the browser makes
+    # goes to the app's own server (the favicon was fetched from fonts.gstatic.com).
+    from urllib.parse import urlsplit
+
+    with chromium_on_app() as (browser, url):
+        page = browser.new_page(viewport={"width": 1280, "height": 940})
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(url)
+        wait_until_ready(page)
+        for link in ("Train", "Inspect", "Draw"):
+            page.get_by_role("link", name=link).first.click()
+            page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1000)
+        own = urlsplit(url).netloc
+        outside = [
+            r for r in requests if urlsplit(r).scheme not in ("data", "blob") and urlsplit(r).netloc != own
+        ]
+        assert len(requests) > 10 and outside == []
