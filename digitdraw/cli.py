@@ -641,7 +641,11 @@ def _strokes_line(name: str, text: str | None, problem: str | None, predictors) 
     return _reading_line(
         {"file": name, **label},
         lambda: reading.read_drawing(
-            drawing.pixels, predictors, strokes=drawing.paths, source="canvas", mode="number"
+            drawing.pixels,
+            predictors,
+            strokes=drawing.paths,
+            source="canvas",
+            mode=reading.mode_for(drawing.pixels.shape),
         ),
         "drawing",
     )
@@ -659,7 +663,7 @@ def _predict_line(image: str, problem: str | None, predictors) -> dict:
         return {"file": image, "error": str(exc)}
     return _reading_line(
         {"file": image},
-        lambda: reading.read_drawing(pixels, predictors, source="image", mode="number"),
+        lambda: reading.read_drawing(pixels, predictors, source="image", mode=reading.mode_for(pixels.shape)),
         "image",
     )
 

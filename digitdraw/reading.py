@@ -21,11 +21,12 @@ The drawing's status is the lead model's: the cnn when it is asked (the better r
 better refuser on bench/honest.py), else the first model. Segmentation is shared, so the models
 can differ only on "not a digit".
 
-Modes: "digit" (the square canvas) and "number" (the wide one) read the same way. A user who
-writes "17" on the square canvas means seventeen: reading it as one digit ("7, 100% sure") was
-the fault issue 14 names, and refusing it would lose what they wrote. So several digits are
-read as a number in either mode; in "digit" mode `message` also says that the number mode is
-meant for numbers.
+Modes: "digit" (the square canvas) and "number" (the wide one) read the same way, but for how
+readily two pieces side by side are taken for one digit (_JOIN_OVERLAP). A user who writes "17"
+on the square canvas means seventeen: reading it as one digit ("7, 100% sure") was the fault
+issue 14 names, and refusing it would lose what they wrote. So several digits are read as a
+number in either mode; in "digit" mode `message` also says that the number mode is meant for
+numbers. `mode_for` picks the mode for a picture that comes with none (the CLI).
 
 Confidence: each digit's `confidence` is its calibrated top probability and it is `sure` from
 config.CONFIDENCE_THRESHOLD up; a number's confidence is the product of its digits' (the
@@ -59,10 +60,16 @@ NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 LEFT_OUT_MESSAGE = "A dot or small mark was left out: only digits are read (no decimal points or signs)."
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
-# Neighbouring pieces sharing this much of the narrower one's width may be one digit (see
-# _join_where_one_reads_better). Chosen on writers 1-24: the 4s it joined shared 0.31-0.79, the
-# one pair of touching digits it wrongly joined ("77" read "7") 0.30.
-_JOIN_OVERLAP = 0.35
+# Neighbouring pieces sharing at least this much of the narrower one's width may be one digit (see
+# _join_where_one_reads_better), by mode; all chosen on writers 1-24. Number mode: the 4s it joined
+# shared 0.31-0.79, the one pair of touching digits it wrongly joined ("77" read "7") 0.30. Digit
+# mode, where one digit is meant: pieces that touch or overlap side to side at all. Of 5,996 single
+# pen digits drawn on the square canvas, 19 were split (fours whose stem stands apart from the bar
+# read "11" or "61", zeros cut at the canvas's edge); joined from 0, 15 of them read right, and
+# none of 600 numbers written with gaps lost a digit (docs/experiments.md, thirteenth session).
+_JOIN_OVERLAP: dict[str, float] = {"digit": 0.0, "number": 0.35}
+# A picture no wider than this for its height is read as the square canvas is (the CLI: mode_for).
+SQUARE_RATIO = 1.5
 # A blob (hardly longer than its pen is wide) under this fraction is a tap, not a filled shape.
 FILLED_EXTENT = preprocess._FILLED_EXTENT
 
@@ -176,6 +183,14 @@ class Reading:
         return out
 
 
+def mode_for(shape: Sequence[int]) -> Mode:
+    """The mode for a picture that comes without one (`predict`): "digit", as the Draw page reads its
+    square canvas, when it is at most SQUARE_RATIO times as wide as tall; else "number", as the
+    wide Number canvas (2:1) is read."""
+    h, w = shape[:2]
+    return "digit" if w <= SQUARE_RATIO * h else "number"
+
+
 def lead_model(names: Sequence[str]) -> str | None:
     """The model whose status is the drawing's: the cnn when asked, else the first."""
     for name in names:
@@ -236,7 +251,7 @@ def read_drawing(
         if reason == preprocess.TOO_SMALL_REASON:
             reason = _too_small(source)
         return _empty(predictors, mode, source, reason)
-    readable = _join_where_one_reads_better(readable, predictors, threshold)
+    readable = _join_where_one_reads_better(readable, predictors, threshold, _JOIN_OVERLAP[mode])
     segments = tuple(s for s, _ in readable)
     inputs = tuple(p.image for _, p in readable)
     x = np.stack(inputs)
@@ -266,6 +281,7 @@ def _join_where_one_reads_better(
     readable: list[tuple[segment.Segment, preprocess.Preprocessed]],
     predictors: Mapping[str, Predictor],
     threshold: float,
+    overlap: float,
 ) -> list[tuple[segment.Segment, preprocess.Preprocessed]]:
     """Neighbouring pieces that overlap side to side, joined where the lead model reads them surely as
     one digit and that is likelier than the two digits it reads them as.
@@ -282,7 +298,7 @@ def _join_where_one_reads_better(
     while k < len(out) - 1:
         (a, pa), (b, pb) = out[k], out[k + 1]
         shared = min(a.x1, b.x1) - max(a.x0, b.x0)
-        if shared < _JOIN_OVERLAP * min(a.x1 - a.x0, b.x1 - b.x0):
+        if shared < overlap * min(a.x1 - a.x0, b.x1 - b.x0):
             k += 1
             continue
         one = segment.joined(a, b)

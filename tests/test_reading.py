@@ -326,6 +326,36 @@ def test_a_four_whose_stem_stands_apart_is_read_as_one_digit_not_as_two(shipped)
     assert {name: m.text for name, m in r.models.items()} == {"dense": "4", "cnn": "4"}
 
 
+@pytest.fixture(scope="module")
+def apart_four(pendigits_file) -> pendigits.CanvasDrawing:
+    """A tuning writer's four, pen 8, whose stem only just reaches under the end of its bar."""
+    fours = [d for d in pendigits.load_pendigits(pendigits_file, writers="4") if d.label == 4]
+    return pendigits.render_drawing(fours[1], stroke_width=8)
+
+
+def test_on_the_square_canvas_pieces_side_by_side_that_touch_are_one_digit_if_it_reads_better(
+    shipped, apart_four
+):
+    # One digit is meant there: a stem that stands apart from the bar by a hair was read "61"/"11".
+    # The wide canvas keeps the stricter rule, where digits written close together are meant.
+    square = reading.read_drawing(apart_four.pixels, shipped, strokes=apart_four.paths, mode="digit")
+    wide = reading.read_drawing(apart_four.pixels, shipped, strokes=apart_four.paths, mode="number")
+    assert len(wide.segments) == 2
+    assert square.status == reading.DIGIT and len(square.segments) == 1
+    assert {name: m.text for name, m in square.models.items()} == {"dense": "4", "cnn": "4"}
+
+
+def test_predict_reads_a_picture_about_as_wide_as_tall_as_the_square_canvas(capsys, tmp_path, apart_four):
+    assert [reading.mode_for(s) for s in ((280, 280), (280, 420), (600, 400), (180, 360))] == [
+        "digit",
+        "digit",
+        "digit",
+        "number",
+    ]
+    (line,) = predict_lines(capsys, save_png(tmp_path / "four.png", apart_four.pixels))
+    assert line["status"] == "digit" and line["models"]["cnn"]["text"] == "4"
+
+
 @needs_pendigits
 def test_two_sure_digits_that_overlap_side_to_side_stay_two(shipped, held_out):
     # The join above asks the reader; "17" with the 7's bar over the 1 must still be seventeen.

@@ -1,0 +1,89 @@
+"""Single pen digits read whole, as the app reads them: not only the model, but the splitting into
+digits, the joining of pieces and the not-a-digit detector too.
+
+bench/drawn_digits.py hands each drawing to the models as one digit. Here the same drawings (the
+plain split: writers 25-30 by default, random pen, size and place) go through
+`digitdraw.reading.read_drawing`, twice:
+
+- as the Draw page reads its square canvas: the pixels with the pen's strokes, Digit mode;
+- as `predict` reads a PNG of it: the pixels alone (the mode by the picture's shape: Digit).
+
+A drawing is right when the model's text is its digit. Split: read as several digits. With
+--styles, the styles split's drawings too (bench/styles.py), the canvas's way, per style.
+
+    python bench/whole_reading.py                  # shipped dense and cnn, writers 25-30
+    python bench/whole_reading.py --writers 1-24   # the tuning writers
+    python bench/whole_reading.py --styles
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import held_out  # noqa: E402
+
+from digitdraw import drawn, pendigits, reading, styles  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    held_out.add_options(parser)
+    parser.add_argument("--styles", action="store_true", help="the styles split too, per style")
+    args = parser.parse_args()
+    path = held_out.pendigits_file(args.pendigits)
+    if path is None:
+        return 2
+    digits = pendigits.load_pendigits(path, writers=args.writers)
+    rng = np.random.default_rng(args.seed)  # the plain split's drawings (pendigits.rendered_dataset)
+    drawings = [(d.label, pendigits.random_drawing(d, rng)) for _ in range(args.copies) for d in digits]
+    predictors = reading.load_predictors(args.model or ["dense", "cnn"])
+    print(f"writers {args.writers}: {len(drawings)} drawings, {args.copies} of each digit, seed {args.seed}")
+    ways = {
+        "canvas (strokes, Digit mode)": lambda dr: reading.read_drawing(
+            dr.pixels, predictors, strokes=dr.paths, source="canvas", mode="digit"
+        ),
+        "predict on a PNG (pixels)": lambda dr: reading.read_drawing(
+            dr.pixels, predictors, source="image", mode=reading.mode_for(dr.pixels.shape)
+        ),
+    }
+    for way, read in ways.items():
+        _report(way, drawings, read, predictors)
+    if args.styles:
+        canvas_way = ways["canvas (strokes, Digit mode)"]
+        for name in styles.STYLES:  # the styles split's drawings (digitdraw.drawn.styled_set)
+            rng = drawn.style_rng(args.seed, name)
+            redrawn = styles.styled_digits(digits, name, rng)
+            styled = [
+                (d.label, pendigits.random_drawing(d, rng)) for _ in range(args.copies) for d in redrawn
+            ]
+            _report(f"{name} (canvas)", styled, canvas_way, predictors)
+    return 0
+
+
+def _report(way: str, drawings, read, predictors) -> None:
+    start = time.perf_counter()
+    right = {name: 0 for name in predictors}
+    split = 0
+    for label, drawing in drawings:
+        got = read(drawing)
+        split += len(got.segments) > 1
+        for name, model in got.models.items():
+            right[name] += model.text == str(label)
+    rates = ", ".join(f"{name} {k / len(drawings):.2%}" for name, k in right.items())
+    took = time.perf_counter() - start
+    print(f"  {way}: read right {rates}; split into several {split} of {len(drawings)} ({took:.0f} s)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
