@@ -45,8 +45,8 @@ def main() -> int:
     if path is None:
         return 2
     digits = pendigits.load_pendigits(path, writers=args.writers)
-    rng = np.random.default_rng(args.seed)  # the plain split's drawings (pendigits.rendered_dataset)
-    drawings = [(d.label, pendigits.random_drawing(d, rng)) for _ in range(args.copies) for d in digits]
+    rng = np.random.default_rng(args.seed)  # the plain split's drawings (digitdraw.drawn.drawn_set)
+    drawings = [(d.label, dr) for d, dr in pendigits.random_drawings(digits, rng, args.copies)]
     predictors = reading.load_predictors(args.model or ["dense", "cnn"])
     print(f"writers {args.writers}: {len(drawings)} drawings, {args.copies} of each digit, seed {args.seed}")
     ways = {
@@ -62,11 +62,8 @@ def main() -> int:
     if args.styles:
         canvas_way = ways["canvas (strokes, Digit mode)"]
         for name in styles.STYLES:  # the styles split's drawings (digitdraw.drawn.styled_set)
-            rng = drawn.style_rng(args.seed, name)
-            redrawn = styles.styled_digits(digits, name, rng)
-            styled = [
-                (d.label, pendigits.random_drawing(d, rng)) for _ in range(args.copies) for d in redrawn
-            ]
+            redrawn, rng = drawn.styled_digits_and_rng(digits, name, args.seed)
+            styled = [(d.label, dr) for d, dr in pendigits.random_drawings(redrawn, rng, args.copies)]
             _report(f"{name} (canvas)", styled, canvas_way, predictors)
     return 0
 

@@ -96,13 +96,10 @@ def render_digits(
 ) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
     """Each digit rendered `copies` times like the canvas and read (see read_drawings): (rows, labels,
     writers). distorted: each copy through pendigits.distort first (another hand's shape of it)."""
-    rng = np.random.default_rng(seed)
-    drawings, labels, writers = [], [], []
-    for _ in range(copies):
-        for d in digits:
-            drawings.append(pendigits.random_drawing(pendigits.distort(d, rng) if distorted else d, rng))
-            labels.append(d.label)
-            writers.append(d.writer)
+    drawn = list(pendigits.random_drawings(digits, np.random.default_rng(seed), copies, distorted))
+    drawings = [drawing for _, drawing in drawn]
+    labels = [d.label for d, _ in drawn]
+    writers = [d.writer for d, _ in drawn]
     rows = read_drawings(drawings, strokes=strokes)
     return rows, np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
 

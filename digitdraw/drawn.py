@@ -89,13 +89,21 @@ def style_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+def styled_digits_and_rng(
+    digits, name: str, seed: int = EVAL_SEED
+) -> tuple[list[pendigits.PenDigit], np.random.Generator]:
+    """The digits of style `name`'s class redrawn in that style, and the generator, as it stands
+    after them, that draws them for the styles split (styled_set; bench/whole_reading.py)."""
+    rng = style_rng(seed, name)
+    return styles.styled_digits(digits, name, rng), rng
+
+
 def styled_set(
     digits, name: str, copies: int = EVAL_COPIES, seed: int = EVAL_SEED
 ) -> tuple[np.ndarray, np.ndarray]:
     """The digits of style `name`'s class redrawn in that style, each drawn `copies` times like
     `drawn_set` (images (n, 28, 28) float32, labels (n,))."""
-    rng = style_rng(seed, name)
-    redrawn = styles.styled_digits(digits, name, rng)
+    redrawn, rng = styled_digits_and_rng(digits, name, seed)
     return pendigits.rendered_dataset(redrawn, rng, copies=copies, read=redraw.read_one)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -322,6 +322,17 @@ def distort(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
     return PenDigit(label=digit.label, writer=digit.writer, strokes=strokes)
 
 
+def random_drawings(
+    digits: Sequence[PenDigit], rng: np.random.Generator, copies: int = 1, distorted: bool = False
+) -> Iterator[tuple[PenDigit, CanvasDrawing]]:
+    """Each digit drawn `copies` times with random_drawing (all digits once, then again), with the
+    digit it draws; distorted=True: each copy through `distort` first. The one order every set
+    drawn from a seed relies on (rendered_dataset, the benchmarks, the calibration)."""
+    for _ in range(copies):
+        for digit in digits:
+            yield digit, random_drawing(distort(digit, rng) if distorted else digit, rng)
+
+
 def rendered_dataset(
     digits: Sequence[PenDigit],
     rng: np.random.Generator,
@@ -341,16 +352,13 @@ def rendered_dataset(
     images: list[np.ndarray] = []
     labels: list[int] = []
     skipped = 0
-    for _ in range(copies):
-        for digit in digits:
-            drawn = distort(digit, rng) if distorted else digit
-            drawing = random_drawing(drawn, rng)
-            result = read(drawing) if read is not None else preprocess(drawing.pixels)
-            if result.image is None:
-                skipped += 1
-                continue
-            images.append(result.image)
-            labels.append(digit.label)
+    for digit, drawing in random_drawings(digits, rng, copies, distorted):
+        result = read(drawing) if read is not None else preprocess(drawing.pixels)
+        if result.image is None:
+            skipped += 1
+            continue
+        images.append(result.image)
+        labels.append(digit.label)
     if skipped:
         log.warning("rendered_dataset: %d of %d renders unreadable, skipped", skipped, copies * len(digits))
     x = np.stack(images).astype(np.float32) if images else np.zeros((0, 28, 28), np.float32)
