@@ -309,6 +309,35 @@ def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
 
 
 @pytest.mark.browser
+def test_clear_and_undo_from_the_keyboard_leave_the_focus_on_the_canvas_not_the_pages_start():
+    # Emptying the canvas disables Undo and Clear, and a disabled button drops the focus to the
+    # page's start: a keyboard user's next Tab went to "Skip to main content".
+    require_pendigits()
+    (digit,) = pick_digits(1)
+    focus_in_canvas = "() => document.activeElement?.closest('.st-key-draw_canvas_0') != null"
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        for button, key in ((CLEAR_BUTTON, "Enter"), (UNDO_BUTTON, "Space")):
+            draw(page, canvas_paths(digit)[:1])
+            page.wait_for_function("(b) => !document.querySelector(b).disabled", arg=button, timeout=30_000)
+            page.locator(button).focus()
+            page.keyboard.press(key)
+            page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+            page.wait_for_function(
+                f"(b) => document.querySelector(b).disabled && ({focus_in_canvas})()",
+                arg=button,
+                timeout=30_000,
+            )
+            # Tab goes on from the canvas, past the disabled buttons, not back to the page's start.
+            page.keyboard.press("Tab")
+            where = page.evaluate(
+                "() => document.activeElement.innerText || document.activeElement.ariaLabel"
+            )
+            assert "Skip" not in (where or ""), f"Tab after {key} on {button} went to {where!r}"
+            assert page.evaluate("() => document.activeElement !== document.body")
+
+
+@pytest.mark.browser
 def test_the_pages_ask_nothing_of_any_other_server():
     # A classroom laptop without internet, and visitors' privacy: every request the browser makes
     # goes to the app's own server (the favicon was fetched from fonts.gstatic.com).

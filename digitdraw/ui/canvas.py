@@ -106,6 +106,26 @@ function toolbarButton(host, label) {
   }
   return null;
 }
+// Undo or Clear that empties the canvas is disabled by the answer's rerun, and a disabled button
+// drops the keyboard's focus to the page's start. Hand it to the canvas instead (just before the
+// buttons in tab order), so that Tab goes on from where the person was.
+function keepFocus(key) {
+  const until = performance.now() + 10000;
+  const step = () => {
+    const button = document.querySelector(`.st-key-${key} button`);
+    const active = document.activeElement;
+    if (active && active !== document.body && active !== button) return;  // moved on by itself
+    if (!button || !button.disabled) {
+      if (performance.now() < until) requestAnimationFrame(step);
+      return;
+    }
+    const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);
+    if (!host) return;
+    host.tabIndex = -1;
+    host.focus({ preventScroll: true });
+  };
+  requestAnimationFrame(step);
+}
 export default function ({ data }) {
   window.__digitdrawCanvas = data;
   if (window.__digitdrawInstant) return;
@@ -116,6 +136,7 @@ export default function ({ data }) {
     if (!button || button.disabled) return;
     const clear = button.closest(`.st-key-${now.clear}`) !== null;
     if (!clear && button.closest(`.st-key-${now.undo}`) === null) return;
+    if (event.detail === 0) keepFocus(clear ? now.clear : now.undo);  // Enter or Space, not a pointer
     if (clear && !now.startsEmpty) return;  // the server does it
     const host = document.querySelector(`.st-key-${now.key}`);
     const tool = host && toolbarButton(host, clear ? "Reset canvas & history" : "Undo");
@@ -123,6 +144,15 @@ export default function ({ data }) {
     event.stopPropagation();
     event.preventDefault();
     tool.click();
+    // An empty canvas (cleared, or undone to the start of an empty one's history; the toolbar says
+    // so at once): nothing to undo or clear. Said here too, since a stroke taken back before the
+    // component sent it changes nothing the server sees, and no rerun would disable them.
+    if (clear || (now.startsEmpty && tool.disabled)) {
+      for (const key of [now.undo, now.clear]) {
+        const other = document.querySelector(`.st-key-${key} button`);
+        if (other) other.disabled = true;
+      }
+    }
   }, true);
   // Ink on the canvas: Undo and Clear work at once, not only when the server has seen the stroke
   // (a click on a still-disabled button was lost).
