@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported for the hints only: the CLI starts without TensorF
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 EXPORT_QUANTIZATIONS = ("int8",)
 # Commands that never touch TensorFlow: nothing imports it for them.
-WITHOUT_TENSORFLOW = {"data", "feedback"}
+WITHOUT_TENSORFLOW = {"data", "feedback", "list"}
 # `digitdraw data`'s grid: 10 rows of this many samples at most (100: a 5,600 x 560 px PNG).
 MAX_PER_CLASS = 100
 

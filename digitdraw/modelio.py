@@ -22,10 +22,15 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
+from digitdraw import architectures, config
 
-from digitdraw import architectures, config, ensemble
+if TYPE_CHECKING:
+    import keras
+
+# Keras is imported where a model is loaded, not here: `digitdraw list` reads only files and
+# cards, and must not pay for TensorFlow's import (about 3 s).
 
 FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -204,6 +209,10 @@ def _check_shape(model: keras.Model, path: Path) -> keras.Model:
 
 def load(path: str | os.PathLike) -> keras.Model:
     """Load a `.keras` model, or `.weights.h5` weights into the architecture its card names."""
+    import keras
+
+    from digitdraw import ensemble
+
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file.")

@@ -486,6 +486,22 @@ def test_help_answers_without_importing_tensorflow():
     assert set(SUBCOMMANDS) == set(cli.COMMANDS)
 
 
+def test_list_reads_the_cards_without_importing_tensorflow():
+    # `digitdraw list` reads files and cards only: it answers at once, not after TensorFlow's import.
+    probe = (
+        "import sys\n"
+        "from digitdraw import cli\n"
+        "code = cli.main(['list'])\n"
+        "print('CODE', code, 'LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cnn\t" in result.stdout and "dense\t" in result.stdout  # the shipped models are listed
+    assert "CODE 0 LOADED []" in result.stdout, result.stdout[-300:]
+
+
 def test_console_script_is_declared():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["digitdraw"] == "digitdraw.cli:main"
