@@ -127,7 +127,10 @@ class ModelReading:
 
     def as_dict(self) -> dict:
         out: dict = {"status": self.status, "text": self.text}
-        if self.status == DIGIT:  # the single-digit keys predict has always printed
+        # The single-digit keys predict has always printed, for every drawing of one piece: for one
+        # this model refuses they hold its guess (`status` and `text` say it reads no digit), so that
+        # a reader of `digit` meets the key in every answer to a single digit.
+        if len(self.digits) == 1 and self.status in (DIGIT, NOT_A_DIGIT):
             out["digit"] = self.digits[0].digit
             out["probabilities"] = [round(float(p), 6) for p in self.digits[0].probabilities]
         if self.status == NOT_A_DIGIT:

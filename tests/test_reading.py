@@ -178,6 +178,18 @@ def test_a_refused_piece_makes_it_not_a_digit_for_that_model_and_the_cnn_leads(u
     assert reading.lead_model(["dense", "CNN"]) == "CNN" and reading.lead_model(["a", "b"]) == "a"
 
 
+def test_a_refused_single_digit_still_has_the_single_digit_keys_with_the_guess(untrained):
+    # predict's JSON has always had models.<name>.digit and .probabilities for a single digit; a
+    # refusal says so in status and text, and keeps those keys (its guess), never drops them.
+    img, _ = segment.render_number([SEVEN], [])
+    predictors = {"cnn": Predictor(untrained, detector=detector(refuse=True))}
+    cnn = reading.read_drawing(img, predictors).models["cnn"]
+    out = cnn.as_dict()
+    assert out["status"] == reading.NOT_A_DIGIT and out["text"] is None
+    assert out["digit"] == cnn.digits[0].digit == int(out["guess"])
+    assert out["probabilities"] == [round(float(p), 6) for p in cnn.digits[0].probabilities]
+
+
 def test_the_pen_strokes_reach_the_segmenter(untrained):
     """Two strokes crossing each other's columns: by ink they are one piece, by stroke two."""
     img, strokes = segment.render_number([ONE, ONE], [-10])
