@@ -21,6 +21,8 @@ Strokes = list[list[list[float]]]  # strokes -> points -> [x, y]
 
 CANVAS = 280  # px: the Draw page's canvas (pendigits.render's default size too)
 IMPORT_PEN = 18.0  # px: the Draw page's default pen, used for strokes that come without one
+_HEIGHT = 180  # px: the pen path's height on the canvas, as pendigits.render draws a digit
+MAX_WIDTH = 8 * CANVAS  # px: a wide drawing's canvas at most (a dozen digits at full height)
 MAX_POINTS = 20_000  # per drawing: far above any digit (a 40-point oval is ~160), bounds a bad input
 
 # fabric.js origins: where on the object's box its left/top position sits (0 = left/top edge).
@@ -265,8 +267,27 @@ def render_as_drawn(
 
 def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN) -> pendigits.CanvasDrawing:
     """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render, centred on
-    a black canvas: the picture and the pen's path in its pixels."""
-    return pendigits.render_drawing(validate_strokes(strokes), stroke_width=pen_width, background="black")
+    a black canvas: the picture and the pen's path in its pixels.
+
+    A drawing wider than the square canvas holds at that height (a number) is drawn at the same
+    height on a canvas as wide as it needs, as a person writes a number on the Draw page's wide
+    canvas: shrunk into the square, its digits ran together under the pen (a 4-digit number lost a
+    digit in 7 of 37)."""
+    pts = [np.asarray(s, np.float64) for s in validate_strokes(strokes)]
+    allpts = np.concatenate(pts)
+    lo, hi = allpts.min(axis=0), allpts.max(axis=0)
+    span_w, span_h = hi - lo
+    scale = _HEIGHT / span_h if span_h > 0 else 0.0
+    if span_w * scale <= CANVAS - pen_width:  # fits the square (a digit, a dot, a flat dash)
+        return pendigits.render_drawing(pts, stroke_width=pen_width, background="black")
+    scale = min(scale, (MAX_WIDTH - (CANVAS - _HEIGHT)) / span_w)
+    width = math.ceil(span_w * scale) + CANVAS - _HEIGHT  # the square's margins, at the sides too
+    paths = [(s - (lo + hi) / 2) * scale + (width / 2, CANVAS / 2) for s in pts]
+    ink = pendigits.draw_paths(paths, pen_width, (CANVAS, width))
+    out = np.zeros((CANVAS, width, 4), np.uint8)
+    out[..., :3] = ink[..., None]  # white ink on black, as render_drawing's background="black"
+    out[..., 3] = 255
+    return pendigits.CanvasDrawing(out, paths)
 
 
 def model_input(rendered: np.ndarray, paths: Sequence[np.ndarray | Sequence] | None = None) -> np.ndarray:

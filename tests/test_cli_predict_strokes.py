@@ -50,6 +50,35 @@ def test_each_line_is_read_like_a_canvas_drawing_with_its_strokes(capsys, tmp_pa
         )
 
 
+def side_by_side(*digits, gap: float) -> list:
+    """Stroke sets written left to right, `gap` apart (pendigits' units), as one drawing."""
+    out, x = [], 0.0
+    for digit in digits:
+        pts = np.concatenate([np.asarray(s, float) for s in digit])
+        shift = x - pts[:, 0].min()
+        out += [(np.asarray(s, float) + (shift, 0)).tolist() for s in digit]
+        x = pts[:, 0].max() + shift + gap
+    return out
+
+
+def test_a_number_written_wide_is_drawn_at_full_height_not_shrunk_until_its_digits_touch(capsys, tmp_path):
+    # Four digits a little apart (50 units: 26 px at the page's height, more than its 18 px pen).
+    # Shrunk into the square canvas, the gaps fell under the pen's width and digits ran together.
+    number = side_by_side(SEVEN, ONE, SEVEN, ONE, gap=50)
+    drawing = strokes.render_centred(number)
+    rows = np.flatnonzero(drawing.pixels[..., 0].max(axis=1))
+    assert drawing.pixels.shape[0] == strokes.CANVAS < drawing.pixels.shape[1]
+    assert rows[-1] - rows[0] + 1 == pytest.approx(180 + strokes.IMPORT_PEN, abs=2)  # the page's height
+    code, lines, err = run(
+        capsys, "predict", "--strokes", write_lines(tmp_path / "n.jsonl", {"strokes": number})
+    )
+    assert code == 0, err
+    assert lines[0]["status"] == "number"
+    assert [lines[0]["models"][m]["text"] for m in ("dense", "cnn")] == ["7171", "7171"]
+    # A single digit is drawn on the square canvas as before.
+    assert strokes.render_centred(SEVEN).pixels.shape[:2] == (strokes.CANVAS, strokes.CANVAS)
+
+
 def test_a_bad_line_gets_an_error_line_and_the_others_are_still_read(capsys, tmp_path):
     src = write_lines(
         tmp_path / "mixed.jsonl",
