@@ -269,16 +269,18 @@ def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN) -> pendigits
     """Strokes in any coordinates (e.g. pendigits' tablet box) drawn like pendigits.render, centred on
     a black canvas: the picture and the pen's path in its pixels.
 
-    A drawing wider than the square canvas holds at that height (a number) is drawn at the same
-    height on a canvas as wide as it needs, as a person writes a number on the Draw page's wide
-    canvas: shrunk into the square, its digits ran together under the pen (a 4-digit number lost a
-    digit in 7 of 37)."""
+    A drawing of several strokes wider than the square canvas holds at that height (a number) is
+    drawn at the same height on a canvas as wide as it needs, as a person writes a number on the Draw
+    page's wide canvas: shrunk into the square, its digits ran together under the pen (a 4-digit
+    number lost a digit in 7 of 37)."""
     pts = [np.asarray(s, np.float64) for s in validate_strokes(strokes)]
     allpts = np.concatenate(pts)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     span_w, span_h = hi - lo
     scale = _HEIGHT / span_h if span_h > 0 else 0.0
-    if span_w * scale <= CANVAS - pen_width:  # fits the square (a digit, a dot, a flat dash)
+    # A digit fits the square; so does one stroke however wide (a flat dash, a "1" leaning far
+    # over): scaled to the page's height it would be drawn metres long and read as a hairline.
+    if len(pts) == 1 or span_w * scale <= CANVAS - pen_width:
         return pendigits.render_drawing(pts, stroke_width=pen_width, background="black")
     scale = min(scale, (MAX_WIDTH - (CANVAS - _HEIGHT)) / span_w)
     width = math.ceil(span_w * scale) + CANVAS - _HEIGHT  # the square's margins, at the sides too

@@ -75,8 +75,9 @@ def test_a_number_written_wide_is_drawn_at_full_height_not_shrunk_until_its_digi
     assert code == 0, err
     assert lines[0]["status"] == "number"
     assert [lines[0]["models"][m]["text"] for m in ("dense", "cnn")] == ["7171", "7171"]
-    # A single digit is drawn on the square canvas as before.
-    assert strokes.render_centred(SEVEN).pixels.shape[:2] == (strokes.CANVAS, strokes.CANVAS)
+    # A single digit is drawn on the square canvas as before, and so is one stroke however wide.
+    for one_stroke in (SEVEN, [[[0, 240], [500, 250]]]):
+        assert strokes.render_centred(one_stroke).pixels.shape[:2] == (strokes.CANVAS, strokes.CANVAS)
 
 
 def test_a_bad_line_gets_an_error_line_and_the_others_are_still_read(capsys, tmp_path):
