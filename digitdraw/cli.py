@@ -594,28 +594,71 @@ def cmd_predict(args) -> int:
 
 
 def _jsonl(source: str) -> Iterator[tuple[str, str | None, str | None]]:
-    """(name for the JSON line, the line's text, problem or None) for each non-blank line of a
-    --strokes file or of standard input (-); one (source, None, problem) when it cannot be read."""
+    """(name for the JSON line, the line's text, problem or None) for each drawing of a --strokes file
+    or of standard input (-); one (source, None, problem) when it cannot be read.
+
+    JSON lines (one drawing a line), or one JSON document: a drawing or a list of them, pretty-printed
+    or not (a `.json` file), each then named by its place in the list. UTF-8, with or without a
+    byte-order mark, or UTF-16/32 with one (what Windows tools write), as `feedback import` reads."""
+    from digitdraw import strokes
+
     if source == STDIN and (sys.stdin is None or is_terminal(sys.stdin)):
         yield source, None, "standard input is a terminal or closed: pipe the lines into it"
         return
+    where = "<stdin>" if source == STDIN else source
     try:
-        stream = sys.stdin.buffer if source == STDIN else open(source, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
+        if source == STDIN:
+            first = sys.stdin.buffer.readline()
+            if first.startswith(b"\xff\xfe") or first.startswith(b"\xfe\xff"):
+                raw = first + sys.stdin.buffer.read()  # UTF-16/32: its lines are not byte lines
+            else:  # read as it comes: a pipe's answers appear one by one
+                yield from _json_lines(
+                    source, where, itertools.chain([first.removeprefix(b"\xef\xbb\xbf")], sys.stdin.buffer)
+                )
+                return
+        else:
+            with open(source, "rb") as stream:
+                raw = stream.read()
+    except OSError as exc:  # a folder named, a read error part way
         yield source, None, str(exc.strerror or exc)
         return
-    where, lines = ("<stdin>" if source == STDIN else source), 0
     try:
-        for number, raw in enumerate(stream, 1):
+        text = strokes.decode_text(raw)
+    except UnicodeDecodeError as exc:
+        if b"\x00" in raw:  # binary (an image named by mistake): one line, not one a "line" of it
+            yield source, None, f"not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+            return
+        # Text with a stray byte: each line read as it can be, the bad one said on its own line.
+        yield from _json_lines(source, where, iter(raw.split(b"\n")))
+        return
+    document = strokes.json_document(text)
+    if document is not None:
+        for number, drawing in enumerate(document, 1):
+            yield f"{where}:{number}", json.dumps(drawing), None
+        return
+    if text.lstrip().split("\n", 1)[0].strip() in ("{", "[", "[{"):
+        # A pretty-printed document that does not parse (cut short, a comma missing): one line says
+        # so, not an error for each of its lines.
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            yield source, None, f"not JSON lines, and not one JSON document either ({exc})"
+            return
+    yield from _json_lines(source, where, (line.encode() for line in text.split("\n")))
+
+
+def _json_lines(
+    source: str, where: str, raw_lines: Iterator[bytes]
+) -> Iterator[tuple[str, str | None, str | None]]:
+    lines = 0
+    try:
+        for number, raw in enumerate(raw_lines, 1):
             if raw.strip():
                 lines += 1
                 yield f"{where}:{number}", raw.decode("utf-8", errors="replace"), None
-    except OSError as exc:  # a folder named, a read error part way: said, the lines before were read
+    except OSError as exc:  # a read error part way: said, the lines before were read
         yield source, None, str(exc.strerror or exc)
         return
-    finally:
-        if source != STDIN:
-            stream.close()
     if not lines:
         yield source, None, "no drawings in it (one JSON line a drawing)"
 

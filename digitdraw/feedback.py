@@ -13,7 +13,6 @@ Export and import use the pendigits stroke format, one JSON object a line:
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import json
 import os
@@ -463,33 +462,16 @@ class FeedbackStore:
         """Import a pendigits JSONL file as corrections; FeedbackImportError names every bad line."""
         path = Path(path)
         try:
-            text = _jsonl_text(path.read_bytes())
+            text = strokes_mod.decode_text(path.read_bytes())
         except OSError as exc:
             raise FeedbackImportError(str(path), [f"cannot read the file ({exc})"], whole_file=True) from exc
         except UnicodeDecodeError as exc:
             why = f"not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
             raise FeedbackImportError(str(path), [why], whole_file=True) from exc
-        lines = parse_jsonl(text.splitlines(), source=str(path), pen_width=pen_width)
+        document = strokes_mod.json_document(text)  # one JSON document (a list of drawings), not lines
+        lines = [json.dumps(x) for x in document] if document is not None else text.splitlines()
+        lines = parse_jsonl(lines, source=str(path), pen_width=pen_width)
         return self.import_lines(lines, browser_id, pen_width)
-
-
-# Byte-order marks of the encodings Windows tools write (PowerShell 5's `>` writes UTF-16 LE), longest
-# first: UTF-32 LE's mark begins with UTF-16 LE's.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _jsonl_text(raw: bytes) -> str:
-    """An import file's text: UTF-8 (a byte-order mark from a Windows editor is fine), or UTF-16/32 with
-    its mark; UnicodeDecodeError for anything else."""
-    for bom, encoding in _BOMS:
-        if raw.startswith(bom):
-            return raw.decode(encoding)
-    return raw.decode("utf-8-sig")
 
 
 def _drawing(row: Any, answers: list[ModelAnswer]) -> Drawing:

@@ -9,6 +9,8 @@ tablet box) have no canvas position; `render_centred` draws them like pendigits.
 
 from __future__ import annotations
 
+import codecs
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +32,41 @@ _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
 # Curves are flattened to lines within this distance of the true curve (px): far below what shows.
 _TOLERANCE = 0.25
 _DIGITS = 3  # coordinates kept to 1/1000 px, as fabric.js writes them
+
+
+# Byte-order marks of the encodings Windows tools write (PowerShell 5's `>` writes UTF-16 LE), longest
+# first: UTF-32 LE's mark begins with UTF-16 LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_text(raw: bytes) -> str:
+    """A strokes file's text: UTF-8 (a byte-order mark from a Windows editor is fine), or UTF-16/32 with
+    its mark; UnicodeDecodeError for anything else."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(encoding)
+    return raw.decode("utf-8-sig")
+
+
+def json_document(text: str) -> list | None:
+    """The drawings of a file that is one JSON document rather than JSON lines: an object (one drawing)
+    or a list of objects, pretty-printed or not. None when it is not one (JSON lines, or not JSON)."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(document, dict):
+        return [document]
+    if isinstance(document, list) and document and all(isinstance(x, dict) for x in document):
+        return document
+    return None
 
 
 # --------------------------------------------------------------------------- validation

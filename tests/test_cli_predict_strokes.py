@@ -131,6 +131,57 @@ def test_strokes_come_from_standard_input_too(capsys, monkeypatch):
     assert lines[0]["file"] == "<stdin>:1" and lines[0]["models"]["dense"]["text"] == "1"
 
 
+def test_a_json_file_of_one_drawing_or_a_list_is_read_whole_pretty_printed_or_not(capsys, tmp_path):
+    # A `.json` file, as a person saves one: not one error line for each of its lines.
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"label": 7, "strokes": SEVEN}, indent=2))
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps([{"strokes": ONE}, {"label": 7, "strokes": SEVEN}], indent=1))
+    code, lines, err = run(capsys, "predict", "--strokes", one, "--strokes", many)
+    assert code == 0, err
+    assert [(line["file"], line["models"]["cnn"]["text"]) for line in lines] == [
+        (f"{one}:1", "7"),
+        (f"{many}:1", "1"),
+        (f"{many}:2", "7"),
+    ]
+    assert lines[0]["label"] == 7 and lines[2]["label"] == 7
+    # Cut short, it is one error line that says what it is not.
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"strokes": SEVEN}, indent=2)[:-10])
+    code, lines, _ = run(capsys, "predict", "--strokes", broken)
+    assert code == 1 and len(lines) == 1
+    assert lines[0]["error"].startswith("cannot read the strokes: not JSON lines, and not one JSON document")
+
+
+@pytest.mark.parametrize(
+    "encoding, mark", [("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")]
+)
+def test_a_strokes_file_from_a_windows_tool_is_read_as_feedback_import_reads_it(
+    capsys, tmp_path, encoding, mark
+):
+    # Notepad's UTF-8 with a byte-order mark, PowerShell 5's `>` (UTF-16 with one).
+    text = "".join(json.dumps(x) + "\r\n" for x in ({"strokes": ONE}, {"strokes": SEVEN}))
+    path = tmp_path / "windows.jsonl"
+    path.write_bytes(mark + text.encode(encoding))
+    code, lines, err = run(capsys, "predict", "--strokes", path)
+    assert code == 0, err
+    assert [line["models"]["cnn"]["text"] for line in lines] == ["1", "7"]
+
+
+def test_an_image_named_as_strokes_is_one_error_line_and_a_stray_byte_spoils_nothing_else(capsys, tmp_path):
+    image = tmp_path / "digit.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    code, lines, _ = run(capsys, "predict", "--strokes", image)
+    assert code == 1 and len(lines) == 1 and "not UTF-8 text" in lines[0]["error"]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(
+        b'{"strokes": [[[1, 1], [2, 2]]], "note": "\xe9"}\n' + json.dumps({"strokes": ONE}).encode()
+    )
+    code, lines, _ = run(capsys, "predict", "--strokes", mixed)  # not UTF-8, but no binary: read line by line
+    assert code == 0 and [line["file"] for line in lines] == [f"{mixed}:1", f"{mixed}:2"]
+    assert lines[1]["models"]["cnn"]["text"] == "1"
+
+
 def test_images_and_strokes_are_read_in_one_run_and_nothing_to_read_is_refused(capsys, tmp_path):
     code, lines, err = run(capsys, "predict")
     assert code == 2 and lines == []

@@ -463,6 +463,17 @@ def test_the_real_pendigits_file_round_trips(pendigits_file, tmp_path):
     assert [json.loads(line) for line in back] == [json.loads(line) for line in head]
 
 
+def test_an_import_takes_one_json_document_too_as_predict_strokes_does(sqlite_url, tmp_path):
+    lines = [
+        json.loads(feedback.to_jsonl_line(7, SEVEN, 12)),
+        json.loads(feedback.to_jsonl_line(4, SEVEN, 3)),
+    ]
+    (tmp_path / "two.json").write_text(json.dumps(lines, indent=2))
+    store = FeedbackStore(sqlite_url)
+    assert len(store.import_jsonl(tmp_path / "two.json")) == 2
+    assert [json.loads(line) for line in export(store).splitlines()] == lines
+
+
 def test_an_import_renders_each_line_like_a_canvas_drawing(sqlite_url, tmp_path):
     (tmp_path / "seven.jsonl").write_text(feedback.to_jsonl_line(7, SEVEN, 12) + "\n")
     store = FeedbackStore(sqlite_url)
