@@ -165,7 +165,8 @@ def split(
 ) -> tuple[list[Segment], list[tuple[float, float]]]:
     """segment(), and where the marks it left out lie: the centre (x, y) of each piece of ink of at
     least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot), for the reading
-    to say so. On a canvas only: a photo's specks are dust and paper, not the writer's."""
+    to say so. On a canvas and a digital image (a saved drawing, a screenshot) only: a photo's specks
+    are dust and paper, not the writer's."""
     ink, photo = ink_and_kind(pixels, source=source)
     # A fat pen for the drawing's size: the digits are read from its path drawn thinner, but found in
     # the ink as drawn, which is what the writer saw: two strokes that only the fat ink joins are one
@@ -195,7 +196,7 @@ def split(
         out = _one_digit_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     segments = [_crop(g, out, ink, thin) for g in out]
-    return segments, (_marks_outside(core, segments) if source == "canvas" else [])
+    return segments, ([] if photo else _marks_outside(core, segments))
 
 
 def inside(point: tuple[float, float], segments: Sequence[Segment]) -> bool:

@@ -393,3 +393,8 @@ def test_a_decimal_point_is_left_out_and_the_reading_says_so(untrained, held_out
     assert len(dotted.segments) == 2  # the two digits, not the point
     assert dotted.left_out == 1 and reading.LEFT_OUT_MESSAGE in dotted.message
     assert dotted.as_dict()["left_out"] == 1
+    # The same drawing saved as a PNG (black on white, no strokes) says so too: a digital image is read
+    # as the canvas is. (A photo's specks are its paper's, and are not counted.)
+    saved = np.full(img.shape[:2] + (3,), 255, np.uint8) - img[..., 3:]
+    image = reading.read_drawing(saved, {"m": Predictor(untrained)}, source="image", mode="number")
+    assert len(image.segments) == 2 and image.left_out == 1
