@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdraw import cards, data, modelio
+from digitdraw import cards, data, modelio, quiet
 
 # Our format names -> Keras's `export()` format names.
 KERAS_FORMATS = {"savedmodel": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -133,7 +133,8 @@ def _int8_tflite(saved_model: Path, representative: np.ndarray) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = calibration
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    with quiet.native_chatter_hidden():
+        return converter.convert()
 
 
 def export_model(
@@ -222,13 +223,15 @@ def load_runtime(path: str | os.PathLike, fmt: str) -> Runtime:
     if fmt == "tflite":
         from ai_edge_litert.interpreter import Interpreter
 
-        runner = Interpreter(model_path=str(path)).get_signature_runner(SERVING_SIGNATURE)
+        with quiet.native_chatter_hidden():
+            runner = Interpreter(model_path=str(path)).get_signature_runner(SERVING_SIGNATURE)
         (input_name,) = runner.get_input_details()
         (output_name,) = runner.get_output_details()
 
         def predict(x: np.ndarray) -> np.ndarray:
-            # The signature runner resizes the input to the batch given.
-            return runner(**{input_name: np.asarray(x, np.float32)})[output_name]
+            # The signature runner resizes the input to the batch given (its delegate says so).
+            with quiet.native_chatter_hidden():
+                return runner(**{input_name: np.asarray(x, np.float32)})[output_name]
 
         version = importlib.metadata.version("ai-edge-litert")
         return Runtime(fmt, f"ai-edge-litert {version}", input_name, output_name, predict)

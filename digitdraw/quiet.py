@@ -36,12 +36,29 @@ def _stderr_to_devnull():
         os.close(saved)
 
 
+_verbose = False  # what import_tensorflow was asked: native_chatter_hidden keeps to it
+
+
+@contextlib.contextmanager
+def native_chatter_hidden():
+    """The block's C and C++ lines on stderr hidden unless `--verbose` (TensorFlow Lite's converter
+    prints its settings, its interpreter "INFO: Created TensorFlow Lite XNNPACK delegate"); Python's
+    own errors still raise as usual."""
+    if _verbose:
+        yield
+        return
+    with _stderr_to_devnull():
+        yield
+
+
 def import_tensorflow(verbose: bool = False):
     """Import TensorFlow (and Keras) once; quietly unless `verbose`. Returns the tensorflow module.
 
     Call it before anything else imports TensorFlow: once loaded, its start-up lines are out.
     Errors while importing still raise as usual (Python's traceback is printed after fd 2 is back).
     """
+    global _verbose
+    _verbose = verbose
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     # digitdraw/__init__ sets a default of 2 (warnings and errors); quiet means errors too

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -310,6 +313,35 @@ def test_an_impossible_request_is_refused_before_any_work(tmp_path, fmt, out, qu
     with pytest.raises(export.ExportError, match=re.escape(message)):
         export.run_export("dense", fmt, tmp_path / out, quantize)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_int8_export_from_the_cli_prints_no_library_chatter_without_verbose(mnist_dir, tmp_path):
+    # TensorFlow Lite's converter printed its settings ("fully_quantize: 0, ...") and its interpreter
+    # "INFO: Created TensorFlow Lite XNNPACK delegate" straight to stderr; --verbose is for those.
+    _require_runtimes()
+    out = tmp_path / "d.tflite"
+    command = [
+        sys.executable,
+        "-m",
+        "digitdraw",
+        "export",
+        "dense",
+        "--format",
+        "tflite",
+        "--quantize",
+        "int8",
+    ]
+    result = subprocess.run(
+        [*command, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, config.DATA_DIR_ENV: str(mnist_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and "parity with Keras" in result.stdout
+    assert result.stderr == ""
 
 
 def test_an_existing_export_is_not_overwritten_unless_asked(tmp_path):
