@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import threading
 import warnings
@@ -806,6 +807,14 @@ def _bytes_per_pixel(mode: str) -> int:
     return {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(mode, 4)
 
 
+# Both limits, for whichever the image would meet: a JPEG decodes at a fraction of its size (draft),
+# other kinds whole, within DECODE_BUDGET.
+_PIXEL_LIMITS = (
+    f"the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels for a JPEG and "
+    f"{DECODE_BUDGET // (4 * 10**6)} for other kinds (PNG, WebP, ...)"
+)
+
+
 def _decode(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
@@ -816,10 +825,7 @@ def _decode(data: bytes) -> np.ndarray:
                 if w < 1 or h < 1:
                     raise ImageError("The image has no pixels.")
                 if w * h > MAX_IMAGE_PIXELS:
-                    raise ImageError(
-                        f"The image is too large ({w}x{h} pixels); the limit is "
-                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
-                    )
+                    raise ImageError(f"The image is too large ({w}x{h} pixels); {_PIXEL_LIMITS}.")
                 # JPEG decodes at 1/2, 1/4 or 1/8 scale: the smallest still >= MAX_DECODED_SIDE.
                 im.draft(im.mode if im.mode in ("L", "RGB") else "RGB", (MAX_DECODED_SIDE, MAX_DECODED_SIDE))
                 dw, dh = im.size  # the scaled size after draft
@@ -837,12 +843,12 @@ def _decode(data: bytes) -> np.ndarray:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        # Pillow refuses from the header, before we see the size, only beyond twice its own limit.
+        # Pillow refuses from the header, before we see the size, only beyond twice its own limit; its
+        # message has the pixel count ("Image size (400000000 pixels) exceeds limit of ...").
+        count = re.search(r"\((\d+) pixels\)", str(exc))
         over = 2 * (Image.MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS) // 1_000_000
-        raise ImageError(
-            f"The image is too large (over {over} megapixels); the limit is "
-            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
-        ) from exc
+        size = f"{int(count[1]) / 1e6:,.0f} megapixels" if count else f"over {over} megapixels"
+        raise ImageError(f"The image is too large ({size}); {_PIXEL_LIMITS}.") from exc
     except UnidentifiedImageError as exc:
         if _is_heif(data):
             raise ImageError(HEIF_REASON) from exc
