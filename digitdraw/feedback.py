@@ -150,7 +150,9 @@ class ImportLine:
 
 def _check_label(label: Any) -> int:
     if isinstance(label, bool) or not isinstance(label, int | np.integer) or int(label) not in LABELS:
-        raise ValueError(f"label must be a digit 0-9 or {NOT_A_DIGIT} (not a digit), got {label!r}")
+        raise ValueError(
+            f"label must be a digit 0-9 or {NOT_A_DIGIT} (not a digit), got {strokes_mod.shown(label)}"
+        )
     return int(label)
 
 
@@ -524,7 +526,7 @@ def parse_line(text: str) -> tuple[int, strokes_mod.Strokes, int | None]:
             raise ValueError(f'no "{key}"')
     writer = record.get("writer")
     if writer is not None and (isinstance(writer, bool) or not isinstance(writer, int)):
-        raise ValueError(f'"writer" must be a whole number, got {writer!r}')
+        raise ValueError(f'"writer" must be a whole number, got {strokes_mod.shown(writer)}')
     return _check_label(record["label"]), strokes_mod.validate_strokes(record["strokes"]), writer
 
 

@@ -72,6 +72,14 @@ def json_document(text: str) -> list | None:
 # --------------------------------------------------------------------------- validation
 
 
+def shown(value: Any) -> str:
+    """A value from a JSON file as the file wrote it (true, null, "7"), for an error message; else repr."""
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -97,7 +105,7 @@ def validate_strokes(strokes: Any) -> Strokes:
         for j, point in enumerate(stroke, 1):
             if not isinstance(point, list | tuple) or len(point) != 2 or not all(map(_is_number, point)):
                 raise ValueError(
-                    f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {point!r}"
+                    f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {shown(point)}"
                 )
             points.append([point[0], point[1]])
         total += len(points)
