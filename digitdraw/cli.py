@@ -1050,6 +1050,9 @@ def cmd_finetune(args) -> int:
     line = f"{result.trained_on} corrections trained on, {result.held_out} held out"
     if result.before is not None and result.after is not None:
         line += f"; held-out accuracy {result.before:.1%} -> {result.after:.1%}"
+    left_out = card["corrections"]["not_a_digit_left_out"]
+    if left_out:  # the networks have ten outputs: a "not a digit" label teaches them nothing
+        line += f"; {left_out} labelled 'not a digit' left out (the networks learn digits only)"
     print(line)
     base_test, test = card["base_model"].get("test_accuracy"), card["test_accuracy"]
     if test is not None:

@@ -4,6 +4,7 @@ commands need no TensorFlow."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -53,6 +54,24 @@ def test_finetune_reads_an_existing_database_named_either_way(
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert err.startswith("digitdraw: error: No corrections to learn from")
+
+
+def test_finetune_says_how_many_not_a_digit_corrections_it_left_out(capsys, tmp_path, mnist_dir):
+    # The networks have ten outputs: a "not a digit" label teaches them nothing, and the fine-tune says
+    # it set those aside rather than leave the count to the card.
+    seven, one = [[[100, 100], [400, 100], [220, 450]]], [[[250, 50], [250, 450]]]
+    lines = [{"label": label, "strokes": s} for label, s in [(7, seven), (1, one)] * 6]
+    lines.append({"label": feedback.NOT_A_DIGIT, "strokes": [[[0, 0], [500, 500]], [[0, 500], [500, 0]]]})
+    src = tmp_path / "mine.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    db = f"sqlite:///{tmp_path / 'mine.sqlite3'}"
+    assert run(capsys, "feedback", "import", src, "--db", db)[0] == 0
+    tiny = ["--set", "copies=1", "--set", "mnist_replay=300", "--set", "pen_replay=0", "--set", "epochs=1"]
+    code, out, err = run(
+        capsys, "finetune", "--base", "dense", "--out", tmp_path / "f.keras", "--db", db, *tiny
+    )
+    assert code == 0, err
+    assert "1 labelled 'not a digit' left out" in out
 
 
 def test_the_feedback_commands_run_without_loading_tensorflow(tmp_path):
