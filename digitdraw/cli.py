@@ -835,6 +835,10 @@ def _grid_problem(grid: str) -> str | None:
     """Why the grid cannot be written at `grid` (an image type PIL cannot save, no such folder)."""
     Image.init()
     suffix = Path(grid).suffix.lower()
+    if Path(grid).is_dir():
+        return (
+            f"--grid {grid} is a folder; give the image file to write in it, e.g. {Path(grid) / 'grid.png'}."
+        )
     if Image.registered_extensions().get(suffix) not in Image.SAVE:
         return f"--grid {grid}: {suffix or 'no extension'} is not an image type to write; use .png or .jpg."
     folder = Path(grid).parent

@@ -793,6 +793,13 @@ def test_data_refuses_a_grid_it_cannot_write_before_reading_mnist(capsys, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_data_given_a_folder_for_its_grid_says_to_name_a_file_in_it(capsys, tmp_path):
+    code, _, err = run(capsys, "data", "--grid", tmp_path, "--data-dir", tmp_path / "no-mnist-here")
+    assert code == 2
+    assert err.startswith(f"digitdraw: error: --grid {tmp_path} is a folder; give the image file to write")
+    assert str(tmp_path / "grid.png") in err
+
+
 def test_library_warnings_show_only_with_verbose(monkeypatch):
     def chatty(args) -> int:
         warnings.warn_explicit("library chatter", FutureWarning, "lib.py", 1, module="somelib")
