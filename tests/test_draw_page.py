@@ -246,7 +246,16 @@ def test_undo_and_clear_act_in_the_browser_on_the_canvas_now_on_the_page():
     seven = [_fabric_path(SEVEN[0])]
     at = _draw(_app(), pendigits.render(SEVEN, background="black"), seven)
     now = _instant(at)
-    assert now == {"key": _canvas_key(at), "startsEmpty": True, "undo": "draw_undo", "clear": "draw_clear"}
+    assert now == {
+        "key": _canvas_key(at),
+        "startsEmpty": True,
+        "undo": "draw_undo",
+        "clear": "draw_clear",
+        # How the cover over a canvas the server replaces draws the strokes it keeps: as the canvas.
+        "pen": DEFAULT_PEN,
+        "ink": "#FFFFFF",
+        "paper": "#000000",
+    }
     # A canvas re-created from strokes (here by a pen change) cannot be emptied by its own reset,
     # which returns to those strokes: Clear is left to the server there.
     at.slider(key=PEN_KEY).set_value(28).run()

@@ -309,6 +309,34 @@ def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
 
 
 @pytest.mark.browser
+def test_a_digit_begun_at_once_after_the_server_replaces_the_canvas_keeps_its_first_stroke():
+    # After Upload -> Draw the canvas starts from the drawing it had, so Clear is the server's: it puts
+    # a new canvas in the old one's place. A 7 begun at once lost its bar on the old canvas and was
+    # read "1"; drawn on the cover meanwhile, the bar is replayed onto the new canvas.
+    require_pendigits()
+    (digit,) = pick_digits(1)
+    seven = [np.array([[70.0, 60.0], [210.0, 60.0]]), np.array([[210.0, 60.0], [120.0, 240.0]])]
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        for _ in range(2):
+            draw(page, canvas_paths(digit))
+            wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+            page.locator(".st-key-draw_source label", has_text="Upload").click()
+            page.locator("[data-testid=stFileUploader]").first.wait_for(timeout=30_000)
+            page.locator(".st-key-draw_source label", has_text="Draw").click()
+            wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})  # restored
+            key = page.locator("[class*='st-key-draw_canvas_']").first.get_attribute("class")
+            page.locator(CLEAR_BUTTON).click()
+            draw(page, seven)  # no wait
+            wait_for_answers(page, {"Dense": "7", "CNN": "7"})
+            assert (
+                page.locator("[class*='st-key-draw_canvas_']").first.get_attribute("class") != key
+            )  # replaced
+            assert page.locator("canvas[data-digitdraw-cover]").count() == 0  # the cover is gone
+            clear(page)
+
+
+@pytest.mark.browser
 def test_clear_and_undo_from_the_keyboard_leave_the_focus_on_the_canvas_not_the_pages_start():
     # Emptying the canvas disables Undo and Clear, and a disabled button drops the focus to the
     # page's start: a keyboard user's next Tab went to "Skip to main content".

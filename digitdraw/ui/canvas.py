@@ -96,15 +96,87 @@ INSTANT_COMPONENT = "digitdraw.instant_undo_and_clear"
 # stroke does. Left to the server when the toolbar cannot: Undo at the start of the component's
 # history, Clear of a canvas that started from a drawing (its reset goes back to that drawing).
 _INSTANT_JS = """
-function toolbarButton(host, label) {
+function findIn(host, selector) {  // in the component's shadow roots
   const pending = [host];
   while (pending.length) {
     const node = pending.pop();
-    const found = node.shadowRoot?.querySelector(`.dc-toolbar button[aria-label="${label}"]`);
+    const found = node.shadowRoot?.querySelector(selector);
     if (found) return found;
     pending.push(...node.children, ...(node.shadowRoot ? node.shadowRoot.children : []));
   }
   return null;
+}
+function toolbarButton(host, label) {
+  return findIn(host, `.dc-toolbar button[aria-label="${label}"]`);
+}
+// Clear of a canvas that began from a drawing is the server's: it puts a new canvas in its place.
+// A stroke drawn before that one is there would land on the old one and be lost (a 7 begun at once
+// lost its bar). Meanwhile a blank cover lies over the old canvas and takes the strokes, drawn as
+// the pen draws them; once the new canvas is there they are replayed onto it, as the mouse would.
+function coverUntilReplaced(now) {
+  const host = document.querySelector(`.st-key-${now.key}`);
+  const upper = host && findIn(host, "canvas.upper-canvas");
+  if (!upper) return;
+  const box = upper.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  const cover = document.createElement("canvas");
+  cover.width = Math.round(box.width * ratio);
+  cover.height = Math.round(box.height * ratio);
+  cover.dataset.digitdrawCover = now.key;
+  Object.assign(cover.style, {
+    position: "absolute", left: `${box.left + window.scrollX}px`, top: `${box.top + window.scrollY}px`,
+    width: `${box.width}px`, height: `${box.height}px`, zIndex: "999990", touchAction: "none",
+    background: now.paper, cursor: "crosshair",
+  });
+  document.body.appendChild(cover);
+  const pen = cover.getContext("2d");
+  pen.scale(ratio, ratio);
+  Object.assign(pen, { strokeStyle: now.ink, lineWidth: now.pen, lineCap: "round", lineJoin: "round" });
+  const strokes = [];
+  let stroke = null;
+  const point = (e) => {
+    const b = cover.getBoundingClientRect();
+    return [e.clientX - b.left, e.clientY - b.top];
+  };
+  const line = (a, b) => { pen.beginPath(); pen.moveTo(...a); pen.lineTo(...b); pen.stroke(); };
+  cover.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    cover.setPointerCapture(e.pointerId);
+    stroke = [point(e)];
+    strokes.push(stroke);
+    line(stroke[0], stroke[0]);
+  });
+  cover.addEventListener("pointermove", (e) => {
+    if (!stroke) return;
+    const p = point(e);
+    line(stroke[stroke.length - 1], p);
+    stroke.push(p);
+  });
+  for (const type of ["pointerup", "pointercancel"]) cover.addEventListener(type, () => { stroke = null; });
+  const started = performance.now();
+  const replay = () => {
+    if (!cover.isConnected) return;
+    const next = window.__digitdrawCanvas.key;
+    const target = next !== now.key && findIn(document.querySelector(`.st-key-${next}`) || document.body,
+                                               "canvas.upper-canvas");
+    if (stroke || !target || !target.getBoundingClientRect().width) {  // mid-stroke, or not there yet
+      if (performance.now() - started < 60000) requestAnimationFrame(replay);
+      else cover.remove();
+      return;
+    }
+    const b = target.getBoundingClientRect();
+    const fire = (type, [x, y]) => target.dispatchEvent(new MouseEvent(type, {
+      bubbles: true, cancelable: true, composed: true, view: window, button: 0,
+      buttons: type === "mouseup" ? 0 : 1, clientX: b.left + x, clientY: b.top + y,
+    }));
+    for (const s of strokes) {
+      fire("mousedown", s[0]);
+      for (const p of s.slice(1)) fire("mousemove", p);
+      fire("mouseup", s[s.length - 1]);
+    }
+    cover.remove();
+  };
+  requestAnimationFrame(replay);
 }
 // Undo or Clear that empties the canvas is disabled by the answer's rerun, and a disabled button
 // drops the keyboard's focus to the page's start. Hand it to the canvas instead (just before the
@@ -137,7 +209,10 @@ export default function ({ data }) {
     const clear = button.closest(`.st-key-${now.clear}`) !== null;
     if (!clear && button.closest(`.st-key-${now.undo}`) === null) return;
     if (event.detail === 0) keepFocus(clear ? now.clear : now.undo);  // Enter or Space, not a pointer
-    if (clear && !now.startsEmpty) return;  // the server does it
+    if (clear && !now.startsEmpty) {  // the server does it
+      coverUntilReplaced(now);
+      return;
+    }
     const host = document.querySelector(`.st-key-${now.key}`);
     const tool = host && toolbarButton(host, clear ? "Reset canvas & history" : "Undo");
     if (!tool || tool.disabled) return;  // the server does it
@@ -172,8 +247,10 @@ export default function ({ data }) {
 _instant: list[Any] = []  # the component, registered by the first session that needs it
 
 
-def instant_undo_and_clear() -> None:
-    """After the canvas: make the page's Undo and Clear act in the browser where they can."""
+def instant_undo_and_clear(pen: float, ink: str, paper: str) -> None:
+    """After the canvas: make the page's Undo and Clear act in the browser where they can (and keep
+    the strokes drawn while the server replaces the canvas where it cannot: drawn at `pen` px in
+    the `ink` colour on `paper`, as the canvas would)."""
     with _registering:  # registering again logs a warning; sessions run in parallel threads
         if not _instant:
             _instant.append(st.components.v2.component(INSTANT_COMPONENT, js=_INSTANT_JS))
@@ -182,6 +259,9 @@ def instant_undo_and_clear() -> None:
         "startsEmpty": not _objects(initial_drawing()),
         "undo": UNDO_KEY,
         "clear": CLEAR_KEY,
+        "pen": pen,
+        "ink": ink,
+        "paper": paper,
     }
     _instant[0](data=now, key=INSTANT_KEY)
 

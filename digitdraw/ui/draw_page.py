@@ -277,7 +277,7 @@ def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
         key=canvas.canvas_key(),
     )
     canvas.remember(result.json_data)
-    canvas.instant_undo_and_clear()
+    canvas.instant_undo_and_clear(pen, ink, paper)
     return canvas.canvas_pixels(result, width, height)
 
 
