@@ -339,10 +339,10 @@ def test_a_finished_run_shows_its_accuracies_and_points_to_the_draw_page(idle_jo
 
 
 def test_a_failed_run_shows_its_message(idle_jobs, monkeypatch):
-    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("cnn", epochs=1)), "t")
+    job = jobs.TrainingJob(jobs.checked_config(TrainConfig("cnn", epochs=1)), "t", owner="me")
     job._set(status=jobs.FAILED, phase=jobs.DONE, error="DataError: MNIST data folder /x does not exist.")
     monkeypatch.setattr(idle_jobs, "_job", job)
-    at = AppTest.from_function(train_app, default_timeout=TIMEOUT).run()
+    at = session("me")
     assert "failed: DataError: MNIST data folder /x does not exist." in at.error[0].value
 
 
@@ -457,6 +457,18 @@ def test_a_finished_finetune_shows_the_new_model_and_the_figures_from_its_card(
     assert not other.exception
     assert not any("is ready" in m.value for m in other.success)
     assert "held-out corrections" not in texts(other)
+
+
+@pytest.mark.parametrize("status", [jobs.CANCELLED, jobs.FAILED])
+def test_another_visitors_cancelled_or_failed_run_is_not_shown_as_the_last_run(
+    idle_jobs, monkeypatch, status
+):
+    # A first-time visitor read "The last run (...) was cancelled; nothing was saved." as their own.
+    job = running_job(owner="first visitor")
+    job._set(status=status, phase=jobs.DONE, error="it broke" if status == jobs.FAILED else None)
+    monkeypatch.setattr(idle_jobs, "_job", job)
+    assert "The last run" not in texts(session("second visitor"))
+    assert "The last run" in texts(session("first visitor"))
 
 
 def test_a_reload_still_owns_the_run_it_started_through_the_browser_id_in_the_address(idle_jobs, monkeypatch):

@@ -93,8 +93,12 @@ def page() -> None:
         _finetune_form(busy=busy)
         return
     if job is not None and (job.kind != jobs.FINETUNE or job.owner == _session_id()):
-        # A fine-tune is someone's own drawings: its result is shown to them only.
-        _last_result(job.snapshot())
+        # A fine-tune is someone's own drawings: its result is shown to them only. A trained model is
+        # everyone's (it is offered on every page), but another visitor's cancelled or failed run is
+        # nothing to a newcomer: "the last run was cancelled" read as their own.
+        snap = job.snapshot()
+        if job.owner == _session_id() or snap.status == jobs.FINISHED:
+            _last_result(snap)
     _form(busy=None)
     _finetune_form(busy=None)
     _watch_for_other_runs()
