@@ -39,7 +39,7 @@ LEARNING_RATES = (3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2)
 PHASE_TEXT = {
     jobs.PREPARING: "Starting the training process, loading the data and building the model…",
     jobs.TRAINING: "Training",
-    jobs.EVALUATING: "Training done: measuring it on the MNIST test set and on drawn digits…",
+    jobs.EVALUATING: "Training done: measuring it on the MNIST test set and on drawn digits (10-30 s)…",
     jobs.SAVING: "Saving the model and its card…",
 }
 FINETUNE_PHASE_TEXT = {
@@ -454,7 +454,8 @@ def _progress() -> None:
         "Remaining (est.)",
         "…" if snap.eta is None else _duration(snap.eta),
         help="Training time left at the pace so far, or until the time limit if sooner; "
-        "evaluation and saving take a few seconds more.",
+        "measuring the model (MNIST test set, drawn digits) and saving it take 10-30 s more on a "
+        "2-core server.",
     )
     c3.metric("Loss", f"{last['loss']:.3f}" if "loss" in last else "–")
     c4.metric(
@@ -557,7 +558,7 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
     elif snap.status == jobs.FINISHED:
         drawn = "not measured" if snap.drawn_accuracy is None else f"**{snap.drawn_accuracy:.2%}**"
         st.success(
-            f"**{snap.model_name}** is ready: a {what} trained in {_duration(snap.elapsed)}.  \n"
+            f"**{snap.model_name}** is ready: a {what} trained and measured in {_duration(snap.elapsed)}.  \n"
             f"MNIST test accuracy **{snap.test_accuracy:.2%}** · drawn-digit accuracy {drawn}.  \n"
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
             icon=":material/check_circle:",
