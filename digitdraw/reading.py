@@ -255,6 +255,8 @@ def read_drawing(
             reason = _too_small(source)
         return _empty(predictors, mode, source, reason)
     readable = _join_where_one_reads_better(readable, predictors, threshold, _JOIN_OVERLAP[mode])
+    if mode == "number" and strokes is not None and source == "canvas":
+        readable = _split_where_two_read_better(readable, pixels, strokes, predictors, threshold)
     segments = tuple(s for s, _ in readable)
     inputs = tuple(p.image for _, p in readable)
     x = np.stack(inputs)
@@ -316,6 +318,33 @@ def _join_where_one_reads_better(
             out[k : k + 2] = [(one, whole)]  # and look at the joined piece with the next one
         else:
             k += 1
+    return out
+
+
+def _split_where_two_read_better(
+    readable: list[tuple[segment.Segment, preprocess.Preprocessed]],
+    pixels: np.ndarray,
+    strokes: Sequence[np.ndarray],
+    predictors: Mapping[str, Predictor],
+    threshold: float,
+) -> list[tuple[segment.Segment, preprocess.Preprocessed]]:
+    """The other way round, on the wide canvas: a piece whose strokes the segmenter joined because
+    one ends on another (a 4's bar on its stem; but also a 2 begun on the 1 before it) is cut in two
+    where the lead model reads both sides surely and that is likelier than the one digit it reads."""
+    lead = lead_model(list(predictors))
+    if lead is None:
+        return readable
+    out = []
+    for piece, read in readable:
+        best, best_p = None, 0.0
+        for (a, pa), (b, pb) in segment.apart(pixels, strokes, piece):
+            got = predictors[lead].outputs(np.stack([pa.image, pb.image, read.image]))
+            refused = got.not_a_digit if got.not_a_digit is not None else np.zeros(3, bool)
+            pair, single = got.probabilities[:2].max(axis=1), float(got.probabilities[2].max())
+            both = float(np.prod(pair))
+            if not refused[:2].any() and pair.min() >= threshold and both > single and both > best_p:
+                best, best_p = [(a, pa), (b, pb)], both
+        out.extend(best or [(piece, read)])
     return out
 
 

@@ -280,6 +280,49 @@ def read_piece(s: Segment) -> Preprocessed:
     return got
 
 
+def apart(
+    pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence], piece: Segment
+) -> list[tuple[tuple[Segment, Preprocessed], tuple[Segment, Preprocessed]]]:
+    """The ways a canvas piece drawn with several strokes falls into two digits side by side, each
+    read like a single digit: its strokes in left-to-right order, cut after each one in turn (a 1 and
+    the 2 begun on it; a 6 and the 7 whose bar touches it). Only cuts whose two sides stand mostly
+    beside each other; [] when the piece has fewer than two strokes. For the reading to weigh."""
+    ink, _ = ink_and_kind(pixels, source="canvas")
+    core = ink >= _INK_LEVEL
+    box = np.zeros_like(core)
+    box[piece.y0 : piece.y1, piece.x0 : piece.x1] = True
+    mine = []
+    for stroke in strokes:
+        pts = np.asarray(stroke, np.float64).reshape(-1, 2)
+        if len(pts):
+            inside = (pts[:, 0] >= piece.x0 - 1) & (pts[:, 0] < piece.x1 + 1)
+            inside &= (pts[:, 1] >= piece.y0 - 1) & (pts[:, 1] < piece.y1 + 1)
+            if inside.mean() > 0.8:
+                mine.append(pts)
+    if len(mine) < 2:
+        return []
+    mine.sort(key=lambda p: float(p[:, 0].mean()))
+    masks = [m for m, _ in _stroke_pieces(core & box, mine)]
+    if len(masks) != len(mine):
+        return []
+    out = []
+    for k in range(1, len(mine)):
+        sides = []
+        for part, paths in ((masks[:k], mine[:k]), (masks[k:], mine[k:])):
+            mask = np.logical_or.reduce(part)
+            alone = np.round(np.where(mask, ink, 0.0) * 255).astype(np.uint8)
+            found = split(alone, paths, "canvas")[0]
+            if len(found) != 1:
+                break
+            sides.append((found[0], read_piece(found[0])))
+        if len(sides) == 2 and all(p.image is not None for _, p in sides):
+            (a, _), (b, _) = sides
+            shared = min(a.x1, b.x1) - max(a.x0, b.x0)
+            if shared < 0.5 * min(a.x1 - a.x0, b.x1 - b.x0):  # beside each other, not stacked
+                out.append((sides[0], sides[1]))
+    return out
+
+
 # --------------------------------------------------------------------------- pieces
 
 

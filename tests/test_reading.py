@@ -377,6 +377,27 @@ def test_two_sure_digits_that_overlap_side_to_side_stay_two(shipped, held_out):
 
 
 @needs_pendigits
+def test_on_the_wide_canvas_a_digit_begun_on_the_one_before_it_is_cut_apart_where_both_read_surely(
+    shipped, held_out
+):
+    # A 2 written over the end of the 1 before it: a path that ends on another is one digit's (a 4's
+    # bar on its stem), so the segmenter joins them and "12" was read as no digit at all.
+    img, paths = segment.render_number(first_of(held_out, 25, "12"), [-20])
+    assert len(segment.segment(img, paths)) == 1
+    r = reading.read_drawing(img, shipped, strokes=paths, mode="number")
+    assert r.models["cnn"].text == "12" and r.status == reading.NUMBER
+    # A 4 drawn in two strokes on the wide canvas stays one digit: it reads surer whole.
+    fours = [d.strokes for d in held_out if d.label == 4 and len(d.strokes) == 2][:20]
+    assert len(fours) == 20
+    for four in fours:
+        img, paths = segment.render_number([four], [])
+        assert reading.read_drawing(img, shipped, strokes=paths, mode="number").models["cnn"].text == "4"
+    # The square canvas means one digit: no cut there.
+    img, paths = segment.render_number(first_of(held_out, 25, "12"), [-20])
+    assert len(reading.read_drawing(img, shipped, strokes=paths, mode="digit").models["cnn"].digits) == 1
+
+
+@needs_pendigits
 def test_a_decimal_point_is_left_out_and_the_reading_says_so(untrained, held_out):
     # "3.5" was read "35" without a word about the point; now the point is left out, and said to be.
     img, paths = segment.render_number(first_of(held_out, 25, "35"), [60])
