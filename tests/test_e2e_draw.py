@@ -63,9 +63,10 @@ def canvas_paths(
     return [(s - mid) * scale + at for s in digit.strokes]
 
 
-def draw(page, paths: Sequence[np.ndarray]) -> float:
-    """Draw the strokes with the mouse on the canvas; returns performance.now() at the last mouse-up."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
+def draw(page, paths: Sequence[np.ndarray], box: dict | None = None) -> float:
+    """Draw the strokes with the mouse on the canvas (or where it was: `box`, its bounding box taken
+    before); returns performance.now() at the last mouse-up."""
+    box = box or page.locator("canvas.upper-canvas").bounding_box()
     assert box is not None, "canvas not on screen"
     for stroke in paths:
         x0, y0 = stroke[0]
@@ -326,8 +327,11 @@ def test_a_digit_begun_at_once_after_the_server_replaces_the_canvas_keeps_its_fi
             page.locator(".st-key-draw_source label", has_text="Draw").click()
             wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})  # restored
             key = page.locator("[class*='st-key-draw_canvas_']").first.get_attribute("class")
+            box = page.locator("canvas.upper-canvas").bounding_box()
             page.locator(CLEAR_BUTTON).click()
-            draw(page, seven)  # no wait
+            # No wait, where the canvas was: for a moment the old one is gone and the new one not yet
+            # there, and the cover lies in their place.
+            draw(page, seven, box)
             wait_for_answers(page, {"Dense": "7", "CNN": "7"})
             assert (
                 page.locator("[class*='st-key-draw_canvas_']").first.get_attribute("class") != key
