@@ -367,6 +367,20 @@ def test_clear_and_undo_from_the_keyboard_leave_the_focus_on_the_canvas_not_the_
             )
             assert "Skip" not in (where or ""), f"Tab after {key} on {button} went to {where!r}"
             assert page.evaluate("() => document.activeElement !== document.body")
+        # A Clear the server does (the canvas began from a drawing: Upload -> Draw) puts a new canvas
+        # in place; the focus goes to that one once it is there.
+        draw(page, canvas_paths(digit))
+        wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+        page.locator(".st-key-draw_source label", has_text="Upload").click()
+        page.locator("[data-testid=stFileUploader]").first.wait_for(timeout=30_000)
+        page.locator(".st-key-draw_source label", has_text="Draw").click()
+        wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+        page.locator(CLEAR_BUTTON).focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+        page.wait_for_function(
+            "() => document.activeElement?.closest('[class*=st-key-draw_canvas_]') != null", timeout=30_000
+        )
 
 
 @pytest.mark.browser

@@ -118,6 +118,10 @@ function coverUntilReplaced(now) {
   const upper = host && findIn(host, "canvas.upper-canvas");
   if (!upper) return;
   const box = upper.getBoundingClientRect();
+  // For a moment the page holds neither canvas, is shorter, and its scroll falls back to the top: it
+  // is put back as the new canvas comes, so that the canvas is where the cover was.
+  const scrolled = [document.scrollingElement, document.querySelector('[data-testid="stMain"]')]
+    .filter(Boolean).map((el) => [el, el.scrollTop]);
   const ratio = window.devicePixelRatio || 1;
   const cover = document.createElement("canvas");
   cover.width = Math.round(box.width * ratio);
@@ -164,6 +168,7 @@ function coverUntilReplaced(now) {
       else cover.remove();
       return;
     }
+    for (const [el, top] of scrolled) el.scrollTop = top;
     const b = target.getBoundingClientRect();
     const fire = (type, [x, y]) => target.dispatchEvent(new MouseEvent(type, {
       bubbles: true, cancelable: true, composed: true, view: window, button: 0,
@@ -192,7 +197,10 @@ function keepFocus(key) {
       return;
     }
     const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);
-    if (!host) return;
+    if (!host) {  // the server is putting a new canvas in place: wait for it
+      if (performance.now() < until) requestAnimationFrame(step);
+      return;
+    }
     host.tabIndex = -1;
     host.focus({ preventScroll: true });
   };
