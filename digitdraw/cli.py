@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import glob
 import itertools
@@ -609,11 +610,11 @@ def _jsonl(source: str) -> Iterator[tuple[str, str | None, str | None]]:
     try:
         if source == STDIN:
             first = sys.stdin.buffer.readline()
-            if first.startswith(b"\xff\xfe") or first.startswith(b"\xfe\xff"):
-                raw = first + sys.stdin.buffer.read()  # UTF-16/32: its lines are not byte lines
+            if strokes.wide_text(first):
+                raw = first + sys.stdin.buffer.read()  # decoded whole, as a file is
             else:  # read as it comes: a pipe's answers appear one by one
                 yield from _json_lines(
-                    source, where, itertools.chain([first.removeprefix(b"\xef\xbb\xbf")], sys.stdin.buffer)
+                    source, where, itertools.chain([first.removeprefix(codecs.BOM_UTF8)], sys.stdin.buffer)
                 )
                 return
         else:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # 24 writers; the last six are only ever measured (drawn.py), so that figure is about strangers.
 TUNE_WRITERS = "1-24"
 HOLDOUT_WRITERS = "25-30"
+PATH_HEIGHT = 180  # px: the pen path's height when a digit is drawn on the 280 px canvas (render_drawing)
 
 
 class PendigitsError(ValueError):
@@ -163,7 +164,7 @@ def render_drawing(
     *,
     canvas: int = 280,
     stroke_width: float = 18,
-    height: float = 180,
+    height: float = PATH_HEIGHT,
     centre: tuple[float, float] = (140, 140),
     background: Literal["transparent", "black"] = "transparent",
     ink: tuple[int, int, int] = (255, 255, 255),

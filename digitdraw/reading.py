@@ -336,15 +336,21 @@ def _split_where_two_read_better(
         return readable
     out = []
     for piece, read in readable:
-        best, best_p = None, 0.0
-        for (a, pa), (b, pb) in segment.apart(pixels, strokes, piece):
-            got = predictors[lead].outputs(np.stack([pa.image, pb.image, read.image]))
-            refused = got.not_a_digit if got.not_a_digit is not None else np.zeros(3, bool)
-            pair, single = got.probabilities[:2].max(axis=1), float(got.probabilities[2].max())
-            both = float(np.prod(pair))
-            if not refused[:2].any() and pair.min() >= threshold and both > single and both > best_p:
-                best, best_p = [(a, pa), (b, pb)], both
-        out.extend(best or [(piece, read)])
+        cuts = segment.apart(pixels, strokes, piece)
+        if not cuts:
+            out.append((piece, read))
+            continue
+        # One call: the whole piece, then both sides of each cut.
+        got = predictors[lead].outputs(np.stack([read.image, *(p.image for cut in cuts for _, p in cut)]))
+        n = len(got.probabilities)
+        refused = got.not_a_digit if got.not_a_digit is not None else np.zeros(n, bool)
+        top = got.probabilities.max(axis=1)
+        best, best_p = [(piece, read)], float(top[0])
+        for k, cut in enumerate(cuts):
+            pair, no = top[1 + 2 * k : 3 + 2 * k], refused[1 + 2 * k : 3 + 2 * k]
+            if not no.any() and pair.min() >= threshold and float(np.prod(pair)) > best_p:
+                best, best_p = list(cut), float(np.prod(pair))
+        out.extend(best)
     return out
 
 

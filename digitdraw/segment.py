@@ -287,10 +287,6 @@ def apart(
     read like a single digit: its strokes in left-to-right order, cut after each one in turn (a 1 and
     the 2 begun on it; a 6 and the 7 whose bar touches it). Only cuts whose two sides stand mostly
     beside each other; [] when the piece has fewer than two strokes. For the reading to weigh."""
-    ink, _ = ink_and_kind(pixels, source="canvas")
-    core = ink >= _INK_LEVEL
-    box = np.zeros_like(core)
-    box[piece.y0 : piece.y1, piece.x0 : piece.x1] = True
     mine = []
     for stroke in strokes:
         pts = np.asarray(stroke, np.float64).reshape(-1, 2)
@@ -299,9 +295,13 @@ def apart(
             inside &= (pts[:, 1] >= piece.y0 - 1) & (pts[:, 1] < piece.y1 + 1)
             if inside.mean() > 0.8:
                 mine.append(pts)
-    if len(mine) < 2:
+    if len(mine) < 2:  # most pieces: the ink is not looked at
         return []
     mine.sort(key=lambda p: float(p[:, 0].mean()))
+    ink, _ = ink_and_kind(pixels, source="canvas")
+    core = ink >= _INK_LEVEL
+    box = np.zeros_like(core)
+    box[piece.y0 : piece.y1, piece.x0 : piece.x1] = True
     masks = [m for m, _ in _stroke_pieces(core & box, mine)]
     if len(masks) != len(mine):
         return []

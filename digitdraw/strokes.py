@@ -23,7 +23,6 @@ Strokes = list[list[list[float]]]  # strokes -> points -> [x, y]
 
 CANVAS = 280  # px: the Draw page's canvas (pendigits.render's default size too)
 IMPORT_PEN = 18.0  # px: the Draw page's default pen, used for strokes that come without one
-_HEIGHT = 180  # px: the pen path's height on the canvas, as pendigits.render draws a digit
 MAX_WIDTH = 8 * CANVAS  # px: a wide drawing's canvas at most (a dozen digits at full height)
 MAX_POINTS = 20_000  # per drawing: far above any digit (a 40-point oval is ~160), bounds a bad input
 
@@ -42,6 +41,11 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+
+
+def wide_text(raw: bytes) -> bool:
+    """Whether the bytes begin with a UTF-16/32 mark: text whose lines are not byte lines."""
+    return raw.startswith(tuple(bom for bom, _ in _BOMS))
 
 
 def decode_text(raw: bytes) -> str:
@@ -322,13 +326,15 @@ def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN) -> pendigits
     allpts = np.concatenate(pts)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     span_w, span_h = hi - lo
-    scale = _HEIGHT / span_h if span_h > 0 else 0.0
+    scale = pendigits.PATH_HEIGHT / span_h if span_h > 0 else 0.0
     # A digit fits the square; so does one stroke however wide (a flat dash, a "1" leaning far
     # over): scaled to the page's height it would be drawn metres long and read as a hairline.
     if len(pts) == 1 or span_w * scale <= CANVAS - pen_width:
         return pendigits.render_drawing(pts, stroke_width=pen_width, background="black")
-    scale = min(scale, (MAX_WIDTH - (CANVAS - _HEIGHT)) / span_w)
-    width = math.ceil(span_w * scale) + CANVAS - _HEIGHT  # the square's margins, at the sides too
+    scale = min(scale, (MAX_WIDTH - (CANVAS - pendigits.PATH_HEIGHT)) / span_w)
+    width = (
+        math.ceil(span_w * scale) + CANVAS - pendigits.PATH_HEIGHT
+    )  # the square's margins, at the sides too
     paths = [(s - (lo + hi) / 2) * scale + (width / 2, CANVAS / 2) for s in pts]
     ink = pendigits.draw_paths(paths, pen_width, (CANVAS, width))
     out = np.zeros((CANVAS, width, 4), np.uint8)

@@ -206,6 +206,12 @@ function keepFocus(key) {
   };
   requestAnimationFrame(step);
 }
+function setUndoAndClear(now, disabled) {  // ahead of the server's rerun, which then says the same
+  for (const key of [now.undo, now.clear]) {
+    const button = document.querySelector(`.st-key-${key} button`);
+    if (button) button.disabled = disabled;
+  }
+}
 export default function ({ data }) {
   window.__digitdrawCanvas = data;
   if (window.__digitdrawInstant) return;
@@ -230,12 +236,7 @@ export default function ({ data }) {
     // An empty canvas (cleared, or undone to the start of an empty one's history; the toolbar says
     // so at once): nothing to undo or clear. Said here too, since a stroke taken back before the
     // component sent it changes nothing the server sees, and no rerun would disable them.
-    if (clear || (now.startsEmpty && tool.disabled)) {
-      for (const key of [now.undo, now.clear]) {
-        const other = document.querySelector(`.st-key-${key} button`);
-        if (other) other.disabled = true;
-      }
-    }
+    if (clear || (now.startsEmpty && tool.disabled)) setUndoAndClear(now, true);
   }, true);
   // Ink on the canvas: Undo and Clear work at once, not only when the server has seen the stroke
   // (a click on a still-disabled button was lost).
@@ -243,10 +244,7 @@ export default function ({ data }) {
     const now = window.__digitdrawCanvas;
     const host = document.querySelector(`.st-key-${now.key}`);
     if (!host || !event.composedPath().includes(host)) return;
-    for (const key of [now.undo, now.clear]) {
-      const button = document.querySelector(`.st-key-${key} button`);
-      if (button) button.disabled = false;
-    }
+    setUndoAndClear(now, false);
   }, true);
 }
 """
