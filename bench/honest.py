@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from digitdraw import calibration as cal  # noqa: E402
 from digitdraw import modelio, pendigits, segment  # noqa: E402
-from digitdraw.calibrate_model import FIT_SEED, flat, read_drawings, render_digits, render_nondigits  # noqa: E402
+from digitdraw.calibrate_model import FIT_SEED, draw_digits, draw_nondigits, flat, read_as_canvas  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 TARGETS = (
@@ -65,7 +65,7 @@ def render_numbers(digits: list[pendigits.PenDigit], n: int, seed: int) -> tuple
         )
         drawings.append(pendigits.CanvasDrawing(img, paths))
         texts.append("".join(str(d.label) for d in chosen))
-    return read_drawings(drawings, strokes=True), texts
+    return (*read_as_canvas(drawings), texts)
 
 
 def main() -> int:
@@ -83,10 +83,13 @@ def main() -> int:
         return 2
     start = time.perf_counter()
     held = pendigits.load_pendigits(path, writers=pendigits.HOLDOUT_WRITERS)
-    fit_rows, fit_y, fit_w = render_digits(held, args.fit_seed, args.copies, strokes=True)
-    rep_rows, rep_y, rep_w = render_digits(held, args.seed, args.copies, strokes=True)
-    nd_rows, odd = render_nondigits("bench", args.nondigits, args.seed, strokes=True)
-    num_rows, num_texts = render_numbers(held, args.numbers, args.seed)
+    fit_drawings, fit_y, fit_w = draw_digits(held, args.fit_seed, args.copies)
+    fit_rows, fit_paths = read_as_canvas(fit_drawings)
+    rep_drawings, rep_y, rep_w = draw_digits(held, args.seed, args.copies)
+    rep_rows, rep_paths = read_as_canvas(rep_drawings)
+    nd_drawings, odd = draw_nondigits("bench", args.nondigits, args.seed)
+    nd_rows, nd_paths = read_as_canvas(nd_drawings)
+    num_rows, num_paths, num_texts = render_numbers(held, args.numbers, args.seed)
     print(
         f"rendered and split in {time.perf_counter() - start:.0f} s: writers {pendigits.HOLDOUT_WRITERS} "
         f"{len(rep_rows)} drawings (seed {args.seed}); {len(nd_rows)} non-digits (bench family); "
@@ -109,14 +112,15 @@ def main() -> int:
             print(f"\n{spec}: no usable calibration in its card: run `python -m digitdraw calibrate {spec}`")
             continue
 
-        def run(rows: list[list[np.ndarray]], predictor=predictor):
+        def run(rows: list[list[np.ndarray]], paths: list[list], predictor=predictor):
+            # As the app reads a canvas: each digit's strokes go with it (a pen-path reader's input).
             x, owner = flat(rows)
-            return predictor.outputs(x), owner
+            return predictor.outputs(x, [p for r in paths for p in r]), owner
 
-        out_fit, o_fit = run(fit_rows)
-        out_rep, o_rep = run(rep_rows)
-        out_nd, o_nd = run(nd_rows)
-        out_num, o_num = run(num_rows)
+        out_fit, o_fit = run(fit_rows, fit_paths)
+        out_rep, o_rep = run(rep_rows, rep_paths)
+        out_nd, o_nd = run(nd_rows, nd_paths)
+        out_num, o_num = run(num_rows, num_paths)
 
         # Calibration, on the drawings read as one digit; the others are wrong answers, not sure.
         ones_fit, ones_rep = np.flatnonzero(single_fit), np.flatnonzero(single_rep)
@@ -136,12 +140,19 @@ def main() -> int:
             "T per left-out writer: " + ", ".join(f"{w}:{v:.2f}" for w, v in t_by_writer.items())
         )
         print(f"  accuracy {float((raw_rep.argmax(1) == yr).sum()) / n_all:.2%} of {n_all} drawings")
-        calibrated = cal.scale(raw_rep, predictor.temperature)
-        for name, probs in (
-            ("raw", raw_rep),
-            ("stored T", calibrated),
-            ("T (leave a writer out)", lowo),
-        ):
+        # What the app shows: the stored temperature, and where the model has a pen-path reader, its
+        # probabilities pooled with the path's (digitdraw.penpath).
+        calibrated = out_rep.probabilities[np.searchsorted(o_rep, ones_rep)]
+        pooled = predictor.pen_path is not None
+        if pooled:
+            print(
+                f"  pooled with its pen-path reader (weight {predictor.pen_path.weight}): accuracy "
+                f"{float((calibrated.argmax(1) == yr).sum()) / n_all:.2%} of {n_all} drawings"
+            )
+        rows = [("raw", raw_rep), ("stored T", cal.scale(raw_rep, predictor.temperature))]
+        if pooled:
+            rows.append(("stored T + pen path", calibrated))
+        for name, probs in (*rows, ("T (leave a writer out)", lowo)):
             acc, cov = cal.confident_accuracy(probs, yr)
             wrong = cal.confidently_wrong(probs, yr) * len(yr) / n_all
             print(

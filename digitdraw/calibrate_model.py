@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from digitdraw import calibration as cal
-from digitdraw import modelio, nondigits, pendigits, segment, styles
+from digitdraw import modelio, nondigits, pendigits, reading, segment, styles
 from digitdraw.predict import FEATURE_LAYER, Predictor, weights_digest
 
 FIT_SEED = 11
@@ -74,16 +74,34 @@ def read_drawings(
     strokes=False (the fit): read from its pixels alone, as an image file or a photo is; the
     calibration serves those too, and fitted on the canvas's way (strokes, digitdraw.redraw) it
     refused fewer non-digits on the benchmark (docs/experiments.md, "Twelfth session").
-    strokes=True: read as the app reads a canvas drawing (bench/honest.py reports this way).
+    strokes=True: read as the app reads a canvas drawing (read_as_canvas, without the digits' strokes).
     """
-    return [
-        [
-            p.image
-            for _, p in segment.read_row(d.pixels, d.paths if strokes else None)[0]
-            if p.image is not None
-        ]
-        for d in drawings
-    ]
+    if strokes:
+        return read_as_canvas(drawings)[0]
+    return [[p.image for _, p in segment.read_row(d.pixels)[0] if p.image is not None] for d in drawings]
+
+
+def read_as_canvas(
+    drawings: list[pendigits.CanvasDrawing],
+) -> tuple[list[list[np.ndarray]], list[list[list[np.ndarray]]]]:
+    """Each drawing read as the Draw page reads it: (the inputs of the digits it holds, and each
+    digit's strokes, reading.strokes_of, which a model's pen-path reader reads beside its pixels)."""
+    rows, paths = [], []
+    for d in drawings:
+        pieces = [(s, p) for s, p in segment.read_row(d.pixels, d.paths)[0] if p.image is not None]
+        rows.append([p.image for _, p in pieces])
+        paths.append(reading.strokes_of([s for s, _ in pieces], d.paths))
+    return rows, paths
+
+
+def draw_digits(
+    digits: list[pendigits.PenDigit], seed: int, copies: int, distorted: bool = False
+) -> tuple[list[pendigits.CanvasDrawing], np.ndarray, np.ndarray]:
+    """Each digit drawn `copies` times like the canvas: (drawings, labels, writers). distorted: each
+    copy through pendigits.distort first (another hand's shape of it)."""
+    drawn = list(pendigits.random_drawings(digits, np.random.default_rng(seed), copies, distorted))
+    labels = np.array([d.label for d, _ in drawn], dtype=np.int64)
+    return [drawing for _, drawing in drawn], labels, np.array([d.writer for d, _ in drawn], dtype=np.int64)
 
 
 def render_digits(
@@ -94,22 +112,24 @@ def render_digits(
     *,
     strokes: bool = False,
 ) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
-    """Each digit rendered `copies` times like the canvas and read (see read_drawings): (rows, labels,
-    writers). distorted: each copy through pendigits.distort first (another hand's shape of it)."""
-    drawn = list(pendigits.random_drawings(digits, np.random.default_rng(seed), copies, distorted))
-    drawings = [drawing for _, drawing in drawn]
-    labels = [d.label for d, _ in drawn]
-    writers = [d.writer for d, _ in drawn]
-    rows = read_drawings(drawings, strokes=strokes)
-    return rows, np.array(labels, dtype=np.int64), np.array(writers, dtype=np.int64)
+    """draw_digits, each drawing read (see read_drawings): (rows, labels, writers)."""
+    drawings, labels, writers = draw_digits(digits, seed, copies, distorted)
+    return read_drawings(drawings, strokes=strokes), labels, writers
+
+
+def draw_nondigits(
+    family: nondigits.Family, n: int, seed: int
+) -> tuple[list[pendigits.CanvasDrawing], list[nondigits.NonDigit]]:
+    """`n` non-digits of the family, each drawn like the canvas: (drawings, what each one is)."""
+    odd = nondigits.generate(family, n, seed=seed)
+    rng = np.random.default_rng(seed)
+    return [pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd], odd
 
 
 def render_nondigits(
     family: nondigits.Family, n: int, seed: int, *, strokes: bool = False
 ) -> tuple[list, list[nondigits.NonDigit]]:
-    odd = nondigits.generate(family, n, seed=seed)
-    rng = np.random.default_rng(seed)
-    drawings = [pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd]
+    drawings, odd = draw_nondigits(family, n, seed)
     return read_drawings(drawings, strokes=strokes), odd
 
 

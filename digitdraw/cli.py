@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from digitdraw import config, data, pendigits, preprocess, quiet, recipe
+from digitdraw import config, data, pendigits, penpath, preprocess, quiet, recipe
 
 if TYPE_CHECKING:  # imported for the hints only: the CLI starts without TensorFlow
     from digitdraw.reading import Reading
@@ -51,6 +51,17 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a number above 0 (a weight)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0 (got {text})")
+    return value
 
 
 def _model_spec(text: str) -> str:
@@ -192,6 +203,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="+", type=_model_spec, metavar="MODEL", help="names or paths")
     c.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
     _add_data_dir(c)
+
+    pp = command(
+        "penpath",
+        "train the reader of the pen's path that a model's answers on the canvas are pooled with; "
+        "store it beside the model",
+    )
+    pp.add_argument("model", type=_model_spec, help="name or path of the model (e.g. cnn)")
+    pp.add_argument(
+        "--writers",
+        default=pendigits.TUNE_WRITERS,
+        help=f"the pen writers to train on (default: {pendigits.TUNE_WRITERS}; "
+        f"{pendigits.HOLDOUT_WRITERS} are scored for the card)",
+    )
+    pp.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    pp.add_argument(
+        "--epochs", type=_whole_number(1, 500), default=penpath.EPOCHS, help=f"default: {penpath.EPOCHS}"
+    )
+    pp.add_argument(
+        "--weight",
+        type=_positive_float,
+        default=penpath.WEIGHT,
+        help=f"the path's vote beside the pixels' one, in the pooled answer (default: {penpath.WEIGHT})",
+    )
+    pp.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
+    _add_data_dir(pp)
 
     i = command("info", "a model's card and layer summary")
     i.add_argument(
@@ -816,6 +852,51 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_penpath(args) -> int:
+    import time
+
+    from digitdraw import modelio
+    from digitdraw.cards import now
+
+    pen = _pen_file(config.pendigits_path(args.pendigits, args.data_dir), "penpath")
+    path = modelio.resolve(args.model)
+    card = modelio.read_card(path)
+    if card is None:
+        return _fail(
+            f"{path} has no model card ({modelio.card_path(path).name}) to record the pen-path reader in."
+        )
+    digits = pendigits.load_pendigits(pen, writers=args.writers)
+    if not digits:
+        return _fail(f"{pen} has no pen digits of writers {args.writers}.")
+    print(f"Training the pen-path reader for {path} on {len(digits):,} pen digits ...", file=sys.stderr)
+    start = time.perf_counter()
+    model, sequences = penpath.train(digits, seed=args.seed, epochs=args.epochs)
+    seconds = time.perf_counter() - start
+    held = pendigits.load_pendigits(pen, writers=pendigits.HOLDOUT_WRITERS)
+    accuracy = None
+    if held:  # the path alone, each held-out digit as written
+        probs = penpath.PathReader(model, args.weight).probabilities([d.strokes for d in held])
+        accuracy = float(np.mean(probs.argmax(axis=1) == np.array([d.label for d in held])))
+    out = penpath.file_beside(path)
+    modelio.save_companion(model, out)
+    card["pen_path"] = {
+        "file": out.name,
+        "weight": args.weight,
+        "writers": args.writers,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "sequences": sequences,
+        "training_seconds": round(seconds, 1),
+        "holdout_accuracy": None if accuracy is None else round(accuracy, 6),
+        "holdout_how": f"writers {pendigits.HOLDOUT_WRITERS}, each digit's strokes as written, path alone",
+        "command": "python -m digitdraw " + shlex.join(args.argv),
+        "created": now(),
+    }
+    modelio.write_json(modelio.card_path(path), card)
+    print(json.dumps({"model": str(path), "pen_path": card["pen_path"]}))
+    return 0
+
+
 def cmd_info(args) -> int:
     from digitdraw import modelio
 
@@ -1083,6 +1164,7 @@ COMMANDS = {
     "export": cmd_export,
     "combine": cmd_combine,
     "calibrate": cmd_calibrate,
+    "penpath": cmd_penpath,
     "info": cmd_info,
     "data": cmd_data,
     "list": cmd_list,

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
+# Files that belong to a model beside them (digitdraw.penpath's reader; calibrate's statistics):
+# moved and deleted with it, never listed as models themselves.
+PENPATH_SUFFIX = ".penpath.keras"
+COMPANION_SUFFIXES = (PENPATH_SUFFIX, ".ood.npz")
 
 
 # Temporaries of _atomic_write: ".<file name>.<random>.tmp<suffix>" (see _temporary).
@@ -51,8 +55,11 @@ class ModelNameError(ModelFileError, ValueError):
 
 
 def model_name(model_path: str | os.PathLike) -> str | None:
-    """models/cnn.keras or models/cnn.weights.h5 -> "cnn"; None for any other file."""
+    """models/cnn.keras or models/cnn.weights.h5 -> "cnn"; None for any other file (a model's
+    pen-path reader, models/cnn.penpath.keras, included: it is part of the model, not one)."""
     name = Path(model_path).name
+    if name.endswith(COMPANION_SUFFIXES):
+        return None
     for suffix in (WEIGHTS_SUFFIX, FULL_SUFFIX):
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -154,6 +161,16 @@ def save(model: keras.Model, path: str | os.PathLike, card: dict | None = None) 
             os.replace(card_tmp, card_path(path))
             _before_model_rename()
             os.replace(model_tmp, path)
+    return path
+
+
+def save_companion(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Save a model that belongs to another beside it (a pen-path reader), with no card of its own;
+    written to a temporary first, like `save`."""
+    path = Path(path)
+    if not path.name.endswith(COMPANION_SUFFIXES):
+        raise ValueError(f"{path}: a companion file ends in one of {', '.join(COMPANION_SUFFIXES)}.")
+    _atomic_write(path, model.save)
     return path
 
 
@@ -333,10 +350,11 @@ def available_models() -> list[ModelEntry]:
 
 
 def _files_of(folder: Path, name: str) -> list[Path]:
-    """The files of the model `name` in `folder`: its .keras and .weights.h5 files, then its card."""
+    """The files of the model `name` in `folder`: its .keras and .weights.h5 files, its pen-path
+    reader (found by its name), then its card."""
     return [
         folder / f"{name}{s}"
-        for s in (FULL_SUFFIX, WEIGHTS_SUFFIX, ".json")
+        for s in (FULL_SUFFIX, WEIGHTS_SUFFIX, PENPATH_SUFFIX, ".json")
         if (folder / f"{name}{s}").exists()
     ]
 

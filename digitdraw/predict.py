@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 import threadpoolctl
 
-from digitdraw import calibration, ensemble
+from digitdraw import calibration, ensemble, penpath
 from digitdraw.architectures import FEATURE_LAYER  # noqa: F401 (callers name it from here)
 from digitdraw.data import to_model_input
 
@@ -61,6 +62,7 @@ class Outputs:
     raw: np.ndarray  # (n, 10) the model's own softmax, before calibration
     features: np.ndarray | None  # (n, d) the penultimate layer; None when the model has no such layer
     not_a_digit: np.ndarray | None  # (n,) bool, refused as no digit; None without a detector
+    pen_path: np.ndarray | None = None  # (n,) bool, the probabilities pooled with the pen's path's
 
 
 def weights_digest(model: keras.Model) -> str:
@@ -76,6 +78,8 @@ class Predictor:
 
     temperature: divides the logits (calibration.scale); 1.0 leaves the model's answers as they are.
     detector: says which inputs are not digits, from the features and probabilities.
+    pen_path: reads the pen's strokes where a drawing comes with them (digitdraw.penpath); its
+    probabilities are pooled with the model's calibrated ones. The detector reads the model alone.
     """
 
     BATCH = 1024  # bulk evaluation goes through the same path in chunks of this size
@@ -87,6 +91,7 @@ class Predictor:
         *,
         temperature: float = 1.0,
         detector: calibration.NotADigit | None = None,
+        pen_path: penpath.PathReader | None = None,
     ) -> None:
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, not {temperature}")
@@ -94,6 +99,7 @@ class Predictor:
         self.name = name or model.name
         self.temperature = float(temperature)
         self.detector = detector
+        self.pen_path = pen_path
         try:
             # An ensemble's features are its members' side by side (digitdraw.ensemble).
             features = [layer.output for layer in ensemble.feature_layers(model)]
@@ -149,10 +155,28 @@ class Predictor:
                         log.warning(
                             "%s: not-a-digit detector unusable (%s); run `digitdraw calibrate`", path, exc
                         )
-        return cls(model, name or modelio.model_name(path), temperature=temperature, detector=detector)
+        pen_path = None
+        if card.get("pen_path"):
+            try:
+                pen_path = penpath.PathReader.beside(path, card["pen_path"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # The model still reads every drawing, from its pixels alone.
+                log.warning("%s: pen-path reader unusable (%s); run `digitdraw penpath`", path, exc)
+        return cls(
+            model,
+            name or modelio.model_name(path),
+            temperature=temperature,
+            detector=detector,
+            pen_path=pen_path,
+        )
 
-    def outputs(self, images: np.ndarray) -> Outputs:
-        """(n, 28, 28) or (28, 28) images -> probabilities (calibrated), raw, features, refusals."""
+    def outputs(
+        self, images: np.ndarray, paths: Sequence[Sequence[np.ndarray] | None] | None = None
+    ) -> Outputs:
+        """(n, 28, 28) or (28, 28) images -> probabilities (calibrated), raw, features, refusals.
+
+        paths: for each image, the pen's strokes that drew it (None where unknown); with a pen-path
+        reader, those images' probabilities are pooled with the strokes' (penpath.combine)."""
         x = to_model_input(images)
         if x.ndim == 2:
             x = x[None]
@@ -169,7 +193,17 @@ class Predictor:
         refused = None
         if self.detector is not None and features is not None:
             refused = self.detector.refuses(features, raw)
-        return Outputs(probs, raw, features, refused)
+        used = None
+        if self.pen_path is not None and paths is not None:
+            if len(paths) != len(x):
+                raise ValueError(f"{len(paths)} pen paths for {len(x)} images")
+            used = np.array([bool(p) for p in paths])
+            if used.any():
+                rows = np.flatnonzero(used)
+                path_probs = self.pen_path.probabilities([paths[i] for i in rows])
+                probs = np.array(probs, copy=True)
+                probs[rows] = penpath.combine(probs[rows], path_probs, self.pen_path.weight)
+        return Outputs(probs, raw, features, refused, used)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) or (28, 28) images, uint8 or float in [0, 1] -> (n, 10) probabilities."""

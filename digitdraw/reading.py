@@ -85,6 +85,7 @@ class DigitAnswer:
     not_a_digit: bool  # the model's detector refused this piece
     x0: int  # the piece's ink, columns x0..x1-1 of the drawing
     x1: int
+    pen_path: bool = False  # read from the pen's strokes too, not the pixels alone (digitdraw.penpath)
 
     def as_dict(self) -> dict:
         return {
@@ -95,6 +96,7 @@ class DigitAnswer:
             "not_a_digit": self.not_a_digit,
             "x0": self.x0,
             "x1": self.x1,
+            "pen_path": self.pen_path,
         }
 
 
@@ -260,15 +262,19 @@ def read_drawing(
     segments = tuple(s for s, _ in readable)
     inputs = tuple(p.image for _, p in readable)
     x = np.stack(inputs)
+    paths = strokes_of(segments, strokes) if strokes is not None and source == "canvas" else None
     models = {}
     for name, predictor in predictors.items():
-        out = predictor.outputs(x)
+        out = predictor.outputs(x, paths)
         refused = out.not_a_digit if out.not_a_digit is not None else np.zeros(len(x), bool)
+        pen = out.pen_path if out.pen_path is not None else np.zeros(len(x), bool)
         answers = []
         for k, (s, probs) in enumerate(zip(segments, out.probabilities, strict=True)):
             digit = int(np.argmax(probs))
             conf = float(probs[digit])
-            answers.append(DigitAnswer(digit, conf, probs, conf >= threshold, bool(refused[k]), s.x0, s.x1))
+            answers.append(
+                DigitAnswer(digit, conf, probs, conf >= threshold, bool(refused[k]), s.x0, s.x1, bool(pen[k]))
+            )
         if refused.any():
             status = NOT_A_DIGIT
         else:
@@ -280,6 +286,27 @@ def read_drawing(
     # The segmenter's marks outside its pieces, less those a joined piece's box now takes in.
     left_out = sum(not segment.inside(m, segments) for m in marks)
     return Reading(status, models, mode, source, None, segments, inputs, steps, left_out)
+
+
+def strokes_of(
+    segments: Sequence[segment.Segment], strokes: Sequence[np.ndarray | Sequence]
+) -> list[list[np.ndarray]]:
+    """Each digit's strokes, in the order they were drawn: a stroke belongs to the digit whose box
+    holds most of its points (at least half; a dot no digit took belongs to none)."""
+    out: list[list[np.ndarray]] = [[] for _ in segments]
+    for stroke in strokes:
+        pts = np.asarray(stroke, np.float64).reshape(-1, 2)
+        if not len(pts) or not segments:
+            continue
+        x, y = pts[:, 0], pts[:, 1]
+        shares = [
+            float(np.mean((x >= s.x0 - 2) & (x < s.x1 + 2) & (y >= s.y0 - 2) & (y < s.y1 + 2)))
+            for s in segments
+        ]
+        best = int(np.argmax(shares))
+        if shares[best] >= 0.5:
+            out[best].append(pts)
+    return out
 
 
 def _join_where_one_reads_better(

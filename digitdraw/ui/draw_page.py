@@ -116,6 +116,10 @@ def read_upload(data: bytes, max_mb: int = MAX_UPLOAD_MB) -> np.ndarray:
 # --------------------------------------------------------------------------- page
 
 
+# Said where a model's answer pooled its pixels' reading with its pen-path reader's (digitdraw.penpath).
+PEN_PATH_NOTE = " Read from the pixels and from the pen's path: the strokes, in the order drawn."
+
+
 def page() -> None:
     """The Draw page (the app's default page)."""
     st.html(_STYLE)
@@ -392,7 +396,8 @@ def _answers(
                 border=True,
                 help=f"Calibrated probability; below {config.CONFIDENCE_THRESHOLD:.0%} a digit is "
                 "'not sure'. A drawing the model's not-a-digit detector refuses names no digit."
-                + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else ""),
+                + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else "")
+                + (PEN_PATH_NOTE if any(d.pen_path for d in r.digits) else ""),
             )
         if got.status == reading.NOT_A_DIGIT:
             if mode == "number":

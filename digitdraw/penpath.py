@@ -1,0 +1,187 @@
+"""The pen's path as a second witness: a drawing's strokes -> a short sequence, and the small
+1-D convolutional network that reads it.
+
+A picture loses what the pen knew: where each stroke began, which way it went, where the pen was
+lifted. A 1 with a long flag and a 7, a 4 and a 9, an open 6 and a 0 often differ more in how
+they were drawn than in their pixels. Where the Draw page or `predict --strokes` knows the
+strokes, the cnn's answer is the cnn's probabilities pooled with this network's
+(`combine`: a weighted product, one vote for the pixels and `weight` for the path); an image file
+or a photo has no strokes and is read from its pixels alone.
+
+The sequence: the strokes joined into one line (the jumps between strokes marked "pen up"),
+centred on their box, scaled by its longer side, and resampled to POINTS points at equal steps
+along the line; each point holds x, y, the line's direction there (a unit vector) and whether the
+pen was down. Nothing depends on where or how big the digit was drawn, or with what pen.
+
+Trained by `digitdraw penpath` (digitdraw.cli) on the pen digits of writers 1-24, each also
+reshaped (pendigits.distort), redrawn in every handwriting style of its class (digitdraw.styles),
+and sometimes with its strokes in another order or direction, as other people draw them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from digitdraw import pendigits, styles
+
+POINTS = 64
+FEATURES = 5  # x, y, direction x, direction y, pen down
+EPOCHS = 20
+BATCH = 128
+WEIGHT = 0.5  # the path's vote beside the pixels' one (chosen on writers 19-24, docs/experiments.md)
+SUFFIX = ".penpath.keras"  # beside the model whose answers it joins (modelio.PENPATH_SUFFIX)
+
+
+def sequence(strokes: Sequence[np.ndarray | Sequence]) -> np.ndarray:
+    """One drawing's strokes (each (n, 2) points, in drawing order) -> (POINTS, FEATURES) float32.
+
+    ValueError when no stroke has a point."""
+    paths = pendigits.as_strokes(strokes, needs="the pen's path")
+    # A tap is a stroke of one point: a dot half a unit long, so that it has a direction.
+    paths = [np.vstack([p, p + 0.5]) if len(p) == 1 else p for p in paths]
+    points = np.concatenate(paths)
+    down = np.ones(len(points) - 1)  # per segment: drawn (1) or the jump to the next stroke (0)
+    down[np.cumsum([len(p) for p in paths])[:-1] - 1] = 0.0
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    p = (points - (lo + hi) / 2) / max(float(np.max(hi - lo)), 1e-6)
+    step = np.maximum(np.linalg.norm(np.diff(p, axis=0), axis=1), 1e-6)
+    along = np.concatenate([[0.0], np.cumsum(step)])
+    t = np.linspace(0.0, along[-1], POINTS)
+    seg = np.clip(np.searchsorted(along, t, side="right") - 1, 0, len(step) - 1)
+    frac = (t - along[seg]) / step[seg]
+    xy = p[seg] + (p[seg + 1] - p[seg]) * frac[:, None]
+    direction = (p[seg + 1] - p[seg]) / step[seg][:, None]
+    return np.concatenate([xy, direction, down[seg][:, None]], axis=1).astype(np.float32)
+
+
+def reordered(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float) -> list[np.ndarray]:
+    """The same strokes as another writer may draw them: with chance p their order shuffled, and
+    each stroke, with chance p, drawn the other way (a 0 clockwise, a 7's bar right to left)."""
+    out = [np.asarray(s) for s in strokes]
+    if len(out) > 1 and rng.random() < p:
+        out = [out[i] for i in rng.permutation(len(out))]
+    return [s[::-1] if rng.random() < p else s for s in out]
+
+
+def training_set(
+    digits: Sequence[pendigits.PenDigit],
+    rng: np.random.Generator,
+    copies: int = 8,
+    style_copies: int = 2,
+    reorder: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sequences (n, POINTS, FEATURES), labels): each digit as written, `copies` times reshaped
+    (pendigits.distort), and `style_copies` times in each style of its class, reshaped too; the
+    reshaped ones reordered with chance `reorder` (see `reordered`)."""
+    xs = [sequence(d.strokes) for d in digits]
+    ys = [d.label for d in digits]
+    shaped = [pendigits.distort(d, rng) for _ in range(copies) for d in digits]
+    for name in styles.STYLES:
+        shaped += [pendigits.distort(d, rng) for d in styles.styled_digits(digits, name, rng, style_copies)]
+    xs += [sequence(reordered(d.strokes, rng, reorder)) for d in shaped]
+    ys += [d.label for d in shaped]
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def build_model():
+    """Convolutions along the path (what a short piece of it looks like, then longer ones), pooled
+    over the whole path: which digit it draws."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((POINTS, FEATURES), name="pen_path")
+    x = inputs
+    layout = ((64, 5, False), (64, 5, True), (128, 3, False), (128, 3, True), (256, 3, False))
+    for filters, width, pool in layout:
+        x = layers.Conv1D(filters, width, padding="same", activation="relu")(x)
+        if pool:
+            x = layers.MaxPooling1D(2)(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="penpath")
+
+
+def combine(pixels: np.ndarray, path: np.ndarray, weight: float) -> np.ndarray:
+    """The pixels' probabilities (n, 10) pooled with the path's: proportional to
+    pixels * path ** weight, each row summing to 1."""
+    logp = np.log(np.clip(pixels, 1e-12, 1.0)) + weight * np.log(np.clip(path, 1e-12, 1.0))
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def file_beside(model_path: str | os.PathLike) -> Path:
+    """models/cnn.keras -> models/cnn.penpath.keras: where a model's pen-path reader lives."""
+    from digitdraw import modelio
+
+    path = Path(model_path)
+    return path.with_name((modelio.model_name(path) or path.stem) + SUFFIX)
+
+
+class PathReader:
+    """A trained pen-path network, ready for many small requests: one traced call (as
+    digitdraw.predict.Predictor), safe from several threads."""
+
+    def __init__(self, model, weight: float) -> None:
+        import tensorflow as tf
+
+        if not weight > 0:
+            raise ValueError(f"a pen path's weight must be > 0, not {weight}")
+        if tuple(model.input_shape[1:]) != (POINTS, FEATURES) or model.output_shape[-1] != 10:
+            raise ValueError(f"not a pen-path reader: input {model.input_shape}, output {model.output_shape}")
+        self.model, self.weight = model, float(weight)
+        self._fn = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, POINTS, FEATURES], tf.float32)],
+        )
+        self._fn(tf.zeros([1, POINTS, FEATURES], tf.float32))  # traced once, before any thread asks
+
+    @classmethod
+    def beside(cls, model_path: str | os.PathLike, entry: dict) -> PathReader:
+        """The reader stored beside a model (file_beside), with the weight its card gives (`entry`,
+        the card's "pen_path"). OSError when the file is missing, ValueError when it is no reader."""
+        import keras
+
+        path = file_beside(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing")
+        return cls(keras.saving.load_model(path, compile=False), float(entry["weight"]))
+
+    def probabilities(self, drawings: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """Each drawing's strokes -> (n, 10) probabilities."""
+        x = np.stack([sequence(d) for d in drawings])
+        return np.asarray(self._fn(x))
+
+
+def train(
+    digits: Sequence[pendigits.PenDigit],
+    *,
+    seed: int = 0,
+    epochs: int = EPOCHS,
+    lr: float = 3e-3,
+    verbose: int = 0,
+):
+    """A pen-path reader trained on `digits` (training_set's sequences; Adam, cosine decay): (the model,
+    how many sequences it trained on)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x, y = training_set(digits, np.random.default_rng(seed))
+    model = build_model()
+    steps = epochs * int(np.ceil(len(x) / BATCH))
+    model.compile(
+        keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps)),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=verbose)
+    fresh = build_model()  # the weights alone, uncompiled: no optimizer state in the shipped file
+    fresh.set_weights(model.get_weights())
+    return fresh, len(x)

@@ -1,0 +1,176 @@
+"""The pen's path as a second witness: where the strokes are known (the canvas, `predict --strokes`),
+the cnn's answer pools its pixels' probabilities with a small network's reading of the path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from conftest import ONE, SEVEN, needs_pendigits
+
+from digitdraw import modelio, pendigits, penpath, reading
+from digitdraw.predict import Predictor
+
+_T = np.linspace(0, 2 * np.pi, 40)
+ZERO = [np.stack([250 + 110 * np.sin(_T), 250 - 200 * np.cos(_T)], axis=1)]
+FOUR = [np.array([[200, 50], [120, 300], [380, 300]], float), np.array([[300, 150], [300, 450]], float)]
+
+
+class Fixed(keras.layers.Layer):
+    """A stand-in reader that always gives the same probabilities, whatever the path."""
+
+    def __init__(self, probs, **kwargs):
+        super().__init__(**kwargs)
+        self.probs = np.asarray(probs, np.float32)
+
+    def call(self, x):
+        return keras.ops.zeros_like(x[:, 0, :1]) + keras.ops.convert_to_tensor(self.probs)[None, :]
+
+
+def fixed_reader(probs, weight=1.0) -> penpath.PathReader:
+    inputs = keras.Input((penpath.POINTS, penpath.FEATURES))
+    return penpath.PathReader(keras.Model(inputs, Fixed(probs)(inputs)), weight)
+
+
+def test_a_drawing_becomes_the_same_sequence_wherever_and_however_big_it_is_drawn():
+    here = penpath.sequence(SEVEN)
+    there = penpath.sequence([s * 0.3 + [40, 900] for s in SEVEN])
+    assert here.shape == (penpath.POINTS, penpath.FEATURES)
+    assert np.allclose(here, there, atol=1e-5)
+    assert np.abs(here[:, :2]).max() <= 0.5 + 1e-6  # centred, the longer side one unit
+
+
+def test_the_sequence_follows_the_pen_its_direction_and_its_lifts():
+    seq = penpath.sequence(FOUR)
+    assert np.allclose(np.linalg.norm(seq[:, 2:4], axis=1), 1, atol=1e-4)  # unit directions
+    assert set(np.unique(seq[:, 4])) == {0.0, 1.0}  # the jump between the two strokes is pen up
+    assert seq[0, 4] == 1 and seq[-1, 4] == 1
+    assert (penpath.sequence(ONE)[:, 4] == 1).all()
+    # Drawn the other way, the directions turn round: the path knows which way the pen went.
+    back = penpath.sequence([s[::-1] for s in ONE])
+    assert np.allclose(back[:, 3], -penpath.sequence(ONE)[:, 3])
+
+
+def test_a_tap_and_an_empty_drawing():
+    assert penpath.sequence([np.array([[10.0, 10.0]])]).shape == (penpath.POINTS, penpath.FEATURES)
+    with pytest.raises(ValueError, match="at least one stroke"):
+        penpath.sequence([])
+
+
+def test_reordering_shuffles_and_reverses_strokes_as_other_writers_do():
+    rng = np.random.default_rng(0)
+    assert [s.tolist() for s in penpath.reordered(FOUR, rng, 0.0)] == [s.tolist() for s in FOUR]
+    flipped = penpath.reordered(FOUR, rng, 1.0)
+    assert sorted(s[::-1].tolist() for s in flipped) == sorted(s.tolist() for s in FOUR)
+
+
+def test_pooling_multiplies_in_the_path_by_its_weight():
+    pixels = np.array([[0.6, 0.4] + [0.0] * 8])
+    path = np.array([[0.2, 0.8] + [0.0] * 8])
+    assert penpath.combine(pixels, path, 1.0)[0, :2] == pytest.approx([0.12 / 0.44, 0.32 / 0.44], abs=1e-6)
+    half = penpath.combine(pixels, path, 0.5)[0]
+    assert half.sum() == pytest.approx(1.0) and half.argmax() == 1
+    assert penpath.combine(pixels, path, 1e-9)[0] == pytest.approx(pixels[0], abs=1e-6)
+
+
+def test_a_reader_must_read_paths():
+    inputs = keras.Input((28, 28))
+    with pytest.raises(ValueError, match="not a pen-path reader"):
+        penpath.PathReader(keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs))), 0.5)
+    with pytest.raises(ValueError, match="weight"):
+        fixed_reader(np.full(10, 0.1), weight=0)
+
+
+def test_the_predictor_pools_only_where_the_strokes_are_known(trained_dense):
+    path_says_three = np.full(10, 0.001)
+    path_says_three[3] = 1 - 0.009
+    predictor = Predictor(trained_dense.model, "dense", pen_path=fixed_reader(path_says_three, weight=5.0))
+    images = np.zeros((2, 28, 28), np.float32)
+    images[:, 4:24, 13:15] = 1.0  # a stroke: whatever the pixels say, the path's 3 outvotes it
+    out = predictor.outputs(images, [ONE, None])
+    assert out.pen_path.tolist() == [True, False]
+    assert out.probabilities[0].argmax() == 3
+    assert np.allclose(out.probabilities[1], Predictor(trained_dense.model).outputs(images[1:]).probabilities[0])
+    assert np.allclose(out.raw, Predictor(trained_dense.model).outputs(images).raw)  # the model's own, unpooled
+    assert predictor.outputs(images).pen_path is None  # no strokes given: pixels alone
+    with pytest.raises(ValueError, match="2 images"):
+        predictor.outputs(images, [ONE])
+
+
+def test_each_digit_of_a_number_gets_its_own_strokes():
+    drawing = pendigits.render_drawing(SEVEN, stroke_width=14, height=150, centre=(70, 140))
+    other = pendigits.render_drawing(ONE, stroke_width=14, height=150, centre=(210, 140))
+    pixels = np.maximum(drawing.pixels, other.pixels)
+    strokes = [*drawing.paths, *other.paths, np.array([[5.0, 5.0]])]  # and a dot far from both
+    from digitdraw import segment
+
+    pieces = [s for s, _ in segment.read_row(pixels, strokes)[0]]
+    assert len(pieces) == 2
+    mine = reading.strokes_of(pieces, strokes)
+    assert [len(m) for m in mine] == [len(drawing.paths), len(other.paths)]
+    assert np.array_equal(mine[1][0], other.paths[0])
+
+
+def test_the_reading_says_which_answers_used_the_path(trained_dense):
+    drawing = pendigits.render_drawing(SEVEN, stroke_width=14, height=150)
+    says = np.full(10, 0.001)
+    says[7] = 1 - 0.009
+    predictors = {"cnn": Predictor(trained_dense.model, "cnn", pen_path=fixed_reader(says)), "dense": Predictor(trained_dense.model)}
+    canvas = reading.read_drawing(drawing.pixels, predictors, strokes=drawing.paths, source="canvas")
+    assert canvas.models["cnn"].digits[0].pen_path and not canvas.models["dense"].digits[0].pen_path
+    assert json.loads(json.dumps(canvas.as_dict()))["models"]["cnn"]["digits"][0]["pen_path"] is True
+    pixels_only = reading.read_drawing(drawing.pixels, predictors, source="canvas")
+    assert not pixels_only.models["cnn"].digits[0].pen_path
+
+
+def test_a_models_reader_lives_beside_it_and_is_not_a_model_of_its_own(tmp_path, model_files):
+    model = tmp_path / "mine.keras"
+    shutil.copy(model_files["dense"], model)
+    shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
+    assert penpath.file_beside(model) == tmp_path / "mine.penpath.keras"
+    modelio.save_companion(penpath.build_model(), penpath.file_beside(model))
+    assert modelio.model_name(penpath.file_beside(model)) is None
+    assert [e.name for e in modelio.list_models(tmp_path)] == ["mine"]
+    card = json.loads(modelio.card_path(model).read_text())
+    card["pen_path"] = {"weight": 0.5}
+    modelio.write_json(modelio.card_path(model), card)
+    assert Predictor.from_file(model).pen_path.weight == 0.5
+
+
+def test_a_missing_or_broken_reader_leaves_the_model_reading_pixels(tmp_path, model_files, caplog):
+    model = tmp_path / "mine.keras"
+    shutil.copy(model_files["dense"], model)
+    card = json.loads(modelio.card_path(model_files["dense"]).read_text())
+    card["pen_path"] = {"weight": 0.5}
+    modelio.write_json(modelio.card_path(model), card)
+    assert Predictor.from_file(model).pen_path is None
+    assert "pen-path reader unusable" in caplog.text
+    penpath.file_beside(model).write_bytes(b"not a keras file")
+    assert Predictor.from_file(model).pen_path is None
+
+
+@needs_pendigits
+def test_the_cli_trains_a_reader_and_records_it_in_the_models_card(tmp_path, model_files, pendigits_file):
+    from digitdraw.cli import main
+
+    model = tmp_path / "mine.keras"
+    shutil.copy(model_files["dense"], model)
+    shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
+    assert main(["penpath", str(model), "--writers", "1", "--epochs", "1", "--pendigits", str(pendigits_file)]) == 0
+    entry = json.loads(modelio.card_path(model).read_text())["pen_path"]
+    assert entry["writers"] == "1" and entry["weight"] == penpath.WEIGHT and entry["seed"] == 0
+    assert entry["command"].startswith("python -m digitdraw penpath")
+    assert 0.1 < entry["holdout_accuracy"] <= 1
+    assert penpath.file_beside(model).is_file()
+    assert Predictor.from_file(model).pen_path is not None
+
+
+def test_the_cli_refuses_a_weight_that_is_no_vote(capsys):
+    from digitdraw.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["penpath", "cnn", "--weight", "0"])
+    assert "must be above 0" in capsys.readouterr().err
