@@ -24,7 +24,7 @@ from typing import Protocol
 import keras
 import numpy as np
 
-from digitdraw import modelio, pendigits
+from digitdraw import modelio, pendigits, penpath
 from digitdraw.data import Mnist, to_model_input
 from digitdraw.training import CancelOnEvent, Progress, ProgressCallback, TimeBudget
 
@@ -416,6 +416,11 @@ def finetune_on_corrections(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
     }
+    reader = penpath.file_beside(base_path)
+    if not cancelled and base_card.get("pen_path") and reader.is_file():
+        # The pen's path is read the same after a fine-tune on pixels: the base's reader goes with it.
+        modelio.copy_companion(reader, penpath.file_beside(out))
+        card["pen_path"] = {**base_card["pen_path"], "from_base": str(base_path)}
     path = None if cancelled else modelio.save(new, out, card)
     return FinetuneResult(
         path=path,

@@ -174,6 +174,14 @@ def save_companion(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
+def copy_companion(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Copy a companion file (save_companion's) to `path`, written to a temporary first."""
+    data = Path(source).read_bytes()
+    path = Path(path)
+    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    return path
+
+
 def _before_model_rename() -> None:
     """Nothing: the point between the card's rename and the model's, where tests simulate a kill."""
 

@@ -50,6 +50,23 @@ def test_each_line_is_read_like_a_canvas_drawing_with_its_strokes(capsys, tmp_pa
         )
 
 
+def test_with_strokes_each_model_reads_the_pens_path_too_and_says_so(capsys, tmp_path):
+    src = write_lines(tmp_path / "mine.jsonl", {"strokes": SEVEN})
+    _, [line], _ = run(capsys, "predict", "--strokes", src)
+    for name in ("dense", "cnn"):  # both shipped models have a pen-path reader (digitdraw.penpath)
+        assert line["models"][name]["digits"][0]["pen_path"] is True
+
+
+def test_an_image_has_no_strokes_and_is_read_from_its_pixels_alone(capsys, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "seven.png"
+    Image.fromarray(strokes.render_centred(SEVEN).pixels).save(image)
+    _, [line], _ = run(capsys, "predict", image)
+    assert line["models"]["cnn"]["text"] == "7"
+    assert line["models"]["cnn"]["digits"][0]["pen_path"] is False
+
+
 def side_by_side(*digits, gap: float) -> list:
     """Stroke sets written left to right, `gap` apart (pendigits' units), as one drawing."""
     out, x = [], 0.0

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from digitdraw import config, modelio, pendigits
+from digitdraw import config, modelio, pendigits, penpath
 from digitdraw.feedback import NOT_A_DIGIT, ImportLine, parse_jsonl, to_jsonl_line
 from digitdraw.finetune import (
     FinetuneError,
@@ -222,6 +222,10 @@ def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
         Predictor(again).probabilities(x), Predictor(result.model).probabilities(x), atol=1e-5
     )
     assert (Predictor(again).probabilities(x).argmax(axis=1) == mnist.y_test[:200]).mean() > 0.97
+    # The base's pen-path reader goes with it: the path is read the same after a fine-tune on pixels.
+    assert result.card["pen_path"]["from_base"] == str(BASE)
+    assert penpath.file_beside(result.path).read_bytes() == penpath.file_beside(BASE).read_bytes()
+    assert Predictor.from_file(result.path).pen_path is not None
 
 
 # -- What each image is learned towards -----------------------------------------------------------

@@ -93,8 +93,12 @@ def test_the_predictor_pools_only_where_the_strokes_are_known(trained_dense):
     out = predictor.outputs(images, [ONE, None])
     assert out.pen_path.tolist() == [True, False]
     assert out.probabilities[0].argmax() == 3
-    assert np.allclose(out.probabilities[1], Predictor(trained_dense.model).outputs(images[1:]).probabilities[0])
-    assert np.allclose(out.raw, Predictor(trained_dense.model).outputs(images).raw)  # the model's own, unpooled
+    assert np.allclose(
+        out.probabilities[1], Predictor(trained_dense.model).outputs(images[1:]).probabilities[0]
+    )
+    assert np.allclose(
+        out.raw, Predictor(trained_dense.model).outputs(images).raw
+    )  # the model's own, unpooled
     assert predictor.outputs(images).pen_path is None  # no strokes given: pixels alone
     with pytest.raises(ValueError, match="2 images"):
         predictor.outputs(images, [ONE])
@@ -118,7 +122,10 @@ def test_the_reading_says_which_answers_used_the_path(trained_dense):
     drawing = pendigits.render_drawing(SEVEN, stroke_width=14, height=150)
     says = np.full(10, 0.001)
     says[7] = 1 - 0.009
-    predictors = {"cnn": Predictor(trained_dense.model, "cnn", pen_path=fixed_reader(says)), "dense": Predictor(trained_dense.model)}
+    predictors = {
+        "cnn": Predictor(trained_dense.model, "cnn", pen_path=fixed_reader(says)),
+        "dense": Predictor(trained_dense.model),
+    }
     canvas = reading.read_drawing(drawing.pixels, predictors, strokes=drawing.paths, source="canvas")
     assert canvas.models["cnn"].digits[0].pen_path and not canvas.models["dense"].digits[0].pen_path
     assert json.loads(json.dumps(canvas.as_dict()))["models"]["cnn"]["digits"][0]["pen_path"] is True
@@ -159,7 +166,10 @@ def test_the_cli_trains_a_reader_and_records_it_in_the_models_card(tmp_path, mod
     model = tmp_path / "mine.keras"
     shutil.copy(model_files["dense"], model)
     shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
-    assert main(["penpath", str(model), "--writers", "1", "--epochs", "1", "--pendigits", str(pendigits_file)]) == 0
+    assert (
+        main(["penpath", str(model), "--writers", "1", "--epochs", "1", "--pendigits", str(pendigits_file)])
+        == 0
+    )
     entry = json.loads(modelio.card_path(model).read_text())["pen_path"]
     assert entry["writers"] == "1" and entry["weight"] == penpath.WEIGHT and entry["seed"] == 0
     assert entry["command"].startswith("python -m digitdraw penpath")
