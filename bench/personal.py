@@ -3,9 +3,11 @@
 For each writer (default 25-30, whom no model here trained on), a seeded 60% of their digits are
 imported into a throwaway corrections database as that "browser's" corrections (the same path as
 `digitdraw feedback import`), the base model is fine-tuned on them (digitdraw.finetune), and the
-other 40% are drawn (random size, place and width, the app's preprocessing; 4 renderings each) and
-read by the base model and by the fine-tuned one. Also for each fine-tuned model: MNIST test accuracy
-and the other held-out writers' drawn digits (2 renderings each, seed 2024, as drawn.py does).
+other 40% are drawn (random size, place and width; 4 renderings each) and read by the base model and
+by the fine-tuned one as the Draw page reads them: with their strokes (a fat pen's drawing read drawn
+thinner, and each model's pixels pooled with its pen-path reader, which a fine-tune keeps; in
+brackets the pixels alone). Also for each fine-tuned model: MNIST test accuracy and the other held-out
+writers' drawn digits (2 renderings each, seed 2024, as drawn.py does).
 
 Targets (issue 15): on the writers the base reads worst, errors on their unseen digits at least
 halved; MNIST test >= 99.2%; the other writers no worse; fine-tune <= 30 s for 150 corrections.
@@ -30,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitdraw import config, feedback, modelio, pendigits  # noqa: E402
+from digitdraw import config, feedback, pendigits, redraw  # noqa: E402
 from digitdraw.data import load_mnist  # noqa: E402
 from digitdraw.finetune import FinetuneError, finetune_on_corrections, settings_with  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
@@ -39,8 +41,22 @@ UNSEEN_COPIES = 4
 OTHERS_COPIES, OTHERS_SEED = 2, 2024  # as digitdraw.drawn measures held-out writers
 
 
-def errors(predictor: Predictor, x: np.ndarray, y: np.ndarray) -> int:
-    return int((predictor.probabilities(x).argmax(axis=1) != y).sum())
+def drawn_with_strokes(
+    digits: list[pendigits.PenDigit], rng: np.random.Generator, copies: int
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """pendigits.rendered_dataset read the app's way (redraw.read_one), with each drawing's strokes."""
+    x, y, paths = [], [], []
+    for digit, drawing in pendigits.random_drawings(digits, rng, copies):
+        got = redraw.read_one(drawing)
+        if got.image is not None:
+            x.append(got.image)
+            y.append(digit.label)
+            paths.append(digit.strokes)
+    return np.stack(x), np.asarray(y), paths
+
+
+def right(predictor: Predictor, x: np.ndarray, y: np.ndarray, paths: list | None = None) -> np.ndarray:
+    return predictor.outputs(x, paths).probabilities.argmax(axis=1) == y
 
 
 def main() -> None:
@@ -74,15 +90,15 @@ def main() -> None:
         by_writer[d.writer].append(d)
     # The other writers' figures: every held-out writer drawn once, reused for each personal model.
     drawn = {
-        w: pendigits.rendered_dataset(by_writer[w], np.random.default_rng(OTHERS_SEED + w), OTHERS_COPIES)
+        w: drawn_with_strokes(by_writer[w], np.random.default_rng(OTHERS_SEED + w), OTHERS_COPIES)
         for w in holdout
     }
-    base = Predictor(modelio.load(args.base))
+    base = Predictor.from_file(args.base)
     print(f"base {args.base}; {settings}")
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores\n")
     header = (
         f"{'writer':>6} {'corr':>4} {'held':>4} {'wall s':>6} {'cpu s':>6} {'unseen':>6} "
-        f"{'base err':>8} {'ft err':>6} {'ratio':>5} {'held b/a':>11} {'MNIST':>7} "
+        f"{'base err':>8} {'ft err':>6} {'ratio':>5} {'(pixels)':>8} {'held b/a':>11} {'MNIST':>7} "
         f"{'others base':>11} {'others ft':>9} {'-/+':>5}"
     )
     print(header)
@@ -111,14 +127,15 @@ def main() -> None:
                 settings=settings,
             )
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            tuned = Predictor(result.model)
+            tuned = Predictor.from_file(result.path)  # as the app loads it: with the base's reader
 
-            ux, uy = pendigits.rendered_dataset(unseen, np.random.default_rng(7 + w), UNSEEN_COPIES)
-            b_err, f_err = errors(base, ux, uy), errors(tuned, ux, uy)
+            ux, uy, up = drawn_with_strokes(unseen, np.random.default_rng(7 + w), UNSEEN_COPIES)
+            b_err, f_err = int((~right(base, ux, uy, up)).sum()), int((~right(tuned, ux, uy, up)).sum())
+            b_pix, f_pix = int((~right(base, ux, uy)).sum()), int((~right(tuned, ux, uy)).sum())
             ox = np.concatenate([drawn[o][0] for o in holdout if o != w])
             oy = np.concatenate([drawn[o][1] for o in holdout if o != w])
-            ob_right = base.probabilities(ox).argmax(axis=1) == oy
-            of_right = tuned.probabilities(ox).argmax(axis=1) == oy
+            op = [p for o in holdout if o != w for p in drawn[o][2]]
+            ob_right, of_right = right(base, ox, oy, op), right(tuned, ox, oy, op)
             ob, of = ob_right.mean(), of_right.mean()
             # Which way the others' drawings moved: a net change of a few drawings hides how many flipped.
             broke, fixed = int((ob_right & ~of_right).sum()), int((~ob_right & of_right).sum())
@@ -126,7 +143,8 @@ def main() -> None:
             held = f"{result.before:.3f}/{result.after:.3f}" if result.before is not None else "-"
             print(
                 f"{w:>6} {len(corrections):>4} {result.held_out:>4} {wall:>6.1f} {cpu:>6.1f} {len(uy):>6} "
-                f"{b_err:>8} {f_err:>6} {ratio:>5} {held:>11} {result.card['test_accuracy']:>7.4f} "
+                f"{b_err:>8} {f_err:>6} {ratio:>5} {f'{b_pix}/{f_pix}':>8} {held:>11} "
+                f"{result.card['test_accuracy']:>7.4f} "
                 f"{ob:>11.4f} {of:>9.4f} {f'{broke}/{fixed}':>5}",
                 flush=True,
             )

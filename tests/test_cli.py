@@ -449,6 +449,7 @@ SUBCOMMANDS = (
     "combine",
     "export",
     "calibrate",
+    "penpath",
     "info",
     "data",
     "list",
@@ -639,7 +640,7 @@ def test_train_refuses_pen_writers_it_has_no_digits_of(capsys, tmp_path, pendigi
     assert "Training" not in err and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "combine", "calibrate", "finetune"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "combine", "calibrate", "penpath", "finetune"])
 def test_a_malformed_pendigits_file_is_named_with_its_line(
     capsys, tmp_path, model_files, mnist_dir, pendigits_file, command
 ):
@@ -656,6 +657,7 @@ def test_a_malformed_pendigits_file_is_named_with_its_line(
         "evaluate": ["evaluate", dense, "--drawn"],
         "combine": ["combine", dense, model_files["dense"], "--out", out],
         "calibrate": ["calibrate", dense],
+        "penpath": ["penpath", dense],
         "finetune": ["finetune", "--base", dense, "--out", out],
     }[command]
     code, stdout, err = run(capsys, *argv, "--pendigits", bad, "--data-dir", mnist_dir)

@@ -17,6 +17,7 @@ from digitdraw import cli
         ["export", "", "--format", "onnx", "--out", "x.onnx"],
         ["combine", "a.keras", "", "--out", "c.keras"],
         ["calibrate", ""],
+        ["penpath", ""],
         ["finetune", "--base", "", "--out", "f.keras"],
     ],
 )

@@ -178,6 +178,21 @@ def test_the_cli_trains_a_reader_and_records_it_in_the_models_card(tmp_path, mod
     assert Predictor.from_file(model).pen_path is not None
 
 
+@needs_pendigits
+def test_the_cli_says_when_the_file_has_none_of_the_writers_and_changes_nothing(
+    tmp_path, model_files, pendigits_file, capsys
+):
+    from digitdraw.cli import main
+
+    model = tmp_path / "mine.keras"
+    shutil.copy(model_files["dense"], model)
+    shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
+    card = modelio.card_path(model).read_text()
+    assert main(["penpath", str(model), "--writers", "31-40", "--pendigits", str(pendigits_file)]) == 2
+    assert f"{pendigits_file} has no pen digits of writers 31-40." in capsys.readouterr().err
+    assert modelio.card_path(model).read_text() == card and not penpath.file_beside(model).exists()
+
+
 def test_the_cli_refuses_a_weight_that_is_no_vote(capsys):
     from digitdraw.cli import main
 
