@@ -206,10 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = command(
         "penpath",
-        "train the reader of the pen's path that a model's answers on the canvas are pooled with; "
-        "store it beside the model",
+        "train the reader of the pen's path that models' answers on the canvas are pooled with; "
+        "store it beside the first model, recorded in each one's card",
     )
-    pp.add_argument("model", type=_model_spec, help="name or path of the model (e.g. cnn)")
+    pp.add_argument(
+        "models",
+        nargs="+",
+        type=_model_spec,
+        metavar="MODEL",
+        help="names or paths of the models that share the reader (e.g. cnn dense)",
+    )
     pp.add_argument(
         "--writers",
         default=pendigits.TUNE_WRITERS,
@@ -858,17 +864,22 @@ def cmd_penpath(args) -> int:
     from digitdraw import modelio
     from digitdraw.cards import now
 
+    paths = [modelio.resolve(m) for m in args.models]
+    cards = [modelio.read_card(p) for p in paths]
+    for path, card in zip(paths, cards, strict=True):
+        if card is None:
+            return _fail(
+                f"{path} has no model card ({modelio.card_path(path).name}) to record the pen-path reader in."
+            )
+    if len({p.resolve().parent for p in paths}) > 1:
+        return _fail("Models that share a pen-path reader must be in one folder (it is stored beside them).")
+    path = paths[0]
     pen = _pen_file(config.pendigits_path(args.pendigits, args.data_dir), "penpath")
-    path = modelio.resolve(args.model)
-    card = modelio.read_card(path)
-    if card is None:
-        return _fail(
-            f"{path} has no model card ({modelio.card_path(path).name}) to record the pen-path reader in."
-        )
     digits = pendigits.load_pendigits(pen, writers=args.writers)
     if not digits:
         return _fail(f"{pen} has no pen digits of writers {args.writers}.")
-    print(f"Training the pen-path reader for {path} on {len(digits):,} pen digits ...", file=sys.stderr)
+    names = ", ".join(str(p) for p in paths)
+    print(f"Training the pen-path reader for {names} on {len(digits):,} pen digits ...", file=sys.stderr)
     start = time.perf_counter()
     model, sequences = penpath.train(digits, seed=args.seed, epochs=args.epochs)
     seconds = time.perf_counter() - start
@@ -879,7 +890,7 @@ def cmd_penpath(args) -> int:
         accuracy = float(np.mean(probs.argmax(axis=1) == np.array([d.label for d in held])))
     out = penpath.file_beside(path)
     modelio.save_companion(model, out)
-    card["pen_path"] = {
+    entry = {
         "file": out.name,
         "weight": args.weight,
         "writers": args.writers,
@@ -892,8 +903,10 @@ def cmd_penpath(args) -> int:
         "command": "python -m digitdraw " + shlex.join(args.argv),
         "created": now(),
     }
-    modelio.write_json(modelio.card_path(path), card)
-    print(json.dumps({"model": str(path), "pen_path": card["pen_path"]}))
+    for model_path, card in zip(paths, cards, strict=True):
+        card["pen_path"] = entry
+        modelio.write_json(modelio.card_path(model_path), card)
+    print(json.dumps({"models": [str(p) for p in paths], "pen_path": entry}))
     return 0
 
 

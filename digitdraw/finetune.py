@@ -416,11 +416,15 @@ def finetune_on_corrections(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
     }
-    reader = penpath.file_beside(base_path)
-    if not cancelled and base_card.get("pen_path") and reader.is_file():
+    entry = base_card.get("pen_path")
+    try:
+        reader = penpath.reader_file(base_path, entry) if isinstance(entry, dict) else None
+    except ValueError:  # a card naming no proper reader file: the fine-tune reads pixels alone
+        reader = None
+    if not cancelled and reader is not None and reader.is_file():
         # The pen's path is read the same after a fine-tune on pixels: the base's reader goes with it.
-        modelio.copy_companion(reader, penpath.file_beside(out))
-        card["pen_path"] = {**base_card["pen_path"], "from_base": str(base_path)}
+        mine = modelio.copy_companion(reader, penpath.file_beside(out))
+        card["pen_path"] = {**entry, "file": mine.name, "from_base": str(base_path)}
     path = None if cancelled else modelio.save(new, out, card)
     return FinetuneResult(
         path=path,

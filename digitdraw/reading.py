@@ -70,6 +70,9 @@ MIN_EXTENT = preprocess._MIN_EXTENT
 _JOIN_OVERLAP: dict[str, float] = {"digit": 0.0, "number": 0.35}
 # A picture no wider than this for its height is read as the square canvas is (the CLI: mode_for).
 SQUARE_RATIO = 1.5
+# A stroke with more than this share of its points in a digit's box reaches into that digit; one
+# that leaves more than this share outside the digit it belongs to is shared (strokes_of).
+_SHARED = 0.1
 # A blob (hardly longer than its pen is wide) under this fraction is a tap, not a filled shape.
 FILLED_EXTENT = preprocess._FILLED_EXTENT
 
@@ -290,21 +293,28 @@ def read_drawing(
 
 def strokes_of(
     segments: Sequence[segment.Segment], strokes: Sequence[np.ndarray | Sequence]
-) -> list[list[np.ndarray]]:
-    """Each digit's strokes, in the order they were drawn: a stroke belongs to the digit whose box
-    holds most of its points (at least half; a dot no digit took belongs to none)."""
-    out: list[list[np.ndarray]] = [[] for _ in segments]
+) -> list[list[np.ndarray] | None]:
+    """Each digit's strokes, in the order they were drawn, for its pen-path reading: a stroke
+    belongs to the digit whose box holds most of its points (a dot no digit took belongs to none).
+    None for a digit that shares a stroke with another (a pen that ran on from one digit into the
+    next, in Number mode): its path would be partly its neighbour's, so it is read from its pixels."""
+    out: list[list[np.ndarray] | None] = [[] for _ in segments]
     for stroke in strokes:
         pts = np.asarray(stroke, np.float64).reshape(-1, 2)
         if not len(pts) or not segments:
             continue
         x, y = pts[:, 0], pts[:, 1]
-        shares = [
-            float(np.mean((x >= s.x0 - 2) & (x < s.x1 + 2) & (y >= s.y0 - 2) & (y < s.y1 + 2)))
-            for s in segments
-        ]
+        shares = np.array(
+            [
+                float(np.mean((x >= s.x0 - 2) & (x < s.x1 + 2) & (y >= s.y0 - 2) & (y < s.y1 + 2)))
+                for s in segments
+            ]
+        )
         best = int(np.argmax(shares))
-        if shares[best] >= 0.5:
+        for k in np.flatnonzero(shares > _SHARED):  # the stroke reaches into these digits
+            if k != best or shares[k] < 1 - _SHARED:
+                out[k] = None
+        if shares[best] >= 0.5 and out[best] is not None:
             out[best].append(pts)
     return out
 

@@ -57,6 +57,18 @@ def test_with_strokes_each_model_reads_the_pens_path_too_and_says_so(capsys, tmp
         assert line["models"][name]["digits"][0]["pen_path"] is True
 
 
+def test_a_six_whose_loop_goes_round_the_other_way_is_still_a_six(capsys):
+    """Drawn by hand in one stroke, the loop clockwise (the pen-digit writers draw it the other way):
+    the pen-path readers take it for a 5, surely; the pixels' sure 6 stands (penpath.PIXELS_SURE)."""
+    from pathlib import Path
+
+    six = Path(__file__).parent / "data" / "six_loop_drawn_clockwise.jsonl"
+    _, lines, _ = run(capsys, "predict", "--strokes", six)
+    assert len(lines) == 2  # as drawn, and the same stroke drawn backwards
+    for line in lines:
+        assert {name: m["text"] for name, m in line["models"].items()} == {"dense": "6", "cnn": "6"}
+
+
 def test_an_image_has_no_strokes_and_is_read_from_its_pixels_alone(capsys, tmp_path):
     from PIL import Image
 

@@ -76,6 +76,19 @@ def test_pooling_multiplies_in_the_path_by_its_weight():
     assert penpath.combine(pixels, path, 1e-9)[0] == pytest.approx(pixels[0], abs=1e-6)
 
 
+def test_the_pixels_sure_answer_stands_against_the_path():
+    pixels = np.full((2, 10), 0.001)
+    pixels[0, 6], pixels[0, 5] = 0.96, 0.032  # sure of a 6
+    pixels[1, 6], pixels[1, 5] = 0.60, 0.392  # not sure
+    path = np.full((2, 10), 1e-6)
+    path[:, 5] = 1 - 9e-6  # the path is sure it is a 5 (a 6 whose loop went round the other way)
+    got = penpath.combine(pixels, path, 0.5)
+    assert got[0].argmax() == 6 and got[0] == pytest.approx(pixels[0])
+    assert got[1].argmax() == 5
+    agreed = penpath.combine(pixels, np.roll(path, 1, axis=1), 0.5)  # the path says 6 too: surer
+    assert agreed[0].argmax() == 6 and agreed[0, 6] > pixels[0, 6]
+
+
 def test_a_reader_must_read_paths():
     inputs = keras.Input((28, 28))
     with pytest.raises(ValueError, match="not a pen-path reader"):
@@ -89,7 +102,10 @@ def test_the_predictor_pools_only_where_the_strokes_are_known(trained_dense):
     path_says_three[3] = 1 - 0.009
     predictor = Predictor(trained_dense.model, "dense", pen_path=fixed_reader(path_says_three, weight=5.0))
     images = np.zeros((2, 28, 28), np.float32)
-    images[:, 4:24, 13:15] = 1.0  # a stroke: whatever the pixels say, the path's 3 outvotes it
+    images[:, 4:24, 13:15] = 1.0  # a stroke
+    if Predictor(trained_dense.model).outputs(images[:1]).probabilities.max() >= penpath.PIXELS_SURE:
+        images[:, 4:24, 9:12] = 0.6  # a smudge beside it: the pixels unsure, so the path's 3 outvotes them
+    assert Predictor(trained_dense.model).outputs(images[:1]).probabilities.max() < penpath.PIXELS_SURE
     out = predictor.outputs(images, [ONE, None])
     assert out.pen_path.tolist() == [True, False]
     assert out.probabilities[0].argmax() == 3
@@ -116,6 +132,19 @@ def test_each_digit_of_a_number_gets_its_own_strokes():
     mine = reading.strokes_of(pieces, strokes)
     assert [len(m) for m in mine] == [len(drawing.paths), len(other.paths)]
     assert np.array_equal(mine[1][0], other.paths[0])
+
+
+def test_a_stroke_that_runs_from_one_digit_into_the_next_keeps_both_to_their_pixels():
+    from digitdraw.segment import Segment
+
+    left = Segment(np.zeros((4, 4), np.float32), x0=0, x1=100, y0=0, y1=200)
+    right = Segment(np.zeros((4, 4), np.float32), x0=120, x1=220, y0=0, y1=200)
+    own = np.array([[50.0, 10], [50, 190]])  # a 1, wholly the left digit's
+    joined = np.array([[130.0, 20], [210, 20], [150, 190], [60, 100]])  # a 7 whose pen ran back left
+    assert [len(m) for m in reading.strokes_of([left, right], [own])] == [1, 0]
+    assert reading.strokes_of([left, right], [own, joined]) == [None, None]
+    dot = np.array([[110.0, 195]])  # between them, in neither box: no one's
+    assert [len(m) for m in reading.strokes_of([left, right], [own, dot])] == [1, 0]
 
 
 def test_the_reading_says_which_answers_used_the_path(trained_dense):
@@ -157,25 +186,53 @@ def test_a_missing_or_broken_reader_leaves_the_model_reading_pixels(tmp_path, mo
     assert "pen-path reader unusable" in caplog.text
     penpath.file_beside(model).write_bytes(b"not a keras file")
     assert Predictor.from_file(model).pen_path is None
+    card["pen_path"] = {"weight": 0.5, "file": "../elsewhere.penpath.keras"}  # only a name in its folder
+    modelio.write_json(modelio.card_path(model), card)
+    assert Predictor.from_file(model).pen_path is None
 
 
 @needs_pendigits
-def test_the_cli_trains_a_reader_and_records_it_in_the_models_card(tmp_path, model_files, pendigits_file):
+def test_the_cli_trains_one_reader_for_the_models_that_share_it(tmp_path, model_files, pendigits_file):
     from digitdraw.cli import main
 
-    model = tmp_path / "mine.keras"
-    shutil.copy(model_files["dense"], model)
-    shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
-    assert (
-        main(["penpath", str(model), "--writers", "1", "--epochs", "1", "--pendigits", str(pendigits_file)])
-        == 0
-    )
-    entry = json.loads(modelio.card_path(model).read_text())["pen_path"]
-    assert entry["writers"] == "1" and entry["weight"] == penpath.WEIGHT and entry["seed"] == 0
-    assert entry["command"].startswith("python -m digitdraw penpath")
-    assert 0.1 < entry["holdout_accuracy"] <= 1
-    assert penpath.file_beside(model).is_file()
-    assert Predictor.from_file(model).pen_path is not None
+    models = [tmp_path / "mine.keras", tmp_path / "other.keras"]
+    for model in models:
+        shutil.copy(model_files["dense"], model)
+        shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
+    args = [
+        "penpath",
+        *map(str, models),
+        "--writers",
+        "1",
+        "--epochs",
+        "1",
+        "--pendigits",
+        str(pendigits_file),
+    ]
+    assert main(args) == 0
+    for model in models:
+        entry = json.loads(modelio.card_path(model).read_text())["pen_path"]
+        assert entry["file"] == "mine.penpath.keras"  # beside the first, named in each card
+        assert entry["writers"] == "1" and entry["weight"] == penpath.WEIGHT and entry["seed"] == 0
+        assert entry["command"].startswith(f"python -m digitdraw penpath {models[0]} {models[1]}")
+        assert 0.1 < entry["holdout_accuracy"] <= 1
+    assert penpath.file_beside(models[0]).is_file() and not penpath.file_beside(models[1]).exists()
+    readers = [Predictor.from_file(m).pen_path for m in models]
+    assert readers[0]._traced is readers[1]._traced  # one network in memory for both
+
+
+def test_models_that_share_a_reader_ask_it_once_per_drawing():
+    reader = fixed_reader(np.full(10, 0.1))
+    calls = []
+    fn = reader._traced._fn
+    reader._traced._fn = lambda x: calls.append(len(x)) or fn(x)
+    other = penpath.PathReader(reader.model, 1.0, traced=reader._traced)
+    first = reader.probabilities([SEVEN])
+    assert np.array_equal(other.probabilities([SEVEN]), first) and calls == [1]
+    other.probabilities([ONE])
+    assert calls == [1, 1]
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0  # shared: nobody may change it
 
 
 @needs_pendigits
@@ -191,6 +248,20 @@ def test_the_cli_says_when_the_file_has_none_of_the_writers_and_changes_nothing(
     assert main(["penpath", str(model), "--writers", "31-40", "--pendigits", str(pendigits_file)]) == 2
     assert f"{pendigits_file} has no pen digits of writers 31-40." in capsys.readouterr().err
     assert modelio.card_path(model).read_text() == card and not penpath.file_beside(model).exists()
+
+
+def test_the_cli_keeps_a_shared_reader_in_one_folder(tmp_path, model_files, capsys):
+    from digitdraw.cli import main
+
+    models = [tmp_path / "a" / "mine.keras", tmp_path / "b" / "other.keras"]
+    for model in models:
+        model.parent.mkdir()
+        shutil.copy(model_files["dense"], model)
+        shutil.copy(modelio.card_path(model_files["dense"]), modelio.card_path(model))
+    cards = [modelio.card_path(m).read_text() for m in models]
+    assert main(["penpath", *map(str, models)]) == 2
+    assert "must be in one folder" in capsys.readouterr().err
+    assert [modelio.card_path(m).read_text() for m in models] == cards
 
 
 def test_the_cli_refuses_a_weight_that_is_no_vote(capsys):

@@ -25,8 +25,8 @@ STYLES_FLOORS = {"dense": 0.984, "cnn": 0.991}
 # digits, it refused 72% of the slashed zeros and 17% of the open nines for the cnn).
 MAX_STYLE_REFUSED = 0.05
 # Drawn digits read with their strokes (the canvas, `predict --strokes`): each model's pixels pooled
-# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.47%, cnn 99.70%;
-# styles split dense 99.67%, cnn 99.81%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
+# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.77%;
+# styles split dense 99.62%, cnn 99.84%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
 WITH_STROKES_FLOORS = {"dense": 0.994, "cnn": 0.996}
 WITH_STROKES_STYLES_FLOORS = {"dense": 0.996, "cnn": 0.998}
 CARD_FIELDS = {
@@ -131,11 +131,9 @@ def test_the_not_a_digit_detector_takes_every_handwriting_style_for_a_digit(ship
 def test_each_shipped_model_has_a_pen_path_reader_the_cli_made(shipped):
     name, path, _, card = shipped
     entry = card["pen_path"]
-    assert entry["command"].startswith(
-        f"python -m digitdraw penpath {name} --writers {pendigits.TUNE_WRITERS}"
-    )
+    assert entry["command"].startswith("python -m digitdraw penpath ") and name in entry["command"].split()
     assert entry["writers"] == pendigits.TUNE_WRITERS and isinstance(entry["seed"], int)
-    assert penpath.file_beside(path).stat().st_size < 5 * 2**20
+    assert penpath.reader_file(path, entry).stat().st_size < 5 * 2**20
     reader = Predictor.from_file(path).pen_path
     assert reader is not None and reader.weight == entry["weight"]
 
