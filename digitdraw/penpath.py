@@ -4,9 +4,9 @@
 A picture loses what the pen knew: where each stroke began, which way it went, where the pen was
 lifted. A 1 with a long flag and a 7, a 4 and a 9, an open 6 and a 0 often differ more in how
 they were drawn than in their pixels. Where the Draw page or `predict --strokes` knows the
-strokes, the cnn's answer is the cnn's probabilities pooled with this network's
-(`combine`: a weighted product, one vote for the pixels and `weight` for the path); an image file
-or a photo has no strokes and is read from its pixels alone.
+strokes, a model's answer is its probabilities pooled with this network's (`combine`: a weighted
+product, one vote for the pixels and `weight` for the path; a sure pixel answer stands); an image
+file or a photo has no strokes and is read from its pixels alone.
 
 The sequence: the strokes joined into one line (the jumps between strokes marked "pen up"),
 centred on their box, scaled by its longer side, and resampled to POINTS points at equal steps
@@ -15,7 +15,8 @@ pen was down. Nothing depends on where or how big the digit was drawn, or with w
 
 Trained by `digitdraw penpath` (digitdraw.cli) on the pen digits of writers 1-24, each also
 reshaped (pendigits.distort), redrawn in every handwriting style of its class (digitdraw.styles),
-and sometimes with its strokes in another order or direction, as other people draw them.
+and sometimes with its strokes in another order or direction, as other people draw them. The
+shipped models share one reader, named in both cards.
 """
 
 from __future__ import annotations
