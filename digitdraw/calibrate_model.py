@@ -66,18 +66,12 @@ OOD_SUFFIX = ".ood.npz"
 # --------------------------------------------------------------------------- drawings
 
 
-def read_drawings(
-    drawings: list[pendigits.CanvasDrawing], *, strokes: bool = False
-) -> list[list[np.ndarray]]:
-    """Each drawing -> the 28x28 inputs of the digits it holds (unreadable ones dropped).
-
-    strokes=False (the fit): read from its pixels alone, as an image file or a photo is; the
-    calibration serves those too, and fitted on the canvas's way (strokes, digitdraw.redraw) it
-    refused fewer non-digits on the benchmark (docs/experiments.md, "Twelfth session").
-    strokes=True: read as the app reads a canvas drawing (read_as_canvas, without the digits' strokes).
+def read_drawings(drawings: list[pendigits.CanvasDrawing]) -> list[list[np.ndarray]]:
+    """Each drawing -> the 28x28 inputs of the digits it holds (unreadable ones dropped), read from
+    its pixels alone, as an image file or a photo is: the calibration serves those too, and fitted
+    on the canvas's way (strokes, digitdraw.redraw) it refused fewer non-digits on the benchmark
+    (docs/experiments.md, "Twelfth session"). The canvas's way: read_as_canvas.
     """
-    if strokes:
-        return read_as_canvas(drawings)[0]
     return [[p.image for _, p in segment.read_row(d.pixels)[0] if p.image is not None] for d in drawings]
 
 
@@ -109,12 +103,10 @@ def render_digits(
     seed: int,
     copies: int,
     distorted: bool = False,
-    *,
-    strokes: bool = False,
 ) -> tuple[list[list[np.ndarray]], np.ndarray, np.ndarray]:
     """draw_digits, each drawing read (see read_drawings): (rows, labels, writers)."""
     drawings, labels, writers = draw_digits(digits, seed, copies, distorted)
-    return read_drawings(drawings, strokes=strokes), labels, writers
+    return read_drawings(drawings), labels, writers
 
 
 def draw_nondigits(
@@ -126,11 +118,9 @@ def draw_nondigits(
     return [pendigits.random_drawing(pendigits.PenDigit(-1, 0, d.strokes), rng) for d in odd], odd
 
 
-def render_nondigits(
-    family: nondigits.Family, n: int, seed: int, *, strokes: bool = False
-) -> tuple[list, list[nondigits.NonDigit]]:
+def render_nondigits(family: nondigits.Family, n: int, seed: int) -> tuple[list, list[nondigits.NonDigit]]:
     drawings, odd = draw_nondigits(family, n, seed)
-    return read_drawings(drawings, strokes=strokes), odd
+    return read_drawings(drawings), odd
 
 
 def flat(rows: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -34,10 +34,9 @@ if TYPE_CHECKING:
 
 FULL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
-# Files that belong to a model beside them (digitdraw.penpath's reader; calibrate's statistics):
-# moved and deleted with it, never listed as models themselves.
+# A model's pen-path reader (digitdraw.penpath) beside it: moved and deleted with the model (_files_of),
+# never listed as a model itself.
 PENPATH_SUFFIX = ".penpath.keras"
-COMPANION_SUFFIXES = (PENPATH_SUFFIX, ".ood.npz")
 
 
 # Temporaries of _atomic_write: ".<file name>.<random>.tmp<suffix>" (see _temporary).
@@ -58,7 +57,7 @@ def model_name(model_path: str | os.PathLike) -> str | None:
     """models/cnn.keras or models/cnn.weights.h5 -> "cnn"; None for any other file (a model's
     pen-path reader, models/cnn.penpath.keras, included: it is part of the model, not one)."""
     name = Path(model_path).name
-    if name.endswith(COMPANION_SUFFIXES):
+    if name.endswith(PENPATH_SUFFIX):
         return None
     for suffix in (WEIGHTS_SUFFIX, FULL_SUFFIX):
         if name.endswith(suffix):
@@ -168,8 +167,8 @@ def save_companion(model: keras.Model, path: str | os.PathLike) -> Path:
     """Save a model that belongs to another beside it (a pen-path reader), with no card of its own;
     written to a temporary first, like `save`."""
     path = Path(path)
-    if not path.name.endswith(COMPANION_SUFFIXES):
-        raise ValueError(f"{path}: a companion file ends in one of {', '.join(COMPANION_SUFFIXES)}.")
+    if not path.name.endswith(PENPATH_SUFFIX):
+        raise ValueError(f"{path}: a companion file ends in {PENPATH_SUFFIX}.")
     _atomic_write(path, model.save)
     return path
 

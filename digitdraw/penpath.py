@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdraw import pendigits, styles
+from digitdraw import modelio, pendigits, styles
 
 POINTS = 64
 FEATURES = 5  # x, y, direction x, direction y, pen down
@@ -36,7 +36,7 @@ EPOCHS = 20
 BATCH = 128
 WEIGHT = 0.5  # the path's vote beside the pixels' one (chosen on writers 19-24, docs/experiments.md)
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
-SUFFIX = ".penpath.keras"  # beside the model whose answers it joins (modelio.PENPATH_SUFFIX)
+SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
 
 def sequence(strokes: Sequence[np.ndarray | Sequence]) -> np.ndarray:
@@ -132,8 +132,6 @@ def combine(
 
 def file_beside(model_path: str | os.PathLike) -> Path:
     """models/cnn.keras -> models/cnn.penpath.keras: where `digitdraw penpath` stores a model's reader."""
-    from digitdraw import modelio
-
     path = Path(model_path)
     return path.with_name((modelio.model_name(path) or path.stem) + SUFFIX)
 

@@ -299,17 +299,11 @@ def strokes_of(
     None for a digit that shares a stroke with another (a pen that ran on from one digit into the
     next, in Number mode): its path would be partly its neighbour's, so it is read from its pixels."""
     out: list[list[np.ndarray] | None] = [[] for _ in segments]
-    for stroke in strokes:
+    for stroke in strokes if segments else ():
         pts = np.asarray(stroke, np.float64).reshape(-1, 2)
-        if not len(pts) or not segments:
+        if not len(pts):
             continue
-        x, y = pts[:, 0], pts[:, 1]
-        shares = np.array(
-            [
-                float(np.mean((x >= s.x0 - 2) & (x < s.x1 + 2) & (y >= s.y0 - 2) & (y < s.y1 + 2)))
-                for s in segments
-            ]
-        )
+        shares = np.array([segment.box_share(pts, s, margin=2) for s in segments])
         best = int(np.argmax(shares))
         for k in np.flatnonzero(shares > _SHARED):  # the stroke reaches into these digits
             if k != best or shares[k] < 1 - _SHARED:

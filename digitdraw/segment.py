@@ -280,6 +280,18 @@ def read_piece(s: Segment) -> Preprocessed:
     return got
 
 
+def box_share(points: np.ndarray, piece: Segment, margin: float) -> float:
+    """The share of (n, 2) points (x, y; n >= 1) inside the piece's box widened by `margin` px."""
+    x, y = points[:, 0], points[:, 1]
+    inside = (
+        (x >= piece.x0 - margin)
+        & (x < piece.x1 + margin)
+        & (y >= piece.y0 - margin)
+        & (y < piece.y1 + margin)
+    )
+    return float(inside.mean())
+
+
 def apart(
     pixels: np.ndarray, strokes: Sequence[np.ndarray | Sequence], piece: Segment
 ) -> list[tuple[tuple[Segment, Preprocessed], tuple[Segment, Preprocessed]]]:
@@ -290,11 +302,8 @@ def apart(
     mine = []
     for stroke in strokes:
         pts = np.asarray(stroke, np.float64).reshape(-1, 2)
-        if len(pts):
-            inside = (pts[:, 0] >= piece.x0 - 1) & (pts[:, 0] < piece.x1 + 1)
-            inside &= (pts[:, 1] >= piece.y0 - 1) & (pts[:, 1] < piece.y1 + 1)
-            if inside.mean() > 0.8:
-                mine.append(pts)
+        if len(pts) and box_share(pts, piece, margin=1) > 0.8:
+            mine.append(pts)
     if len(mine) < 2:  # most pieces: the ink is not looked at
         return []
     mine.sort(key=lambda p: float(p[:, 0].mean()))

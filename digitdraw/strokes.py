@@ -332,9 +332,8 @@ def render_centred(strokes: Strokes, pen_width: float = IMPORT_PEN) -> pendigits
     if len(pts) == 1 or span_w * scale <= CANVAS - pen_width:
         return pendigits.render_drawing(pts, stroke_width=pen_width, background="black")
     scale = min(scale, (MAX_WIDTH - (CANVAS - pendigits.PATH_HEIGHT)) / span_w)
-    width = (
-        math.ceil(span_w * scale) + CANVAS - pendigits.PATH_HEIGHT
-    )  # the square's margins, at the sides too
+    # The square's margins, at the sides too.
+    width = math.ceil(span_w * scale) + CANVAS - pendigits.PATH_HEIGHT
     paths = [(s - (lo + hi) / 2) * scale + (width / 2, CANVAS / 2) for s in pts]
     ink = pendigits.draw_paths(paths, pen_width, (CANVAS, width))
     out = np.zeros((CANVAS, width, 4), np.uint8)
