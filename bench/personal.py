@@ -62,6 +62,12 @@ def right(predictor: Predictor, x: np.ndarray, y: np.ndarray, paths: list | None
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--writers", default="25-30", help="writers to simulate, e.g. 28,30 (default 25-30)")
+    ap.add_argument(
+        "--others",
+        default=pendigits.HOLDOUT_WRITERS,
+        help="the writers each personal model must read no worse, and the pool --writers are drawn from "
+        f"(default {pendigits.HOLDOUT_WRITERS}; 19-24 with a base trained on 1-18, to tune)",
+    )
     ap.add_argument("--base", default=str(config.SHIPPED_MODELS_DIR / "cnn.keras"))
     ap.add_argument(
         "--share", type=float, default=0.6, help="share of a writer's digits given as corrections"
@@ -84,9 +90,11 @@ def main() -> None:
     pen = config.pendigits_path(args.pendigits)
     mnist = load_mnist()
     writers = pendigits.parse_writers(args.writers)
-    holdout = pendigits.parse_writers(pendigits.HOLDOUT_WRITERS)
+    holdout = pendigits.parse_writers(args.others)
+    if not set(writers) <= set(holdout):
+        ap.error(f"--writers {args.writers} must be among --others {args.others}")
     by_writer = {w: [] for w in holdout}
-    for d in pendigits.load_pendigits(pen, writers=pendigits.HOLDOUT_WRITERS):
+    for d in pendigits.load_pendigits(pen, writers=args.others):
         by_writer[d.writer].append(d)
     # The other writers' figures: every held-out writer drawn once, reused for each personal model.
     drawn = {

@@ -74,6 +74,12 @@ class FinetuneSettings:
     # spreads the person's shapes over other people's look-alike digits (round 4: a quarter fewer of
     # the other writers' drawings changed answer, for a little less of the person's gain).
     enough: float = 0.7
+    # The pen-path reader (digitdraw.penpath) learns the person's strokes too, from the same training
+    # corrections: the order and direction of their strokes are theirs even more than their shapes are,
+    # and the shipped reader knows 24 writers' habits only. Replayed pen digits (pen_replay of them,
+    # reshaped, in the stroke orders other people use) keep how the others are read.
+    reader: bool = True
+    reader_learning_rate: float = 5e-4
     min_corrections: int = 10  # fewer digits than this teach noise, and leave nothing to measure on
     time_budget: float | None = None  # seconds of training, then stop after the batch
 
@@ -186,8 +192,10 @@ def check_settings(settings: FinetuneSettings) -> FinetuneSettings:
         raise FinetuneError(f"hold_out must be a share in [0, 1), got {settings.hold_out!r}.")
     if settings.copies < 1 or settings.epochs < 1 or settings.batch_size < 1:
         raise FinetuneError("copies, epochs and batch_size must each be at least 1.")
-    if not (math.isfinite(settings.learning_rate) and settings.learning_rate > 0):
-        raise FinetuneError(f"learning_rate must be a positive number, got {settings.learning_rate!r}.")
+    for name in ("learning_rate", "reader_learning_rate"):
+        rate = getattr(settings, name)
+        if not (math.isfinite(rate) and rate > 0):
+            raise FinetuneError(f"{name} must be a positive number, got {rate!r}.")
     if settings.mnist_replay < 0 or settings.pen_replay < 0:
         raise FinetuneError(
             f"mnist_replay and pen_replay are counts of images, 0 or more "
@@ -225,6 +233,49 @@ def training_arrays(
         parts_x.append(wx)
         parts_y.append(wy.astype(np.int64))
     return np.concatenate(parts_x).astype(np.float32), np.concatenate(parts_y), len(px)
+
+
+def reader_arrays(
+    corrections: Sequence[Correction],
+    pendigits_path: str | os.PathLike | None,
+    settings: FinetuneSettings,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The pen-path reader's training set: each correction's strokes as drawn and `copies` times
+    reshaped, in the person's own order; then `pen_replay` pen digits of the tuning writers, reshaped and
+    sometimes reordered (penpath.reordered) as the reader was trained. (n, POINTS, FEATURES) sequences,
+    (n,) labels, and how many of the first are the corrections'."""
+    own = [_pen_digit(c) for c in corrections]
+    shapes = [d.strokes for d in own]
+    shapes += [pendigits.distort(d, rng).strokes for _ in range(settings.copies) for d in own]
+    labels = [d.label for d in own] * (settings.copies + 1)
+    n_own = len(shapes)
+    if settings.pen_replay:
+        writers = pendigits.load_pendigits(pendigits_path, writers=pendigits.TUNE_WRITERS)
+        for i in rng.permutation(len(writers))[: settings.pen_replay]:
+            shapes.append(penpath.reordered(pendigits.distort(writers[i], rng).strokes, rng, penpath.REORDER))
+            labels.append(writers[i].label)
+    return np.stack([penpath.sequence(s) for s in shapes]), np.asarray(labels, np.int64), n_own
+
+
+def finetune_reader(
+    reader: keras.Model,
+    corrections: Sequence[Correction],
+    pendigits_path: str | os.PathLike | None,
+    settings: FinetuneSettings,
+    seed: int,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> keras.Model:
+    """`reader` (a pen-path network) trained a little on the corrections' strokes, with the pixel
+    fine-tune's loss (UntilEnough), epochs and batch size: a new, uncompiled model."""
+    rng = np.random.default_rng([seed, 1])  # its own stream: the pixels' fine-tune draws as before
+    x, y, own = reader_arrays(corrections, pendigits_path, settings, rng)
+    targets = training_targets(y, own, int(reader.output_shape[-1]), settings.enough)
+    steps = int(np.ceil(len(x) / settings.batch_size)) * settings.epochs
+    rate = keras.optimizers.schedules.CosineDecay(settings.reader_learning_rate, decay_steps=max(1, steps))
+    reader.compile(optimizer=keras.optimizers.Adam(rate), loss=UntilEnough())
+    reader.fit(x, targets, settings.batch_size, settings.epochs, verbose=0, callbacks=callbacks)
+    return _fresh_copy(reader)
 
 
 def training_targets(y: np.ndarray, own: int, classes: int, enough: float) -> np.ndarray:
@@ -416,15 +467,21 @@ def finetune_on_corrections(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
     }
-    entry = base_card.get("pen_path")
-    try:
-        reader = penpath.reader_file(base_path, entry) if isinstance(entry, dict) else None
-    except ValueError:  # a card naming no proper reader file: the fine-tune reads pixels alone
-        reader = None
-    if not cancelled and reader is not None and reader.is_file():
-        # The pen's path is read the same after a fine-tune on pixels: the base's reader goes with it.
-        mine = modelio.copy_companion(reader, penpath.file_beside(out))
-        card["pen_path"] = {**entry, "file": mine.name, "from_base": str(base_path)}
+    if not cancelled:
+        left = None if budget is None else max(1e-3, settings.time_budget - train_seconds)
+        reader_entry, cancelled = _personal_reader(
+            base_path,
+            base_card,
+            out,
+            [digits[i] for i in train_idx],
+            pendigits_path,
+            settings,
+            seed,
+            cancel,
+            left,
+        )
+        if reader_entry is not None:
+            card["pen_path"] = reader_entry
     path = None if cancelled else modelio.save(new, out, card)
     return FinetuneResult(
         path=path,
@@ -439,6 +496,51 @@ def finetune_on_corrections(
         cancelled=cancelled,
         history=history,
     )
+
+
+def _personal_reader(
+    base_path: Path,
+    base_card: dict,
+    out: Path,
+    corrections: Sequence[Correction],
+    pendigits_path: str | os.PathLike | None,
+    settings: FinetuneSettings,
+    seed: int,
+    cancel: threading.Event | None,
+    seconds: float | None,
+) -> tuple[dict | None, bool]:
+    """The new model's pen-path reader, saved beside `out`: the base's one fine-tuned on the corrections
+    (settings.reader; `cancel` and `seconds` of time budget as for the pixels) or copied as it is. (Its
+    card entry, or None when the base has none; whether the run was cancelled meanwhile.)"""
+    entry = base_card.get("pen_path")
+    try:
+        source = penpath.reader_file(base_path, entry) if isinstance(entry, dict) else None
+    except ValueError:  # a card naming no proper reader file: the fine-tune reads pixels alone
+        source = None
+    if source is None or not source.is_file():
+        return None, False
+    mine = penpath.file_beside(out)
+    new_entry = {**entry, "file": mine.name, "from_base": str(base_path)}
+    if not settings.reader:
+        modelio.copy_companion(source, mine)
+        return new_entry, False
+    try:
+        reader = keras.saving.load_model(source, compile=False)
+    except (OSError, ValueError):  # the base reads its pixels alone (predict.Predictor); so will this
+        return None, False
+    canceller = CancelOnEvent(cancel) if cancel is not None else None
+    callbacks = [c for c in (canceller, seconds and TimeBudget(seconds)) if c]
+    tuned = finetune_reader(reader, corrections, pendigits_path, settings, seed, callbacks)
+    if canceller is not None and canceller.cancelled:
+        return None, True
+    modelio.save_companion(tuned, mine)
+    new_entry["finetuned"] = {
+        "corrections": len(corrections),
+        "copies": settings.copies,
+        "replayed_pen_digits": settings.pen_replay,
+        "learning_rate": settings.reader_learning_rate,
+    }
+    return new_entry, False
 
 
 def _versions() -> dict[str, str]:

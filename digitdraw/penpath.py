@@ -35,6 +35,7 @@ FEATURES = 5  # x, y, direction x, direction y, pen down
 EPOCHS = 20
 BATCH = 128
 WEIGHT = 0.5  # the path's vote beside the pixels' one (chosen on writers 19-24, docs/experiments.md)
+REORDER = 0.3  # the chance a reshaped training digit's strokes are reordered (see `reordered`)
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
@@ -75,7 +76,7 @@ def training_set(
     rng: np.random.Generator,
     copies: int = 8,
     style_copies: int = 2,
-    reorder: float = 0.3,
+    reorder: float = REORDER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sequences (n, POINTS, FEATURES), labels): each digit as written, `copies` times reshaped
     (pendigits.distort), and `style_copies` times in each style of its class, reshaped too; the

@@ -9,6 +9,7 @@ keeps the run short; bench/personal.py measures the full one.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,7 +212,7 @@ def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
     members = (modelio.read_card(BASE) or {}).get("members")
     assert members and members >= 2, "the shipped cnn should be an ensemble"
     lines, _ = writer_corrections
-    tiny = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1)
+    tiny = FinetuneSettings(copies=1, mnist_replay=300, pen_replay=0, epochs=1, reader=False)
     result = finetune_on_corrections(
         BASE, lines, mnist, pendigits_file, out=tmp_path / "mine.weights.h5", seed=SEED, settings=tiny
     )
@@ -222,10 +223,69 @@ def test_the_shipped_ensemble_is_fine_tuned_and_saved_with_its_member_count(
         Predictor(again).probabilities(x), Predictor(result.model).probabilities(x), atol=1e-5
     )
     assert (Predictor(again).probabilities(x).argmax(axis=1) == mnist.y_test[:200]).mean() > 0.97
-    # The base's pen-path reader goes with it: the path is read the same after a fine-tune on pixels.
+    # Asked not to learn the strokes (reader=False), the base's pen-path reader goes with it as it is.
     assert result.card["pen_path"]["from_base"] == str(BASE)
+    assert "finetuned" not in result.card["pen_path"]
     assert penpath.file_beside(result.path).read_bytes() == penpath.file_beside(BASE).read_bytes()
     assert Predictor.from_file(result.path).pen_path is not None
+
+
+# -- The pen's path: a person's own way of drawing -------------------------------------------------
+
+CLOCKWISE_SIX = Path(__file__).parent / "data" / "six_loop_drawn_clockwise.jsonl"
+
+
+def clockwise_sixes(n: int, rng: np.random.Generator) -> list[pendigits.PenDigit]:
+    """A 6 drawn by hand in one stroke with its loop going round clockwise, as no pen-digit writer
+    draws it, reshaped n times (pendigits.distort) as one person's hand varies."""
+    [line, _] = parse_jsonl(CLOCKWISE_SIX.read_text().splitlines())
+    six = pendigits.PenDigit(6, 0, [np.asarray(s, float) for s in line.strokes])
+    return [pendigits.distort(six, rng) for _ in range(n)]
+
+
+def drawn(digit: pendigits.PenDigit, rng: np.random.Generator) -> np.ndarray:
+    """The model input the Draw page makes of a digit drawn on its canvas."""
+    return preprocess(pendigits.random_render(digit, rng)).image
+
+
+def test_the_reader_learns_a_persons_own_way_of_drawing_a_digit(
+    writer_corrections, mnist, pendigits_file, tmp_path
+):
+    """The shipped pen-path reader takes a clockwise 6 for a 5; once its writer has corrected a dozen
+    of them, their model's reader reads their new ones as 6, and other people's digits as before."""
+    rng = np.random.default_rng(SEED)
+    mine = [
+        ImportLine(
+            6, [s.tolist() for s in d.strokes], None, preprocess(pendigits.random_render(d, rng)).image
+        )
+        for d in clockwise_sixes(12, rng)
+    ]
+    lines, _ = writer_corrections
+    settings = FinetuneSettings(copies=8, mnist_replay=300, pen_replay=500, epochs=3)
+    result = finetune_on_corrections(
+        BASE,
+        lines[:40] + mine,
+        mnist,
+        pendigits_file,
+        out=tmp_path / "mine.keras",
+        seed=SEED,
+        settings=settings,
+    )
+    entry = result.card["pen_path"]
+    assert entry["file"] == penpath.file_beside(result.path).name
+    assert entry["finetuned"]["corrections"] == result.trained_on
+    base = Predictor.from_file(BASE).pen_path
+    personal = Predictor.from_file(result.path).pen_path
+
+    new_sixes = [d.strokes for d in clockwise_sixes(30, np.random.default_rng(SEED + 1))]
+    assert (base.probabilities(new_sixes).argmax(axis=1) == 6).mean() < 0.1
+    assert (personal.probabilities(new_sixes).argmax(axis=1) == 6).mean() > 0.9
+
+    others = pendigits.load_pendigits(pendigits_file, writers=[25, 26])
+    paths, labels = [d.strokes for d in others], np.array([d.label for d in others])
+    before = (base.probabilities(paths).argmax(axis=1) == labels).mean()
+    after = (personal.probabilities(paths).argmax(axis=1) == labels).mean()
+    assert after >= before - 0.01, (before, after)
 
 
 # -- What each image is learned towards -----------------------------------------------------------

@@ -340,6 +340,12 @@ def _finetune_form(busy: str | None) -> None:
         f"drawn again {settings.copies} times, slightly changed, and mixed with MNIST"
         + (" and pen-drawn digits" if settings.pen_replay else "")
         + " it already reads, so it forgets nothing) and is saved as a new model."
+        + (
+            " Its reader of the pen's path learns how you draw each digit too: the order and direction "
+            "of your strokes."
+            if settings.reader
+            else ""
+        )
     )
     entries = [e for e in modelio.available_models() if not e.broken]
     if not entries:
@@ -613,7 +619,8 @@ def _describe_finetune(s: dict) -> str:
     return (
         f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}, batch {s['batch_size']}, "
         f"learning rate {s['learning_rate']:g}; each "
-        f"correction drawn {s['copies']} times, with {s['mnist_replay']:,} MNIST images{pen} replayed."
+        f"correction drawn {s['copies']} times, with {s['mnist_replay']:,} MNIST images{pen} replayed"
+        + ("; the pen-path reader learns the strokes too." if s.get("reader") else ".")
     )
 
 
