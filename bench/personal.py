@@ -5,9 +5,9 @@ imported into a throwaway corrections database as that "browser's" corrections (
 `digitdraw feedback import`), the base model is fine-tuned on them (digitdraw.finetune), and the
 other 40% are drawn (random size, place and width; 4 renderings each) and read by the base model and
 by the fine-tuned one as the Draw page reads them: with their strokes (a fat pen's drawing read drawn
-thinner, and each model's pixels pooled with its pen-path reader, which a fine-tune keeps; in
-brackets the pixels alone). Also for each fine-tuned model: MNIST test accuracy and the other held-out
-writers' drawn digits (2 renderings each, seed 2024, as drawn.py does).
+thinner, and each model's pixels pooled with its pen-path reader, which the fine-tune teaches the
+corrections' strokes too; in brackets the pixels alone). Also for each fine-tuned model: MNIST test
+accuracy and the other held-out writers' drawn digits (2 renderings each, seed 2024, as drawn.py does).
 
 Targets (issue 15): on the writers the base reads worst, errors on their unseen digits at least
 halved; MNIST test >= 99.2%; the other writers no worse; fine-tune <= 30 s for 150 corrections.

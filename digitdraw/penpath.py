@@ -9,14 +9,17 @@ product, one vote for the pixels and `weight` for the path; a sure pixel answer 
 file or a photo has no strokes and is read from its pixels alone.
 
 The sequence: the strokes joined into one line (the jumps between strokes marked "pen up"),
-centred on their box, scaled by its longer side, and resampled to POINTS points at equal steps
-along the line; each point holds x, y, the line's direction there (a unit vector) and whether the
-pen was down. Nothing depends on where or how big the digit was drawn, or with what pen.
+centred on their box, scaled by its longer side, thinned to points at least MIN_STEP apart (a shaky
+hand's or a fine-grained pen's tremor is not the line's direction), and resampled to POINTS points
+at equal steps along the line; each point holds x, y, the line's direction there (a unit vector)
+and whether the pen was down. Nothing depends on where or how big the digit was drawn, with what
+pen, or how many points a second it reported.
 
 Trained by `digitdraw penpath` (digitdraw.cli) on the pen digits of writers 1-24, each also
 reshaped (pendigits.distort), redrawn in every handwriting style of its class (digitdraw.styles),
-and sometimes with its strokes in another order or direction, as other people draw them. The
-shipped models share one reader, named in both cards.
+and sometimes with its strokes in another order or direction, as other people draw them, or
+denser and shakier, as other hands and pens give them. The shipped models share one reader, named
+in both cards.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ EPOCHS = 20
 BATCH = 128
 WEIGHT = 0.5  # the path's vote beside the pixels' one (chosen on writers 19-24, docs/experiments.md)
 REORDER = 0.3  # the chance a reshaped training digit's strokes are reordered (see `reordered`)
+SHAKE = 0.5  # the chance a reshaped training digit is drawn denser and shakier (see `shaken`)
+SHAKE_NOISE = 0.012  # the most noise `shaken` adds, a share of the drawing's size
+MIN_STEP = 0.03  # of the drawing's longer side: closer points are one point to the path (see `spaced`)
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
@@ -48,10 +54,12 @@ def sequence(strokes: Sequence[np.ndarray | Sequence]) -> np.ndarray:
     # A tap is a stroke of one point: a dot half a unit long, so that it has a direction.
     paths = [np.vstack([p, p + 0.5]) if len(p) == 1 else p for p in paths]
     points = np.concatenate(paths)
-    down = np.ones(len(points) - 1)  # per segment: drawn (1) or the jump to the next stroke (0)
-    down[np.cumsum([len(p) for p in paths])[:-1] - 1] = 0.0
     lo, hi = points.min(axis=0), points.max(axis=0)
-    p = (points - (lo + hi) / 2) / max(float(np.max(hi - lo)), 1e-6)
+    centre, size = (lo + hi) / 2, max(float(np.max(hi - lo)), 1e-6)
+    paths = [spaced((p - centre) / size, MIN_STEP) for p in paths]
+    p = np.concatenate(paths)
+    down = np.ones(len(p) - 1)  # per segment: drawn (1) or the jump to the next stroke (0)
+    down[np.cumsum([len(q) for q in paths])[:-1] - 1] = 0.0
     step = np.maximum(np.linalg.norm(np.diff(p, axis=0), axis=1), 1e-6)
     along = np.concatenate([[0.0], np.cumsum(step)])
     t = np.linspace(0.0, along[-1], POINTS)
@@ -60,6 +68,41 @@ def sequence(strokes: Sequence[np.ndarray | Sequence]) -> np.ndarray:
     xy = p[seg] + (p[seg + 1] - p[seg]) * frac[:, None]
     direction = (p[seg + 1] - p[seg]) / step[seg][:, None]
     return np.concatenate([xy, direction, down[seg][:, None]], axis=1).astype(np.float32)
+
+
+def spaced(points: np.ndarray, min_step: float) -> np.ndarray:
+    """A stroke's points (n, 2) without those closer than `min_step` to the last one kept; its first and
+    last points always kept. A shaky hand or a pen that reports 200 points a second then gives the same
+    line as a steady, sparse one: the direction from one point to the next is the stroke's, not the
+    tremor's (writers 19-24 given 8 times as many points, each shaken by 1% of the digit's size: 12
+    errors in 1,500 read this way, 630 from every point; docs/experiments.md, sixteenth session)."""
+    pts = points.tolist()
+    kept = [pts[0]]
+    limit = min_step * min_step
+    for x, y in pts[1:]:
+        if (x - kept[-1][0]) ** 2 + (y - kept[-1][1]) ** 2 >= limit:
+            kept.append([x, y])
+    if len(pts) > 1:
+        if len(kept) > 1:
+            kept[-1] = pts[-1]  # the stroke ends where the pen was lifted
+        else:
+            kept.append(pts[-1])
+    return np.asarray(kept, dtype=np.float64)
+
+
+def shaken(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The same strokes as a shakier hand or a finer-grained pen gives them: 1-8 times as many points,
+    each moved by noise of up to SHAKE_NOISE of the drawing's size."""
+    arrays = [np.asarray(s, dtype=np.float64) for s in strokes]
+    size = max(float(np.ptp(np.concatenate(arrays), axis=0).max()), 1e-6)
+    k, noise = int(rng.integers(1, 9)), rng.uniform(0.0, SHAKE_NOISE) * size
+    out = []
+    for s in arrays:
+        if len(s) > 1 and k > 1:
+            t = np.linspace(0, len(s) - 1, (len(s) - 1) * k + 1)
+            s = np.stack([np.interp(t, np.arange(len(s)), s[:, i]) for i in range(2)], axis=1)
+        out.append(s + rng.normal(0.0, noise, s.shape))
+    return out
 
 
 def reordered(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float) -> list[np.ndarray]:
@@ -77,16 +120,20 @@ def training_set(
     copies: int = 8,
     style_copies: int = 2,
     reorder: float = REORDER,
+    shake: float = SHAKE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sequences (n, POINTS, FEATURES), labels): each digit as written, `copies` times reshaped
     (pendigits.distort), and `style_copies` times in each style of its class, reshaped too; the
-    reshaped ones reordered with chance `reorder` (see `reordered`)."""
+    reshaped ones reordered with chance `reorder` (see `reordered`) and drawn shakier with chance
+    `shake` (see `shaken`)."""
     xs = [sequence(d.strokes) for d in digits]
     ys = [d.label for d in digits]
     shaped = [pendigits.distort(d, rng) for _ in range(copies) for d in digits]
     for name in styles.STYLES:
         shaped += [pendigits.distort(d, rng) for d in styles.styled_digits(digits, name, rng, style_copies)]
-    xs += [sequence(reordered(d.strokes, rng, reorder)) for d in shaped]
+    for d in shaped:
+        paths = reordered(d.strokes, rng, reorder)
+        xs.append(sequence(shaken(paths, rng) if rng.random() < shake else paths))
     ys += [d.label for d in shaped]
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 

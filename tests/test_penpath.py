@@ -54,6 +54,29 @@ def test_the_sequence_follows_the_pen_its_direction_and_its_lifts():
     assert np.allclose(back[:, 3], -penpath.sequence(ONE)[:, 3])
 
 
+def test_a_shaky_or_finely_sampled_stroke_gives_the_same_line():
+    """A tablet reporting many points a second, or a shaky hand: the same seven, the same sequence."""
+    rng = np.random.default_rng(0)
+    clean = penpath.sequence(ZERO + SEVEN)
+    for _ in range(5):
+        shaky = penpath.shaken(ZERO + SEVEN, rng)
+        assert sum(map(len, shaky)) > sum(map(len, ZERO + SEVEN)) or np.ptp(shaky[0]) > 0
+        seq = penpath.sequence(shaky)
+        assert np.abs(seq[:, :2] - clean[:, :2]).mean() < 0.05  # where the pen was
+        agree = (seq[:, 2:4] * clean[:, 2:4]).sum(axis=1)  # cosine of the angle between directions
+        # Every point's direction taken as given, 3 of 5 such drawings have fewer than half agreeing.
+        assert (agree > 0.9).mean() > 0.75 and (seq[:, 4] == clean[:, 4]).mean() > 0.9
+
+
+def test_points_closer_than_the_step_are_one_point_and_the_ends_stay():
+    line = np.column_stack([np.linspace(0, 1, 101), np.zeros(101)])  # a point every 0.01
+    kept = penpath.spaced(line, 0.05)
+    assert kept[0].tolist() == [0, 0] and kept[-1].tolist() == [1, 0]
+    assert np.diff(kept[:-1, 0]).min() >= 0.05 - 1e-9 and 15 <= len(kept) <= 21
+    tiny = np.array([[0.0, 0.0], [0.01, 0.0], [0.02, 0.0]])  # a stroke shorter than one step
+    assert penpath.spaced(tiny, 0.05).tolist() == [[0.0, 0.0], [0.02, 0.0]]
+
+
 def test_a_tap_and_an_empty_drawing():
     assert penpath.sequence([np.array([[10.0, 10.0]])]).shape == (penpath.POINTS, penpath.FEATURES)
     with pytest.raises(ValueError, match="at least one stroke"):

@@ -26,9 +26,11 @@ STYLES_FLOORS = {"dense": 0.984, "cnn": 0.991}
 MAX_STYLE_REFUSED = 0.05
 # Drawn digits read with their strokes (the canvas, `predict --strokes`): each model's pixels pooled
 # with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.77%;
-# styles split dense 99.62%, cnn 99.84%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
-WITH_STROKES_FLOORS = {"dense": 0.994, "cnn": 0.996}
-WITH_STROKES_STYLES_FLOORS = {"dense": 0.996, "cnn": 0.998}
+# styles split dense 99.37%, cnn 99.73%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
+# The sixteenth session's reader, which reads shaky strokes as well as steady ones, reads the styles
+# split a little worse than the fifteenth's (99.62% and 99.84%): docs/experiments.md.
+WITH_STROKES_FLOORS = {"dense": 0.995, "cnn": 0.997}
+WITH_STROKES_STYLES_FLOORS = {"dense": 0.993, "cnn": 0.997}
 CARD_FIELDS = {
     "architecture",
     "api",
@@ -159,6 +161,34 @@ def test_drawn_digits_read_with_their_strokes_meet_the_target(shipped, pendigits
         right += int(np.sum(_with_strokes(predictor, xs, redrawn) == ys))
         total += len(ys)
     assert right / total >= WITH_STROKES_STYLES_FLOORS[name]
+
+
+def shaky(strokes: list[np.ndarray], rng: np.random.Generator, times: int = 8, shake: float = 0.01) -> list:
+    """The strokes as a trembling hand or a 200-points-a-second tablet gives them: `times` as many
+    points, each moved by noise of `shake` of the digit's size."""
+    size = np.ptp(np.concatenate(strokes), axis=0).max()
+    out = []
+    for s in strokes:
+        if len(s) > 1:
+            t = np.linspace(0, len(s) - 1, (len(s) - 1) * times + 1)
+            s = np.stack([np.interp(t, np.arange(len(s)), s[:, i]) for i in range(2)], axis=1)
+        out.append(s + rng.normal(0, shake * size, s.shape))
+    return out
+
+
+def test_strokes_from_a_shaky_hand_or_a_fine_grained_pen_read_as_well(shipped, pendigits_file):
+    """The same drawings, their strokes given as a trembling hand or a fine-grained pen gives them:
+    read as well as the steady strokes (pen-path readers that took every point's direction read
+    writers 19-24 so given 630 times wrong in 1,500, from 13; docs/experiments.md)."""
+    name, path, _, _ = shipped
+    predictor = Predictor.from_file(path)
+    held = pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)
+    x, y = drawn.drawn_set(pendigits_file)
+    steady = float(np.mean(_with_strokes(predictor, x, held) == y))
+    rng = np.random.default_rng(5)
+    strokes = [shaky(d.strokes, rng) for d in held] * drawn.EVAL_COPIES
+    shaken = float(np.mean(predictor.outputs(x, strokes).probabilities.argmax(axis=1) == y))
+    assert shaken >= steady - 0.002, (steady, shaken)
 
 
 def test_mnist_upscaled_tenfold_reads_as_well_through_the_app_pipeline(shipped, mnist):
