@@ -318,12 +318,22 @@ def _dataset(x: np.ndarray, y: np.ndarray, settings: FinetuneSettings, seed: int
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float | None:
+def _accuracy(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    paths: list | None = None,
+    reader: BaseReader | None = None,
+) -> float | None:
+    """How many of the images `model` reads right, with their strokes pooled by `reader` as the Draw page
+    reads a canvas (its pixels alone without one); None for no images."""
     if not len(labels):
         return None
     from digitdraw.predict import Predictor
 
-    return float((Predictor(model).probabilities(images).argmax(axis=1) == labels).mean())
+    pen = penpath.PathReader(reader.model, reader.weight) if reader is not None else None
+    got = Predictor(model, pen_path=pen).outputs(images, paths if pen is not None else None)
+    return float((got.probabilities.argmax(axis=1) == labels).mean())
 
 
 def _fresh_copy(model: keras.Model) -> keras.Model:
@@ -372,7 +382,9 @@ def finetune_on_corrections(
     train_idx, held_idx = split_corrections(labels, settings.hold_out, seed)
     held_x = np.stack([np.asarray(digits[i].image, np.float32) for i in held_idx]) if len(held_idx) else None
     held_y = labels[held_idx]
-    before = _accuracy(model, held_x, held_y)
+    held_paths = [_pen_digit(digits[i]).strokes for i in held_idx]
+    base_reader = BaseReader.of(base_path, base_card)
+    before = _accuracy(model, held_x, held_y, held_paths, base_reader)
 
     x, y, own = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
     targets = training_targets(y, own, int(model.output_shape[-1]), settings.enough)
@@ -412,7 +424,22 @@ def finetune_on_corrections(
     train_seconds = time.perf_counter() - start
 
     new = _fresh_copy(model)
-    after = _accuracy(new, held_x, held_y)
+    reader, reader_entry = base_reader, None
+    if base_reader is not None and not cancelled:
+        reader_entry = {**base_reader.entry, "from_base": str(base_path)}
+        if settings.reader:
+            left = None if budget is None else max(1e-3, settings.time_budget - train_seconds)
+            train_digits = [digits[i] for i in train_idx]
+            reader, cancelled = _personal_reader(
+                base_reader, train_digits, pendigits_path, settings, seed, cancel, left
+            )
+            reader_entry["finetuned"] = {
+                "corrections": len(train_idx),
+                "copies": settings.copies,
+                "replayed_pen_digits": settings.pen_replay,
+                "learning_rate": settings.reader_learning_rate,
+            }
+    after = _accuracy(new, held_x, held_y, held_paths, reader)
     test = None
     if measure_mnist and not cancelled:
         from digitdraw.evaluate import score
@@ -450,7 +477,8 @@ def finetune_on_corrections(
             "held_out_accuracy_before": None if before is None else round(before, 6),
             "held_out_accuracy_after": None if after is None else round(after, 6),
             "how": f"about {settings.hold_out:.0%} of each digit's corrections (seed {seed}) kept out of "
-            "training; read as the app read them when they were drawn",
+            "training; read as the Draw page reads them: the input it made when they were drawn, "
+            "pooled with the model's pen-path reader where it has one",
         },
         "training": {"kind": "finetune on corrections", **dataclasses.asdict(settings), "seed": seed},
         "epochs": len(history.get("loss", [])),
@@ -467,21 +495,14 @@ def finetune_on_corrections(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
     }
-    if not cancelled:
-        left = None if budget is None else max(1e-3, settings.time_budget - train_seconds)
-        reader_entry, cancelled = _personal_reader(
-            base_path,
-            base_card,
-            out,
-            [digits[i] for i in train_idx],
-            pendigits_path,
-            settings,
-            seed,
-            cancel,
-            left,
-        )
-        if reader_entry is not None:
-            card["pen_path"] = reader_entry
+    if reader_entry is not None and not cancelled:
+        # Beside the new model, named in its card: the base's reader fine-tuned, or a copy of it.
+        mine = penpath.file_beside(out)
+        if reader is base_reader:
+            modelio.copy_companion(base_reader.path, mine)
+        else:
+            modelio.save_companion(reader.model, mine)
+        card["pen_path"] = {**reader_entry, "file": mine.name}
     path = None if cancelled else modelio.save(new, out, card)
     return FinetuneResult(
         path=path,
@@ -498,49 +519,47 @@ def finetune_on_corrections(
     )
 
 
+@dataclass(frozen=True)
+class BaseReader:
+    """A model's pen-path reader as its card names it: the network, the weight of its vote, its file and
+    the card's entry."""
+
+    model: keras.Model
+    weight: float
+    path: Path
+    entry: dict
+
+    @classmethod
+    def of(cls, model_path: Path, card: dict) -> BaseReader | None:
+        """The reader `card` names for the model at `model_path`; None where there is none or it cannot
+        be used (the model reads its pixels alone then, predict.Predictor, and so does its fine-tune)."""
+        entry = card.get("pen_path")
+        try:
+            path = penpath.reader_file(model_path, entry) if isinstance(entry, dict) else None
+            weight = float(entry["weight"]) if path is not None else 0.0
+            if path is None or not path.is_file() or not weight > 0:
+                return None
+            return cls(keras.saving.load_model(path, compile=False), weight, path, entry)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
 def _personal_reader(
-    base_path: Path,
-    base_card: dict,
-    out: Path,
+    base: BaseReader,
     corrections: Sequence[Correction],
     pendigits_path: str | os.PathLike | None,
     settings: FinetuneSettings,
     seed: int,
     cancel: threading.Event | None,
     seconds: float | None,
-) -> tuple[dict | None, bool]:
-    """The new model's pen-path reader, saved beside `out`: the base's one fine-tuned on the corrections
-    (settings.reader; `cancel` and `seconds` of time budget as for the pixels) or copied as it is. (Its
-    card entry, or None when the base has none; whether the run was cancelled meanwhile.)"""
-    entry = base_card.get("pen_path")
-    try:
-        source = penpath.reader_file(base_path, entry) if isinstance(entry, dict) else None
-    except ValueError:  # a card naming no proper reader file: the fine-tune reads pixels alone
-        source = None
-    if source is None or not source.is_file():
-        return None, False
-    mine = penpath.file_beside(out)
-    new_entry = {**entry, "file": mine.name, "from_base": str(base_path)}
-    if not settings.reader:
-        modelio.copy_companion(source, mine)
-        return new_entry, False
-    try:
-        reader = keras.saving.load_model(source, compile=False)
-    except (OSError, ValueError):  # the base reads its pixels alone (predict.Predictor); so will this
-        return None, False
+) -> tuple[BaseReader, bool]:
+    """The base's reader fine-tuned on the corrections' strokes (`cancel` and `seconds` of time budget as
+    for the pixels), and whether the run was cancelled meanwhile."""
     canceller = CancelOnEvent(cancel) if cancel is not None else None
     callbacks = [c for c in (canceller, seconds and TimeBudget(seconds)) if c]
-    tuned = finetune_reader(reader, corrections, pendigits_path, settings, seed, callbacks)
-    if canceller is not None and canceller.cancelled:
-        return None, True
-    modelio.save_companion(tuned, mine)
-    new_entry["finetuned"] = {
-        "corrections": len(corrections),
-        "copies": settings.copies,
-        "replayed_pen_digits": settings.pen_replay,
-        "learning_rate": settings.reader_learning_rate,
-    }
-    return new_entry, False
+    network = keras.saving.load_model(base.path, compile=False)  # the base's stays as it was
+    tuned = finetune_reader(network, corrections, pendigits_path, settings, seed, callbacks)
+    return dataclasses.replace(base, model=tuned), bool(canceller is not None and canceller.cancelled)
 
 
 def _versions() -> dict[str, str]:
