@@ -90,18 +90,25 @@ def spaced(points: np.ndarray, min_step: float) -> np.ndarray:
     return np.asarray(kept, dtype=np.float64)
 
 
-def shaken(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """The same strokes as a shakier hand or a finer-grained pen gives them: 1-8 times as many points,
-    each moved by noise of up to SHAKE_NOISE of the drawing's size."""
+def shaken(
+    strokes: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    times: int | None = None,
+    noise: float | None = None,
+) -> list[np.ndarray]:
+    """The same strokes as a shakier hand or a finer-grained pen gives them: `times` as many points
+    (default: 1-8 at random), each moved by Gaussian noise of `noise` of the drawing's size (default:
+    up to SHAKE_NOISE, at random)."""
     arrays = [np.asarray(s, dtype=np.float64) for s in strokes]
     size = max(float(np.ptp(np.concatenate(arrays), axis=0).max()), 1e-6)
-    k, noise = int(rng.integers(1, 9)), rng.uniform(0.0, SHAKE_NOISE) * size
+    k = int(rng.integers(1, 9)) if times is None else times
+    sd = (rng.uniform(0.0, SHAKE_NOISE) if noise is None else noise) * size
     out = []
     for s in arrays:
         if len(s) > 1 and k > 1:
             t = np.linspace(0, len(s) - 1, (len(s) - 1) * k + 1)
             s = np.stack([np.interp(t, np.arange(len(s)), s[:, i]) for i in range(2)], axis=1)
-        out.append(s + rng.normal(0.0, noise, s.shape))
+        out.append(s + rng.normal(0.0, sd, s.shape))
     return out
 
 

@@ -163,19 +163,6 @@ def test_drawn_digits_read_with_their_strokes_meet_the_target(shipped, pendigits
     assert right / total >= WITH_STROKES_STYLES_FLOORS[name]
 
 
-def shaky(strokes: list[np.ndarray], rng: np.random.Generator, times: int = 8, shake: float = 0.01) -> list:
-    """The strokes as a trembling hand or a 200-points-a-second tablet gives them: `times` as many
-    points, each moved by noise of `shake` of the digit's size."""
-    size = np.ptp(np.concatenate(strokes), axis=0).max()
-    out = []
-    for s in strokes:
-        if len(s) > 1:
-            t = np.linspace(0, len(s) - 1, (len(s) - 1) * times + 1)
-            s = np.stack([np.interp(t, np.arange(len(s)), s[:, i]) for i in range(2)], axis=1)
-        out.append(s + rng.normal(0, shake * size, s.shape))
-    return out
-
-
 def test_strokes_from_a_shaky_hand_or_a_fine_grained_pen_read_as_well(shipped, pendigits_file):
     """The same drawings, their strokes given as a trembling hand or a fine-grained pen gives them:
     read as well as the steady strokes (pen-path readers that took every point's direction read
@@ -186,7 +173,8 @@ def test_strokes_from_a_shaky_hand_or_a_fine_grained_pen_read_as_well(shipped, p
     x, y = drawn.drawn_set(pendigits_file)
     steady = float(np.mean(_with_strokes(predictor, x, held) == y))
     rng = np.random.default_rng(5)
-    strokes = [shaky(d.strokes, rng) for d in held] * drawn.EVAL_COPIES
+    # 8 times the points, each moved by 1% of the digit's size: a trembling hand, a 200-point-a-second pen
+    strokes = [penpath.shaken(d.strokes, rng, times=8, noise=0.01) for d in held] * drawn.EVAL_COPIES
     shaken = float(np.mean(predictor.outputs(x, strokes).probabilities.argmax(axis=1) == y))
     assert shaken >= steady - 0.002, (steady, shaken)
 
