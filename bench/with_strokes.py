@@ -1,10 +1,11 @@
 """Drawn digits read with their strokes, as the Draw page's canvas and `predict --strokes` read them.
 
-Writers 25-30 (never trained on), each digit drawn twice like bench/drawn_digits.py (random pen width,
-size and place on a 280x280 canvas). Each model reads every drawing from its pixels alone, then with the
-digit's strokes (its pixels pooled with its pen-path reader, digitdraw.penpath), then with the strokes
-as a trembling hand or a fine-grained pen gives them (8 times the points, each moved by 1% of the
-digit's size: penpath.shaken); and the styles split (bench/styles.py) with its strokes, per style.
+Writers 25-30 (never trained on; --writers to tune), each digit drawn twice like
+bench/drawn_digits.py (random pen width, size and place on a 280x280 canvas). Each model reads every
+drawing from its pixels alone, then with the digit's strokes (its pixels pooled with its pen-path
+reader, digitdraw.penpath), then with the strokes as a trembling hand or a fine-grained pen gives
+them (8 times the points, each moved by 1% of the digit's size: penpath.shaken); and the styles split
+(bench/styles.py) with its strokes, per style.
 
     DIGITDRAW_PENDIGITS=.../train.jsonl python bench/with_strokes.py [--model cnn --model dense]
 
@@ -43,22 +44,27 @@ def main() -> None:
         "--model", action="append", help="a model name or file (default: the shipped dense and cnn)"
     )
     ap.add_argument("--pendigits", help=f"pendigits train.jsonl (default: ${config.PENDIGITS_ENV})")
+    ap.add_argument(
+        "--writers",
+        default=pendigits.HOLDOUT_WRITERS,
+        help=f"default {pendigits.HOLDOUT_WRITERS}; 19-24 to tune models trained on 1-18",
+    )
     args = ap.parse_args()
     pen = config.pendigits_path(args.pendigits)
     if pen is None or not pen.is_file():
         ap.error(f"the pendigits file is needed: --pendigits or ${config.PENDIGITS_ENV}")
     start = time.perf_counter()
-    held = pendigits.load_pendigits(pen, writers=pendigits.HOLDOUT_WRITERS)
-    x, y = drawn.drawn_set(pen)
+    held = pendigits.load_pendigits(pen, writers=args.writers)
+    x, y = drawn.drawn_set(pen, args.writers)
     strokes = [d.strokes for d in held] * drawn.EVAL_COPIES
     rng = np.random.default_rng(SHAKE_SEED)
     shaky = [penpath.shaken(d.strokes, rng, SHAKE_TIMES, SHAKE_NOISE) for d in held] * drawn.EVAL_COPIES
     styled = {
         name: (xs, ys, [d.strokes for d in drawn.styled_digits_and_rng(held, name)[0]] * drawn.EVAL_COPIES)
-        for name, (xs, ys) in drawn.styled_sets(pen).items()
+        for name, (xs, ys) in drawn.styled_sets(pen, args.writers).items()
     }
     print(
-        f"writers {pendigits.HOLDOUT_WRITERS}: {len(y)} drawings, {drawn.EVAL_COPIES} of each digit "
+        f"writers {args.writers}: {len(y)} drawings, {drawn.EVAL_COPIES} of each digit "
         f"(seed {drawn.EVAL_SEED}); shaky: {SHAKE_TIMES}x the points, noise {SHAKE_NOISE:.0%} of the "
         f"digit's size (seed {SHAKE_SEED}); load average {os.getloadavg()[0]:.1f}"
     )
