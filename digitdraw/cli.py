@@ -1156,6 +1156,11 @@ def cmd_finetune(args) -> int:
     base_test, test = card["base_model"].get("test_accuracy"), card["test_accuracy"]
     if test is not None:
         print(f"MNIST test {'?' if base_test is None else f'{base_test:.2%}'} -> {test:.2%}")
+    reader = card.get("pen_path")
+    if reader and reader.get("finetuned"):
+        print(f"The pen-path reader learned these strokes too: {reader['file']}")
+    elif reader:
+        print(f"The pen-path reader is the base model's, copied: {reader['file']}")
     print(
         json.dumps(
             {

@@ -433,11 +433,19 @@ def finetune_on_corrections(
             reader, cancelled = _personal_reader(
                 base_reader, train_digits, pendigits_path, settings, seed, cancel, left
             )
-            reader_entry["finetuned"] = {
-                "corrections": len(train_idx),
-                "copies": settings.copies,
-                "replayed_pen_digits": settings.pen_replay,
-                "learning_rate": settings.reader_learning_rate,
+            # Its own entry: the base reader's figures and command describe another network now.
+            reader_entry = {
+                "weight": base_reader.weight,
+                "from_base": str(base_path),
+                "base_reader": {k: v for k, v in base_reader.entry.items() if k != "file"},
+                "finetuned": {
+                    "corrections": len(train_idx),
+                    "copies": settings.copies,
+                    "replayed_pen_digits": settings.pen_replay,
+                    "epochs": settings.epochs,
+                    "learning_rate": settings.reader_learning_rate,
+                    "seed": seed,
+                },
             }
     after = _accuracy(new, held_x, held_y, held_paths, reader)
     test = None

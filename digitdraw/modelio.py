@@ -394,13 +394,27 @@ def rename_model(name: str, new_name: str) -> ModelEntry:
         raise ModelNameError(f"The name {new_name!r} is taken by another model.")
     old_card, new_card = folder / f"{name}.json", folder / f"{new_name}.json"
     if old_card.exists():
-        text = old_card.read_bytes()
+        text = _renamed_card(old_card.read_bytes(), name, new_name)
         _atomic_write(new_card, lambda tmp: tmp.write_bytes(text))
     for old in _files_of(folder, name):
         if old != old_card:
             os.replace(old, folder / f"{new_name}{old.name[len(name) :]}")
     old_card.unlink(missing_ok=True)
     return next(e for e in list_models(folder) if e.name == new_name)
+
+
+def _renamed_card(text: bytes, name: str, new_name: str) -> bytes:
+    """A card's bytes for its model renamed: the pen-path reader it names beside the model (which moves
+    with it, `_files_of`) named anew; any other card as it is."""
+    try:
+        card = json.loads(text)
+    except ValueError:
+        return text
+    entry = card.get("pen_path") if isinstance(card, dict) else None
+    if not isinstance(entry, dict) or entry.get("file") != f"{name}{PENPATH_SUFFIX}":
+        return text
+    card["pen_path"] = {**entry, "file": f"{new_name}{PENPATH_SUFFIX}"}
+    return (json.dumps(card, indent=2, sort_keys=False) + "\n").encode()
 
 
 def delete_model(name: str) -> list[Path]:

@@ -215,6 +215,7 @@ class _Traced:
         self._fn = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, POINTS, FEATURES], tf.float32)],
+            autograph=False,  # no Python control flow to convert; AutoGraph warns it cannot read a lambda
         )
         self._fn(tf.zeros([1, POINTS, FEATURES], tf.float32))  # traced once, before any thread asks
         self._last: tuple[bytes, np.ndarray] | None = None

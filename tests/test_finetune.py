@@ -274,6 +274,9 @@ def test_the_reader_learns_a_persons_own_way_of_drawing_a_digit(
     entry = result.card["pen_path"]
     assert entry["file"] == penpath.file_beside(result.path).name
     assert entry["finetuned"]["corrections"] == result.trained_on
+    # Its own entry: the shipped reader's command and figures are kept apart, as its base's.
+    assert "holdout_accuracy" not in entry and "command" not in entry
+    assert entry["base_reader"]["command"].startswith("python -m digitdraw penpath")
     base = Predictor.from_file(BASE).pen_path
     personal = Predictor.from_file(result.path).pen_path
 

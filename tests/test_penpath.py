@@ -293,3 +293,23 @@ def test_the_cli_refuses_a_weight_that_is_no_vote(capsys):
     with pytest.raises(SystemExit):
         main(["penpath", "cnn", "--weight", "0"])
     assert "must be above 0" in capsys.readouterr().err
+
+
+def test_a_renamed_model_keeps_its_own_reader(tmp_path, model_files, monkeypatch):
+    """A fine-tuned model's reader lies beside it under its name: a rename moves it and the card
+    names it anew, so the renamed model still reads the pen's path."""
+    from digitdraw import config
+
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    model = tmp_path / "mine.keras"
+    shutil.copy(model_files["dense"], model)
+    card = json.loads(modelio.card_path(model_files["dense"]).read_text())
+    card["pen_path"] = {"file": "mine.penpath.keras", "weight": 0.5}
+    modelio.write_json(modelio.card_path(model), card)
+    modelio.save_companion(penpath.build_model(), penpath.file_beside(model))
+    assert Predictor.from_file(model).pen_path is not None
+
+    entry = modelio.rename_model("mine", "my digits")
+    assert entry.card["pen_path"]["file"] == "my digits.penpath.keras"
+    assert (tmp_path / "my digits.penpath.keras").is_file() and not penpath.file_beside(model).exists()
+    assert Predictor.from_file(entry.path).pen_path is not None

@@ -600,10 +600,16 @@ def _finetune_figures(model_path: str | None) -> str:
         mnist = "MNIST not measured"
     else:
         mnist = f"MNIST {'' if base_test is None else f'{base_test:.1%} → '}{test:.1%}"
+    reader = card.get("pen_path")
+    path = (
+        "; its pen-path reader learned your strokes too"
+        if isinstance(reader, dict) and reader.get("finetuned")
+        else ""
+    )
     return (
-        f"Trained on {got.get('trained_on')} corrections; {held}; {mnist}"
+        f"Trained on {got.get('trained_on')} corrections; {held}; {mnist}{path}"
         if got.get("trained_on") is not None
-        else f"{held}; {mnist}"
+        else f"{held}; {mnist}{path}"
     )
 
 
