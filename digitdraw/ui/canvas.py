@@ -189,20 +189,19 @@ function coverUntilReplaced(now) {
 function keepFocus(key) {
   const until = performance.now() + 10000;
   const step = () => {
+    if (performance.now() >= until) return;
     const button = document.querySelector(`.st-key-${key} button`);
-    const active = document.activeElement;
-    if (active && active !== document.body && active !== button) return;  // moved on by itself
-    if (!button || !button.disabled) {
-      if (performance.now() < until) requestAnimationFrame(step);
-      return;
-    }
     const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);
-    if (!host) {  // the server is putting a new canvas in place: wait for it
-      if (performance.now() < until) requestAnimationFrame(step);
-      return;
+    const active = document.activeElement;
+    const dropped = !active || active === document.body || active === button;
+    // A Clear the server does replaces the canvas: a focus given to the old one is lost with it.
+    const onOld = !dropped && active !== host && active.closest?.("[class*='st-key-draw_canvas_']");
+    if (!dropped && !onOld && active !== host) return;  // moved on by itself
+    if (host && ((dropped && button && button.disabled) || onOld)) {
+      host.tabIndex = -1;
+      host.focus({ preventScroll: true });
     }
-    host.tabIndex = -1;
-    host.focus({ preventScroll: true });
+    requestAnimationFrame(step);  // watch on: the server may yet put a new canvas in place
   };
   requestAnimationFrame(step);
 }
