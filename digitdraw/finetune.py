@@ -323,7 +323,7 @@ def _accuracy(
     images: np.ndarray,
     labels: np.ndarray,
     paths: list | None = None,
-    reader: BaseReader | None = None,
+    reader: penpath.PathReader | None = None,
 ) -> float | None:
     """How many of the images `model` reads right, with their strokes pooled by `reader` as the Draw page
     reads a canvas (its pixels alone without one); None for no images."""
@@ -331,8 +331,7 @@ def _accuracy(
         return None
     from digitdraw.predict import Predictor
 
-    pen = penpath.PathReader(reader.model, reader.weight) if reader is not None else None
-    got = Predictor(model, pen_path=pen).outputs(images, paths if pen is not None else None)
+    got = Predictor(model, pen_path=reader).outputs(images, paths if reader is not None else None)
     return float((got.probabilities.argmax(axis=1) == labels).mean())
 
 
@@ -383,7 +382,7 @@ def finetune_on_corrections(
     held_x = np.stack([np.asarray(digits[i].image, np.float32) for i in held_idx]) if len(held_idx) else None
     held_y = labels[held_idx]
     held_paths = [_pen_digit(digits[i]).strokes for i in held_idx]
-    base_reader = BaseReader.of(base_path, base_card)
+    base_reader = _base_reader(base_path, base_card)
     before = _accuracy(model, held_x, held_y, held_paths, base_reader)
 
     x, y, own = training_arrays([digits[i] for i in train_idx], mnist, pendigits_path, settings, rng)
@@ -425,8 +424,9 @@ def finetune_on_corrections(
 
     new = _fresh_copy(model)
     reader, reader_entry = base_reader, None
+    base_entry = base_card.get("pen_path")
     if base_reader is not None and not cancelled:
-        reader_entry = {**base_reader.entry, "from_base": str(base_path)}
+        reader_entry = {**base_entry, "from_base": str(base_path)}
         if settings.reader:
             left = None if budget is None else max(1e-3, settings.time_budget - train_seconds)
             train_digits = [digits[i] for i in train_idx]
@@ -437,7 +437,7 @@ def finetune_on_corrections(
             reader_entry = {
                 "weight": base_reader.weight,
                 "from_base": str(base_path),
-                "base_reader": {k: v for k, v in base_reader.entry.items() if k != "file"},
+                "base_reader": {k: v for k, v in base_entry.items() if k != "file"},
                 "finetuned": {
                     "corrections": len(train_idx),
                     "copies": settings.copies,
@@ -507,7 +507,7 @@ def finetune_on_corrections(
         # Beside the new model, named in its card: the base's reader fine-tuned, or a copy of it.
         mine = penpath.file_beside(out)
         if reader is base_reader:
-            modelio.copy_companion(base_reader.path, mine)
+            modelio.copy_companion(penpath.reader_file(base_path, base_entry), mine)
         else:
             modelio.save_companion(reader.model, mine)
         card["pen_path"] = {**reader_entry, "file": mine.name}
@@ -527,47 +527,32 @@ def finetune_on_corrections(
     )
 
 
-@dataclass(frozen=True)
-class BaseReader:
-    """A model's pen-path reader as its card names it: the network, the weight of its vote, its file and
-    the card's entry."""
-
-    model: keras.Model
-    weight: float
-    path: Path
-    entry: dict
-
-    @classmethod
-    def of(cls, model_path: Path, card: dict) -> BaseReader | None:
-        """The reader `card` names for the model at `model_path`; None where there is none or it cannot
-        be used (the model reads its pixels alone then, predict.Predictor, and so does its fine-tune)."""
-        entry = card.get("pen_path")
-        try:
-            path = penpath.reader_file(model_path, entry) if isinstance(entry, dict) else None
-            weight = float(entry["weight"]) if path is not None else 0.0
-            if path is None or not path.is_file() or not weight > 0:
-                return None
-            return cls(keras.saving.load_model(path, compile=False), weight, path, entry)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+def _base_reader(base_path: Path, base_card: dict) -> penpath.PathReader | None:
+    """The reader the base's card names, as predict.Predictor loads it; None where there is none or it
+    cannot be used (the base reads its pixels alone then, and so does its fine-tune)."""
+    entry = base_card.get("pen_path")
+    try:
+        return penpath.PathReader.beside(base_path, entry) if isinstance(entry, dict) else None
+    except penpath.UNUSABLE:
+        return None
 
 
 def _personal_reader(
-    base: BaseReader,
+    base: penpath.PathReader,
     corrections: Sequence[Correction],
     pendigits_path: str | os.PathLike | None,
     settings: FinetuneSettings,
     seed: int,
     cancel: threading.Event | None,
     seconds: float | None,
-) -> tuple[BaseReader, bool]:
+) -> tuple[penpath.PathReader, bool]:
     """The base's reader fine-tuned on the corrections' strokes (`cancel` and `seconds` of time budget as
     for the pixels), and whether the run was cancelled meanwhile."""
     canceller = CancelOnEvent(cancel) if cancel is not None else None
     callbacks = [c for c in (canceller, seconds and TimeBudget(seconds)) if c]
-    network = keras.saving.load_model(base.path, compile=False)  # the base's stays as it was
-    tuned = finetune_reader(network, corrections, pendigits_path, settings, seed, callbacks)
-    return dataclasses.replace(base, model=tuned), bool(canceller is not None and canceller.cancelled)
+    # A copy: the base's network is shared by every model that reads with it (penpath._load).
+    tuned = finetune_reader(_fresh_copy(base.model), corrections, pendigits_path, settings, seed, callbacks)
+    return penpath.PathReader(tuned, base.weight), bool(canceller is not None and canceller.cancelled)
 
 
 def _versions() -> dict[str, str]:

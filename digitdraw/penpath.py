@@ -237,6 +237,14 @@ def _load(path: str, mtime_ns: int) -> _Traced:
     return _Traced(keras.saving.load_model(path, compile=False))
 
 
+UNUSABLE = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+)  # what PathReader.beside raises for a reader it cannot use
+
+
 class PathReader:
     """A trained pen-path network with the weight of its vote, ready for many small requests: one
     traced call (as digitdraw.predict.Predictor), safe from several threads. Readers loaded from
@@ -251,7 +259,8 @@ class PathReader:
     @classmethod
     def beside(cls, model_path: str | os.PathLike, entry: dict) -> PathReader:
         """The reader a model's card names (reader_file), with the weight it gives (`entry`, the card's
-        "pen_path"). OSError when the file is missing, ValueError when it is no reader."""
+        "pen_path"). One of UNUSABLE when it cannot be used: OSError when the file is missing,
+        ValueError when it is no reader, KeyError or TypeError for an entry without a proper weight."""
         path = reader_file(model_path, entry)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing")

@@ -159,7 +159,7 @@ class Predictor:
         if card.get("pen_path"):
             try:
                 pen_path = penpath.PathReader.beside(path, card["pen_path"])
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except penpath.UNUSABLE as exc:
                 # The model still reads every drawing, from its pixels alone.
                 log.warning("%s: pen-path reader unusable (%s); run `digitdraw penpath`", path, exc)
         return cls(
