@@ -532,7 +532,7 @@ def _base_reader(base_path: Path, base_card: dict) -> penpath.PathReader | None:
     cannot be used (the base reads its pixels alone then, and so does its fine-tune)."""
     entry = base_card.get("pen_path")
     try:
-        return penpath.PathReader.beside(base_path, entry) if isinstance(entry, dict) else None
+        return penpath.PathReader.beside(base_path, entry) if entry else None
     except penpath.UNUSABLE:
         return None
 

@@ -261,6 +261,8 @@ class PathReader:
         """The reader a model's card names (reader_file), with the weight it gives (`entry`, the card's
         "pen_path"). One of UNUSABLE when it cannot be used: OSError when the file is missing,
         ValueError when it is no reader, KeyError or TypeError for an entry without a proper weight."""
+        if not isinstance(entry, dict):
+            raise TypeError(f"a card's pen_path names the reader's file and weight, not {entry!r}")
         path = reader_file(model_path, entry)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing")

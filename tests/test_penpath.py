@@ -212,6 +212,9 @@ def test_a_missing_or_broken_reader_leaves_the_model_reading_pixels(tmp_path, mo
     card["pen_path"] = {"weight": 0.5, "file": "../elsewhere.penpath.keras"}  # only a name in its folder
     modelio.write_json(modelio.card_path(model), card)
     assert Predictor.from_file(model).pen_path is None
+    card["pen_path"] = "mine.penpath.keras"  # a card edited by hand: the entry is an object
+    modelio.write_json(modelio.card_path(model), card)
+    assert Predictor.from_file(model).pen_path is None
 
 
 @needs_pendigits
