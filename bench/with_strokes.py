@@ -4,8 +4,9 @@ Writers 25-30 (never trained on; --writers to tune), each digit drawn twice like
 bench/drawn_digits.py (random pen width, size and place on a 280x280 canvas). Each model reads every
 drawing from its pixels alone, then with the digit's strokes (its pixels pooled with its pen-path
 reader, digitdraw.penpath), then with the strokes as a trembling hand or a fine-grained pen gives
-them (8 times the points, each moved by 1% of the digit's size: penpath.shaken); and the styles split
-(bench/styles.py) with its strokes, per style.
+them (8 times the points, each moved by 1% of the digit's size: penpath.shaken), then with half its
+strokes broken by a brief lift as a finger on a phone gives them (penpath.lifted); and the styles
+split (bench/styles.py) with its strokes, per style.
 
     DIGITDRAW_PENDIGITS=.../train.jsonl python bench/with_strokes.py [--model cnn --model dense]
 
@@ -29,6 +30,7 @@ from digitdraw import config, drawn, modelio, pendigits, penpath  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 SHAKE_TIMES, SHAKE_NOISE, SHAKE_SEED = 8, 0.01, 5
+LIFT_CHANCE, LIFT_SEED = 0.5, 6
 
 
 def right(
@@ -59,6 +61,8 @@ def main() -> None:
     strokes = [d.strokes for d in held] * drawn.EVAL_COPIES
     rng = np.random.default_rng(SHAKE_SEED)
     shaky = [penpath.shaken(d.strokes, rng, SHAKE_TIMES, SHAKE_NOISE) for d in held] * drawn.EVAL_COPIES
+    rng = np.random.default_rng(LIFT_SEED)
+    lifted = [penpath.lifted(d.strokes, rng, LIFT_CHANCE) for d in held] * drawn.EVAL_COPIES
     styled = {
         name: (xs, ys, [d.strokes for d in drawn.styled_digits_and_rng(held, name)[0]] * drawn.EVAL_COPIES)
         for name, (xs, ys) in drawn.styled_sets(pen, args.writers).items()
@@ -66,7 +70,8 @@ def main() -> None:
     print(
         f"writers {args.writers}: {len(y)} drawings, {drawn.EVAL_COPIES} of each digit "
         f"(seed {drawn.EVAL_SEED}); shaky: {SHAKE_TIMES}x the points, noise {SHAKE_NOISE:.0%} of the "
-        f"digit's size (seed {SHAKE_SEED}); load average {os.getloadavg()[0]:.1f}"
+        f"digit's size (seed {SHAKE_SEED}); broken: each stroke with chance {LIFT_CHANCE} (seed "
+        f"{LIFT_SEED}); load average {os.getloadavg()[0]:.1f}"
     )
     for name in args.model or ["dense", "cnn"]:
         predictor = Predictor.from_file(modelio.resolve(name))
@@ -74,9 +79,10 @@ def main() -> None:
             print(f"\n{name}: no pen-path reader; read from its pixels alone")
 
         print(f"\n{name}")
-        print(f"  pixels alone       {right(predictor, x, y).mean():.2%}")
-        print(f"  with strokes       {right(predictor, x, y, strokes).mean():.2%}")
-        print(f"  with shaky strokes {right(predictor, x, y, shaky).mean():.2%}")
+        print(f"  pixels alone        {right(predictor, x, y).mean():.2%}")
+        print(f"  with strokes        {right(predictor, x, y, strokes).mean():.2%}")
+        print(f"  with shaky strokes  {right(predictor, x, y, shaky).mean():.2%}")
+        print(f"  with broken strokes {right(predictor, x, y, lifted).mean():.2%}")
         per = {style: right(predictor, xs, ys, paths) for style, (xs, ys, paths) in styled.items()}
         together = np.concatenate(list(per.values()))
         print(f"  styles split with strokes {together.mean():.2%} of {len(together)}; per style:")

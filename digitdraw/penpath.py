@@ -112,6 +112,24 @@ def shaken(
     return out
 
 
+def lifted(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float = 0.5) -> list[np.ndarray]:
+    """The same strokes as a finger or a pen that leaves the surface for a moment gives them: each
+    stroke of 6 points or more, with chance p, broken in two at a random place, a point or two lost in
+    the gap. A phone's glass, a worn stylus or a quick hand gives such breaks; the pixels barely
+    change. bench/with_strokes.py reads drawings so broken. Not a training augmentation: it halved
+    the reader's own errors on broken strokes but made it read some two-stroke fours as nines
+    (docs/experiments.md, seventeenth session)."""
+    out = []
+    for s in (np.asarray(s) for s in strokes):
+        if len(s) >= 6 and rng.random() < p:
+            cut = int(rng.integers(2, len(s) - 2))
+            gap = int(rng.integers(0, 3))
+            out += [s[:cut], s[min(cut + gap, len(s) - 2) :]]
+        else:
+            out.append(s)
+    return out
+
+
 def reordered(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float) -> list[np.ndarray]:
     """The same strokes as another writer may draw them: with chance p their order shuffled, and
     each stroke, with chance p, drawn the other way (a 0 clockwise, a 7's bar right to left)."""

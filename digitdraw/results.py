@@ -7,13 +7,13 @@ grouped bar chart. The decisions behind those words live here.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from digitdraw import config
 from digitdraw.predict import Prediction
@@ -135,29 +135,6 @@ def unique_titles(titles: Sequence[str]) -> list[str]:
     return out
 
 
-def chart_rows(answers: Sequence[Answer]) -> list[dict]:
-    """Long-form data for the grouped bar chart: one row per (model, digit).
-
-    Keys: digit (0-9), model (title), probability (0..1), chosen (the model's top digit).
-    Rows are in the order of `answers`, so the chart keeps the page's left/right order.
-    """
-    return [
-        {
-            "digit": d,
-            "model": a.model,
-            "probability": float(a.probabilities[d]),
-            "chosen": bool(d == a.digit),
-        }
-        for a in answers
-        for d in range(10)
-    ]
-
-
-def chart_frame(answers: Sequence[Answer]) -> pd.DataFrame:
-    """`chart_rows` as a table (columns digit, model, probability, chosen)."""
-    return pd.DataFrame(chart_rows(answers), columns=["digit", "model", "probability", "chosen"])
-
-
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """A 0..1 float image -> uint8 0..255 for display."""
     return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255).astype(np.uint8)
@@ -195,54 +172,50 @@ def display_step(image: np.ndarray, side: int = 140) -> np.ndarray:
 SERIES_COLOURS = ["#0068c9", "#ff8700", "#29b09d", "#7d353b"]
 
 
-def chart_spec(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_THRESHOLD) -> dict:
-    """A Vega-Lite spec: all models' ten probabilities as one grouped bar chart.
+def chart_html(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_THRESHOLD) -> str:
+    """All models' ten probabilities as one grouped bar chart, in plain HTML: digits 0-9 along the
+    bottom, one bar per model within each digit (left model first, its colour in the legend), the
+    height its probability, and a dashed line at the "not sure" threshold. Each bar's tooltip says
+    model, digit and probability; the chart's label says each model's answer, for screen readers.
 
-    Digits 0-9 on x, one bar per model within each digit (xOffset), probability on y (0-100%),
-    and a dashed rule at the "not sure" threshold. A plain dict with the data inline: building
-    it costs microseconds, where an Altair chart's validation costs tens of milliseconds on
-    every stroke.
-    """
-    order = [a.model for a in answers]
-    values = chart_rows(answers)  # not via a DataFrame: that round trip cost ~2 ms a stroke
-    return {
-        "height": 220,
-        # Vega draws on a <canvas>, not as SVG (Streamlit's default): one element instead of a few
-        # hundred DOM nodes laid out on every stroke, the largest part of the browser's work per
-        # stroke (bench/draw_latency.py (c)); the same picture and tooltips.
-        "usermeta": {"embedOptions": {"renderer": "canvas"}},
-        "layer": [
-            {
-                "data": {"values": values},
-                "mark": {"type": "bar", "cornerRadiusEnd": 2},
-                "encoding": {
-                    "x": {"field": "digit", "type": "ordinal", "title": "digit", "axis": {"labelAngle": 0}},
-                    "xOffset": {"field": "model", "type": "nominal", "sort": order},
-                    "y": {
-                        "field": "probability",
-                        "type": "quantitative",
-                        "title": "probability",
-                        "scale": {"domain": [0, 1]},
-                        "axis": {"format": "%", "tickCount": 5},
-                    },
-                    "color": {
-                        "field": "model",
-                        "type": "nominal",
-                        "sort": order,
-                        "scale": {"domain": order, "range": SERIES_COLOURS[: len(order)]},
-                        "legend": {"orient": "top", "title": None},
-                    },
-                    "tooltip": [
-                        {"field": "model", "type": "nominal"},
-                        {"field": "digit", "type": "ordinal"},
-                        {"field": "probability", "type": "quantitative", "format": ".1%"},
-                    ],
-                },
-            },
-            {
-                "data": {"values": [{"threshold": threshold}]},
-                "mark": {"type": "rule", "strokeDash": [4, 4], "opacity": 0.6},
-                "encoding": {"y": {"field": "threshold", "type": "quantitative"}},
-            },
-        ],
-    }
+    Why not a Vega chart, as before: compiling a spec into a dataflow and drawing it costs the
+    browser about 28 ms of its main thread per stroke, the largest part of the page's work; where
+    several visitors' browsers share a machine, or a phone draws, that is time the answers wait
+    (bench/concurrent_draw.py). Twenty-odd boxes cost next to nothing and show the same."""
+    colours = dict(zip([a.model for a in answers], SERIES_COLOURS * len(answers), strict=False))
+    box = "display:flex;align-items:flex-end;justify-content:center;gap:2px;flex:1;height:100%"
+    groups = []
+    for d in range(10):
+        bars = "".join(
+            f'<div title="{html.escape(a.model)} · {d} · {float(a.probabilities[d]):.1%}" '
+            f'style="width:38%;max-width:16px;height:{100 * float(a.probabilities[d]):.1f}%;'
+            f'min-height:1px;background:{colours[a.model]};border-radius:2px 2px 0 0"></div>'
+            for a in answers
+        )
+        groups.append(f'<div style="{box}">{bars}</div>')
+    legend = "".join(
+        f'<span style="white-space:nowrap"><span style="display:inline-block;width:10px;height:10px;'
+        f'border-radius:2px;margin-right:4px;background:{colours[a.model]}"></span>'
+        f"{html.escape(a.model)}</span>"
+        for a in answers
+    )
+    said = "; ".join(f"{a.model}: {a.digit}, {float(a.probabilities[a.digit]):.0%}" for a in answers)
+    ticks = "".join(
+        f'<span style="position:absolute;right:4px;bottom:calc({q}% - 0.6em)">{q}%</span>'
+        for q in (0, 50, 100)
+    )
+    labels = "".join(f'<span style="flex:1;text-align:center">{d}</span>' for d in range(10))
+    return (
+        f'<figure class="digitdraw-chart" role="img" aria-label="{html.escape(f"Probabilities. {said}")}" '
+        'style="margin:0;font-size:0.8rem">'
+        f'<div style="display:flex;gap:12px;justify-content:center;margin-bottom:6px">{legend}</div>'
+        '<div style="display:flex;height:170px">'
+        f'<div style="position:relative;width:40px;opacity:0.7">{ticks}</div>'
+        '<div style="position:relative;flex:1;display:flex;gap:4px;'
+        'border-bottom:1px solid rgba(128,128,128,0.6);border-left:1px solid rgba(128,128,128,0.6)">'
+        f'<div title="below {threshold:.0%}: not sure" style="position:absolute;left:0;right:0;'
+        f'bottom:{100 * threshold:.1f}%;border-top:1px dashed currentColor;opacity:0.5"></div>'
+        f"{''.join(groups)}</div></div>"
+        f'<div style="display:flex;gap:4px;margin-left:41px;margin-top:2px">{labels}</div>'
+        '<figcaption style="text-align:center;opacity:0.7">digit</figcaption></figure>'
+    )

@@ -163,9 +163,9 @@ def draw_read_and_clear(page, digits: Sequence[pendigits.PenDigit], screenshot: 
         draw(page, canvas_paths(digit))
         wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
         if i == 0 and screenshot is not None:
-            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+            page.locator("figure.digitdraw-chart").first.wait_for(timeout=30_000)
             page.mouse.move(5, 5)
-            page.wait_for_timeout(800)  # let the chart finish drawing
+            page.wait_for_timeout(300)  # let the page settle
             page.screenshot(path=str(screenshot), full_page=True)
         clear(page)
         assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"

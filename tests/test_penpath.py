@@ -90,6 +90,17 @@ def test_reordering_shuffles_and_reverses_strokes_as_other_writers_do():
     assert sorted(s[::-1].tolist() for s in flipped) == sorted(s.tolist() for s in FOUR)
 
 
+def test_a_brief_lift_breaks_a_stroke_in_two_and_loses_at_most_two_points():
+    rng = np.random.default_rng(0)
+    assert [s.tolist() for s in penpath.lifted(ZERO + FOUR, rng, 0.0)] == [s.tolist() for s in ZERO + FOUR]
+    for _ in range(20):
+        (first, second), rest = penpath.lifted(ZERO, rng, 1.0), penpath.lifted(FOUR, rng, 1.0)
+        assert [s.tolist() for s in rest] == [s.tolist() for s in FOUR]  # 3 and 2 points: too short
+        assert first.tolist() == ZERO[0][: len(first)].tolist() and len(first) >= 2
+        assert second.tolist() == ZERO[0][-len(second) :].tolist() and len(second) >= 2
+        assert len(ZERO[0]) - 2 <= len(first) + len(second) <= len(ZERO[0])
+
+
 def test_pooling_multiplies_in_the_path_by_its_weight():
     pixels = np.array([[0.6, 0.4] + [0.0] * 8])
     path = np.array([[0.2, 0.8] + [0.0] * 8])

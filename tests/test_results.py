@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +12,7 @@ from digitdraw.predict import Prediction
 from digitdraw.results import (
     Answer,
     answer,
-    chart_frame,
-    chart_spec,
+    chart_html,
     display_step,
     enlarge,
     to_uint8,
@@ -96,20 +95,6 @@ def test_nothing_to_compare_with_a_single_answer():
 # --------------------------------------------------------------------------- chart data
 
 
-def test_chart_frame_has_ten_digits_per_model_in_page_order():
-    answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
-    frame = chart_frame(answers)
-    assert list(frame.columns) == ["digit", "model", "probability", "chosen"]
-    assert len(frame) == 20
-    assert list(frame["model"].unique()) == ["Dense", "CNN"]
-    dense = frame[frame["model"] == "Dense"]
-    assert list(dense["digit"]) == list(range(10))
-    assert dense["probability"].sum() == pytest.approx(1.0, abs=1e-5)
-    assert dense.loc[dense["chosen"], "digit"].tolist() == [2]
-    cnn = frame[frame["model"] == "CNN"]
-    assert cnn.loc[cnn["digit"] == 5, "probability"].item() == pytest.approx(0.9)
-
-
 def test_the_same_model_on_both_sides_gets_distinct_titles():
     assert unique_titles(["CNN", "CNN"]) == ["CNN", "CNN (2)"]
     assert unique_titles(["Dense", "CNN"]) == ["Dense", "CNN"]
@@ -152,16 +137,24 @@ def test_display_step_grows_small_and_shrinks_large_steps_to_about_the_side():
 # --------------------------------------------------------------------------- chart spec
 
 
-def test_chart_spec_is_one_grouped_bar_chart_of_both_models_with_the_threshold_line():
+def test_the_chart_is_one_grouped_bar_chart_of_both_models_with_the_threshold_line():
     answers = [_answer("Dense", 2, 0.7), _answer("CNN", 5, 0.9)]
-    spec = chart_spec(answers, threshold=0.6)
-    json.dumps(spec)  # plain JSON: what Streamlit sends to the browser
-    bars, rule = spec["layer"]
-    assert bars["mark"]["type"] == "bar"
-    enc = bars["encoding"]
-    assert enc["x"]["field"] == "digit"
-    assert enc["xOffset"]["field"] == "model"  # two bars per digit, side by side
-    assert enc["color"]["scale"]["domain"] == ["Dense", "CNN"]  # left model first
-    assert len(bars["data"]["values"]) == 20
-    assert rule["mark"]["type"] == "rule"
-    assert rule["data"]["values"] == [{"threshold": 0.6}]
+    chart = chart_html(answers, threshold=0.6)
+    bars = re.findall(
+        r'title="([^"]+) · (\d) · ([\d.]+)%" style="[^"]*height:([\d.]+)%;[^"]*background:(#\w+)', chart
+    )
+    assert len(bars) == 20  # ten digits, a bar for each model in each, left model first
+    assert [(m, int(d)) for m, d, *_ in bars[:4]] == [("Dense", 0), ("CNN", 0), ("Dense", 1), ("CNN", 1)]
+    heights = {(m, int(d)): float(h) for m, d, _, h, _ in bars}
+    assert heights["Dense", 2] == pytest.approx(70.0) and heights["CNN", 5] == pytest.approx(90.0)
+    assert sum(h for (m, _), h in heights.items() if m == "Dense") == pytest.approx(
+        100.0, abs=0.5
+    )  # each rounded to 0.1
+    assert len({c for m, *_, c in bars if m == "Dense"} | {c for m, *_, c in bars if m == "CNN"}) == 2
+    assert "bottom:60.0%;border-top:1px dashed" in chart  # the "not sure" line
+    assert 'aria-label="Probabilities. Dense: 2, 70%; CNN: 5, 90%"' in chart
+
+
+def test_a_model_name_cannot_inject_markup_into_the_chart():
+    chart = chart_html([_answer('<img src=x onerror="alert(1)">', 3, 0.8), _answer("CNN", 3, 0.9)])
+    assert "<img" not in chart and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in chart

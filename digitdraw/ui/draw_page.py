@@ -410,15 +410,15 @@ def _answers(
         elif got.message:
             st.info(got.message, icon=":material/pin:")
         if single:
-            # Titles stay plain text in the chart (its legend is not Markdown) and in the store; the
-            # verdict is Markdown, so its names are escaped there.
+            # Titles stay plain text in the chart (escaped as HTML there, not as Markdown) and in the
+            # store; the verdict is Markdown, so its names are escaped there.
             answers = [results.from_digit(t, r.digits[0]) for t, r in got.models.items()]
             v = results.verdict([dataclasses.replace(a, model=md(a.model)) for a in answers])
             if got.status == reading.DIGIT and v is not None and v.kind == "disagree":
                 st.warning(v.message, icon=":material/balance:")
             elif got.status == reading.DIGIT and v is not None and v.kind == "unsure":
                 st.info(v.message, icon=":material/help:")
-            st.vega_lite_chart(results.chart_spec(answers), width="stretch")
+            st.html(results.chart_html(answers))
             if drawing.source == "canvas":
                 with review:
                     corrections.correction_panel(
