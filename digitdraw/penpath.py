@@ -43,6 +43,7 @@ SHAKE = 0.5  # the chance a reshaped training digit is drawn denser and shakier 
 SHAKE_NOISE = 0.012  # the most noise `shaken` adds, a share of the drawing's size
 MIN_STEP = 0.03  # of the drawing's longer side: closer points are one point to the path (see `spaced`)
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
+AGREE = 0.003  # pixels and path less likely than this to name the same digit: no digit (see `disagree`)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
 
@@ -201,6 +202,21 @@ def combine(
     overruled = (pixels.max(axis=1) >= keep_above) & (p.argmax(axis=1) != pixels.argmax(axis=1))
     p[overruled] = pixels[overruled]
     return p.astype(np.float32)
+
+
+def disagree(pixels: np.ndarray, path: np.ndarray, below: float = AGREE) -> np.ndarray:
+    """(n,) bool: where the pixels' probabilities (n, 10) and the path's so surely name different
+    digits that the chance they name the same one (the sum over digits of pixels * path) is under
+    `below`. A real digit's two witnesses agree; a letter's, a scribble's or a shape's often do not,
+    each taking it for another digit. The model's not-a-digit detector, which reads the pixels alone,
+    refuses these too (Predictor.outputs).
+
+    `below` was chosen on writers 1-24 (a cnn and reader trained on 1-18, scored on 19-24): of 0.003,
+    0.01 and 0.03, with or without sure pixels (PIXELS_SURE) exempt, the one that refused most of the
+    training family of non-digits (23%) while refusing at most 0.25% of the digits as drawn (0.13%),
+    0.5% with every stroke drawn backwards in reverse order (0.27%) and 0.5% of any style (none):
+    docs/experiments.md, seventeenth session."""
+    return (np.asarray(pixels) * np.asarray(path)).sum(axis=1) < below
 
 
 def file_beside(model_path: str | os.PathLike) -> Path:

@@ -201,6 +201,9 @@ class Predictor:
             if used.any():
                 rows = np.flatnonzero(used)
                 path_probs = self.pen_path.probabilities([paths[i] for i in rows])
+                if refused is not None:  # a model that can refuse: also where its two witnesses differ
+                    refused = refused.copy()
+                    refused[rows] |= penpath.disagree(probs[rows], path_probs)
                 probs = np.array(probs, copy=True)
                 probs[rows] = penpath.combine(probs[rows], path_probs, self.pen_path.weight)
         return Outputs(probs, raw, features, refused, used)

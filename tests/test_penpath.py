@@ -123,6 +123,19 @@ def test_the_pixels_sure_answer_stands_against_the_path():
     assert agreed[0].argmax() == 6 and agreed[0, 6] > pixels[0, 6]
 
 
+def test_pixels_and_path_that_surely_name_different_digits_disagree():
+    def sure(digit: int, p: float = 0.999) -> np.ndarray:
+        out = np.full(10, (1 - p) / 9)
+        out[digit] = p
+        return out
+
+    unsure = np.full(10, 0.1)
+    pixels = np.stack([sure(1), sure(1), unsure, sure(4, 0.6)])
+    path = np.stack([sure(0), sure(1), sure(0), sure(9, 0.6)])
+    # A 1 the pen drew as a 0: no digit; the same 1 both ways; pixels that know nothing; a 4 or 9.
+    assert penpath.disagree(pixels, path).tolist() == [True, False, False, False]
+
+
 def test_a_reader_must_read_paths():
     inputs = keras.Input((28, 28))
     with pytest.raises(ValueError, match="not a pen-path reader"):
