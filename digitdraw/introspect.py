@@ -220,3 +220,36 @@ def saliency_overlay(image: np.ndarray, saliency_map: np.ndarray) -> np.ndarray:
     s = np.clip(np.asarray(saliency_map, np.float32), 0, 1)
     rgb = np.stack([np.maximum(base, s), np.maximum(base, s * 0.45), base * (1 - s)], axis=-1)
     return (rgb * 255).round().astype(np.uint8)
+
+
+PATH_START, PATH_END = (0, 104, 201), (255, 135, 0)  # the page's two series colours: blue, orange
+
+
+def path_picture(sequence: np.ndarray, side: int = 168) -> np.ndarray:
+    """A pen-path reader's input (digitdraw.penpath.sequence: POINTS points of x, y, direction, pen
+    down) -> a `side` x `side` uint8 RGB picture of it, white behind: each point a dot, joined where
+    the pen was down in a colour going from blue (where it began, ringed) to orange (where it was
+    lifted the last time), and by a thin grey line where it jumped to its next stroke."""
+    import cv2  # the app's own dependency; only this picture draws lines
+
+    seq = np.asarray(sequence, np.float32)
+    n = len(seq)
+    margin = side * 0.1
+    xy = (seq[:, :2] + 0.5) * (side - 2 * margin) + margin  # the sequence spans -0.5..0.5
+    pts = np.round(xy).astype(np.int32)
+    shade = [
+        tuple(int(round(a + (b - a) * i / max(n - 1, 1))) for a, b in zip(PATH_START, PATH_END, strict=True))
+        for i in range(n)
+    ]
+    out = np.full((side, side, 3), 255, np.uint8)
+    width = max(1, side // 56)
+    for i in range(n - 1):
+        a, b = tuple(map(int, pts[i])), tuple(map(int, pts[i + 1]))
+        if seq[i, 4] > 0.5:
+            cv2.line(out, a, b, shade[i], width + 1, cv2.LINE_AA)
+        else:
+            cv2.line(out, a, b, (190, 190, 190), 1, cv2.LINE_AA)
+    for i in range(n):
+        cv2.circle(out, tuple(map(int, pts[i])), width + 1, shade[i], -1, cv2.LINE_AA)
+    cv2.circle(out, tuple(map(int, pts[0])), width * 4 + 2, PATH_START, width, cv2.LINE_AA)
+    return out

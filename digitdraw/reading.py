@@ -158,6 +158,8 @@ class Reading:
     inputs: tuple[np.ndarray, ...] = field(default=(), repr=False)  # their 28x28 model inputs
     steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a single digit's steps
     left_out: int = 0  # marks drawn on the canvas that no digit took (a decimal point, a stray dot)
+    # Each digit's strokes as its pen-path readers read them (strokes_of; None where not known).
+    paths: tuple[list[np.ndarray] | None, ...] = field(default=(), repr=False)
 
     @property
     def redrawn(self) -> bool:
@@ -288,7 +290,7 @@ def read_drawing(
     steps = readable[0][1].steps if len(readable) == 1 else {}
     # The segmenter's marks outside its pieces, less those a joined piece's box now takes in.
     left_out = sum(not segment.inside(m, segments) for m in marks)
-    return Reading(status, models, mode, source, None, segments, inputs, steps, left_out)
+    return Reading(status, models, mode, source, None, segments, inputs, steps, left_out, tuple(paths or ()))
 
 
 def strokes_of(

@@ -36,6 +36,7 @@ from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
     DRAW_HINT,
     DRAWING_KEY,
+    DRAWING_STROKES_KEY,
     INK_KEY,
     MAX_UPLOAD_MB,
     MODE_KEY,
@@ -552,6 +553,17 @@ def test_the_steps_say_when_a_fat_pen_was_read_drawn_thinner(pen, redrawn):
     (steps,) = [e for e in at.expander if e.label.startswith("Preprocessing steps")]
     assert (REDRAWN_NOTE in [c.value for c in steps.caption]) is redrawn  # 150 / 12 = 12.5 px
     assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+
+
+def test_the_strokes_a_digit_was_read_with_go_to_the_inspect_page_and_leave_with_it():
+    seven = [_fabric_path([(60, 60), (220, 60), (120, 250)])]
+    at = _draw(_app(), render_objects(seven), seven)
+    (kept,) = at.session_state[DRAWING_STROKES_KEY]
+    assert np.allclose(kept, strokes.canvas_strokes({"objects": seven})[0])
+    at.button(key="draw_clear").click().run()
+    assert DRAWING_STROKES_KEY not in at.session_state
+    at = _draw(at, render_objects(seven))  # a picture without its strokes: nothing to read the path of
+    assert at.session_state[DRAWING_STROKES_KEY] is None
 
 
 def test_the_preprocessing_steps_stay_open_for_the_next_drawing_after_clear():

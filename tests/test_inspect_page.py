@@ -86,6 +86,32 @@ def test_without_a_drawing_on_the_canvas_inside_the_model_shows_the_hint_not_an_
     assert "saliency on your drawing" not in texts(at)
 
 
+def test_your_drawing_shows_what_the_pen_path_reader_reads_beside_the_pixels():
+    from digitdraw import preprocess
+    from digitdraw.ui.canvas import render_objects
+    from digitdraw.ui.draw_page import DRAWING_STROKES_KEY
+
+    seven = [np.array([[60.0, 60], [140, 58], [220, 60], [170, 150], [120, 250]])]
+    path = {"type": "Path", "left": 140, "top": 155, "width": 160, "height": 192, "strokeWidth": 18}
+    path["path"] = [["M", *seven[0][0]]] + [["L", *pt] for pt in seven[0][1:]]
+    image = preprocess.preprocess(render_objects([path])).image
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state[inspect_page.DRAWING_KEY] = image
+    at.session_state[DRAWING_STROKES_KEY] = seven
+    at.session_state["inspect_section"] = "Inside the model"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "The pen's path: a second witness" in [h.value for h in at.subheader]
+    said = texts(at)
+    for line in ("pixels alone: 7", "pen's path alone: 7", "together, as the Draw page shows: 7"):
+        assert said.count(line) == 2, line  # for the dense and the cnn, which share one reader
+    assert "the path the reader reads" in [c for img in at.get("image") for c in img.captions]
+
+    at.session_state[DRAWING_STROKES_KEY] = None  # an uploaded picture: no strokes
+    at.run()
+    assert "The pen's path: a second witness" not in [h.value for h in at.subheader]
+
+
 def test_a_drawing_cleared_on_the_draw_page_disappears_from_inspect():
     drawing = np.zeros((28, 28), np.float32)
     drawing[5:23, 13:16] = 1.0

@@ -166,3 +166,19 @@ def test_each_ensemble_members_feature_maps_are_its_own_block_outputs():
             alone = keras.Model(member.inputs[0], member.get_layer(f"relu{block}").output)(x, training=False)
             shown = maps[f"m{i}_conv{block} → m{i}_relu{block}"]
             np.testing.assert_allclose(shown, np.asarray(alone)[0], atol=1e-5)
+
+
+def test_the_path_picture_shows_where_the_pen_began_and_ended_and_where_it_jumped():
+    from digitdraw import penpath
+
+    bar, stem = np.array([[0.0, 0], [100, 0]]), np.array([[100.0, 20], [100, 100]])  # drawn apart
+    picture = introspect.path_picture(penpath.sequence([bar, stem]), side=168)
+    assert picture.shape == (168, 168, 3) and picture.dtype == np.uint8
+    seq = penpath.sequence([bar, stem])
+    at = ((seq[:, :2] + 0.5) * (168 * 0.8) + 168 * 0.1).round().astype(int)
+    (x0, y0), (x1, y1) = at[0], at[-1]
+    start, end = picture[y0, x0].astype(int), picture[y1, x1].astype(int)
+    assert start[2] > start[0] and end[0] > end[2]  # blue where it began, orange where it ended
+    gap = at[np.flatnonzero(seq[:, 4] < 0.5)[0]]  # a point on the jump between the strokes
+    assert (picture[gap[1], gap[0]] < 255).any()  # drawn, in grey
+    assert (picture == 255).all(axis=2).mean() > 0.8  # mostly paper

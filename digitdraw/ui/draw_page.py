@@ -30,6 +30,7 @@ from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_err
 # The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
 # removed when the canvas is cleared.
 DRAWING_KEY = "draw_last_input"
+DRAWING_STROKES_KEY = "draw_last_strokes"  # that digit's strokes, as its pen-path reader read them
 NUMBER_DRAWN_KEY = "draw_last_was_number"  # True while the drawing is several digits (Inspect says so)
 PEN_KEY = "draw_pen"
 SUMMARY_KEY = "draw_summary"  # the one-line answers above the input (narrow screens only)
@@ -368,8 +369,8 @@ def _answers(
         )
     if got is None or got.status == reading.EMPTY:
         # Nothing to read: the Inspect page must not go on showing an earlier drawing either.
-        st.session_state.pop(DRAWING_KEY, None)
-        st.session_state.pop(NUMBER_DRAWN_KEY, None)
+        for key in (DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY):
+            st.session_state.pop(key, None)
         if got is None or (drawing.source == "canvas" and got.reason == EMPTY_REASON):
             summary.markdown(f":material/draw: {hint}")
             st.info(hint, icon=":material/draw:")
@@ -380,6 +381,7 @@ def _answers(
         return got.message
     single = len(got.inputs) == 1
     st.session_state[DRAWING_KEY] = got.inputs[0] if single else None
+    st.session_state[DRAWING_STROKES_KEY] = (got.paths[0] or None) if single and got.paths else None
     st.session_state[NUMBER_DRAWN_KEY] = not single
 
     # Model names are the user's (a trained model's file name): shown as text, never as Markdown.

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdraw import config, data, ensemble, export, introspect, modelio, results
+from digitdraw import config, data, ensemble, export, introspect, modelio, penpath, results
 from digitdraw.evaluate import Evaluation, score
+from digitdraw.predict import Predictor
 from digitdraw.ui import train_page
-from digitdraw.ui.draw_page import DRAWING_KEY, NUMBER_DRAWN_KEY
+from digitdraw.ui.draw_page import DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY
 from digitdraw.ui.models import load_predictor, md
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
@@ -646,6 +647,9 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
             caption=f"{md(e.name)} ({kind}): {digit}, {prob:.0%}",  # a caption is Markdown
         )
 
+    if what == "your drawing":
+        _pen_path(image, models)
+
     if "cnn" in models:
         e, predictor = models["cnn"]
         model = predictor.model
@@ -677,6 +681,51 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
             )
             rgb = np.stack([introspect.diverging_rgb(t) for t in tiles])
             st.image(introspect.tile_grid(_upscale_all(rgb, 2), cols=16, pad=2, fill=235), width="stretch")
+
+
+def _current_strokes() -> list[np.ndarray] | None:
+    """The strokes the Draw page's last single digit was read with, or None (a picture, a number,
+    nothing drawn, or a malformed value)."""
+    strokes = st.session_state.get(DRAWING_STROKES_KEY)
+    try:
+        out = [np.asarray(s, np.float64).reshape(-1, 2) for s in strokes or ()]
+    except (TypeError, ValueError):
+        return None
+    return out if any(len(s) for s in out) else None
+
+
+def _pen_path(image: np.ndarray, models: dict[str, tuple[modelio.ModelEntry, Predictor]]) -> None:
+    """The second witness: what each model's pen-path reader makes of the strokes, beside its pixels'
+    answer and the answer the Draw page shows (the two pooled)."""
+    strokes = _current_strokes()
+    readers = {kind: (e, p) for kind, (e, p) in models.items() if p.pen_path is not None}
+    if strokes is None or not readers:
+        return
+    st.subheader("The pen's path: a second witness")
+    st.caption(
+        "A picture loses how it was drawn. Each model's pen-path reader reads your strokes in the order "
+        "and direction you drew them: 64 points at equal steps along the line, blue where the pen began "
+        "(ringed) to orange where it ended, a grey line where it jumped to the next stroke. The answer "
+        "on the Draw page pools the two witnesses; where they surely name different digits, the model "
+        "says it is not a digit."
+    )
+    cols = st.columns(1 + len(readers))
+    picture = introspect.path_picture(penpath.sequence(strokes))
+    cols[0].image(picture, caption="the path the reader reads", width=168)
+    for col, (kind, (e, predictor)) in zip(cols[1:], readers.items(), strict=True):
+        pixels = predictor.outputs(image).probabilities[0]
+        path = predictor.pen_path.probabilities([strokes])[0]
+        both = predictor.outputs(image, [strokes])
+        pooled = both.probabilities[0]
+        lines = [
+            f"**{md(e.name)}** ({kind})",
+            f"pixels alone: {int(pixels.argmax())} ({pixels.max():.0%})",
+            f"pen's path alone: {int(path.argmax())} ({path.max():.0%})",
+            f"together, as the Draw page shows: {int(pooled.argmax())} ({pooled.max():.0%})",
+        ]
+        if both.not_a_digit is not None and both.not_a_digit[0]:
+            lines.append(":material/block: refused as not a digit")
+        col.markdown("  \n".join(lines))
 
 
 def _upscale_all(tiles: np.ndarray, factor: int) -> np.ndarray:
