@@ -17,9 +17,9 @@ pen, or how many points a second it reported.
 
 Trained by `digitdraw penpath` (digitdraw.cli) on the pen digits of writers 1-24, each also
 reshaped (pendigits.distort), redrawn in every handwriting style of its class (digitdraw.styles),
-and sometimes with its strokes in another order or direction, as other people draw them, or
-denser and shakier, as other hands and pens give them. The shipped models share one reader, named
-in both cards.
+and sometimes with its strokes in another order or direction, as other people draw them, broken
+by a brief lift, or denser and shakier, as other hands and pens give them. The shipped models
+share one reader, named in both cards.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ WEIGHT = 0.5  # the path's vote beside the pixels' one (chosen on writers 19-24,
 REORDER = 0.3  # the chance a reshaped training digit's strokes are reordered (see `reordered`)
 SHAKE = 0.5  # the chance a reshaped training digit is drawn denser and shakier (see `shaken`)
 SHAKE_NOISE = 0.012  # the most noise `shaken` adds, a share of the drawing's size
+LIFT = 0.3  # the chance a reshaped training digit's strokes are broken by brief lifts (see `lifted`)
 MIN_STEP = 0.03  # of the drawing's longer side: closer points are one point to the path (see `spaced`)
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
-AGREE = 0.003  # pixels and path less likely than this to name the same digit: no digit (see `disagree`)
+AGREE = 0.03  # unsure pixels and the path less likely than this to name the same digit: none (`disagree`)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
 
@@ -113,18 +114,20 @@ def shaken(
     return out
 
 
-def lifted(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float = 0.5) -> list[np.ndarray]:
+def lifted(
+    strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float = 0.5, lost: int = 2
+) -> list[np.ndarray]:
     """The same strokes as a finger or a pen that leaves the surface for a moment gives them: each
-    stroke of 6 points or more, with chance p, broken in two at a random place, a point or two lost in
-    the gap. A phone's glass, a worn stylus or a quick hand gives such breaks; the pixels barely
-    change. bench/with_strokes.py reads drawings so broken. Not a training augmentation: it halved
-    the reader's own errors on broken strokes but made it read some two-stroke fours as nines
-    (docs/experiments.md, seventeenth session)."""
+    stroke of 6 points or more, with chance p, broken in two at a random place, up to `lost` points
+    lost in the gap. A phone's glass, a worn stylus or a quick hand gives such breaks; the pixels
+    barely change, but a reader that never saw one takes it for a second stroke (writers 19-24, half
+    their strokes broken once: 9-14 errors of 1,500 became 32-36). Trained on without a gap
+    (`training_set`): 12-16 (docs/experiments.md, seventeenth session)."""
     out = []
     for s in (np.asarray(s) for s in strokes):
         if len(s) >= 6 and rng.random() < p:
             cut = int(rng.integers(2, len(s) - 2))
-            gap = int(rng.integers(0, 3))
+            gap = int(rng.integers(0, lost + 1))
             out += [s[:cut], s[min(cut + gap, len(s) - 2) :]]
         else:
             out.append(s)
@@ -147,11 +150,13 @@ def training_set(
     style_copies: int = 2,
     reorder: float = REORDER,
     shake: float = SHAKE,
+    lift: float = LIFT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sequences (n, POINTS, FEATURES), labels): each digit as written, `copies` times reshaped
     (pendigits.distort), and `style_copies` times in each style of its class, reshaped too; the
-    reshaped ones reordered with chance `reorder` (see `reordered`) and drawn shakier with chance
-    `shake` (see `shaken`)."""
+    reshaped ones reordered with chance `reorder` (see `reordered`), broken by brief lifts with
+    chance `lift` (see `lifted`; no point lost: with gaps the reader took some two-stroke fours
+    for nines) and drawn shakier with chance `shake` (see `shaken`)."""
     xs = [sequence(d.strokes) for d in digits]
     ys = [d.label for d in digits]
     shaped = [pendigits.distort(d, rng) for _ in range(copies) for d in digits]
@@ -159,6 +164,8 @@ def training_set(
         shaped += [pendigits.distort(d, rng) for d in styles.styled_digits(digits, name, rng, style_copies)]
     for d in shaped:
         paths = reordered(d.strokes, rng, reorder)
+        if lift and rng.random() < lift:
+            paths = lifted(paths, rng, lost=0)
         xs.append(sequence(shaken(paths, rng) if rng.random() < shake else paths))
     ys += [d.label for d in shaped]
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
@@ -204,19 +211,24 @@ def combine(
     return p.astype(np.float32)
 
 
-def disagree(pixels: np.ndarray, path: np.ndarray, below: float = AGREE) -> np.ndarray:
-    """(n,) bool: where the pixels' probabilities (n, 10) and the path's so surely name different
-    digits that the chance they name the same one (the sum over digits of pixels * path) is under
-    `below`. A real digit's two witnesses agree; a letter's, a scribble's or a shape's often do not,
-    each taking it for another digit. The model's not-a-digit detector, which reads the pixels alone,
-    refuses these too (Predictor.outputs).
+def disagree(
+    pixels: np.ndarray, path: np.ndarray, below: float = AGREE, keep_above: float = PIXELS_SURE
+) -> np.ndarray:
+    """(n,) bool: where the pixels' probabilities (n, 10), not sure of a digit (under `keep_above`),
+    and the path's so surely name different digits that the chance they name the same one (the sum
+    over digits of pixels * path) is under `below`. A real digit's two witnesses agree; a letter's,
+    a scribble's or a shape's often do not, each taking it for another digit. The model's
+    not-a-digit detector, which reads the pixels alone, refuses these too (Predictor.outputs). A
+    sure pixel answer is never refused this way, as it is never overruled (see `combine`): the reader
+    is as sure of a stroke order or a broken stroke it never saw as of one it knows.
 
-    `below` was chosen on writers 1-24 (a cnn and reader trained on 1-18, scored on 19-24): of 0.003,
-    0.01 and 0.03, with or without sure pixels (PIXELS_SURE) exempt, the one that refused most of the
-    training family of non-digits (23%) while refusing at most 0.25% of the digits as drawn (0.13%),
-    0.5% with every stroke drawn backwards in reverse order (0.27%) and 0.5% of any style (none):
-    docs/experiments.md, seventeenth session."""
-    return (np.asarray(pixels) * np.asarray(path)).sum(axis=1) < below
+    Chosen on writers 1-24 (a cnn and reader trained on 1-18, scored on 19-24): of `below` 0.001-0.1,
+    with and without sure pixels exempt, the one that refused most of the training family of
+    non-digits (22%) while refusing at most 0.25% of the digits as drawn (none), 0.5% with half
+    their strokes broken by a lift (0.03%) or every stroke drawn backwards in reverse order (0.07%),
+    and 0.5% of any style (0.32%): docs/experiments.md, seventeenth session."""
+    pixels, path = np.asarray(pixels), np.asarray(path)
+    return ((pixels * path).sum(axis=1) < below) & (pixels.max(axis=1) < keep_above)
 
 
 def file_beside(model_path: str | os.PathLike) -> Path:

@@ -25,12 +25,12 @@ STYLES_FLOORS = {"dense": 0.984, "cnn": 0.991}
 # digits, it refused 72% of the slashed zeros and 17% of the open nines for the cnn).
 MAX_STYLE_REFUSED = 0.05
 # Drawn digits read with their strokes (the canvas, `predict --strokes`): each model's pixels pooled
-# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.77%;
-# styles split dense 99.37%, cnn 99.73%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
-# The sixteenth session's reader, which reads shaky strokes as well as steady ones, reads the styles
-# split a little worse than the fifteenth's (99.62% and 99.84%): docs/experiments.md.
+# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.73%;
+# styles split dense 99.51%, cnn 99.67%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
+# The seventeenth session's reader, trained on strokes broken by a lift too, reads the cnn's styles
+# split 4 drawings worse than the sixteenth's (99.73%) and the dense's 5 better: docs/experiments.md.
 WITH_STROKES_FLOORS = {"dense": 0.995, "cnn": 0.997}
-WITH_STROKES_STYLES_FLOORS = {"dense": 0.993, "cnn": 0.997}
+WITH_STROKES_STYLES_FLOORS = {"dense": 0.995, "cnn": 0.996}
 CARD_FIELDS = {
     "architecture",
     "api",
@@ -135,29 +135,34 @@ def test_the_not_a_digit_detector_takes_every_handwriting_style_for_a_digit(ship
 
 
 def test_real_digits_read_with_their_strokes_are_rarely_refused(shipped, pendigits_file):
-    """The detector also refuses where the pixels and the pen's path surely name different digits
-    (penpath.disagree): writers 25-30's digits, drawn and with their strokes, stay under issue 14's
-    1% of real digits refused."""
+    """The detector also refuses where unsure pixels and the pen's path surely name different digits
+    (penpath.disagree): writers 25-30's digits, drawn, stay under issue 14's 1% of real digits
+    refused with their strokes as written, drawn backwards, or broken by a lift."""
     name, path, _, _ = shipped
     predictor = Predictor.from_file(path)
     held = pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)
     x, _ = drawn.drawn_set(pendigits_file)
-    out = predictor.outputs(x, [d.strokes for d in held] * drawn.EVAL_COPIES)
-    assert out.not_a_digit.mean() <= 0.01, f"{name} refuses {out.not_a_digit.mean():.2%} of real digits"
+    rng = np.random.default_rng(6)
+    ways = {
+        "as written": [d.strokes for d in held],
+        "backwards": [[s[::-1] for s in d.strokes][::-1] for d in held],
+        "broken": [penpath.lifted(d.strokes, rng, 0.5) for d in held],
+    }
+    for way, strokes in ways.items():
+        refused = predictor.outputs(x, strokes * drawn.EVAL_COPIES).not_a_digit.mean()
+        assert refused <= 0.01, f"{name} refuses {refused:.2%} of real digits with strokes {way}"
 
 
-def test_a_drawing_whose_strokes_draw_another_digit_than_its_pixels_is_refused(shipped, pendigits_file):
+def test_the_pen_path_refuses_more_non_digits_than_the_pixels_alone(shipped):
+    from digitdraw.calibrate_model import draw_nondigits, flat, read_as_canvas
+
     name, path, _, _ = shipped
     predictor = Predictor.from_file(path)
-    held = pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)
-    ones = [d for d in held if d.label == 1][:20]
-    zeros = [d for d in held if d.label == 0][:20]
-    x = np.stack([preprocess.preprocess(pendigits.render_drawing(d.strokes).pixels).image for d in ones])
-    own = predictor.outputs(x, [d.strokes for d in ones])
-    assert own.probabilities.argmax(axis=1).tolist() == [1] * 20 and not own.not_a_digit.any()
-    # The pixels show a 1 and the pen drew a 0: two witnesses that cannot both be right.
-    swapped = predictor.outputs(x, [d.strokes for d in zeros])
-    assert swapped.not_a_digit.mean() >= 0.9, f"{name}: {swapped.not_a_digit.mean():.0%} refused"
+    rows, paths = read_as_canvas(draw_nondigits("bench", 200, seed=0)[0])
+    x, _ = flat(rows)
+    pixels = predictor.outputs(x).not_a_digit
+    both = predictor.outputs(x, [p for r in paths for p in r]).not_a_digit
+    assert both[pixels].all() and both.sum() > pixels.sum()  # what the pixels refuse, and more
 
 
 def test_each_shipped_model_has_a_pen_path_reader_the_cli_made(shipped):
