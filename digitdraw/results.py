@@ -31,6 +31,7 @@ class Answer:
     confidence: float  # the top probability
     probabilities: np.ndarray  # (10,)
     sure: bool  # confidence reached the threshold
+    refused: bool = False  # the model's detector said it is no digit: the digit is only a guess
 
     @property
     def note(self) -> str:
@@ -73,7 +74,8 @@ def verdict(answers: Sequence[Answer]) -> Verdict | None:
 
 def from_digit(model: str, d: DigitAnswer) -> Answer:
     """One digit of a Reading (calibrated, with its `sure`) as an Answer for the metric and chart."""
-    return Answer(model, d.digit, d.confidence, np.asarray(d.probabilities, np.float32).reshape(10), d.sure)
+    probabilities = np.asarray(d.probabilities, np.float32).reshape(10)
+    return Answer(model, d.digit, d.confidence, probabilities, d.sure, d.not_a_digit)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ def chart_html(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_T
     """All models' ten probabilities as one grouped bar chart, in plain HTML: digits 0-9 along the
     bottom, one bar per model within each digit (left model first, its colour in the legend), the
     height its probability, and a dashed line at the "not sure" threshold. Each bar's tooltip says
-    model, digit and probability; the chart's label says each model's answer, for screen readers.
+    model, digit and probability; the chart's label says each model's answer, for screen readers. A
+    model that refused the drawing as no digit has its bars faded and says so: they are a guess.
 
     Why not a Vega chart, as before: compiling a spec into a dataflow and drawing it costs the
     browser about 28 ms of its main thread per stroke, the largest part of the page's work; where
@@ -189,17 +192,22 @@ def chart_html(answers: Sequence[Answer], threshold: float = config.CONFIDENCE_T
         bars = "".join(
             f'<div title="{html.escape(a.model)} · {d} · {float(a.probabilities[d]):.1%}" '
             f'style="width:38%;max-width:16px;height:{100 * float(a.probabilities[d]):.1f}%;'
-            f'min-height:1px;background:{colours[a.model]};border-radius:2px 2px 0 0"></div>'
+            f"min-height:1px;background:{colours[a.model]};border-radius:2px 2px 0 0"
+            f'{";opacity:0.35" if a.refused else ""}"></div>'
             for a in answers
         )
         groups.append(f'<div style="{box}">{bars}</div>')
     legend = "".join(
         f'<span style="white-space:nowrap"><span style="display:inline-block;width:10px;height:10px;'
         f'border-radius:2px;margin-right:4px;background:{colours[a.model]}"></span>'
-        f"{html.escape(a.model)}</span>"
+        f"{html.escape(a.model)}{' (not a digit)' if a.refused else ''}</span>"
         for a in answers
     )
-    said = "; ".join(f"{a.model}: {a.digit}, {float(a.probabilities[a.digit]):.0%}" for a in answers)
+    said = "; ".join(
+        f"{a.model}: {'not a digit, would guess ' if a.refused else ''}{a.digit}, "
+        f"{float(a.probabilities[a.digit]):.0%}"
+        for a in answers
+    )
     ticks = "".join(
         f'<span style="position:absolute;right:4px;bottom:calc({q}% - 0.6em)">{q}%</span>'
         for q in (0, 50, 100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -153,6 +154,14 @@ def test_the_chart_is_one_grouped_bar_chart_of_both_models_with_the_threshold_li
     assert len({c for m, *_, c in bars if m == "Dense"} | {c for m, *_, c in bars if m == "CNN"}) == 2
     assert "bottom:60.0%;border-top:1px dashed" in chart  # the "not sure" line
     assert 'aria-label="Probabilities. Dense: 2, 70%; CNN: 5, 90%"' in chart
+
+
+def test_a_model_that_refused_the_drawing_shows_its_bars_faded_as_a_guess():
+    refused = dataclasses.replace(_answer("Dense", 8, 0.8), refused=True)
+    chart = chart_html([refused, _answer("CNN", 8, 0.9)])
+    assert chart.count("opacity:0.35") == 10  # the dense's ten bars, not the cnn's
+    assert "Dense (not a digit)" in chart
+    assert 'aria-label="Probabilities. Dense: not a digit, would guess 8, 80%; CNN: 8, 90%"' in chart
 
 
 def test_a_model_name_cannot_inject_markup_into_the_chart():

@@ -644,7 +644,7 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         col.image(
             results.enlarge(introspect.saliency_overlay(image, sal), 6),
             width=168,
-            caption=f"{md(e.name)} ({kind}): {digit}, {prob:.0%}",  # a caption is Markdown
+            caption=f"{md(e.name)}{'' if e.name == kind else f' ({kind})'}: {digit}, {prob:.0%}",  # Markdown
         )
 
     if what == "your drawing":
@@ -718,7 +718,7 @@ def _pen_path(image: np.ndarray, models: dict[str, tuple[modelio.ModelEntry, Pre
         both = predictor.outputs(image, [strokes])
         pooled = both.probabilities[0]
         lines = [
-            f"**{md(e.name)}** ({kind})",
+            f"**{md(e.name)}**" + ("" if e.name == kind else f" ({kind})"),
             f"pixels alone: {int(pixels.argmax())} ({pixels.max():.0%})",
             f"pen's path alone: {int(path.argmax())} ({path.max():.0%})",
             f"together, as the Draw page shows: {int(pooled.argmax())} ({pooled.max():.0%})",
