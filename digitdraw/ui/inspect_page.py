@@ -713,17 +713,17 @@ def _pen_path(image: np.ndarray, models: dict[str, tuple[modelio.ModelEntry, Pre
     picture = introspect.path_picture(penpath.sequence(strokes))
     cols[0].image(picture, caption="the path the reader reads", width=168)
     for col, (kind, (e, predictor)) in zip(cols[1:], readers.items(), strict=True):
-        pixels = predictor.outputs(image).probabilities[0]
-        path = predictor.pen_path.probabilities([strokes])[0]
-        both = predictor.outputs(image, [strokes])
-        pooled = both.probabilities[0]
+        # One call: the drawing from its pixels alone, then with its strokes, as the Draw page reads it.
+        both = predictor.outputs(np.stack([image, image]), [None, strokes])
+        pixels, pooled = both.probabilities
+        path = predictor.pen_path.probabilities([strokes])[0]  # the call above's, kept by the reader
         lines = [
             f"**{md(e.name)}**" + ("" if e.name == kind else f" ({kind})"),
             f"pixels alone: {int(pixels.argmax())} ({pixels.max():.0%})",
             f"pen's path alone: {int(path.argmax())} ({path.max():.0%})",
             f"together, as the Draw page shows: {int(pooled.argmax())} ({pooled.max():.0%})",
         ]
-        if both.not_a_digit is not None and both.not_a_digit[0]:
+        if both.not_a_digit is not None and both.not_a_digit[1]:
             lines.append(":material/block: refused as not a digit")
         col.markdown("  \n".join(lines))
 
