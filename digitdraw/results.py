@@ -19,7 +19,8 @@ from digitdraw import config
 from digitdraw.predict import Prediction
 from digitdraw.reading import DIGIT, NOT_A_DIGIT, NUMBER, DigitAnswer, ModelReading
 
-SEPARATOR = "  |  "  # between the models on the one-line summary (en spaces: no line break)
+SEPARATOR = "  |  "  # between the models on the one-line summary (a line may break here)
+NO_BREAK = "\u00a0"
 
 
 @dataclass(frozen=True)
@@ -109,21 +110,16 @@ def view_line(views: Sequence[View], bold: bool = True) -> str:
     """Every model's reading on one Markdown line (narrow screens): "Dense **2026** · 95% | CNN ...";
     bold=False: plain text, for a screen reader."""
     mark = "**" if bold else ""
-    return SEPARATOR.join(f"{v.model} {mark}{v.value}{mark} · {v.note}" for v in views)
+    # On screen, a line too long for a phone breaks between the models, never inside one model's
+    # reading ("CNN" on one line, "Not a digit" on the next): no-break spaces within it.
+    keep = NO_BREAK if bold else " "
+    parts = (f"{v.model} {mark}{v.value}{mark} · {v.note}".replace(" ", keep) for v in views)
+    return SEPARATOR.join(parts)
 
 
 def digits_line(reading: ModelReading) -> str:
     """A number's digits with their confidences, left to right: "2 (99%) · 0 (97%) · 2 (99%)"."""
     return " · ".join(f"{d.digit} ({d.confidence:.0%})" for d in reading.digits)
-
-
-def summary_line(answers: Sequence[Answer]) -> str:
-    """Every answer on one Markdown line, for a narrow screen: "Dense **3** · 97% | CNN **3** · 99%".
-
-    An unsure answer says so, as the metric's note does: "Dense **3** · not sure (41%)".
-    """
-    parts = [f"{a.model} **{a.digit}** · " + (f"{a.confidence:.0%}" if a.sure else a.note) for a in answers]
-    return SEPARATOR.join(parts)
 
 
 def unique_titles(titles: Sequence[str]) -> list[str]:

@@ -29,7 +29,6 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitdraw import config, feedback, nondigits, pendigits, reading, redraw, results, segment, strokes
-from digitdraw.predict import Prediction
 from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
@@ -142,7 +141,8 @@ def _summary(at: AppTest) -> str:
 
     block = find(at.main)
     assert block is not None, "no summary line on the page"
-    return " ".join(str(child.value) for child in block.children.values())
+    # No-break spaces keep each model's answer on one line of a phone; read them as spaces.
+    return " ".join(str(child.value) for child in block.children.values()).replace(results.NO_BREAK, " ")
 
 
 # A "1" and a "7" drawn by hand as pen strokes (x, y in any units, y down).
@@ -343,15 +343,21 @@ def test_the_one_line_summary_names_both_answers():
 
 
 def test_summary_line_wording():
-    def answer(model: str, digit: int, p: float) -> results.Answer:
-        probs = np.full(10, (1 - p) / 9, np.float32)
-        probs[digit] = p
-        return results.answer(model, Prediction(digit=digit, confidence=p, probabilities=probs))
+    def line(*readings: tuple[str, str, str, bool]) -> str:
+        return results.view_line([results.View(*r) for r in readings])
 
-    assert results.summary_line([answer("Dense", 3, 0.97), answer("CNN", 3, 0.991)]) == (
-        "Dense **3** · 97% \u2002|\u2002 CNN **3** · 99%"
+    assert line(("Dense", "3", "97% sure", True), ("CNN", "3", "99% sure", True)) == (
+        "Dense\u00a0**3**\u00a0·\u00a097%\u00a0sure \u2002|\u2002 CNN\u00a0**3**\u00a0·\u00a099%\u00a0sure"
     )
-    assert "Dense **5** · not sure (41%)" in results.summary_line([answer("Dense", 5, 0.41)])
+    # On a phone the line may break between the models, never inside one model's reading:
+    # "CNN" on one line and "Not a digit" on the next read as two things.
+    refused = line(("Dense", "Not a digit", "would guess 0", False), ("CNN", "5", "not sure (41%)", False))
+    dense, cnn = refused.split(results.SEPARATOR)
+    assert dense == "Dense **Not a digit** · would guess 0".replace(" ", results.NO_BREAK)
+    assert cnn == "CNN **5** · not sure (41%)".replace(" ", results.NO_BREAK)
+    # What a screen reader is given is plain text with plain spaces.
+    spoken = results.view_line([results.View("CNN", "Not a digit", "would guess 0", False)], bold=False)
+    assert spoken == "CNN Not a digit · would guess 0"
 
 
 def test_switching_the_ink_colour_clears_the_canvas():

@@ -71,14 +71,15 @@ def touch_draw(page, cdp, paths: Sequence[np.ndarray]) -> None:
 
 def summary_digits(page) -> dict[str, str]:
     """{model: digit} as the one-line summary shows them, e.g. "Dense 3 · 97% | CNN 3 · 99%"."""
-    return dict(re.findall(r"(Dense|CNN) (\d)", page.locator(SUMMARY).inner_text()))
+    # No-break spaces keep each model's answer on one line: read them as spaces.
+    return dict(re.findall(r"(Dense|CNN) (\d)", page.locator(SUMMARY).inner_text().replace("\u00a0", " ")))
 
 
 def wait_for_summary(page, expected: dict[str, str], timeout_ms: float = 30_000) -> None:
     try:
         page.wait_for_function(
             """([sel, want]) => {
-              const text = document.querySelector(sel)?.innerText ?? '';
+              const text = (document.querySelector(sel)?.innerText ?? '').replace(/\u00a0/g, ' ');
               return Object.entries(want).every(([m, d]) => text.includes(`${m} ${d}`));
             }""",
             arg=[SUMMARY, expected],

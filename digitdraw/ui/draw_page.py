@@ -91,6 +91,7 @@ _STYLE = f"""<style>
 .st-key-{SUMMARY_KEY} {{ height: 4rem !important; min-height: 4rem; flex: none; overflow: hidden; }}
 .st-key-{SUMMARY_KEY} p {{
   display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+  overflow-wrap: anywhere;  /* a model's reading longer than the line (a long name) still wraps */
 }}
 /* A metric that names no digit ("Not a digit") wraps instead of ending in "Not a d…". */
 [data-testid="stMetricValue"] p {{ white-space: normal; overflow-wrap: break-word; }}
