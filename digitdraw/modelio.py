@@ -377,11 +377,13 @@ def _trained_entry(name: str, doing: str) -> ModelEntry:
 
 
 def rename_model(name: str, new_name: str) -> ModelEntry:
-    """Rename a trained model: its .keras and .weights.h5 files and its card move together.
+    """Rename a trained model: its .keras and .weights.h5 files, its pen-path reader and its card move
+    together. Other models that read with the same reader (`digitdraw penpath A B`) follow it.
 
     Refused (ModelNameError): shipped models, unknown names, bad names, names in use. Order for
-    a kill midway: the card is copied first, then the model files move, then the old card goes;
-    at every point each name has either a whole model or no model file.
+    a kill midway: the card is copied first (and a shared reader, the cards of the models sharing it
+    then naming the copy), then the model files move, then the old card goes; at every point each
+    name has either a whole model or no model file, and every card names a reader that is there.
     """
     entry = _trained_entry(name, "renamed")
     check_name(new_name)
@@ -389,13 +391,17 @@ def rename_model(name: str, new_name: str) -> ModelEntry:
         raise ModelNameError(f"The model is named {name!r} already.")
     folder = entry.path.parent
     if new_name in {e.name for e in available_models()} or any(
-        (folder / f"{new_name}{s}").exists() for s in (FULL_SUFFIX, WEIGHTS_SUFFIX)
+        (folder / f"{new_name}{s}").exists() for s in (FULL_SUFFIX, WEIGHTS_SUFFIX, PENPATH_SUFFIX)
     ):
         raise ModelNameError(f"The name {new_name!r} is taken by another model.")
     old_card, new_card = folder / f"{name}.json", folder / f"{new_name}.json"
+    old_reader, new_reader = f"{name}{PENPATH_SUFFIX}", f"{new_name}{PENPATH_SUFFIX}"
     if old_card.exists():
-        text = _renamed_card(old_card.read_bytes(), name, new_name)
+        text = _card_with_reader(old_card.read_bytes(), old_reader, new_reader)
         _atomic_write(new_card, lambda tmp: tmp.write_bytes(text))
+    users = _sharing(folder, old_reader, name)
+    if users and (folder / old_reader).is_file():
+        _hand_reader_over(folder, users, old_reader, new_reader)
     for old in _files_of(folder, name):
         if old != old_card:
             os.replace(old, folder / f"{new_name}{old.name[len(name) :]}")
@@ -403,24 +409,58 @@ def rename_model(name: str, new_name: str) -> ModelEntry:
     return next(e for e in list_models(folder) if e.name == new_name)
 
 
-def _renamed_card(text: bytes, name: str, new_name: str) -> bytes:
-    """A card's bytes for its model renamed: the pen-path reader it names beside the model (which moves
-    with it, `_files_of`) named anew; any other card as it is."""
+def _reader_named(text: bytes) -> str | None:
+    """The pen-path reader file a card's bytes name, if any."""
     try:
         card = json.loads(text)
     except ValueError:
-        return text
+        return None
     entry = card.get("pen_path") if isinstance(card, dict) else None
-    if not isinstance(entry, dict) or entry.get("file") != f"{name}{PENPATH_SUFFIX}":
+    return entry.get("file") if isinstance(entry, dict) else None
+
+
+def _card_with_reader(text: bytes, old_reader: str, new_reader: str) -> bytes:
+    """A card's bytes with the pen-path reader file `old_reader` it names now named `new_reader`;
+    any other card as it is."""
+    if _reader_named(text) != old_reader:
         return text
-    card["pen_path"] = {**entry, "file": f"{new_name}{PENPATH_SUFFIX}"}
+    card = json.loads(text)
+    card["pen_path"] = {**card["pen_path"], "file": new_reader}
     return (json.dumps(card, indent=2, sort_keys=False) + "\n").encode()
 
 
+def _sharing(folder: Path, reader: str, but: str) -> list[Path]:
+    """The cards in `folder`, but model `but`'s, that name the pen-path reader file `reader`."""
+    users = []
+    for card in sorted(folder.glob("*.json")):
+        with contextlib.suppress(OSError):
+            if card.stem != but and _reader_named(card.read_bytes()) == reader:
+                users.append(card)
+    return users
+
+
+def _hand_reader_over(folder: Path, users: list[Path], old_reader: str, new_reader: str) -> None:
+    """Before a reader that other models share moves or goes: a copy named `new_reader` first, then
+    their cards (`users`) name the copy, so that none is ever without it."""
+    _atomic_write(folder / new_reader, lambda tmp: tmp.write_bytes((folder / old_reader).read_bytes()))
+    for card in users:
+        text = _card_with_reader(card.read_bytes(), old_reader, new_reader)
+        _atomic_write(card, lambda tmp, text=text: tmp.write_bytes(text))
+
+
 def delete_model(name: str) -> list[Path]:
-    """Delete a trained model's files (model files first, card last); refuses shipped models."""
+    """Delete a trained model's files (model files first, card last); refuses shipped models. A reader
+    other models share (`digitdraw penpath A B`) is handed to the first of them, under its name."""
     entry = _trained_entry(name, "deleted")
-    files = _files_of(entry.path.parent, name)
+    folder, reader = entry.path.parent, f"{name}{PENPATH_SUFFIX}"
+    files = _files_of(folder, name)
+    users = _sharing(folder, reader, name)
+    if users and (folder / reader).is_file():
+        heir = f"{users[0].stem}{PENPATH_SUFFIX}"
+        if (folder / heir).exists():  # it has a file of that name already: the shared one stays
+            files = [f for f in files if f.name != reader]
+        else:
+            _hand_reader_over(folder, users, reader, heir)
     for path in files:
         path.unlink(missing_ok=True)
     return files

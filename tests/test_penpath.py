@@ -103,6 +103,17 @@ def test_a_brief_lift_breaks_a_stroke_in_two_and_loses_at_most_two_points():
     assert np.concatenate([first, second]).tolist() == ZERO[0].tolist()
 
 
+def test_varied_strokes_are_the_same_line_reordered_broken_or_shaken_as_asked():
+    rng = np.random.default_rng(0)
+    same = penpath.varied(ZERO + FOUR, rng, reorder=0.0, lift=0.0, shake=0.0)
+    assert [s.tolist() for s in same] == [s.tolist() for s in ZERO + FOUR]
+    # Broken with no point lost, in the same order and direction: the same points, more strokes.
+    broken = penpath.varied(ZERO, np.random.default_rng(1), reorder=0.0, lift=1.0, shake=0.0)
+    assert len(broken) == 2 and np.concatenate(broken).tolist() == ZERO[0].tolist()
+    shaky = penpath.varied(ZERO, rng, reorder=0.0, lift=0.0, shake=1.0)
+    assert len(shaky) == 1 and not np.array_equal(shaky[0][: len(ZERO[0])], ZERO[0])
+
+
 def test_pooling_multiplies_in_the_path_by_its_weight():
     pixels = np.array([[0.6, 0.4] + [0.0] * 8])
     path = np.array([[0.2, 0.8] + [0.0] * 8])
@@ -343,3 +354,46 @@ def test_a_renamed_model_keeps_its_own_reader(tmp_path, model_files, monkeypatch
     assert entry.card["pen_path"]["file"] == "my digits.penpath.keras"
     assert (tmp_path / "my digits.penpath.keras").is_file() and not penpath.file_beside(model).exists()
     assert Predictor.from_file(entry.path).pen_path is not None
+def _two_sharing_one_reader(folder, model_files) -> None:
+    """Models "a" and "b" in `folder`, both reading with "a.penpath.keras" (`digitdraw penpath a b`)."""
+    card = json.loads(modelio.card_path(model_files["dense"]).read_text())
+    card["pen_path"] = {"file": "a.penpath.keras", "weight": 0.5}
+    for name in "ab":
+        shutil.copy(model_files["dense"], folder / f"{name}.keras")
+        modelio.write_json(folder / f"{name}.json", card)
+    modelio.save_companion(penpath.build_model(), folder / "a.penpath.keras")
+
+
+def _readers(folder) -> dict[str, bool]:
+    """Each trained model's name -> whether it reads the pen's path."""
+    return {e.name: Predictor.from_file(e.path).pen_path is not None for e in modelio.list_models(folder)}
+
+
+def test_a_reader_two_models_share_follows_a_rename_of_the_one_it_is_named_for(
+    tmp_path, model_files, monkeypatch
+):
+    from digitdraw import config
+
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    _two_sharing_one_reader(tmp_path, model_files)
+    modelio.rename_model("a", "mine")
+    assert _readers(tmp_path) == {"b": True, "mine": True}
+    assert json.loads((tmp_path / "b.json").read_text())["pen_path"]["file"] == "mine.penpath.keras"
+    assert not (tmp_path / "a.penpath.keras").exists()
+
+
+def test_a_reader_two_models_share_outlives_the_deletion_of_the_one_it_is_named_for(
+    tmp_path, model_files, monkeypatch
+):
+    from digitdraw import config
+
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(tmp_path))
+    _two_sharing_one_reader(tmp_path, model_files)
+    removed = modelio.delete_model("a")
+    assert sorted(p.name for p in removed) == ["a.json", "a.keras", "a.penpath.keras"]
+    assert _readers(tmp_path) == {"b": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "b.keras", "b.penpath.keras"]
+    modelio.delete_model("b")  # the last one takes it with it
+    assert list(tmp_path.iterdir()) == []
+
+
