@@ -6,7 +6,8 @@ imported into a throwaway corrections database as that "browser's" corrections (
 other 40% are drawn (random size, place and width; 4 renderings each) and read by the base model and
 by the fine-tuned one as the Draw page reads them: with their strokes (a fat pen's drawing read drawn
 thinner, and each model's pixels pooled with its pen-path reader, which the fine-tune teaches the
-corrections' strokes too; in brackets the pixels alone). Also for each fine-tuned model: MNIST test
+corrections' strokes too; in brackets the pixels alone; and with half
+the strokes broken by a brief lift, as a phone gives them). Also for each fine-tuned model: MNIST test
 accuracy and the other held-out writers' drawn digits (2 renderings each, seed 2024, as drawn.py does).
 
 Targets (issue 15): on the writers the base reads worst, errors on their unseen digits at least
@@ -32,12 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitdraw import config, feedback, pendigits, redraw  # noqa: E402
+from digitdraw import config, feedback, pendigits, penpath, redraw  # noqa: E402
 from digitdraw.data import load_mnist  # noqa: E402
 from digitdraw.finetune import FinetuneError, finetune_on_corrections, settings_with  # noqa: E402
 from digitdraw.predict import Predictor  # noqa: E402
 
 UNSEEN_COPIES = 4
+LIFT_CHANCE, LIFT_SEED = 0.5, 6  # "broken": the unseen drawings' strokes as bench/with_strokes.py breaks them
 OTHERS_COPIES, OTHERS_SEED = 2, 2024  # as digitdraw.drawn measures held-out writers
 
 
@@ -106,7 +108,8 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores\n")
     header = (
         f"{'writer':>6} {'corr':>4} {'held':>4} {'wall s':>6} {'cpu s':>6} {'unseen':>6} "
-        f"{'base err':>8} {'ft err':>6} {'ratio':>5} {'(pixels)':>8} {'held b/a':>11} {'MNIST':>7} "
+        f"{'base err':>8} {'ft err':>6} {'ratio':>5} {'(pixels)':>8} {'broken':>7} {'held b/a':>11} "
+        f"{'MNIST':>7} "
         f"{'others base':>11} {'others ft':>9} {'-/+':>5}"
     )
     print(header)
@@ -140,6 +143,9 @@ def main() -> None:
             ux, uy, up = drawn_with_strokes(unseen, np.random.default_rng(7 + w), UNSEEN_COPIES)
             b_err, f_err = int((~right(base, ux, uy, up)).sum()), int((~right(tuned, ux, uy, up)).sum())
             b_pix, f_pix = int((~right(base, ux, uy)).sum()), int((~right(tuned, ux, uy)).sum())
+            lift = np.random.default_rng(LIFT_SEED + w)
+            broken = [penpath.lifted(p, lift, LIFT_CHANCE) for p in up]
+            b_brk, f_brk = (int((~right(m, ux, uy, broken)).sum()) for m in (base, tuned))
             ox = np.concatenate([drawn[o][0] for o in holdout if o != w])
             oy = np.concatenate([drawn[o][1] for o in holdout if o != w])
             op = [p for o in holdout if o != w for p in drawn[o][2]]
@@ -151,7 +157,8 @@ def main() -> None:
             held = f"{result.before:.3f}/{result.after:.3f}" if result.before is not None else "-"
             print(
                 f"{w:>6} {len(corrections):>4} {result.held_out:>4} {wall:>6.1f} {cpu:>6.1f} {len(uy):>6} "
-                f"{b_err:>8} {f_err:>6} {ratio:>5} {f'{b_pix}/{f_pix}':>8} {held:>11} "
+                f"{b_err:>8} {f_err:>6} {ratio:>5} {f'{b_pix}/{f_pix}':>8} {f'{b_brk}/{f_brk}':>7} "
+                f"{held:>11} "
                 f"{result.card['test_accuracy']:>7.4f} "
                 f"{ob:>11.4f} {of:>9.4f} {f'{broke}/{fixed}':>5}",
                 flush=True,
@@ -161,7 +168,9 @@ def main() -> None:
     print(
         "corr: corrections given (60%), of which 'held' kept out of training for the card's before/after; "
         f"unseen: the other 40% x {UNSEEN_COPIES} renderings; ratio: fine-tuned errors / base errors "
-        "(target <= 0.5 on the worst writers); others: drawn-digit accuracy on the other held-out writers; "
+        "(target <= 0.5 on the worst writers); (pixels): base / fine-tuned errors from the pixels alone; "
+        "broken: base / fine-tuned errors with half the strokes broken by a brief lift; "
+        "others: drawn-digit accuracy on the other held-out writers; "
         "-/+: how many of those the fine-tuned model misreads that the base read right / reads right that "
         "the base misread."
     )

@@ -283,6 +283,23 @@ def _versions(fmt: str) -> dict:
     return found
 
 
+def left_out(source_card: dict) -> dict:
+    """What the app adds to the network's answer that an export does not carry, from the source
+    model's card: said on the export's card, so that nobody takes its raw probabilities for the app's."""
+    stored = source_card.get("calibration") if isinstance(source_card.get("calibration"), dict) else {}
+    reader = source_card.get("pen_path") if isinstance(source_card.get("pen_path"), dict) else {}
+    return {
+        "temperature": stored.get("temperature"),
+        "not_a_digit": bool(source_card.get("not_a_digit")),
+        "pen_path_reader": reader.get("file"),
+        "note": (
+            "The export gives the network's own probabilities from the pixels alone. The app divides "
+            "the logits by the temperature (calibration), refuses what its not-a-digit detector flags, "
+            "and, where the strokes are known, pools the pixels' answer with the pen-path reader's."
+        ),
+    }
+
+
 def run_export(
     model_path: str | os.PathLike,
     fmt: str,
@@ -350,6 +367,7 @@ def run_export(
         "calibration": (
             f"{REPRESENTATIVE_IMAGES} MNIST training images (seeded draw)" if quantize == "int8" else None
         ),
+        "left_out": left_out(modelio.read_card(source) or {}),
         "export_seconds": round(export_seconds, 2),
         "versions": _versions(fmt),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

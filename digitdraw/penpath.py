@@ -143,6 +143,23 @@ def reordered(strokes: Sequence[np.ndarray], rng: np.random.Generator, p: float)
     return [s[::-1] if rng.random() < p else s for s in out]
 
 
+def varied(
+    strokes: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    reorder: float = REORDER,
+    lift: float = LIFT,
+    shake: float = SHAKE,
+) -> list[np.ndarray]:
+    """The same strokes as other hands and pens may give them, as the reader is trained: reordered
+    with chance `reorder` (see `reordered`), broken by brief lifts with chance `lift` (see `lifted`;
+    no point lost: with gaps the reader took some two-stroke fours for nines) and drawn shakier with
+    chance `shake` (see `shaken`)."""
+    paths = reordered(strokes, rng, reorder)
+    if lift and rng.random() < lift:
+        paths = lifted(paths, rng, lost=0)
+    return shaken(paths, rng) if rng.random() < shake else paths
+
+
 def training_set(
     digits: Sequence[pendigits.PenDigit],
     rng: np.random.Generator,
@@ -154,19 +171,13 @@ def training_set(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sequences (n, POINTS, FEATURES), labels): each digit as written, `copies` times reshaped
     (pendigits.distort), and `style_copies` times in each style of its class, reshaped too; the
-    reshaped ones reordered with chance `reorder` (see `reordered`), broken by brief lifts with
-    chance `lift` (see `lifted`; no point lost: with gaps the reader took some two-stroke fours
-    for nines) and drawn shakier with chance `shake` (see `shaken`)."""
+    reshaped ones `varied` as other hands and pens give them."""
     xs = [sequence(d.strokes) for d in digits]
     ys = [d.label for d in digits]
     shaped = [pendigits.distort(d, rng) for _ in range(copies) for d in digits]
     for name in styles.STYLES:
         shaped += [pendigits.distort(d, rng) for d in styles.styled_digits(digits, name, rng, style_copies)]
-    for d in shaped:
-        paths = reordered(d.strokes, rng, reorder)
-        if lift and rng.random() < lift:
-            paths = lifted(paths, rng, lost=0)
-        xs.append(sequence(shaken(paths, rng) if rng.random() < shake else paths))
+    xs += [sequence(varied(d.strokes, rng, reorder, lift, shake)) for d in shaped]
     ys += [d.label for d in shaped]
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 

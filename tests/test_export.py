@@ -186,6 +186,11 @@ def test_each_export_has_a_card_beside_it_with_what_was_measured(
         np.max(np.abs(probabilities - reference)), abs=1e-6
     )
     assert card["meets_targets"] is True
+    # What the app adds and the export does not carry is said, not silently dropped.
+    shipped = modelio.read_card(config.SHIPPED_MODELS_DIR / f"{name}.keras")
+    assert card["left_out"]["temperature"] == shipped["calibration"]["temperature"]
+    assert card["left_out"]["not_a_digit"] is True
+    assert card["left_out"]["pen_path_reader"] == shipped["pen_path"]["file"]
 
 
 def test_downloads_are_the_file_itself_or_the_savedmodel_folder_zipped(exports, tmp_path):

@@ -354,6 +354,8 @@ def test_a_renamed_model_keeps_its_own_reader(tmp_path, model_files, monkeypatch
     assert entry.card["pen_path"]["file"] == "my digits.penpath.keras"
     assert (tmp_path / "my digits.penpath.keras").is_file() and not penpath.file_beside(model).exists()
     assert Predictor.from_file(entry.path).pen_path is not None
+
+
 def _two_sharing_one_reader(folder, model_files) -> None:
     """Models "a" and "b" in `folder`, both reading with "a.penpath.keras" (`digitdraw penpath a b`)."""
     card = json.loads(modelio.card_path(model_files["dense"]).read_text())
@@ -395,5 +397,3 @@ def test_a_reader_two_models_share_outlives_the_deletion_of_the_one_it_is_named_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "b.keras", "b.penpath.keras"]
     modelio.delete_model("b")  # the last one takes it with it
     assert list(tmp_path.iterdir()) == []
-
-
