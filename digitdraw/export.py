@@ -322,6 +322,7 @@ def run_export(
     out = check_request(fmt, out, quantize, overwrite)
     source = modelio.resolve(model_path)
     model = modelio.load(source)
+    omitted = left_out(modelio.read_card(source) or {})  # before any work: a bad card stops it here
     mnist = data.load_mnist(data_dir)
     if not 1 <= images <= len(mnist.x_test):
         raise ExportError(f"images must be between 1 and {len(mnist.x_test)}, not {images}.")
@@ -367,7 +368,7 @@ def run_export(
         "calibration": (
             f"{REPRESENTATIVE_IMAGES} MNIST training images (seeded draw)" if quantize == "int8" else None
         ),
-        "left_out": left_out(modelio.read_card(source) or {}),
+        "left_out": omitted,
         "export_seconds": round(export_seconds, 2),
         "versions": _versions(fmt),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
