@@ -32,6 +32,7 @@ from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_and_kind,
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
 _STRONG_OVERLAP = 0.8
+_FAR = 1.0  # in a photo, pieces further apart than this many line heights are never one digit (_belong)
 # ... and so are pieces overlapping by this much when one of them is short (a bar, a flag).
 _PART_OVERLAP = 0.5
 _SHORT = 0.6  # "short": under this fraction of the line height
@@ -49,6 +50,14 @@ _FRAME_SPAN, _FRAME_FILL = 0.95, 0.05
 # Photos only: a piece this thin (across over along), lying along an edge within _EDGE_BAND of the
 # photo's shorter side from it, is what a desk's or a sheet's edge leaves (when a digit is there).
 _EDGE_THIN, _EDGE_BAND = 0.2, 0.1
+# Photos only: a piece touching the photo's border whose ink is this many times as thick as any
+# other piece's is a desk, a sheet's edge or a finger, not writing (one pen writes a photo's digits).
+_EDGE_THICK = 2.0
+# Photos of numbers: a piece with less than this share of its height in the row of the digits is off it.
+_ROW_SHARE = 0.5
+# Photos: a thin piece spanning half the photo and this many times as long as the other pieces are tall
+# is a paper's or a desk's edge (_without_desk_edges).
+_EDGE_LONG = 2.5
 # Strokes only: a short stroke touching another's ink and overlapping it in x by this much is
 # part of its digit (a 5's bar: 0.48 of it overlapped the body in a held-out writer's 5).
 _TOUCH_OVERLAP = 0.25
@@ -181,10 +190,12 @@ def split(
     groups = [_Group.of(p, paths, reach) for p, paths in pieces if p.sum() >= max(4, 0.01 * biggest)]  # noise
     if source == "image":  # a screenshot's or a scan's frame round the whole image is not ink
         groups = [g for g in groups if not _frame(g, ink.shape)]
+    if photo:
+        groups = _without_desk_edges(groups, ink.shape)
     if not groups:  # only specks under 4 px (dust on a photo, a hot pixel): no ink to read
         return [], []
     line = max(g.h for g in groups)
-    groups = _merge(groups, line)
+    groups = _merge(groups, line, photo)
     groups = [g for g in groups if not _is_speck(g, groups, line)]
     # The line is as tall as the tallest digit, once a digit's strokes are joined: a 4 whose stem
     # starts at its bar is taller than either stroke, and against one of them looked too wide.
@@ -194,6 +205,7 @@ def split(
         out.extend(_split_wide(g, ink, line))
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
         out = _one_digit_in_photo(out, ink.shape)
+        out = _row_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     segments = [_crop(g, out, ink, thin) for g in out]
     return segments, ([] if photo else _marks_outside(core, segments))
@@ -224,6 +236,52 @@ def _frame(g: _Group, shape: tuple[int, ...]) -> bool:
     return spans and int(g.mask.sum()) < _FRAME_FILL * g.w * g.h
 
 
+def _without_desk_edges(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
+    """A photo's pieces less a desk's or a sheet's edge and dust, before the pieces are joined into
+    digits (a long edge taken for the line's height made every digit "short" and joined them all):
+
+    - a piece at the photo's border far thicker than the pen that wrote the rest (a strip of desk in
+      a corner was read as a "1" before a photographed number; one pen writes a photo's digits);
+    - a thin straight piece spanning half the photo or more and _EDGE_LONG times as long as the
+      other pieces (specks aside) are tall: a paper's edge, not a 1 written among other digits.
+    """
+    h, w = shape[:2]
+    thick = [_thickness(g) for g in groups]
+    kept = []
+    for k, g in enumerate(groups):
+        others = thick[:k] + thick[k + 1 :]
+        touches = g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h
+        if others and touches and thick[k] >= _EDGE_THICK * max(others):
+            continue
+        length = max(g.w, g.h)
+        thin = min(g.w, g.h) <= _EDGE_THIN * length
+        span = g.h / h if g.h >= g.w else g.w / w
+        tall = [o.h for o in groups if o is not g and max(o.w, o.h) >= _SPECK * length]
+        if thin and span >= 0.5 and tall and length >= _EDGE_LONG * float(np.median(tall)):
+            continue
+        kept.append(g)
+    return _without_dust(kept)
+
+
+def _without_dust(groups: list[_Group]) -> list[_Group]:
+    """A photo's tiny pieces far from every larger one: a desk's grain or the paper's dust. Left in,
+    they joined one another into a tall chain (_merge joins a tiny piece to its nearest), which then
+    swallowed the digits beside it."""
+    if not groups:
+        return groups
+    tallest = max(g.h for g in groups)
+    big = [g for g in groups if not _tiny(g, tallest)]
+    return [g for g in groups if not _tiny(g, tallest) or any(_gap(g, b) < _NEAR * tallest for b in big)]
+
+
+def _thickness(g: _Group) -> float:
+    """How thick the piece's ink is: twice the 90th percentile of its pixels' distance to its edge
+    (a stroke's width, hardly moved by where strokes cross)."""
+    mask = np.pad(g.mask[g.y0 : g.y1, g.x0 : g.x1], 1).astype(np.uint8)
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return 2.0 * float(np.percentile(distance[distance > 0], 90))
+
+
 def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
     """A photo's one tall piece away from its edge, with the short pieces near it, as one digit.
 
@@ -246,6 +304,34 @@ def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_G
         if g is not digit and _gap(g, digit) < _NEAR * line:
             digit = digit.join(g)
     return [digit]
+
+
+def _row_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
+    """A photo of a number: its digits, less what lies off their row or along the photo's edge.
+
+    The row is where the tall pieces away from the photo's edge stand; a piece that is a thin line
+    along an edge, or lies mostly above or below the row (a desk's or a sheet's edge, a shadow's),
+    is not a digit: synthetic photos of three-digit numbers of writers 1-24 beside a desk were
+    split into their digits 29 times in 40 before this (docs/experiments.md, eighteenth session).
+    A digit the photo's edge cuts stays, if it stands in the row.
+    """
+    h, w = shape[:2]
+    away = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h and not _edge_line(g, shape)]
+    if len(groups) < 2 or not away:
+        return groups
+    line = max(g.h for g in away)
+    tall = [g for g in away if g.h >= _SHORT * line]
+    if len(tall) < 2:
+        return groups
+    top, bottom = min(g.y0 for g in tall), max(g.y1 for g in tall)
+
+    def in_row(g: _Group) -> bool:
+        inside = max(0, min(g.y1, bottom) - max(g.y0, top))
+        gap = max(top - g.y1, g.y0 - bottom, 0)
+        return inside >= _ROW_SHARE * g.h or (gap < _NEAR * line and g.h < _SHORT * line)
+
+    kept = [g for g in groups if in_row(g) and not _edge_line(g, shape)]
+    return kept or groups
 
 
 def _edge_line(g: _Group, shape: tuple[int, ...]) -> bool:
@@ -394,8 +480,13 @@ def _dot(g: _Group, line: int) -> bool:
     return side < _SPECK * line and int(g.mask.sum()) > _DOT_FILL * side * side
 
 
-def _belong(a: _Group, b: _Group, line: int) -> bool:
+def _belong(a: _Group, b: _Group, line: int, photo: bool = False) -> bool:
     """Whether two groups are parts of one digit (tiny pieces aside: see _merge)."""
+    # In a photo, further apart than the tallest piece is tall, they are not one digit however they
+    # line up: a scrap of a paper line well below a photo's 7 joined it, and the tall "7" swallowed
+    # "708". (A canvas has no such scraps; what its writer drew apart is read as drawn.)
+    if photo and _gap(a, b) > _FAR * line:
+        return False
     ov = _x_overlap(a, b)
     if ov >= _STRONG_OVERLAP:
         return True
@@ -455,7 +546,7 @@ def _paths_cross(p: np.ndarray, q: np.ndarray) -> bool:
     return bool(np.any((side(a, b, c) * side(a, b, d) < 0) & (side(c, d, a) * side(c, d, b) < 0)))
 
 
-def _merge(groups: list[_Group], line: int) -> list[_Group]:
+def _merge(groups: list[_Group], line: int, photo: bool = False) -> list[_Group]:
     """Join groups that belong together until nothing changes (a join widens a box)."""
     groups = sorted(groups, key=lambda g: g.x0)
     changed = True
@@ -468,7 +559,7 @@ def _merge(groups: list[_Group], line: int) -> list[_Group]:
             for j in order:
                 # A tiny piece joins its nearest neighbour only, not everything within reach: a
                 # 7's crossbar its 7, not the digit before it because that one came first.
-                if _belong(groups[i], groups[j], line) or (
+                if _belong(groups[i], groups[j], line, photo) or (
                     j == order[0]
                     and _tiny(groups[i], line)
                     and not (_dot(groups[i], line) and _gap(groups[i], groups[j]) > 0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import needs_pendigits
 
-from digitdraw import config, modelio, segment
+from digitdraw import config, modelio, pendigits, segment
 from digitdraw.pendigits import HOLDOUT_WRITERS, TUNE_WRITERS, PenDigit, load_pendigits
 from digitdraw.photos import CONDITIONS, PhotoSpec, random_spec, synthetic_photo
 from digitdraw.predict import Predictor
@@ -142,3 +142,51 @@ def test_a_photo_thinner_than_the_texture_blocks_is_read_without_an_error(shape)
     grain = np.random.default_rng(0).uniform(150, 255, shape).astype(np.uint8)
     assert isinstance(segment.segment(grain, source="image"), list)
     assert preprocess(grain, source="image").status in set(Status)
+
+
+# -- Photos of numbers --------------------------------------------------------------------------
+
+
+def number_of(digits: list[PenDigit], gap: float = 0.3) -> PenDigit:
+    """Pen digits written side by side as one drawing (each scaled to one height, `gap` of it apart)."""
+    strokes, x = [], 0.0
+    for d in digits:
+        points = np.concatenate(d.strokes)
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        scale = 400 / max(hi[1] - lo[1], 1)
+        strokes += [(s - lo) * scale + [x, 0] for s in d.strokes]
+        x += (hi[0] - lo[0]) * scale + 400 * gap
+    return PenDigit(-1, 0, strokes)
+
+
+@needs_pendigits
+def test_a_photographed_number_beside_a_desk_is_split_into_its_digits_alone():
+    # A desk's edge, its grain, or a sheet's edge was taken for another digit, or for one so tall
+    # that every digit looked short and all were joined (10 of these 20 split right before).
+    digits = load_pendigits(writers=TUNE_WRITERS)
+    rng = np.random.default_rng(11)
+    right = 0
+    for _ in range(20):
+        three = number_of([digits[int(i)] for i in rng.choice(len(digits), 3, replace=False)])
+        spec = replace(random_spec(rng, "desk"), width=900, height=600, digit_height=0.2)
+        right += len(segment.segment(synthetic_photo(three, spec, rng), source="image")) == 3
+    assert right >= 18, right
+
+
+@needs_pendigits
+def test_a_scrap_well_below_a_photographed_number_joins_none_of_its_digits():
+    # A bit of a paper line under a photo's 7 joined it, and the tall "7" then swallowed "708".
+    digits = load_pendigits(writers=TUNE_WRITERS)
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        three = [digits[int(i)] for i in rng.choice(len(digits), 3, replace=False)]
+        number = number_of(three)
+        scrap = np.array([[60.0, 1000.0], [140.0, 1004.0]])  # under the first digit, 1.5 digits down
+        photo = synthetic_photo(
+            pendigits.PenDigit(-1, 0, [*number.strokes, scrap]), random_spec(rng, "ruled"), rng
+        )
+        segments = segment.segment(photo, source="image")
+        digit_heights = sorted(s.y1 - s.y0 for s in segments)[-3:]
+        assert len(segments) >= 3 and all(h < 1.3 * digit_heights[0] for h in digit_heights), [
+            (s.x0, s.x1, s.y0, s.y1) for s in segments
+        ]
