@@ -116,3 +116,12 @@ def test_a_three_digit_number_on_the_wide_canvas_is_read_as_that_number():
         for paths in layout(digits):
             draw(page, paths)
         wait_for_answers(page, {"Dense": NUMBER, "CNN": NUMBER})
+
+        # A look at another page and back changes nothing: still Number mode on the wide canvas, the
+        # number still there and read (it came back in Digit mode, on the square canvas, cut off).
+        page.get_by_role("link", name="Inspect").first.click()
+        page.get_by_text("Inside the model").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Draw").first.click()
+        wait_for_answers(page, {"Dense": NUMBER, "CNN": NUMBER})
+        assert page.get_by_role("radio", name="Number").is_checked()
+        assert round(page.locator("canvas.upper-canvas").bounding_box()["width"]) == width

@@ -53,11 +53,32 @@ STACK_PX = 2 * NUMBER_CANVAS[0] + 80
 MODE_KEY = "draw_mode"
 _OFF_SCREEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)"
 INK_KEY = "draw_black_on_white"
+MODEL_KEYS = ("draw_model_left", "draw_model_right")  # the two model pickers (see _settings)
+# What a visit to another page must not undo: the person's choices on this one.
+KEPT_ACROSS_PAGES = (SOURCE_KEY, MODE_KEY, PEN_KEY, INK_KEY, *MODEL_KEYS)
+_KEPT = "kept_"  # + a widget's key: its value, kept beyond the widget (keep_choices)
 MODES = {"Digit": "digit", "Number": "number"}
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
 NUMBER_HINT = "Write a number on the wide canvas, digits side by side — both models read it as you write."
 UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of paper works too."
+
+
+def keep_choices() -> None:
+    """After the page's widgets: a copy of the person's choices that outlives them. Streamlit forgets
+    a widget's value once a run does not show it (a visit to another page): Inspect and back brought
+    dense back as the left model, Number mode back to Digit (its drawing on the square canvas, cut
+    off) and Upload back to Draw."""
+    for key in KEPT_ACROSS_PAGES:
+        if key in st.session_state:
+            st.session_state[_KEPT + key] = st.session_state[key]
+
+
+def restore_choices() -> None:
+    """Before the page's widgets: the choices `keep_choices` kept, where their widgets forgot them."""
+    for key in KEPT_ACROSS_PAGES:
+        if key not in st.session_state and _KEPT + key in st.session_state:
+            st.session_state[key] = st.session_state[_KEPT + key]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +160,7 @@ def title(source: str, mode: str) -> str:
 def _draw_and_answer() -> None:
     # A fragment: a stroke reruns only this part, not the navigation. The models on disk are
     # listed again each time (under a millisecond): another visitor may have deleted or renamed one.
+    restore_choices()
     choices = model_choices()
     browser = corrections.browser_id()
     canvas.look_for_reload(browser)
@@ -224,6 +246,7 @@ def _draw_and_answer() -> None:
         spoken = _answers(pixels, drawing, mode, chosen, hint, summary, review)
         # Announced by screen readers as it changes (the answers' own elements are not a live region).
         st.html(f'<div aria-live="polite" style="{_OFF_SCREEN}">{html.escape(spoken)}</div>')
+    keep_choices()
 
 
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
@@ -232,7 +255,7 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     names = list(by_name)
     picked = []
     for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
-        key = f"draw_model_{side.lower()}"
+        key = MODEL_KEYS[0] if side == "Left" else MODEL_KEYS[1]
         fallback = default if default in by_name else names[0]
         gone = st.session_state.get(key)
         if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
