@@ -1060,7 +1060,8 @@ def cmd_feedback(args) -> int:
 
 def _feedback_import(store, args) -> int:
     ids = store.import_jsonl(args.file)
-    print(f"imported {len(ids)} drawing(s) from {args.file} into {store.where}")
+    again = f"; {ids.skipped} stored already, skipped" if ids.skipped else ""
+    print(f"imported {len(ids)} drawing(s) from {args.file} into {store.where}{again}")
     return 0
 
 

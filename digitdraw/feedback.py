@@ -443,24 +443,33 @@ class FeedbackStore:
 
     def import_lines(
         self, lines: Sequence[ImportLine], browser_id: str = IMPORT_BROWSER_ID, pen_width: float | None = None
-    ) -> list[int]:
-        """Store parsed lines (see `parse_jsonl`) in one transaction: all of them or none."""
+    ) -> Imported:
+        """Store parsed lines (see `parse_jsonl`) in one transaction: all of them or none. A line this
+        browser has stored already (the same label and strokes) is skipped, so that importing a file
+        twice stores it once: twins of the same drawing on both sides of the fine-tune's held-out
+        split made its before/after figure meaningless. Repeats within one file are kept as given."""
         pen = strokes_mod.IMPORT_PEN if pen_width is None else pen_width
         rows = [
             self._row(browser_id, line.label, line.strokes, line.image, pen, "import", line.writer)
             for line in lines
         ]
-        ids = []
+        d = schema.drawings
+        ids = Imported()
         with self._transaction(write=True) as conn:
+            stored = set()
+            if rows:
+                mine = sa.select(d.c.label, d.c.strokes).where(d.c.browser_id == rows[0]["browser_id"])
+                stored = {_same(label, kept) for label, kept in conn.execute(mine)}
             for row in rows:
-                ids.append(
-                    int(conn.execute(sa.insert(schema.drawings).values(**row)).inserted_primary_key[0])
-                )
+                if _same(row["label"], row["strokes"]) in stored:
+                    ids.skipped += 1
+                    continue
+                ids.append(int(conn.execute(sa.insert(d).values(**row)).inserted_primary_key[0]))
         return ids
 
     def import_jsonl(
         self, path: str | os.PathLike, browser_id: str = IMPORT_BROWSER_ID, pen_width: float | None = None
-    ) -> list[int]:
+    ) -> Imported:
         """Import a pendigits JSONL file as corrections; FeedbackImportError names every bad line."""
         path = Path(path)
         try:
@@ -474,6 +483,18 @@ class FeedbackStore:
         lines = [json.dumps(x) for x in document] if document is not None else text.splitlines()
         lines = parse_jsonl(lines, source=str(path), pen_width=pen_width)
         return self.import_lines(lines, browser_id, pen_width)
+
+
+class Imported(list):
+    """The ids of the drawings an import stored (a list), and how many lines it skipped as stored
+    already (`skipped`)."""
+
+    skipped: int = 0
+
+
+def _same(label: int, strokes: Any) -> tuple[int, str]:
+    """What makes two stored drawings one: the label and the strokes, exactly."""
+    return int(label), json.dumps(strokes)
 
 
 def _drawing(row: Any, answers: list[ModelAnswer]) -> Drawing:

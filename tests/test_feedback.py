@@ -463,6 +463,22 @@ def test_the_real_pendigits_file_round_trips(pendigits_file, tmp_path):
     assert [json.loads(line) for line in back] == [json.loads(line) for line in head]
 
 
+def test_importing_a_file_twice_stores_it_once(sqlite_url, tmp_path):
+    # Twins of one drawing on both sides of the fine-tune's held-out split made its figure meaningless.
+    lines = [feedback.to_jsonl_line(7, SEVEN, 3), feedback.to_jsonl_line(4, FOUR)]
+    (tmp_path / "two.jsonl").write_text("\n".join(lines) + "\n")
+    store = FeedbackStore(sqlite_url)
+    first = store.import_jsonl(tmp_path / "two.jsonl", browser_id="someone")
+    again = store.import_jsonl(tmp_path / "two.jsonl", browser_id="someone")
+    assert (len(first), first.skipped, len(again), again.skipped) == (2, 0, 0, 2)
+    assert sorted(d.label for d in store.list_drawings("someone")) == [4, 7]
+    # Another browser's corrections are its own: the same file stores for it too.
+    assert len(store.import_jsonl(tmp_path / "two.jsonl", browser_id="another")) == 2
+    # A file that repeats a drawing on purpose keeps its repeats, the first time.
+    (tmp_path / "thrice.jsonl").write_text((feedback.to_jsonl_line(1, SEVEN) + "\n") * 3)
+    assert len(store.import_jsonl(tmp_path / "thrice.jsonl", browser_id="someone")) == 3
+
+
 def test_an_import_takes_one_json_document_too_as_predict_strokes_does(sqlite_url, tmp_path):
     lines = [
         json.loads(feedback.to_jsonl_line(7, SEVEN, 12)),
