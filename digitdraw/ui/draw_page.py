@@ -61,7 +61,7 @@ MODES = {"Digit": "digit", "Number": "number"}
 
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
 NUMBER_HINT = "Write a number on the wide canvas, digits side by side — both models read it as you write."
-UPLOAD_HINT = "Upload a PNG or JPEG of one handwritten digit — a photo of paper works too."
+UPLOAD_HINT = "Upload a photo or a picture of a handwritten digit or number — a photo of paper works too."
 
 
 def keep_choices() -> None:
@@ -240,7 +240,7 @@ def _draw_and_answer() -> None:
                 canvas.offer_back()
         else:
             with input_box:
-                pixels, hint = _upload_input(), UPLOAD_HINT
+                pixels, hint = _upload_input(mode), UPLOAD_HINT
             drawing = Drawing("image", None, None)
     with right:
         spoken = _answers(pixels, drawing, mode, chosen, hint, summary, review)
@@ -327,14 +327,23 @@ def _keep_upload() -> None:
         st.session_state[KEPT_UPLOAD_KEY] = (upload.name, upload.getvalue())
 
 
-def _upload_input() -> np.ndarray | None:
+# What the uploader offers: every picture the CLI reads (Pillow), and an iPhone's HEIC, which the page
+# then explains (preprocess.load_image_file). A type the uploader refused itself was said only in a
+# tooltip (none on a phone), with the last photo's answers still beside it.
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
+
+
+def _upload_input(mode: str) -> np.ndarray | None:
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit",
-        type=["png", "jpg", "jpeg"],
+        "A photo or scan of a handwritten number"
+        if mode == "number"
+        else "A photo or scan of one handwritten digit",
+        type=UPLOAD_TYPES,
         max_upload_size=MAX_UPLOAD_MB,
         key=UPLOAD_KEY,
         on_change=_keep_upload,
-        help=f"PNG or JPEG, up to {MAX_UPLOAD_MB} MB. Dark ink on light paper or the reverse.",
+        help=f"PNG, JPEG, WebP, GIF, BMP or TIFF, up to {MAX_UPLOAD_MB} MB. Dark ink on light paper or "
+        "the reverse.",
     )
     if upload is not None:
         name, data, caption = upload.name, upload.getvalue(), upload.name
