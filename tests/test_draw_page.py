@@ -456,6 +456,25 @@ def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
         store.close()
 
 
+def test_a_square_canvas_drawing_read_as_several_digits_can_still_be_corrected():
+    # A slanted 4 cut in two ("12", or "not a digit") is what most needs a correction, and had no
+    # Right? at all. It is saved whole, as one digit, with both strokes.
+    me = feedback.new_browser_id()
+    two = [_fabric_path([(70, 40), (70, 240)]), _fabric_path([(210, 40), (210, 240)])]
+    at = _draw(_reloaded(me), render_objects(two), two)
+    assert "11" in _metrics(at).values()  # read as a number: two pieces
+    [four] = [b for b in at.button if b.label == "4"]
+    four.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = feedback.FeedbackStore(feedback.db_url())
+    try:
+        (saved,) = store.list_drawings(me)
+    finally:
+        store.close()
+    assert saved.label == 4 and len(saved.strokes) == 2 and saved.image.shape == (28, 28)
+    assert {a.model for a in saved.answers} == {"Dense", "CNN"}
+
+
 def test_a_reload_after_clear_offers_nothing_and_no_other_browser_gets_the_drawing():
     me = feedback.new_browser_id()
     at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])

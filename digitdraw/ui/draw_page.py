@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from digitdraw import config, reading, results, strokes
+from digitdraw import config, feedback, reading, results, strokes
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
 from digitdraw.ui import canvas, corrections
@@ -249,6 +249,26 @@ def _draw_and_answer() -> None:
     keep_choices()
 
 
+def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[str, Predictor]) -> None:
+    """Right? for a square-canvas drawing read as several digits: saved as one digit, the whole drawing
+    as its input, with each model's reading of it whole (as an imported correction is kept)."""
+    paths = [np.asarray(s, np.float32) for s in drawing.strokes or ()]
+    try:
+        image = strokes.model_input(pixels, paths)
+    except ValueError:  # nothing readable as one piece: nothing to keep
+        return
+    answers = []
+    for title, predictor in predictors.items():
+        out = predictor.outputs(image[None], [paths])
+        probs = out.probabilities[0]
+        refused = out.not_a_digit is not None and bool(out.not_a_digit[0])
+        said = feedback.NOT_A_DIGIT if refused else int(np.argmax(probs))
+        answers.append(feedback.ModelAnswer(title, said, tuple(float(p) for p in probs)))
+    corrections.correction_panel(
+        strokes=drawing.strokes, image=image, answers=answers, pen_width=drawing.pen, key=CORRECTION_KEY
+    )
+
+
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     """Model pickers and the ink colour: one set of widgets, in the popover beside Undo and Clear."""
     by_name = {c.name: c for c in choices}
@@ -466,6 +486,11 @@ def _answers(
         else:
             for title, r in got.models.items():
                 st.caption(f"{md(title)}, digit by digit: {results.digits_line(r)}")
+            if drawing.source == "canvas" and mode == "digit" and drawing.strokes:
+                # One digit was meant and it was cut in pieces (a slanted 4 read "12"): the drawings
+                # most in need of a correction had no Right? at all. Kept whole, as one digit.
+                with review:
+                    _whole_drawing_panel(pixels, drawing, predictors)
     row = np.concatenate([results.to_uint8(x) for x in got.inputs], axis=1)
     st.image(
         results.enlarge(row, INPUT_SCALE if single else max(2, INPUT_SCALE * 2 // len(got.inputs))),
