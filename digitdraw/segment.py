@@ -204,8 +204,7 @@ def split(
     for g in groups:
         out.extend(_split_wide(g, ink, line))
     if photo:  # not a saved drawing or a screenshot: a digit at their edge is a digit
-        out = _one_digit_in_photo(out, ink.shape)
-        out = _row_in_photo(out, ink.shape)
+        out = _digits_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     segments = [_crop(g, out, ink, thin) for g in out]
     return segments, ([] if photo else _marks_outside(core, segments))
@@ -250,8 +249,7 @@ def _without_desk_edges(groups: list[_Group], shape: tuple[int, ...]) -> list[_G
     kept = []
     for k, g in enumerate(groups):
         others = thick[:k] + thick[k + 1 :]
-        touches = g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h
-        if others and touches and thick[k] >= _EDGE_THICK * max(others):
+        if others and _touches_border(g, shape) and thick[k] >= _EDGE_THICK * max(others):
             continue
         length = max(g.w, g.h)
         thin = min(g.w, g.h) <= _EDGE_THIN * length
@@ -282,47 +280,38 @@ def _thickness(g: _Group) -> float:
     return 2.0 * float(np.percentile(distance[distance > 0], 90))
 
 
-def _one_digit_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
-    """A photo's one tall piece away from its edge, with the short pieces near it, as one digit.
+def _digits_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
+    """A photo's digits: the tall pieces away from its edge, with what belongs to them.
 
-    What else a photo's ink holds is more likely a bit of the digit that a paper line cut off, or
-    what is left of the lines, or of a desk's or a shadow's edge, than a second digit: digits in a
-    row share most of their height, and a photo is taken of them, not of its edge. Those far
-    from the digit, or at the edge, are left out of it.
+    What else a photo's ink holds is more likely a bit of a digit that a paper line cut off, or
+    what is left of the lines, or of a desk's, a sheet's or a shadow's edge, than another digit:
+    digits in a row share most of their height, and a photo is taken of them, not of its edge.
+    One tall piece is one digit (`_one_digit`); several are a number (`_row`).
     """
-    h, w = shape[:2]
-    away = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h]
-    inside = [g for g in away if not _edge_line(g, shape)]
+    inside = [g for g in groups if not _touches_border(g, shape) and not _edge_line(g, shape)]
     if len(groups) < 2 or not inside:
         return groups
     line = max(g.h for g in inside)
     tall = [g for g in inside if g.h >= _SHORT * line]
-    if len(tall) != 1:
-        return groups
-    digit = tall[0]
+    return [_one_digit(tall[0], inside, line)] if len(tall) == 1 else _row(groups, tall, line, shape)
+
+
+def _one_digit(digit: _Group, inside: list[_Group], line: int) -> _Group:
+    """A photo's one tall piece with the short pieces near it; those far from it, or at the photo's
+    edge (not `inside`), are left out."""
     for g in inside:
         if g is not digit and _gap(g, digit) < _NEAR * line:
             digit = digit.join(g)
-    return [digit]
+    return digit
 
 
-def _row_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
-    """A photo of a number: its digits, less what lies off their row or along the photo's edge.
-
-    The row is where the tall pieces away from the photo's edge stand; a piece that is a thin line
-    along an edge, or lies mostly above or below the row (a desk's or a sheet's edge, a shadow's),
-    is not a digit: synthetic photos of three-digit numbers of writers 1-24 beside a desk were
-    split into their digits 29 times in 40 before this (docs/experiments.md, eighteenth session).
-    A digit the photo's edge cuts stays, if it stands in the row.
+def _row(groups: list[_Group], tall: list[_Group], line: int, shape: tuple[int, ...]) -> list[_Group]:
+    """A photo of a number: its pieces less what lies off the row of its `tall` digits or is a thin
+    line along the photo's edge (a desk's or a sheet's edge, a shadow's).
+    Synthetic photos of three-digit numbers of writers 1-24 beside a desk were split into their
+    digits 29 times in 40 before this (docs/experiments.md, eighteenth session). A digit the photo's
+    edge cuts stays, if it stands in the row.
     """
-    h, w = shape[:2]
-    away = [g for g in groups if g.x0 > 0 and g.y0 > 0 and g.x1 < w and g.y1 < h and not _edge_line(g, shape)]
-    if len(groups) < 2 or not away:
-        return groups
-    line = max(g.h for g in away)
-    tall = [g for g in away if g.h >= _SHORT * line]
-    if len(tall) < 2:
-        return groups
     top, bottom = min(g.y0 for g in tall), max(g.y1 for g in tall)
 
     def in_row(g: _Group) -> bool:
@@ -332,6 +321,11 @@ def _row_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> list[_Group]:
 
     kept = [g for g in groups if in_row(g) and not _edge_line(g, shape)]
     return kept or groups
+
+
+def _touches_border(g: _Group, shape: tuple[int, ...]) -> bool:
+    h, w = shape[:2]
+    return g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h
 
 
 def _edge_line(g: _Group, shape: tuple[int, ...]) -> bool:

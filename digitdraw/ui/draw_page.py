@@ -274,8 +274,7 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     by_name = {c.name: c for c in choices}
     names = list(by_name)
     picked = []
-    for side, default in zip(("Left", "Right"), config.DEFAULT_MODELS, strict=True):
-        key = MODEL_KEYS[0] if side == "Left" else MODEL_KEYS[1]
+    for side, default, key in zip(("Left", "Right"), config.DEFAULT_MODELS, MODEL_KEYS, strict=True):
         fallback = default if default in by_name else names[0]
         gone = st.session_state.get(key)
         if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
