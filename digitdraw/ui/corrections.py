@@ -64,11 +64,16 @@ def model_answers(answers: Sequence[results.Answer | ModelAnswer]) -> list[Model
 
 
 def reading_answer(model: str, reading: ModelReading) -> ModelAnswer:
-    """One model's reading of a single-digit drawing as the store keeps it: a refusal is answered
-    "not a digit" (so a drawing labelled so counts as read right), else the digit it read."""
-    first = reading.digits[0]
-    said = NOT_A_DIGIT if reading.status == reading_status.NOT_A_DIGIT else int(first.digit)
-    return ModelAnswer(model, said, tuple(float(p) for p in first.probabilities))
+    """One model's reading of a single-digit drawing as the store keeps it (see `stored_answer`)."""
+    refused = reading.status == reading_status.NOT_A_DIGIT
+    return stored_answer(model, reading.digits[0].probabilities, refused)
+
+
+def stored_answer(model: str, probabilities: Sequence[float], refused: bool) -> ModelAnswer:
+    """A model's answer as the store keeps it: a refusal is answered "not a digit" (so a drawing
+    labelled so counts as read right), else its likeliest digit."""
+    said = NOT_A_DIGIT if refused else int(np.argmax(probabilities))
+    return ModelAnswer(model, said, tuple(float(p) for p in probabilities))
 
 
 def _digit(a: results.Answer | ModelAnswer) -> int:

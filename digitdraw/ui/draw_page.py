@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from digitdraw import config, feedback, reading, results, strokes
+from digitdraw import config, reading, results, strokes
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
 from digitdraw.ui import canvas, corrections
@@ -260,10 +260,8 @@ def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[
     answers = []
     for title, predictor in predictors.items():
         out = predictor.outputs(image[None], [paths])
-        probs = out.probabilities[0]
         refused = out.not_a_digit is not None and bool(out.not_a_digit[0])
-        said = feedback.NOT_A_DIGIT if refused else int(np.argmax(probs))
-        answers.append(feedback.ModelAnswer(title, said, tuple(float(p) for p in probs)))
+        answers.append(corrections.stored_answer(title, out.probabilities[0], refused))
     corrections.correction_panel(
         strokes=drawing.strokes, image=image, answers=answers, pen_width=drawing.pen, key=CORRECTION_KEY
     )
