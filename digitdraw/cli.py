@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "images",
         nargs="*",
         metavar="IMAGE",
-        help=f"image files (PNG, JPEG, WebP, GIF, BMP, TIFF; up to {preprocess.MAX_FILE_MB} MB each), "
+        help=f"image files ({preprocess.IMAGE_KINDS}; up to {preprocess.MAX_FILE_MB} MB each), "
         "folders (their images, by name) or patterns such as 'scans/*.png'; - reads one image from "
         "standard input. "
         'One that cannot be read gets {"file": ..., "error": ...}, the others are still read, and the exit '
@@ -272,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         "every stored drawing, newest first, and each model's accuracy",
         " One line a drawing, tab-separated: id, time saved (UTC), source, browser id, writer, label "
-        "(10: not a digit) and what each model answered (model=answer); the count and the accuracies "
-        "go to standard error.",
+        "(10: not a digit) and what each model answered (model=answer); the columns' names, the count "
+        "and the accuracies go to standard error.",
     )
     fb_export = feedback_command("export", "every stored drawing as pendigits JSONL (oldest first)")
     fb_export.add_argument("--out", help="the JSONL file to write (default: standard output)")
@@ -571,7 +571,7 @@ def _predict_inputs(specs: list[str]) -> Iterator[tuple[str, str | None]]:
     would; `-` is the standard input. A folder without images, or `-` on a terminal, is one error line."""
     for spec in specs:
         if not spec.strip():  # Path("") is the current folder, whose images were never asked for
-            yield spec, "an empty name is no file: give the path of a PNG or JPEG image"
+            yield spec, f"an empty name is no file: give the path of an image ({preprocess.IMAGE_KINDS})"
         elif spec == STDIN and sys.stdin is None:  # started with it closed (`<&-`)
             yield spec, "standard input is closed: pipe an image into it (digitdraw predict - < digit.png)"
         elif spec == STDIN:
@@ -1065,8 +1065,16 @@ def _feedback_import(store, args) -> int:
     return 0
 
 
+# `feedback list`'s columns, as its help names them.
+LIST_COLUMNS = ("id", "saved (UTC)", "source", "browser", "writer", "label", "answers")
+
+
 def _feedback_list(store, args) -> int:
     drawings = store.list_drawings(None)
+    # The columns' names on standard error, with the count: a terminal shows them above the rows,
+    # and a pipe (cut, sort, a spreadsheet) gets the rows alone.
+    if drawings:
+        print("\t".join(LIST_COLUMNS), file=sys.stderr, flush=True)
     for d in drawings:
         said = " ".join(f"{a.model}={a.answer}" for a in d.answers) or "-"
         writer = "-" if d.writer is None else str(d.writer)

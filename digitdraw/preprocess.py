@@ -37,6 +37,10 @@ DECODE_BUDGET = 64 * 2**20
 _DECODING = threading.BoundedSemaphore(2)
 
 # HEIC/HEIF photos (iPhones' default) need a codec Pillow does not ship: said plainly, with the way out.
+# The kinds of image files the package reads (Pillow's), as messages name them; HEIC is refused with
+# HEIF_REASON. The uploader offers the same (draw_page.UPLOAD_TYPES).
+IMAGE_KINDS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 HEIF_REASON = (
     "That is a HEIC photo (an iPhone's usual format), which cannot be read here — send it as a JPEG "
     "(on the iPhone: Settings > Camera > Formats > Most Compatible, or share it as JPEG)."
@@ -770,7 +774,7 @@ def load_image_file(data: bytes | str | Path) -> np.ndarray:
         data = _read_file(Path(data))
     data = bytes(data)
     if not data:
-        raise ImageError("The file is empty — upload a PNG or JPEG image of a digit.")
+        raise ImageError(f"The file is empty — upload an image of a digit ({IMAGE_KINDS}).")
     if len(data) > MAX_FILE_MB * 2**20:
         raise ImageError(_too_big_message(len(data)))
     with _DECODING:
@@ -789,7 +793,7 @@ def _read_file(path: Path) -> bytes:
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path} is not a regular file — give the path of a PNG or JPEG image.")
+            raise ImageError(f"{path} is not a regular file — give the path of an image ({IMAGE_KINDS}).")
         if info.st_size > MAX_FILE_MB * 2**20:
             raise ImageError(_too_big_message(info.st_size))
         # O_NONBLOCK: should the path become a FIFO after the check, opening it does not hang.
@@ -856,7 +860,7 @@ def _decode(data: bytes) -> np.ndarray:
     except UnidentifiedImageError as exc:
         if _is_heif(data):
             raise ImageError(HEIF_REASON) from exc
-        raise ImageError("That file is not an image we can read — upload a PNG or JPEG.") from exc
+        raise ImageError(f"That file is not an image we can read — upload a {IMAGE_KINDS} image.") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"The image file is damaged or incomplete ({exc}).") from exc
 

@@ -58,6 +58,9 @@ EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 LEFT_OUT_MESSAGE = "A dot or small mark was left out: only digits are read (no decimal points or signs)."
+CUT_OFF_MESSAGE = (
+    "Ink cut off by the photo's edge was left out: take the photo with some paper round the digits."
+)
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
 # Neighbouring pieces sharing at least this much of the narrower one's width may be one digit (see
@@ -158,6 +161,7 @@ class Reading:
     inputs: tuple[np.ndarray, ...] = field(default=(), repr=False)  # their 28x28 model inputs
     steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a single digit's steps
     left_out: int = 0  # marks drawn on the canvas that no digit took (a decimal point, a stray dot)
+    cut_off: int = 0  # pieces as tall as a digit that a photo's edge cut, left out (segment.Split)
     # Each digit's strokes as its pen-path readers read them (strokes_of; None where not known).
     paths: tuple[list[np.ndarray] | None, ...] = field(default=(), repr=False)
 
@@ -179,6 +183,8 @@ class Reading:
             said.append(f"That looks like {n} digits, read as a number; Number mode is made for numbers.")
         if self.left_out:
             said.append(LEFT_OUT_MESSAGE)
+        if self.cut_off:
+            said.append(CUT_OFF_MESSAGE)
         return " ".join(said)
 
     def as_dict(self) -> dict:
@@ -187,6 +193,8 @@ class Reading:
             out["reason"] = self.reason
         if self.left_out:
             out["left_out"] = self.left_out
+        if self.cut_off:
+            out["cut_off"] = self.cut_off
         if self.redrawn:  # read from the strokes drawn again with a thinner pen (digitdraw.redraw)
             out["redrawn"] = True
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
@@ -245,7 +253,7 @@ def read_drawing(
         raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
     if mode not in ("digit", "number"):
         raise ValueError(f"mode must be 'digit' or 'number', not {mode!r}")
-    rows, marks = segment.read_row(pixels, strokes, source)
+    rows, marks, cut_off = segment.read_row(pixels, strokes, source)
     readable = [(s, p) for s, p in rows if p.image is not None]
     # Each piece is preprocessed in its own crop, where any mark fills the frame: a mark too
     # small to be a digit is judged against the whole drawing, as preprocess judges one digit.
@@ -290,7 +298,9 @@ def read_drawing(
     steps = readable[0][1].steps if len(readable) == 1 else {}
     # The segmenter's marks outside its pieces, less those a joined piece's box now takes in.
     left_out = sum(not segment.inside(m, segments) for m in marks)
-    return Reading(status, models, mode, source, None, segments, inputs, steps, left_out, tuple(paths or ()))
+    return Reading(
+        status, models, mode, source, None, segments, inputs, steps, left_out, cut_off, tuple(paths or ())
+    )
 
 
 def strokes_of(

@@ -237,13 +237,17 @@ def test_the_browser_id_comes_from_the_url_and_a_foreign_one_is_replaced():
     at = AppTest.from_function(panel_app, default_timeout=TIMEOUT, kwargs=kwargs)
     at.query_params[corrections.BROWSER_PARAM] = mine
     ok(at.run())
+    assert not at.toast
     ok(button(at, "Yes, it's 7").click().run())
     assert [d.browser_id for d in saved()] == [mine]
 
     at = AppTest.from_function(panel_app, default_timeout=TIMEOUT, kwargs={**kwargs, "strokes": [[[1, 1]]]})
     at.query_params[corrections.BROWSER_PARAM] = "'; drop table drawings; --"
     ok(at.run())
+    # The person is told, rather than left to find their drawings gone.
+    assert [t.value for t in at.toast] == [corrections.FOREIGN_ID_NOTE]
     ok(button(at, "1").click().run())
+    assert not at.toast  # once
     ids = {d.browser_id for d in saved()}
     assert len(ids) == 2 and mine in ids
     (new,) = ids - {mine}

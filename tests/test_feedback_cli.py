@@ -55,6 +55,12 @@ def test_import_list_export_round_trip_is_bit_identical(capsys, tmp_path, db):
     ]
     assert {r[2] for r in rows} == {"import"}
     assert f"{len(LINES)} drawing(s)" in err
+    # The columns are named above the rows on a terminal, and stay out of a pipe's data.
+    assert (
+        err.splitlines()[0].split("\t")
+        == list(cli.LIST_COLUMNS)
+        == ["id", "saved (UTC)", "source", "browser", "writer", "label", "answers"]
+    )
 
     out_file = tmp_path / "out.jsonl"
     code, out, err = run(capsys, "feedback", "export", "--out", out_file, "--db", db)

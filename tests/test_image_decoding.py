@@ -27,9 +27,27 @@ def test_an_iphone_heic_photo_is_refused_with_how_to_get_a_jpeg(brand):
     assert "HEIC" in message and "JPEG" in message and "Most Compatible" in message
 
 
-def test_a_file_that_is_no_image_at_all_is_still_refused_as_such():
-    with pytest.raises(pp.ImageError, match="not an image we can read"):
+def test_a_file_that_is_no_image_at_all_is_refused_naming_the_kinds_that_are_read():
+    with pytest.raises(pp.ImageError, match="not an image we can read") as exc:
         pp.load_image_file(b"hello, this is a text file\n" * 20)
+    assert pp.IMAGE_KINDS in str(exc.value)  # not "PNG or JPEG" alone: a WebP would have been read
+
+
+def test_an_empty_file_says_which_kinds_of_image_to_send():
+    with pytest.raises(pp.ImageError, match="empty") as exc:
+        pp.load_image_file(b"")
+    assert pp.IMAGE_KINDS in str(exc.value)
+
+
+@pytest.mark.parametrize("extension", pp.IMAGE_EXTENSIONS)
+def test_every_kind_the_messages_name_is_read(extension):
+    Image.init()
+    buf = io.BytesIO()
+    digit = Image.new("L", (40, 60), 255)
+    digit.paste(0, (15, 10, 25, 50))  # a dark bar: a 1
+    digit.save(buf, format=Image.registered_extensions()["." + extension])
+    pixels = pp.load_image_file(buf.getvalue())
+    assert pixels.shape[:2] == (60, 40) and pixels.min() < 50
 
 
 def png_bytes(width: int, height: int) -> bytes:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import needs_pendigits
 
-from digitdraw import config, modelio, pendigits, segment
+from digitdraw import config, modelio, pendigits, reading, segment
 from digitdraw.pendigits import HOLDOUT_WRITERS, TUNE_WRITERS, PenDigit, load_pendigits
 from digitdraw.photos import CONDITIONS, PhotoSpec, random_spec, synthetic_photo
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import Status, ink_map, load_image_file, preprocess
+from digitdraw.preprocess import Status, ink_map, ink_map_side, load_image_file, preprocess
 
 # A 3 as a person writes it, in the tablet's 500x500 box, y down.
 THREE = PenDigit(
@@ -190,3 +190,31 @@ def test_a_scrap_well_below_a_photographed_number_joins_none_of_its_digits():
         assert len(segments) >= 3 and all(h < 1.3 * digit_heights[0] for h in digit_heights), [
             (s.x0, s.x1, s.y0, s.y1) for s in segments
         ]
+
+
+@needs_pendigits
+def test_digits_a_photo_s_edge_cuts_are_left_out_and_said_to_be():
+    # A crop of "708" through its 7 and 0 read "8", and nothing said why the 7 and the 0 were gone.
+    digits = load_pendigits(writers=TUNE_WRITERS)
+    rng = np.random.default_rng(13)
+    for _ in range(3):
+        three = [digits[int(i)] for i in rng.choice(len(digits), 3, replace=False)]
+        number = number_of(three)
+        # The last digit written well above the other two, so that a crop can cut them and miss it.
+        first_two = len(number.strokes) - len(three[-1].strokes)
+        strokes = number.strokes[:first_two] + [s - [0, 220] for s in number.strokes[first_two:]]
+        spec = replace(random_spec(rng, "gradient"), rotation=0.0, width=900, height=700, digit_height=0.3)
+        photo = synthetic_photo(PenDigit(-1, 0, strokes), spec, rng)
+        whole = segment.split(photo, source="image")
+        assert len(whole.segments) == 3 and whole.cut_off == 0
+
+        # Cropped just below the raised digit: through the middle of the other two.
+        to_photo = max(photo.shape[:2]) / ink_map_side(photo.shape, "image")
+        raised = whole.segments[-1]
+        cropped = photo[: int((raised.y1 + 0.1 * (raised.y1 - raised.y0)) * to_photo)]
+        cut = segment.split(cropped, source="image")
+        assert len(cut.segments) == 1 and cut.cut_off == 2
+        assert reading.CUT_OFF_MESSAGE in replace(EMPTY_NUMBER, cut_off=cut.cut_off).message
+
+
+EMPTY_NUMBER = reading.Reading(reading.NUMBER, {}, source="image")

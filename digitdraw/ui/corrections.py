@@ -33,6 +33,10 @@ DRAWINGS_URL_PATH = "my-drawings"
 BROWSER_PARAM = "me"
 BROWSER_KEY = "feedback_browser_id"
 _OUR_IDS = re.compile(r"[0-9a-f]{32}")  # what new_browser_id makes (uuid4().hex); anything else is new
+FOREIGN_ID_NOTE = (
+    "The address's ?me= is not an id this app made (cut short or mistyped?), so this browser has a new "
+    "one, with no saved drawings yet. Open your saved link again to see yours."
+)
 
 
 def label_text(label: int) -> str:
@@ -102,6 +106,9 @@ def browser_id() -> str:
         from_url = st.query_params.get(BROWSER_PARAM)
         bid = from_url if from_url and _OUR_IDS.fullmatch(from_url) else feedback.new_browser_id()
         st.session_state[BROWSER_KEY] = bid
+        if from_url and bid != from_url:
+            # A link cut short or mistyped: say so, or the person only sees their drawings gone.
+            st.toast(FOREIGN_ID_NOTE, icon=":material/link_off:")
     if st.query_params.get(BROWSER_PARAM) != bid:
         # Page navigation can drop query parameters; put the id back so a reload keeps it.
         st.query_params[BROWSER_PARAM] = bid

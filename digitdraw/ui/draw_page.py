@@ -22,7 +22,14 @@ from streamlit.delta_generator import DeltaGenerator
 
 from digitdraw import config, reading, results, strokes
 from digitdraw.predict import Predictor
-from digitdraw.preprocess import EMPTY_REASON, MAX_FILE_MB, ImageError, load_image_file
+from digitdraw.preprocess import (
+    EMPTY_REASON,
+    IMAGE_EXTENSIONS,
+    IMAGE_KINDS,
+    MAX_FILE_MB,
+    ImageError,
+    load_image_file,
+)
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
 from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
@@ -347,7 +354,7 @@ def _keep_upload() -> None:
 # What the uploader offers: every picture the CLI reads (Pillow), and an iPhone's HEIC, which the page
 # then explains (preprocess.load_image_file). A type the uploader refused itself was said only in a
 # tooltip (none on a phone), with the last photo's answers still beside it.
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
+UPLOAD_TYPES = [*IMAGE_EXTENSIONS, "heic", "heif"]
 
 
 def _upload_input(mode: str) -> np.ndarray | None:
@@ -359,8 +366,7 @@ def _upload_input(mode: str) -> np.ndarray | None:
         max_upload_size=MAX_UPLOAD_MB,
         key=UPLOAD_KEY,
         on_change=_keep_upload,
-        help=f"PNG, JPEG, WebP, GIF, BMP or TIFF, up to {MAX_UPLOAD_MB} MB. Dark ink on light paper or "
-        "the reverse.",
+        help=f"{IMAGE_KINDS}, up to {MAX_UPLOAD_MB} MB. Dark ink on light paper or the reverse.",
     )
     if upload is not None:
         name, data, caption = upload.name, upload.getvalue(), upload.name
