@@ -270,7 +270,7 @@ def test_the_cnn_reads_a_split_number(writers_digits):
 
     cnn = Predictor(modelio.load(modelio.resolve("cnn")))
     img, _ = number(writers_digits, 27, "2026")
-    rows, _ = segment.read_row(img)
+    rows = segment.read_row(img)[0]
     images = np.stack([p.image for _, p in rows])
     assert "".join(str(d) for d in cnn.probabilities(images).argmax(axis=1)) == "2026"
 
