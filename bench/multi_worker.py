@@ -11,6 +11,7 @@ reports what this printed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -58,6 +59,9 @@ def worker(index: int, addresses: list[str]) -> None:
 
 
 def main() -> None:
+    # No options: --help says what it tries, before TensorFlow starts two workers.
+    raw = argparse.RawDescriptionHelpFormatter
+    argparse.ArgumentParser(description=__doc__, formatter_class=raw).parse_args()
     import keras
     import tensorflow as tf
 

@@ -12,6 +12,7 @@ Target (issue 12): <= 100 MB extra per upload, whatever its pixel count.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -61,6 +62,9 @@ print(json.dumps({"extra_mb": status("VmHWM") - before, "outcome": outcome}))
 
 
 def main() -> int:
+    # No options: --help says what it measures, before the minutes it takes.
+    raw = argparse.RawDescriptionHelpFormatter
+    argparse.ArgumentParser(description=__doc__, formatter_class=raw).parse_args()
     print(f"{'case':<32}{'file':>10}{'extra peak RSS':>16}  outcome")
     worst = 0.0
     with tempfile.TemporaryDirectory() as folder:
