@@ -58,6 +58,7 @@ EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 LEFT_OUT_MESSAGE = "A dot or small mark was left out: only digits are read (no decimal points or signs)."
+AT_EDGE_MESSAGE = "The drawing touches the canvas's edge: if any of it ran off, draw it a little smaller."
 CUT_OFF_MESSAGE = (
     "Ink cut off by the photo's edge was left out: take the photo with some paper round the digits."
 )
@@ -162,6 +163,9 @@ class Reading:
     steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a single digit's steps
     left_out: int = 0  # marks drawn on the canvas that no digit took (a decimal point, a stray dot)
     cut_off: int = 0  # pieces as tall as a digit that a photo's edge cut, left out (segment.Split)
+    # Canvas only: digits whose ink reaches the canvas's edge, where a big digit may have run off it
+    # (a tester's digits drawn past the edge were read right 12 times in 20).
+    at_edge: int = 0
     # Each digit's strokes as its pen-path readers read them (strokes_of; None where not known).
     paths: tuple[list[np.ndarray] | None, ...] = field(default=(), repr=False)
 
@@ -185,6 +189,8 @@ class Reading:
             said.append(LEFT_OUT_MESSAGE)
         if self.cut_off:
             said.append(CUT_OFF_MESSAGE)
+        if self.at_edge:
+            said.append(AT_EDGE_MESSAGE)
         return " ".join(said)
 
     def as_dict(self) -> dict:
@@ -195,6 +201,8 @@ class Reading:
             out["left_out"] = self.left_out
         if self.cut_off:
             out["cut_off"] = self.cut_off
+        if self.at_edge:
+            out["at_edge"] = self.at_edge
         if self.redrawn:  # read from the strokes drawn again with a thinner pen (digitdraw.redraw)
             out["redrawn"] = True
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
@@ -298,8 +306,20 @@ def read_drawing(
     steps = readable[0][1].steps if len(readable) == 1 else {}
     # The segmenter's marks outside its pieces, less those a joined piece's box now takes in.
     left_out = sum(not segment.inside(m, segments) for m in marks)
+    at_edge = sum(segment.at_edge(s, np.shape(pixels)) for s in segments) if source == "canvas" else 0
     return Reading(
-        status, models, mode, source, None, segments, inputs, steps, left_out, cut_off, tuple(paths or ())
+        status,
+        models,
+        mode,
+        source,
+        None,
+        segments,
+        inputs,
+        steps,
+        left_out,
+        cut_off,
+        at_edge,
+        tuple(paths or ()),
     )
 
 

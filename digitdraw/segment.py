@@ -224,6 +224,12 @@ def split(
     return Split(segments, [] if photo else _marks_outside(core, segments), cut_off)
 
 
+def at_edge(s: Segment, shape: tuple[int, ...]) -> bool:
+    """Whether the segment's ink reaches the edge of the picture it was found in."""
+    h, w = shape[:2]
+    return s.x0 <= 0 or s.y0 <= 0 or s.x1 >= w or s.y1 >= h
+
+
 def inside(point: tuple[float, float], segments: Sequence[Segment]) -> bool:
     """Whether the point (x, y) lies in the box of one of the segments."""
     x, y = point

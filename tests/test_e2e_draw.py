@@ -25,7 +25,7 @@ import pytest
 from browser import chromium_on_app
 from conftest import require
 
-from digitdraw import config, modelio, pendigits
+from digitdraw import config, modelio, pendigits, reading
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
 from digitdraw.ui.draw_page import NUMBER_CANVAS, SUMMARY_KEY
@@ -209,6 +209,20 @@ def test_undo_takes_back_the_last_stroke_and_a_stroke_at_the_very_top_counts():
         clear(page)
         draw(page, [np.array([[CANVAS - 40, 3.0], [CANVAS - 40, CANVAS - 10.0]])])
         wait_for_answers(page, {"Dense": "1", "CNN": "1"})
+
+
+@pytest.mark.browser
+def test_a_stroke_released_off_the_canvas_is_read_and_can_be_undone():
+    # A big digit run past the canvas's edge: the mouse released below the canvas left the stroke
+    # open, never sent (no answer, Undo disabled), and joined to the next stroke.
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw(page, [np.linspace([140.0, 40.0], [140.0, CANVAS + 50.0], 30)])
+        wait_for_answers(page, {"Dense": "1", "CNN": "1"})
+        page.get_by_text(reading.AT_EDGE_MESSAGE).wait_for(timeout=10_000)
+        page.locator(UNDO_BUTTON).click()
+        page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+        assert canvas_is_empty(page)
 
 
 def main() -> None:

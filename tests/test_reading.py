@@ -150,6 +150,19 @@ def test_one_digit_is_a_digit_with_calibrated_probabilities(untrained):
     assert d["digit"] == answer.digit and len(d["probabilities"]) == 10 and d["text"] == str(answer.digit)
 
 
+def test_a_drawing_that_reaches_the_canvas_edge_is_told_it_may_have_run_off(untrained):
+    # A big digit run past the canvas's edge loses what lies beyond it (a tester's were read right 12
+    # times in 20); the person is told why a reading may be off, and what to do.
+    pred = {"m": Predictor(untrained)}
+    assert reading.read_drawing(canvas(SEVEN), pred).at_edge == 0
+    big = pendigits.render(SEVEN, canvas=280, stroke_width=18, height=330)  # taller than the canvas
+    r = reading.read_drawing(big, pred)
+    assert r.status == reading.DIGIT and r.at_edge == 1
+    assert reading.AT_EDGE_MESSAGE in r.message and r.as_dict()["at_edge"] == 1
+    # A photo's or a file's edge is another matter (cut_off); predict's strokes are drawn to fit.
+    assert reading.read_drawing(big[..., 3], pred, source="image").at_edge == 0
+
+
 def test_digits_side_by_side_are_a_number_in_either_mode(untrained):
     img, _ = segment.render_number([SEVEN, ONE, SEVEN], [60, 60])
     for mode in ("number", "digit"):

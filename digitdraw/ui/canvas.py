@@ -245,6 +245,27 @@ export default function ({ data }) {
     if (!host || !event.composedPath().includes(host)) return;
     setUndoAndClear(now, false);
   }, true);
+  // A stroke the mouse ends outside the canvas (a big digit run past its edge): the canvas waits for
+  // a mouseup, which Chromium sends no one when the button is released off the canvas (the
+  // pointerup still comes), so the stroke stayed open, was never sent, and the next stroke was
+  // joined to it. The release is handed to the canvas.
+  let open = null;  // the canvas a mouse or pen stroke began on, until it is released
+  window.addEventListener("pointerdown", (event) => {
+    const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);
+    const upper = host && findIn(host, "canvas.upper-canvas");
+    const drawing = upper && event.pointerType !== "touch" && event.composedPath().includes(upper);
+    open = drawing ? { host, upper } : null;
+  }, true);
+  window.addEventListener("pointerup", (event) => {
+    const stroke = open;
+    open = null;
+    if (!stroke || event.composedPath().includes(stroke.host) || !stroke.upper.isConnected) return;
+    stroke.upper.dispatchEvent(new MouseEvent("mouseup", {
+      bubbles: true, cancelable: true, composed: true, view: window, button: 0, buttons: 0,
+      clientX: event.clientX, clientY: event.clientY,
+    }));
+    setUndoAndClear(window.__digitdrawCanvas, false);
+  }, true);
 }
 """
 
