@@ -225,6 +225,22 @@ def test_a_stroke_released_off_the_canvas_is_read_and_can_be_undone():
         assert canvas_is_empty(page)
 
 
+@pytest.mark.browser
+def test_a_fast_stroke_of_few_points_keeps_its_corners():
+    # A 7 flicked in one stroke, the mouse reporting only its two ends and its corner: the canvas's
+    # pencil dropped the point before the last as the stroke ended, and the 7 became a slash.
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        box = page.locator("canvas.upper-canvas").bounding_box()
+        (x0, y0), *rest = [(70.0, 60.0), (210.0, 60.0), (120.0, 240.0)]
+        page.mouse.move(box["x"] + x0, box["y"] + y0)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x, box["y"] + y)  # one event each
+        page.mouse.up()
+        wait_for_answers(page, {"Dense": "7", "CNN": "7"})
+
+
 def main() -> None:
     """Refresh the README's screenshot: the page after drawing a held-out pen digit."""
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -245,25 +245,35 @@ export default function ({ data }) {
     if (!host || !event.composedPath().includes(host)) return;
     setUndoAndClear(now, false);
   }, true);
-  // A stroke the mouse ends outside the canvas (a big digit run past its edge): the canvas waits for
-  // a mouseup, which Chromium sends no one when the button is released off the canvas (the
-  // pointerup still comes), so the stroke stayed open, was never sent, and the next stroke was
-  // joined to it. The release is handed to the canvas.
-  let open = null;  // the canvas a mouse or pen stroke began on, until it is released
+  // The end of a mouse or pen stroke, made good in two ways:
+  // - fabric.js's pencil drops the point before a stroke's last when it ends the stroke (its
+  //   decimatePoints stops one point short): a fast stroke, drawn with few points, lost a corner,
+  //   and the page read it otherwise than `predict --strokes` read the same points. A point 1 px
+  //   from the last, added as the stroke ends, is the one dropped instead.
+  // - Released outside the canvas (a big digit run past its edge), the stroke got no mouseup at all
+  //   (Chromium sends it no one; the pointerup still comes): it stayed open, was never sent, and
+  //   the next stroke was joined to it. The release is handed to the canvas.
+  let open = null;  // the canvas a stroke began on, and where the pen was last over it
   window.addEventListener("pointerdown", (event) => {
     const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);
     const upper = host && findIn(host, "canvas.upper-canvas");
     const drawing = upper && event.pointerType !== "touch" && event.composedPath().includes(upper);
-    open = drawing ? { host, upper } : null;
+    open = drawing ? { host, upper, x: event.clientX, y: event.clientY } : null;
+  }, true);
+  window.addEventListener("pointermove", (event) => {
+    if (open && event.composedPath().includes(open.upper)) [open.x, open.y] = [event.clientX, event.clientY];
   }, true);
   window.addEventListener("pointerup", (event) => {
     const stroke = open;
     open = null;
-    if (!stroke || event.composedPath().includes(stroke.host) || !stroke.upper.isConnected) return;
-    stroke.upper.dispatchEvent(new MouseEvent("mouseup", {
-      bubbles: true, cancelable: true, composed: true, view: window, button: 0, buttons: 0,
-      clientX: event.clientX, clientY: event.clientY,
+    if (!stroke || !stroke.upper.isConnected) return;
+    const fire = (type, x, y) => stroke.upper.dispatchEvent(new MouseEvent(type, {
+      bubbles: true, cancelable: true, composed: true, view: window, button: 0,
+      buttons: type === "mouseup" ? 0 : 1, clientX: x, clientY: y,
     }));
+    fire("mousemove", Math.round(stroke.x) + 1, Math.round(stroke.y));  // a mouse event's x is whole px
+    if (event.composedPath().includes(stroke.host)) return;  // the canvas's own mouseup follows
+    fire("mouseup", event.clientX, event.clientY);
     setUndoAndClear(window.__digitdrawCanvas, false);
   }, true);
 }
