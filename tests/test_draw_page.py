@@ -45,6 +45,7 @@ from digitdraw.ui.draw_page import (
     STEPS_KEY,
     SUMMARY_KEY,
     UPLOAD_TYPES,
+    WHOLE_QUESTION,
     read_upload,
 )
 
@@ -463,6 +464,9 @@ def test_a_square_canvas_drawing_read_as_several_digits_can_still_be_corrected()
     two = [_fabric_path([(70, 40), (70, 240)]), _fabric_path([(210, 40), (210, 240)])]
     at = _draw(_reloaded(me), render_objects(two), two)
     assert "11" in _metrics(at).values()  # read as a number: two pieces
+    # No "Yes, it's ..." for a digit the page is not showing: the person says which digit it is.
+    assert not [b for b in at.button if b.label.startswith("Yes, it's")]
+    assert WHOLE_QUESTION in [c.value for c in at.caption]
     [four] = [b for b in at.button if b.label == "4"]
     four.click().run()
     assert not at.exception, [e.value for e in at.exception]

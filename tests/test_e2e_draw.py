@@ -213,8 +213,9 @@ def test_undo_takes_back_the_last_stroke_and_a_stroke_at_the_very_top_counts():
 
 @pytest.mark.browser
 def test_a_stroke_released_off_the_canvas_is_read_and_can_be_undone():
-    # A big digit run past the canvas's edge: the mouse released below the canvas left the stroke
-    # open, never sent (no answer, Undo disabled), and joined to the next stroke.
+    # A big digit run past the canvas's edge: the mouse released just below the canvas, over the
+    # disabled Clear (a disabled button swallows the mouseup), left the stroke open, never sent (no
+    # answer, Undo disabled), and joined to the next stroke.
     with chromium_on_app() as (browser, url):
         page = open_app(browser, url)
         draw(page, [np.linspace([140.0, 40.0], [140.0, CANVAS + 50.0], 30)])

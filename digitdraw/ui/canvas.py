@@ -250,9 +250,10 @@ export default function ({ data }) {
   //   decimatePoints stops one point short): a fast stroke, drawn with few points, lost a corner,
   //   and the page read it otherwise than `predict --strokes` read the same points. A point 1 px
   //   from the last, added as the stroke ends, is the one dropped instead.
-  // - Released outside the canvas (a big digit run past its edge), the stroke got no mouseup at all
-  //   (Chromium sends it no one; the pointerup still comes): it stayed open, was never sent, and
-  //   the next stroke was joined to it. The release is handed to the canvas.
+  // - Released just below the canvas, over the page's Undo or Clear while they are disabled (the
+  //   first stroke of a big digit run past the edge), the stroke got no mouseup at all: a disabled
+  //   button swallows mouse events (the pointerup still comes). It stayed open, was never sent, and
+  //   the next stroke was joined to it. A release outside the canvas is handed to it.
   let open = null;  // the canvas a stroke began on, and where the pen was last over it
   window.addEventListener("pointerdown", (event) => {
     const host = document.querySelector(`.st-key-${window.__digitdrawCanvas.key}`);

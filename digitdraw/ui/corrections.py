@@ -125,12 +125,15 @@ def correction_panel(
     answers: Sequence[results.Answer | ModelAnswer],
     pen_width: float | None,
     key: str,
+    question: str | None = None,
 ) -> None:
     """The "Right?" panel: confirm the agreed answer in one click, or give the true label (0-9, not a digit).
 
     strokes: the canvas drawing in the pendigits format (strokes.canvas_strokes); without strokes (an
     upload) nothing can be kept, and the panel says so. image: the 28x28 model input. answers: what
     each model said (results.Answer as the Draw page has them). key: a prefix for the widget keys.
+    question: asked instead of offering the agreed answer, where the answers are not the ones the
+    page shows (a drawing shown as several digits, kept as one): only the labels then.
     """
     me = browser_id()  # early: puts the id back in the URL after a page switch dropped it
     if not strokes:
@@ -142,7 +145,7 @@ def correction_panel(
         _saved_note(saved[digest])
         return
 
-    agreed = agreed_answer(answers)
+    agreed = agreed_answer(answers) if question is None else None
     clicked: int | None = None
     panel = st.empty()  # the buttons, replaced by the confirmation once saved
     with panel.container():
@@ -151,7 +154,7 @@ def correction_panel(
         yes = f"Yes, it's {label_text(agreed)}" if agreed is not None else ""
         if yes and row.button(yes, key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"):
             clicked = agreed
-        st.caption(_ask(agreed, len(answers)))
+        st.caption(question or _ask(agreed, len(answers)))
         digits = st.container(horizontal=True, gap="small")
         for label in feedback.LABELS:
             if digits.button(label_text(label), key=f"{key}_label_{label}_{digest}"):

@@ -256,6 +256,9 @@ def _draw_and_answer() -> None:
     keep_choices()
 
 
+WHOLE_QUESTION = "If it is one digit, which? (saved as one digit)"
+
+
 def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[str, Predictor]) -> None:
     """Right? for a square-canvas drawing read as several digits: saved as one digit, the whole drawing
     as its input, with each model's reading of it whole (as an imported correction is kept)."""
@@ -269,8 +272,15 @@ def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[
         out = predictor.outputs(image[None], [paths])
         refused = out.not_a_digit is not None and bool(out.not_a_digit[0])
         answers.append(corrections.stored_answer(title, out.probabilities[0], refused))
+    # The models' whole readings are not what the page shows (the digits it was split into): a "Yes,
+    # it's 4" beside "11" confirmed a digit the page was not showing.
     corrections.correction_panel(
-        strokes=drawing.strokes, image=image, answers=answers, pen_width=drawing.pen, key=CORRECTION_KEY
+        strokes=drawing.strokes,
+        image=image,
+        answers=answers,
+        pen_width=drawing.pen,
+        key=CORRECTION_KEY,
+        question=WHOLE_QUESTION,
     )
 
 
