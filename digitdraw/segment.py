@@ -54,6 +54,9 @@ _EDGE_THIN, _EDGE_BAND = 0.2, 0.1
 # Photos only: a piece touching the photo's border whose ink is this many times as thick as any
 # other piece's is a desk, a sheet's edge or a finger, not writing (one pen writes a photo's digits).
 _EDGE_THICK = 2.0
+# A comma: in a row of digits, a piece under _COMMA of the line's height (ink as drawn), wholly in
+# the row's lower half and reaching more than _BELOW of it below the baseline (_without_commas).
+_COMMA, _BELOW = 0.5, 0.05
 # Photos: a piece at the border this much of the line high, beside one digit, may be a digit the edge cut.
 _HALF = 0.4
 # Photos of numbers: a piece with less than this share of its height in the row of the digits is off it.
@@ -213,6 +216,7 @@ def split(
     # The line is as tall as the tallest digit, once a digit's strokes are joined: a 4 whose stem
     # starts at its bar is taller than either stroke, and against one of them looked too wide.
     line = max(g.h for g in groups)
+    groups, commas = _without_commas(groups, line)
     out: list[_Group] = []
     for g in groups:
         out.extend(_split_wide(g, ink, line))
@@ -221,7 +225,10 @@ def split(
         out, cut_off = _digits_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     segments = [_crop(g, out, ink, thin) for g in out]
-    return Split(segments, [] if photo else _marks_outside(core, segments), cut_off)
+    # A comma is one mark, whether or not its ink touches a digit's.
+    marks = [] if photo else _marks_outside(core, segments)
+    marks = [(float(x), float(y)) for x, y in commas] + [m for m in marks if not _near_any(m, commas, line)]
+    return Split(segments, marks, cut_off)
 
 
 def at_edge(s: Segment, shape: tuple[int, ...]) -> bool:
@@ -611,6 +618,30 @@ def _merge(groups: list[_Group], line: int, photo: bool = False) -> list[_Group]
             if changed:
                 break
     return groups
+
+
+def _without_commas(groups: list[_Group], line: int) -> tuple[list[_Group], list[tuple[float, float]]]:
+    """The groups less commas, and where the commas are (their boxes' centres). A comma: in a row of
+    digits, a small piece wholly in the row's lower half that reaches below its baseline. It was read
+    as a digit, a "1" at full confidence ("1,000" read "11000"); left out, it is a mark the reading
+    tells of, as the point of "3.5" is. A digit written smaller than its neighbours sits on the
+    baseline rather than hanging below it."""
+    tall = [g for g in groups if g.h >= _SHORT * line]
+    if len(tall) < 2:
+        return groups, []
+    top, bottom = float(np.median([g.y0 for g in tall])), float(np.median([g.y1 for g in tall]))
+    middle = (top + bottom) / 2
+
+    def comma(g: _Group) -> bool:
+        small = max(g.w, g.h) < _COMMA * line
+        return small and g.y0 >= middle and g.y1 > bottom + _BELOW * line
+
+    marks = [((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2) for g in groups if comma(g)]
+    return [g for g in groups if not comma(g)], marks
+
+
+def _near_any(point: tuple[float, float], others: list[tuple[float, float]], line: int) -> bool:
+    return any(abs(point[0] - x) + abs(point[1] - y) < _COMMA * line for x, y in others)
 
 
 def _is_speck(g: _Group, groups: list[_Group], line: int) -> bool:

@@ -309,3 +309,41 @@ def test_render_number_on_a_taller_canvas_gives_strokes_where_their_ink_is():
     ink_rows = np.flatnonzero(img[..., 3].max(axis=1) > 0)
     ys = np.concatenate(paths)[:, 1]
     assert abs(ys.min() - ink_rows[0]) <= 18 and abs(ys.max() - ink_rows[-1]) <= 18
+
+
+def drawn_over(img: np.ndarray, strokes: list[np.ndarray], pen: int = 18) -> np.ndarray:
+    """The canvas picture with the strokes drawn on it too, as the page's pen draws them."""
+    out = img.copy()
+    alpha = np.ascontiguousarray(out[..., 3])
+    cv2.polylines(alpha, [s.round().astype(np.int32) for s in strokes], False, 255, pen, cv2.LINE_AA)
+    out[..., 3] = alpha
+    return out
+
+
+def test_a_comma_between_digits_is_a_mark_left_out_not_a_one():
+    # "1,000" was read "11000", the comma a "1" at full confidence.
+    img, paths = segment.render_number([SEVEN, SEVEN, SEVEN], [60, 60])
+    first = [p for p in paths if p[:, 0].max() < img.shape[1] / 3]
+    second_x0 = min(p[:, 0].min() for p in paths if p[:, 0].min() > np.concatenate(first)[:, 0].max())
+    x = (np.concatenate(first)[:, 0].max() + second_x0) / 2
+    baseline = np.concatenate(paths)[:, 1].max()
+    # A comma as the tester drew one: two fifths of the digits' height, hanging below their baseline.
+    comma = np.array([[x + 4, baseline - 35], [x + 4, baseline], [x, baseline + 18], [x - 8, baseline + 30]])
+    with_comma = drawn_over(img, [comma])
+
+    plain = segment.split(img, paths)
+    got = segment.split(with_comma, [*paths, comma])
+    assert len(plain.segments) == 3 and plain.marks == []
+    assert [(s.x0, s.x1) for s in got.segments] == [(s.x0, s.x1) for s in plain.segments]
+    assert len(got.marks) == 1
+
+
+def test_a_digit_written_smaller_on_the_baseline_is_still_a_digit():
+    # What tells a comma from a small digit: the digit sits on the row's baseline, not below it.
+    img, paths = segment.render_number([SEVEN, ONE, SEVEN], [50, 50])
+    small = [p for p in paths if img.shape[1] / 3 < p[:, 0].mean() < 2 * img.shape[1] / 3]
+    bottom = np.concatenate(paths)[:, 1].max()
+    shrunk = [(p - [p[:, 0].mean(), bottom]) * 0.45 + [p[:, 0].mean(), bottom] for p in small]
+    rest = [p for p in paths if not any(p is q for q in small)]
+    canvas = drawn_over(np.zeros_like(img), [*rest, *shrunk])
+    assert len(segment.split(canvas, [*rest, *shrunk]).segments) == 3

@@ -469,7 +469,8 @@ def _answers(
             )
         if got.status == reading.NOT_A_DIGIT:
             if mode == "number":
-                advice = " Write digits side by side, a little apart."
+                # A minus sign or a letter makes a number "not a digit" too (a tester's "-9").
+                advice = " Write digits only (no signs or letters), side by side, a little apart."
             elif drawing.source == "image":
                 advice = " Upload a photo of one digit, or of a number in Number mode."
             else:
