@@ -8,6 +8,9 @@ read the app's way, strokes and all (digitdraw.redraw), by the same models: if t
 differ, the browser path (the canvas, its pixels, the page) loses something that
 bench/drawn_digits.py cannot see.
 
+`--every K` draws fast, as a mouse reports a quick hand on a busy computer: every K-th pen point
+(each stroke's ends kept), one mouse event each.
+
 Needs Chromium, Playwright and the pendigits data; prints why not without them.
 """
 
@@ -45,6 +48,23 @@ def placed(digit: pendigits.PenDigit, rng: np.random.Generator) -> tuple[float, 
     return height, (float(cx), float(cy))
 
 
+def sparse(stroke: np.ndarray, every: int) -> np.ndarray:
+    """Every `every`-th point of the stroke, its last kept too."""
+    keep = list(range(0, len(stroke), every))
+    return stroke[keep + ([len(stroke) - 1] if keep[-1] != len(stroke) - 1 else [])]
+
+
+def draw_fast(page, strokes: list[np.ndarray]) -> None:
+    """The strokes drawn with one mouse event a point, as a quick hand on a busy computer reports them."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.up()
+
+
 def settled_answers(page, metrics_js: str, after_ms: float = 600, quiet_polls: int = 3) -> dict[str, str]:
     """The metrics once the page has answered the last stroke and stopped changing."""
     page.wait_for_timeout(after_ms)
@@ -65,13 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--drawings", type=int, default=100, help="drawings, spread over the ten digits")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, default=1, help="every K-th pen point, one mouse event each")
+    ap.add_argument(
+        "--writers",
+        default=pendigits.HOLDOUT_WRITERS,
+        help=f"whose digits (default {pendigits.HOLDOUT_WRITERS}; tune on {pendigits.TUNE_WRITERS})",
+    )
     args = ap.parse_args(argv)
     try:
         from browser import CHROMIUM_ARGS, app_server, find_chromium
         from playwright.sync_api import sync_playwright
         from test_e2e_draw import METRICS_JS, canvas_paths, clear, draw, open_app
 
-        digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
+        digits = pendigits.load_pendigits(writers=args.writers)
     except (ImportError, FileNotFoundError) as exc:
         print(f"skipped: {exc}")
         return 0
@@ -89,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     places = [placed(d, rng) for d in chosen]
 
     paths = [
-        canvas_paths(d, CANVAS_SIZE, height, centre)
+        [sparse(s, args.every) for s in canvas_paths(d, CANVAS_SIZE, height, centre)]
         for d, (height, centre) in zip(chosen, places, strict=True)
     ]
 
@@ -114,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             page = open_app(browser, url)
             for digit, strokes in zip(chosen, paths, strict=True):
-                draw(page, strokes)
+                if args.every > 1:
+                    draw_fast(page, strokes)
+                else:
+                    draw(page, strokes)
                 answers = settled_answers(page, METRICS_JS)
                 for label in MODELS:
                     if answers[label] == str(digit.label):
@@ -127,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
 
     n = len(chosen)
+    how = f", every {args.every}th point, one mouse event each" if args.every > 1 else ""
     print(
-        f"{n} held-out pen digits (writers 25-30, {per_label} of each), pen {DEFAULT_PEN} px, "
+        f"{n} pen digits (writers {args.writers}, {per_label} of each), pen {DEFAULT_PEN} px{how}, "
         f"drawn in Chromium in {time.perf_counter() - start:.0f} s"
     )
     for label in MODELS:
