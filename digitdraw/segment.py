@@ -179,9 +179,10 @@ class Split(NamedTuple):
     """A drawing's digits, and what was left out of them, for the reading to say so."""
 
     segments: list[Segment]
-    # The centre (x, y) of each piece of ink of at least _MARK_AREA pixels outside every segment (the
-    # point of "3.5", a stray dot). On a canvas and a digital image (a saved drawing, a screenshot)
-    # only: a photo's specks are dust and paper, not the writer's.
+    # Where each comma lies (_without_commas), and the centre (x, y) of each other piece of ink of at
+    # least _MARK_AREA pixels outside every segment (the point of "3.5", a stray dot): these on a
+    # canvas and a digital image (a saved drawing, a screenshot) only, as a photo's specks are dust
+    # and paper, not the writer's.
     marks: list[tuple[float, float]]
     # Photos only: pieces as tall as a digit that the photo's edge cuts, left out (a crop of "708"
     # through its 7 and 0 read "8", and nothing said why).
