@@ -56,6 +56,8 @@ _EDGE_THIN, _EDGE_BAND = 0.2, 0.1
 _EDGE_THICK = 2.0
 # A comma: in a row of digits, a piece under _COMMA of the line's height (ink as drawn), wholly in
 # the row's lower half and reaching more than _BELOW of it below the baseline (_without_commas).
+# Chosen on writers 1-24's numbers of uneven sizes and baselines: 200 read right as often as
+# without the rule at 0.5, one fewer at 0.6, three fewer at 0.75.
 _COMMA, _BELOW = 0.5, 0.05
 # Photos: a piece at the border this much of the line high, beside one digit, may be a digit the edge cut.
 _HALF = 0.4
