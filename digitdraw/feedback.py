@@ -456,10 +456,8 @@ class FeedbackStore:
         d = schema.drawings
         ids = Imported()
         with self._transaction(write=True) as conn:
-            stored = set()
-            if rows:
-                mine = sa.select(d.c.label, d.c.strokes).where(d.c.browser_id == rows[0]["browser_id"])
-                stored = {_same(label, kept) for label, kept in conn.execute(mine)}
+            mine = sa.select(d.c.label, d.c.strokes).where(d.c.browser_id == browser_id)
+            stored = {_same(label, kept) for label, kept in conn.execute(mine)} if rows else set()
             for row in rows:
                 if _same(row["label"], row["strokes"]) in stored:
                     ids.skipped += 1

@@ -36,11 +36,11 @@ DECODE_BUDGET = 64 * 2**20
 # Decodes running at once (uploads from several sessions): memory stays within this x the budget.
 _DECODING = threading.BoundedSemaphore(2)
 
-# HEIC/HEIF photos (iPhones' default) need a codec Pillow does not ship: said plainly, with the way out.
 # The kinds of image files the package reads (Pillow's), as messages name them; HEIC is refused with
 # HEIF_REASON. The uploader offers the same (draw_page.UPLOAD_TYPES).
 IMAGE_KINDS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+# HEIC/HEIF photos (iPhones' default) need a codec Pillow does not ship: said plainly, with the way out.
 HEIF_REASON = (
     "That is a HEIC photo (an iPhone's usual format), which cannot be read here — send it as a JPEG "
     "(on the iPhone: Settings > Camera > Formats > Most Compatible, or share it as JPEG)."

@@ -228,20 +228,20 @@ def split(
         out, cut_off = _digits_in_photo(out, ink.shape)
     out.sort(key=lambda g: (g.x0 + g.x1) / 2)
     segments = [_crop(g, out, ink, thin) for g in out]
-    # A comma is one mark, whether or not its ink touches a digit's.
-    marks = [] if photo else _marks_outside(core, segments)
-    marks = [(float(x), float(y)) for x, y in commas] + [m for m in marks if not _near_any(m, commas, line)]
-    return Split(segments, marks, cut_off)
+    # Each comma is one mark, at its box's centre: its ink, where apart from the digits', is not a
+    # second one.
+    outside = [] if photo else [m for m in _marks_outside(core, segments) if not inside(m, commas)]
+    return Split(segments, [((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2) for g in commas] + outside, cut_off)
 
 
-def at_edge(s: Segment, shape: tuple[int, ...]) -> bool:
-    """Whether the segment's ink reaches the edge of the picture it was found in."""
+def at_edge(s: Segment | _Group, shape: tuple[int, ...]) -> bool:
+    """Whether the ink of a segment (or a piece) reaches the edge of the picture it was found in."""
     h, w = shape[:2]
     return s.x0 <= 0 or s.y0 <= 0 or s.x1 >= w or s.y1 >= h
 
 
-def inside(point: tuple[float, float], segments: Sequence[Segment]) -> bool:
-    """Whether the point (x, y) lies in the box of one of the segments."""
+def inside(point: tuple[float, float], segments: Sequence[Segment | _Group]) -> bool:
+    """Whether the point (x, y) lies in the box of one of the segments (or pieces)."""
     x, y = point
     return any(s.x0 <= x < s.x1 and s.y0 <= y < s.y1 for s in segments)
 
@@ -279,7 +279,7 @@ def _without_desk_edges(groups: list[_Group], shape: tuple[int, ...]) -> list[_G
     kept = []
     for k, g in enumerate(groups):
         others = thick[:k] + thick[k + 1 :]
-        if others and _touches_border(g, shape) and thick[k] >= _EDGE_THICK * max(others):
+        if others and at_edge(g, shape) and thick[k] >= _EDGE_THICK * max(others):
             continue
         length = max(g.w, g.h)
         thin = min(g.w, g.h) <= _EDGE_THIN * length
@@ -319,7 +319,7 @@ def _digits_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> tuple[list
     digits in a row share most of their height, and a photo is taken of them, not of its edge.
     One tall piece is one digit (`_one_digit`); several are a number (`_row`).
     """
-    inside = [g for g in groups if not _touches_border(g, shape) and not _edge_line(g, shape)]
+    inside = [g for g in groups if not at_edge(g, shape) and not _edge_line(g, shape)]
     if len(groups) < 2 or not inside:
         return groups, 0
     line = max(g.h for g in inside)
@@ -327,14 +327,16 @@ def _digits_in_photo(groups: list[_Group], shape: tuple[int, ...]) -> tuple[list
     if len(tall) > 1:  # a number: a digit the edge cuts stays in it, if it stands in the row
         return _row(groups, tall, line, shape), 0
     digit = _one_digit(tall[0], inside, line)
-    return [digit], sum(_cut_digit(g, digit, line, shape) for g in groups if _touches_border(g, shape))
+    pen = _thickness(digit)
+    return [digit], sum(_cut_digit(g, digit, pen, line, shape) for g in groups if at_edge(g, shape))
 
 
-def _cut_digit(g: _Group, digit: _Group, line: int, shape: tuple[int, ...]) -> bool:
+def _cut_digit(g: _Group, digit: _Group, pen: float, line: int, shape: tuple[int, ...]) -> bool:
     """Whether a piece at a photo's border, left out beside its one digit, looks like another digit
     that the edge cut (a crop of "708" through its 7 and 0 read "8", and nothing said why): at least
     _HALF a digit high, in the digit's row, written by the same pen, and reaching well into the photo (what
     a desk's or a shadow's edge leaves hugs the border, or is off the row; a paper line is thinner).
+    pen: the digit's ink thickness (_thickness).
     Said of 1 in 900 synthetic photos of single digits of writers 1-24, a 0 the photo's edge did cut,
     and of none of 160 photos of numbers."""
     h, w = shape[:2]
@@ -345,7 +347,7 @@ def _cut_digit(g: _Group, digit: _Group, line: int, shape: tuple[int, ...]) -> b
         not _edge_line(g, shape)
         and g.h >= _HALF * line
         and _y_overlap(g, digit) * min(g.h, digit.h) >= _ROW_SHARE * g.h
-        and 1 / _EDGE_THICK < _thickness(g) / _thickness(digit) < _EDGE_THICK
+        and 1 / _EDGE_THICK < _thickness(g) / pen < _EDGE_THICK
         and min(r for r in reach if r) > band
     )
 
@@ -375,11 +377,6 @@ def _row(groups: list[_Group], tall: list[_Group], line: int, shape: tuple[int, 
 
     kept = [g for g in groups if in_row(g) and not _edge_line(g, shape)]
     return kept or groups
-
-
-def _touches_border(g: _Group, shape: tuple[int, ...]) -> bool:
-    h, w = shape[:2]
-    return g.x0 == 0 or g.y0 == 0 or g.x1 == w or g.y1 == h
 
 
 def _edge_line(g: _Group, shape: tuple[int, ...]) -> bool:
@@ -623,12 +620,12 @@ def _merge(groups: list[_Group], line: int, photo: bool = False) -> list[_Group]
     return groups
 
 
-def _without_commas(groups: list[_Group], line: int) -> tuple[list[_Group], list[tuple[float, float]]]:
-    """The groups less commas, and where the commas are (their boxes' centres). A comma: in a row of
-    digits, a small piece wholly in the row's lower half that reaches below its baseline. It was read
-    as a digit, a "1" at full confidence ("1,000" read "11000"); left out, it is a mark the reading
-    tells of, as the point of "3.5" is. A digit written smaller than its neighbours sits on the
-    baseline rather than hanging below it."""
+def _without_commas(groups: list[_Group], line: int) -> tuple[list[_Group], list[_Group]]:
+    """The groups less commas, and the commas. A comma: in a row of digits, a small piece wholly in
+    the row's lower half that reaches below its baseline. It was read as a digit, a "1" at full
+    confidence ("1,000" read "11000"); left out, it is a mark the reading tells of, as the point of
+    "3.5" is. A digit written smaller than its neighbours sits on the baseline rather than hanging
+    below it."""
     tall = [g for g in groups if g.h >= _SHORT * line]
     if len(tall) < 2:
         return groups, []
@@ -639,12 +636,8 @@ def _without_commas(groups: list[_Group], line: int) -> tuple[list[_Group], list
         small = max(g.w, g.h) < _COMMA * line
         return small and g.y0 >= middle and g.y1 > bottom + _BELOW * line
 
-    marks = [((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2) for g in groups if comma(g)]
-    return [g for g in groups if not comma(g)], marks
-
-
-def _near_any(point: tuple[float, float], others: list[tuple[float, float]], line: int) -> bool:
-    return any(abs(point[0] - x) + abs(point[1] - y) < _COMMA * line for x, y in others)
+    commas = [g for g in groups if comma(g)]
+    return [g for g in groups if not any(g is c for c in commas)], commas
 
 
 def _is_speck(g: _Group, groups: list[_Group], line: int) -> bool:

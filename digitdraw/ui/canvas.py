@@ -237,14 +237,6 @@ export default function ({ data }) {
     // component sent it changes nothing the server sees, and no rerun would disable them.
     if (clear || (now.startsEmpty && tool.disabled)) setUndoAndClear(now, true);
   }, true);
-  // Ink on the canvas: Undo and Clear work at once, not only when the server has seen the stroke
-  // (a click on a still-disabled button was lost).
-  window.addEventListener("pointerup", (event) => {
-    const now = window.__digitdrawCanvas;
-    const host = document.querySelector(`.st-key-${now.key}`);
-    if (!host || !event.composedPath().includes(host)) return;
-    setUndoAndClear(now, false);
-  }, true);
   // The end of a mouse or pen stroke, made good in two ways:
   // - fabric.js's pencil drops the point before a stroke's last when it ends the stroke (its
   //   decimatePoints stops one point short): a fast stroke, drawn with few points, lost a corner,
@@ -264,18 +256,25 @@ export default function ({ data }) {
   window.addEventListener("pointermove", (event) => {
     if (open && event.composedPath().includes(open.upper)) [open.x, open.y] = [event.clientX, event.clientY];
   }, true);
+  // And ink on the canvas, from a stroke of any pen or finger: Undo and Clear work at once, not only
+  // when the server has seen the stroke (a click on a still-disabled button was lost).
   window.addEventListener("pointerup", (event) => {
+    const now = window.__digitdrawCanvas;
+    const host = document.querySelector(`.st-key-${now.key}`);
+    const onCanvas = Boolean(host) && event.composedPath().includes(host);
     const stroke = open;
     open = null;
-    if (!stroke || !stroke.upper.isConnected) return;
-    const fire = (type, x, y) => stroke.upper.dispatchEvent(new MouseEvent(type, {
-      bubbles: true, cancelable: true, composed: true, view: window, button: 0,
-      buttons: type === "mouseup" ? 0 : 1, clientX: x, clientY: y,
-    }));
-    fire("mousemove", Math.round(stroke.x) + 1, Math.round(stroke.y));  // a mouse event's x is whole px
-    if (event.composedPath().includes(stroke.host)) return;  // the canvas's own mouseup follows
-    fire("mouseup", event.clientX, event.clientY);
-    setUndoAndClear(window.__digitdrawCanvas, false);
+    if (stroke && stroke.upper.isConnected) {
+      const fire = (type, x, y) => stroke.upper.dispatchEvent(new MouseEvent(type, {
+        bubbles: true, cancelable: true, composed: true, view: window, button: 0,
+        buttons: type === "mouseup" ? 0 : 1, clientX: x, clientY: y,
+      }));
+      fire("mousemove", Math.round(stroke.x) + 1, Math.round(stroke.y));  // a mouse event's x is whole px
+      if (!event.composedPath().includes(stroke.host)) fire("mouseup", event.clientX, event.clientY);
+      setUndoAndClear(now, false);
+    } else if (onCanvas) {
+      setUndoAndClear(now, false);
+    }
   }, true);
 }
 """
