@@ -5,8 +5,9 @@ bench/drawn_digits.py (random pen width, size and place on a 280x280 canvas). Ea
 drawing from its pixels alone, then with the digit's strokes (its pixels pooled with its pen-path
 reader, digitdraw.penpath), then with the strokes as a trembling hand or a fine-grained pen gives
 them (8 times the points, each moved by 1% of the digit's size: penpath.shaken), then with half its
-strokes broken by a brief lift as a finger on a phone gives them (penpath.lifted); and the styles
-split (bench/styles.py) with its strokes, per style.
+strokes broken by a brief lift as a finger on a phone gives them (penpath.lifted), then with each
+stroke's loop drawn round the other way as many left-handed people draw them (penpath.loops_reversed);
+and the styles split (bench/styles.py) with its strokes, per style.
 
     DIGITDRAW_PENDIGITS=.../train.jsonl python bench/with_strokes.py [--model cnn --model dense]
 
@@ -63,6 +64,7 @@ def main() -> None:
     shaky = [penpath.shaken(d.strokes, rng, SHAKE_TIMES, SHAKE_NOISE) for d in held] * drawn.EVAL_COPIES
     rng = np.random.default_rng(LIFT_SEED)
     lifted = [penpath.lifted(d.strokes, rng, LIFT_CHANCE) for d in held] * drawn.EVAL_COPIES
+    turned = [penpath.loops_reversed(d.strokes) for d in held] * drawn.EVAL_COPIES
     styled = {
         name: (xs, ys, [d.strokes for d in drawn.styled_digits_and_rng(held, name)[0]] * drawn.EVAL_COPIES)
         for name, (xs, ys) in drawn.styled_sets(pen, args.writers).items()
@@ -83,6 +85,7 @@ def main() -> None:
         print(f"  with strokes        {right(predictor, x, y, strokes).mean():.2%}")
         print(f"  with shaky strokes  {right(predictor, x, y, shaky).mean():.2%}")
         print(f"  with broken strokes {right(predictor, x, y, lifted).mean():.2%}")
+        print(f"  loops the other way {right(predictor, x, y, turned).mean():.2%}")
         per = {style: right(predictor, xs, ys, paths) for style, (xs, ys, paths) in styled.items()}
         together = np.concatenate(list(per.values()))
         print(f"  styles split with strokes {together.mean():.2%} of {len(together)}; per style:")

@@ -165,9 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="JSONL",
         help='drawings as pen strokes, one JSON object a line: {"strokes": [[[x, y], ...], ...]} in '
-        'pendigits\' format (y down; "label" and "writer" optional, the label is repeated in the '
-        "answer), each read as the Draw page reads its canvas: drawn centred at its default pen, with "
-        "the strokes (repeatable; - reads the lines from standard input)",
+        "pendigits' format (y down, see --y-up; a point's further numbers, such as a time or a pressure, "
+        'are left out; "label" and "writer" optional, the label is repeated in the answer), each read '
+        "as the Draw page reads its canvas: drawn centred at its default pen, with the strokes "
+        "(repeatable; - reads the lines from standard input)",
+    )
+    p.add_argument(
+        "--y-up",
+        action="store_true",
+        help="the strokes' y grows upwards, as some tablets and plotting tools give it (read upside down "
+        "otherwise: a 2 as a 5, a 9 as a 6)",
     )
 
     x = command("export", "export a model for TF Serving, LiteRT (TFLite) or ONNX, checked against Keras")
@@ -617,13 +624,15 @@ def cmd_predict(args) -> int:
 
     if not args.images and not args.strokes:
         return _fail("nothing to read: name image files, folders or patterns, or --strokes FILE.jsonl")
+    if args.y_up and not args.strokes:
+        return _fail("--y-up turns pen strokes the right way up; name them with --strokes FILE.jsonl")
     if args.strokes.count(STDIN) + args.images.count(STDIN) > 1:
         return _fail("standard input (-) can be read once: name it for the images or for --strokes")
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     lines = itertools.chain(
         (_predict_line(image, problem, predictors) for image, problem in _predict_inputs(args.images)),
-        (_strokes_line(*line, predictors) for source in args.strokes for line in _jsonl(source)),
+        (_strokes_line(*line, predictors, args.y_up) for source in args.strokes for line in _jsonl(source)),
     )
     # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
     # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
@@ -706,8 +715,9 @@ def _json_lines(
         yield source, None, "no drawings in it (one JSON line a drawing)"
 
 
-def _strokes_line(name: str, text: str | None, problem: str | None, predictors) -> dict:
-    """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}."""
+def _strokes_line(name: str, text: str | None, problem: str | None, predictors, y_up: bool = False) -> dict:
+    """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}.
+    `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first."""
     from digitdraw import reading, strokes
 
     if problem:
@@ -721,7 +731,10 @@ def _strokes_line(name: str, text: str | None, problem: str | None, predictors) 
     try:
         if not isinstance(record, dict) or "strokes" not in record:
             raise ValueError('each line must be a JSON object with "strokes": [[[x, y], ...], ...]')
-        drawing = strokes.render_centred(strokes.validate_strokes(record["strokes"]))
+        given = strokes.validate_strokes(record["strokes"])
+        if y_up:
+            given = [[[x, -y] for x, y in stroke] for stroke in given]
+        drawing = strokes.render_centred(given)
     except ValueError as exc:
         return {"file": name, **label, "error": f"not a drawing: {exc}"}
     return _reading_line(

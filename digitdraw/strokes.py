@@ -89,7 +89,8 @@ def _is_number(value: Any) -> bool:
 
 
 def validate_strokes(strokes: Any) -> Strokes:
-    """Check the pendigits stroke format; return it as plain lists (numbers untouched).
+    """Check the pendigits stroke format; return it as plain lists of [x, y] (numbers untouched; a
+    point's further numbers, such as the time or pressure a tablet adds, left out).
 
     Raises ValueError saying what is wrong and where (stroke and point numbers from 1). NumPy arrays
     are accepted and turned into lists.
@@ -107,9 +108,16 @@ def validate_strokes(strokes: Any) -> Strokes:
             raise ValueError(f"stroke {i} must be a non-empty list of [x, y] points")
         points = []
         for j, point in enumerate(stroke, 1):
-            if not isinstance(point, list | tuple) or len(point) != 2 or not all(map(_is_number, point)):
+            # Tablets and stylus exports often add a time or a pressure to each point: kept out.
+            if (
+                not isinstance(point, list | tuple)
+                or len(point) < 2
+                or not all(map(_is_number, point[:2]))
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point[2:])
+            ):
                 raise ValueError(
-                    f"stroke {i}, point {j} must be [x, y] with two finite numbers, got {shown(point)}"
+                    f"stroke {i}, point {j} must be [x, y] with two finite numbers (any numbers after them, "
+                    f"such as a time or a pressure, are left out), got {shown(point)}"
                 )
             points.append([point[0], point[1]])
         total += len(points)

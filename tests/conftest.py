@@ -45,6 +45,9 @@ needs_pendigits = pytest.mark.skipif(
 # Hand-written strokes in the tablet's 500x500 box, y down, shared by the stroke tests.
 SEVEN = [np.array([[100, 100], [400, 100], [220, 450]], float)]
 ONE = [np.array([[250, 50], [250, 450]], float)]
+# A 6 drawn by hand in one stroke, its loop going round clockwise (no pen-digit writer's does), as
+# drawn and drawn backwards: two lines of `predict --strokes` input.
+CLOCKWISE_SIX = Path(__file__).parent / "data" / "six_loop_drawn_clockwise.jsonl"
 
 
 def require(condition: bool, reason: str) -> None:

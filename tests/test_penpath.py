@@ -9,7 +9,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
-from conftest import ONE, SEVEN, needs_pendigits
+from conftest import CLOCKWISE_SIX, ONE, SEVEN, needs_pendigits
 
 from digitdraw import modelio, pendigits, penpath, reading
 from digitdraw.predict import Predictor
@@ -17,6 +17,23 @@ from digitdraw.predict import Predictor
 _T = np.linspace(0, 2 * np.pi, 40)
 ZERO = [np.stack([250 + 110 * np.sin(_T), 250 - 200 * np.cos(_T)], axis=1)]
 FOUR = [np.array([[200, 50], [120, 300], [380, 300]], float), np.array([[300, 150], [300, 450]], float)]
+# A 6 in one stroke as the pen-digit writers draw it: down the stem, then round the loop (left,
+# bottom, right, top and back to the left) counter-clockwise on the screen (y down).
+_LOOP = np.linspace(np.pi, -np.pi, 40)[1:]
+SIX = [
+    np.concatenate(
+        [
+            np.linspace([330, 40], [160, 330], 20),
+            np.stack([250 + 90 * np.cos(_LOOP), 330 + 90 * np.sin(_LOOP)], axis=1),
+        ]
+    )
+]
+
+
+def turning(points: np.ndarray) -> float:
+    """The signed area a closed line encloses: > 0 clockwise on a screen (y down), < 0 counter-clockwise."""
+    x, y = points[:, 0], points[:, 1]
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2)
 
 
 class Fixed(keras.layers.Layer):
@@ -90,6 +107,34 @@ def test_reordering_shuffles_and_reverses_strokes_as_other_writers_do():
     assert sorted(s[::-1].tolist() for s in flipped) == sorted(s.tolist() for s in FOUR)
 
 
+def test_a_loop_drawn_round_the_other_way_as_left_handed_writers_do():
+    [six] = penpath.loops_reversed(SIX)
+    i, j = penpath.loop_of(SIX[0], 290.0)
+    assert turning(SIX[0][i : j + 1]) < 0 < turning(six[i : j + 1])  # clockwise now
+    assert six[:i].tolist() == SIX[0][:i].tolist()  # the stem as it was, then the same points
+    assert sorted(map(tuple, six.tolist())) == sorted(map(tuple, SIX[0].tolist()))
+    [zero] = penpath.loops_reversed(ZERO)  # a whole 0 begun the other way
+    assert zero.tolist() == ZERO[0][::-1].tolist()
+    # No loop, nothing to turn: a 4's strokes, a 7.
+    for strokes in (FOUR, SEVEN):
+        assert [s.tolist() for s in penpath.loops_reversed(strokes)] == [
+            np.asarray(s, float).tolist() for s in strokes
+        ]
+    # A line drawn there and back over itself encloses nothing: turned, it is the same line.
+    there_and_back = np.concatenate([np.linspace([0, 0], [0, 100], 20), np.linspace([0, 100], [0, 0], 20)])
+    np.testing.assert_allclose(penpath.loops_reversed([there_and_back])[0], there_and_back, atol=1e-9)
+
+
+def test_a_six_drawn_by_hand_with_its_loop_clockwise_turns_into_the_pen_writers_way():
+    """The hand-drawn 6 whose loop goes round clockwise (tests/data) is what `loops_reversed` makes
+    of a pen writer's 6, and the other way round: the reader trained on both reads both."""
+    [line] = json.loads(CLOCKWISE_SIX.read_text().splitlines()[0])["strokes"]
+    drawn = np.asarray(line, float)
+    i, j = penpath.loop_of(drawn, float(np.ptp(drawn, axis=0).max()))
+    [turned] = penpath.loops_reversed([drawn])
+    assert turning(drawn[i : j + 1]) > 0 > turning(turned[i : j + 1])  # the pen writers' way now
+
+
 def test_a_brief_lift_breaks_a_stroke_in_two_and_loses_at_most_two_points():
     rng = np.random.default_rng(0)
     assert [s.tolist() for s in penpath.lifted(ZERO + FOUR, rng, 0.0)] == [s.tolist() for s in ZERO + FOUR]
@@ -105,13 +150,15 @@ def test_a_brief_lift_breaks_a_stroke_in_two_and_loses_at_most_two_points():
 
 def test_varied_strokes_are_the_same_line_reordered_broken_or_shaken_as_asked():
     rng = np.random.default_rng(0)
-    same = penpath.varied(ZERO + FOUR, rng, reorder=0.0, lift=0.0, shake=0.0)
+    same = penpath.varied(ZERO + FOUR, rng, reorder=0.0, lift=0.0, shake=0.0, loops=0.0)
     assert [s.tolist() for s in same] == [s.tolist() for s in ZERO + FOUR]
     # Broken with no point lost, in the same order and direction: the same points, more strokes.
-    broken = penpath.varied(ZERO, np.random.default_rng(1), reorder=0.0, lift=1.0, shake=0.0)
+    broken = penpath.varied(ZERO, np.random.default_rng(1), reorder=0.0, lift=1.0, shake=0.0, loops=0.0)
     assert len(broken) == 2 and np.concatenate(broken).tolist() == ZERO[0].tolist()
-    shaky = penpath.varied(ZERO, rng, reorder=0.0, lift=0.0, shake=1.0)
+    shaky = penpath.varied(ZERO, rng, reorder=0.0, lift=0.0, shake=1.0, loops=0.0)
     assert len(shaky) == 1 and not np.array_equal(shaky[0][: len(ZERO[0])], ZERO[0])
+    turned = penpath.varied(SIX, rng, reorder=0.0, lift=0.0, shake=0.0, loops=1.0)
+    assert [s.tolist() for s in turned] == [s.tolist() for s in penpath.loops_reversed(SIX)]
 
 
 def test_pooling_multiplies_in_the_path_by_its_weight():

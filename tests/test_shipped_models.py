@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
+from conftest import CLOCKWISE_SIX
 
 from digitdraw import architectures, config, drawn, ensemble, modelio, pendigits, penpath, preprocess, styles
 from digitdraw.evaluate import evaluate
@@ -26,11 +29,13 @@ STYLES_FLOORS = {"dense": 0.984, "cnn": 0.991}
 MAX_STYLE_REFUSED = 0.05
 # Drawn digits read with their strokes (the canvas, `predict --strokes`): each model's pixels pooled
 # with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.73%;
-# styles split dense 99.51%, cnn 99.67%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
-# The seventeenth session's reader, trained on strokes broken by a lift too, reads the cnn's styles
-# split 4 drawings worse than the sixteenth's (99.73%) and the dense's 5 better: docs/experiments.md.
+# styles split dense 99.48%, cnn 99.70%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
+# The seventeenth session's reader, trained on strokes broken by a lift too, read the cnn's styles
+# split 4 drawings worse than the sixteenth's (99.73%) and the dense's 5 better; the twentieth's,
+# trained on loops drawn round the other way too, reads the dense's 1 drawing worse than the
+# seventeenth's (99.51%) and the cnn's 1 better: docs/experiments.md.
 WITH_STROKES_FLOORS = {"dense": 0.995, "cnn": 0.997}
-WITH_STROKES_STYLES_FLOORS = {"dense": 0.995, "cnn": 0.996}
+WITH_STROKES_STYLES_FLOORS = {"dense": 0.994, "cnn": 0.996}
 CARD_FIELDS = {
     "architecture",
     "api",
@@ -212,6 +217,30 @@ def test_strokes_from_a_shaky_hand_or_a_fine_grained_pen_read_as_well(shipped, p
     strokes = [penpath.shaken(d.strokes, rng, times=8, noise=0.01) for d in held] * drawn.EVAL_COPIES
     shaken = float(np.mean(predictor.outputs(x, strokes).probabilities.argmax(axis=1) == y))
     assert shaken >= steady - 0.002, (steady, shaken)
+
+
+def test_loops_drawn_round_the_other_way_read_as_well(shipped, pendigits_file):
+    """The same drawings, each stroke's loop going round the other way (a 6 or a 9 as many
+    left-handed people draw them, penpath.loops_reversed): read as well as the strokes as written.
+    Readers trained without such loops read writers 19-24 so 114-176 times wrong in 3,000 on their
+    own, from 20-32 (docs/experiments.md, twentieth session)."""
+    name, path, _, _ = shipped
+    predictor = Predictor.from_file(path)
+    held = pendigits.load_pendigits(pendigits_file, writers=pendigits.HOLDOUT_WRITERS)
+    x, y = drawn.drawn_set(pendigits_file)
+    steady = float(np.mean(_with_strokes(predictor, x, held) == y))
+    turned = [penpath.loops_reversed(d.strokes) for d in held] * drawn.EVAL_COPIES
+    other_way = float(np.mean(predictor.outputs(x, turned).probabilities.argmax(axis=1) == y))
+    assert other_way >= steady - 0.002, (steady, other_way)
+
+
+def test_the_reader_reads_a_six_drawn_by_hand_with_its_loop_clockwise():
+    [line] = [json.loads(text) for text in CLOCKWISE_SIX.read_text().splitlines()[:1]]
+    six = pendigits.PenDigit(6, 0, [np.asarray(s, float) for s in line["strokes"]])
+    rng = np.random.default_rng(0)
+    hand = [six.strokes] + [pendigits.distort(six, rng).strokes for _ in range(29)]  # as one hand varies
+    reader = Predictor.from_file(config.SHIPPED_MODELS_DIR / "cnn.keras").pen_path
+    assert (reader.probabilities(hand).argmax(axis=1) == 6).mean() >= 0.9
 
 
 def test_mnist_upscaled_tenfold_reads_as_well_through_the_app_pipeline(shipped, mnist):

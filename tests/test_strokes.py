@@ -155,7 +155,9 @@ def test_strokes_without_a_canvas_render_centred_and_readable():
         ([], "non-empty list of strokes"),
         ("strokes", "non-empty list of strokes"),
         ([[]], "stroke 1 must be a non-empty list"),
-        ([[[1, 2]], [[1, 2, 3]]], r"stroke 2, point 1 must be \[x, y\]"),
+        ([[[1, 2]], [[1]]], r"stroke 2, point 1 must be \[x, y\]"),
+        ([[[1, 2, "fast"]]], r"stroke 1, point 1 must be \[x, y\].*such as a time or a pressure"),
+        ([[{"x": 1, "y": 2}]], r"stroke 1, point 1 must be \[x, y\]"),
         ([[[1, float("nan")]]], "two finite numbers"),
         ([[[True, 2]]], "two finite numbers"),
         ([[["1", 2]]], "two finite numbers"),
@@ -171,3 +173,9 @@ def test_valid_strokes_come_back_unchanged_as_lists():
     given = [[[1, 2], [3.5, 4]], [[5, 6]]]
     assert strokes.validate_strokes(given) == given
     assert strokes.validate_strokes([np.array([[1.0, 2.0]])]) == [[[1.0, 2.0]]]
+
+
+def test_a_points_time_or_pressure_is_left_out():
+    """Tablet and stylus exports give [x, y, t] or [x, y, pressure] points: read as [x, y]."""
+    timed = [[[1, 2, 1700000000123], [3.5, 4, 1700000000131]], [[5, 6, 0.42, float("nan")]]]
+    assert strokes.validate_strokes(timed) == [[[1, 2], [3.5, 4]], [[5, 6]]]
