@@ -72,6 +72,14 @@ MIN_EXTENT = preprocess._MIN_EXTENT
 # read "11" or "61", zeros cut at the canvas's edge); joined from 0, 15 of them read right, and
 # none of 600 numbers written with gaps lost a digit (docs/experiments.md, thirteenth session).
 _JOIN_OVERLAP: dict[str, float] = {"digit": 0.0, "number": 0.35}
+# On the square canvas a bar drawn apart from its digit (a 5's flag lifted off beside its top, a gap
+# between them) may be one digit with it too: a piece at most _BAR_TALL of its neighbour's height
+# and at least twice as wide as tall, in the top third of it, no further from it side to side than
+# _BAR_GAP of its height. A minus sign sits at mid-height and stays apart. (A tester's 5s with the flag
+# 0.3-0.6 of their height to the right: 3 of 30 were read as "51" and refused, each a gap of 9-16 px
+# at 280 px; joined, all 3 read 5 at 0.999: docs/experiments.md, twentieth session.)
+_BAR_TALL = 0.3
+_BAR_GAP = 0.25
 # A picture no wider than this for its height is read as the square canvas is (the CLI: mode_for).
 SQUARE_RATIO = 1.5
 # A stroke with more than this share of its points in a digit's box reaches into that digit; one
@@ -277,7 +285,9 @@ def read_drawing(
         if reason == preprocess.TOO_SMALL_REASON:
             reason = _too_small(source)
         return _empty(predictors, mode, source, reason)
-    readable = _join_where_one_reads_better(readable, predictors, threshold, _JOIN_OVERLAP[mode])
+    readable = _join_where_one_reads_better(
+        readable, predictors, threshold, _JOIN_OVERLAP[mode], bars=mode == "digit"
+    )
     if mode == "number" and strokes is not None and source == "canvas":
         readable = _split_where_two_read_better(readable, pixels, strokes, predictors, threshold)
     segments = tuple(s for s, _ in readable)
@@ -350,9 +360,11 @@ def _join_where_one_reads_better(
     predictors: Mapping[str, Predictor],
     threshold: float,
     overlap: float,
+    bars: bool = False,
 ) -> list[tuple[segment.Segment, preprocess.Preprocessed]]:
-    """Neighbouring pieces that overlap side to side, joined where the lead model reads them surely as
-    one digit and that is likelier than the two digits it reads them as.
+    """Neighbouring pieces that overlap side to side (or, with `bars`, a bar beside the top of a digit:
+    `_bar_beside`), joined where the lead model reads them surely as one digit and that is likelier
+    than the two digits it reads them as.
 
     The segmenter cuts by shape: a 4 whose stem its pen drew apart from the bar (or touching it where
     their strokes do not meet) looks like a 1 beside an L. Digits written side by side rarely share
@@ -366,7 +378,7 @@ def _join_where_one_reads_better(
     while k < len(out) - 1:
         (a, pa), (b, pb) = out[k], out[k + 1]
         shared = min(a.x1, b.x1) - max(a.x0, b.x0)
-        if shared < overlap * min(a.x1 - a.x0, b.x1 - b.x0):
+        if shared < overlap * min(a.x1 - a.x0, b.x1 - b.x0) and not (bars and _bar_beside(a, b)):
             k += 1
             continue
         one = segment.joined(a, b)
@@ -382,6 +394,21 @@ def _join_where_one_reads_better(
         else:
             k += 1
     return out
+
+
+def _bar_beside(a: segment.Segment, b: segment.Segment) -> bool:
+    """Whether one of two pieces is a bar drawn apart from the top of the other (_BAR_TALL, _BAR_GAP)."""
+    for bar, body in ((a, b), (b, a)):
+        tall, wide, height = bar.y1 - bar.y0, bar.x1 - bar.x0, body.y1 - body.y0
+        gap = max(bar.x0 - body.x1, body.x0 - bar.x1)
+        if (
+            tall <= _BAR_TALL * height
+            and wide >= 2 * tall
+            and (bar.y0 + bar.y1) / 2 < body.y0 + height / 3
+            and gap <= _BAR_GAP * height
+        ):
+            return True
+    return False
 
 
 def _split_where_two_read_better(

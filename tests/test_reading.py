@@ -351,6 +351,39 @@ def test_a_four_whose_stem_stands_apart_is_read_as_one_digit_not_as_two(shipped)
     assert {name: m.text for name, m in r.models.items()} == {"dense": "4", "cnn": "4"}
 
 
+# A tester's 5 (qa23, hand-built): its bowl, then its flag lifted off to the right, a gap between.
+FLAG_APART_FIVE = [
+    [[213, 161], [208, 170], [205, 181], [202, 191], [199, 200], [195, 211], [194, 221], [190, 233],
+     [189, 242], [200, 239], [211, 237], [220, 235], [231, 233], [241, 235], [250, 235], [261, 238],
+     [272, 244], [278, 251], [282, 257], [284, 267], [285, 277], [283, 288], [276, 296], [271, 306],
+     [264, 310], [256, 317], [246, 323], [235, 326], [224, 330], [215, 333], [204, 334], [194, 334],
+     [183, 334], [174, 334], [164, 332], [155, 330]],
+    [[317, 156], [325, 154], [332, 153], [341, 151], [348, 148], [356, 148], [363, 146], [370, 144],
+     [376, 142], [383, 143], [390, 143], [400, 140], [408, 137], [416, 138]],
+]  # fmt: skip
+
+
+def on_square_canvas(strokes: list) -> list[np.ndarray]:
+    """Strokes scaled to 200 px and centred on the 280 px square canvas."""
+    pts = [np.array(s, float) for s in strokes]
+    lo, hi = np.concatenate(pts).min(axis=0), np.concatenate(pts).max(axis=0)
+    return [(p - (lo + hi) / 2) * (200 / max(hi - lo)) + 140 for p in pts]
+
+
+def test_on_the_square_canvas_a_fives_flag_drawn_apart_is_part_of_it_and_a_minus_sign_is_not(shipped):
+    # Read "51" and refused before: the flag stood 9-16 px beside the bowl, not over it.
+    five = on_square_canvas(FLAG_APART_FIVE)
+    r = reading.read_drawing(render_as_drawn(five, 18, background="transparent"), shipped, strokes=five)
+    assert r.status == reading.DIGIT and len(r.segments) == 1
+    assert {name: m.text for name, m in r.models.items()} == {"dense": "5", "cnn": "5"}
+    # The same bar at the bowl's mid-height, before it: a minus sign, not part of the 5.
+    bowl = np.array(FLAG_APART_FIVE[0], float)
+    minus = np.array([[40, 250], [130, 250]], float)
+    signed = on_square_canvas([minus, bowl, FLAG_APART_FIVE[1]])
+    r = reading.read_drawing(render_as_drawn(signed, 18, background="transparent"), shipped, strokes=signed)
+    assert len(r.segments) == 2 and r.status != reading.DIGIT
+
+
 @pytest.fixture(scope="module")
 def apart_four(pendigits_file) -> pendigits.CanvasDrawing:
     """A tuning writer's four, pen 8, whose stem only just reaches under the end of its bar."""
