@@ -49,6 +49,12 @@ DISTORTED_COPIES = 1
 # them the head learnt that a ring with a stroke through it is no digit, and refused most
 # slashed zeros (docs/experiments.md, "Honest answers, round 5").
 STYLED_COPIES = 1
+# Digits written much narrower, wider or more slanted than the pen writers' own (an engineer's narrow
+# slashed zero, a wide 8, a 40-degree slant): the networks read them, and the detector refused them
+# (a tester's narrow slashed zeros: 23 of 30 by the cnn; docs/experiments.md, twentieth session).
+RESHAPED_COPIES = 1
+RESHAPED_ASPECT = (0.35, 1.6)  # width times this, log-uniform
+RESHAPED_SHEAR = 0.8  # slant: x moves with y by up to this (about 39 degrees)
 FIT_NONDIGITS = 3000
 # The share of writers 1-24's drawings (each scored by a detector fitted without its writer) the
 # threshold may refuse: chosen per model, within writers 1-24 (calibration.choose_max_refused):
@@ -96,6 +102,23 @@ def draw_digits(
     drawn = list(pendigits.random_drawings(digits, np.random.default_rng(seed), copies, distorted))
     labels = np.array([d.label for d, _ in drawn], dtype=np.int64)
     return [drawing for _, drawing in drawn], labels, np.array([d.writer for d, _ in drawn], dtype=np.int64)
+
+
+def reshaped(
+    digits: list[pendigits.PenDigit], rng: np.random.Generator, copies: int
+) -> list[pendigits.PenDigit]:
+    """Each digit `copies` times as a hand far from the pen writers' might write it: its width times
+    RESHAPED_ASPECT (log-uniform) and slanted by up to RESHAPED_SHEAR, either way."""
+    out = []
+    for _ in range(copies):
+        for d in digits:
+            pts = np.concatenate(d.strokes)
+            mid = (pts.min(axis=0) + pts.max(axis=0)) / 2
+            aspect = float(np.exp(rng.uniform(*np.log(RESHAPED_ASPECT))))
+            shear = rng.uniform(-RESHAPED_SHEAR, RESHAPED_SHEAR)
+            matrix = np.array([[aspect, shear], [0.0, 1.0]])
+            out.append(pendigits.PenDigit(d.label, d.writer, [(s - mid) @ matrix.T + mid for s in d.strokes]))
+    return out
 
 
 def render_digits(
@@ -159,6 +182,7 @@ def fit(
     every: int = 1,
     distorted_copies: int = DISTORTED_COPIES,
     styled_copies: int = STYLED_COPIES,
+    reshaped_copies: int = RESHAPED_COPIES,
 ) -> Fitted:
     """Fit the temperature and the detector for the model behind `model_predictor` (raw outputs used).
 
@@ -195,6 +219,7 @@ def fit(
         render_digits(tune, seed, copies),
         render_digits(tune, seed + 1, distorted_copies, distorted=True),
         render_digits(redrawn, seed + 2, 1),
+        render_digits(reshaped(tune, np.random.default_rng(seed + 3), reshaped_copies), seed + 3, 1),
     ]
     tune_rows = [row for rows, _, _ in parts for row in rows]
     tune_labels = np.concatenate([y for _, y, _ in parts])
@@ -240,6 +265,7 @@ def fit(
         "thresholds_fitted_on": f"pendigits writers {pendigits.TUNE_WRITERS}, {copies} canvas renderings "
         f"each (seed {seed}), {distorted_copies} distorted (pendigits.distort, seed {seed + 1}) and "
         f"{styled_copies} in each handwriting style of its class (digitdraw.styles, seed {seed + 2}), "
+        f"{reshaped_copies} reshaped (calibrate_model.reshaped, seed {seed + 3}), "
         f"{len(tune_rows)} drawings, each scored by a detector fitted without its writer ({FOLDS} folds "
         "of writers); a drawing is refused when any digit in it is",
         "statistics_fitted_on": f"Mahalanobis: those drawings read as one digit ({int(one_piece.sum())}); "

@@ -17,9 +17,9 @@ pen, or how many points a second it reported.
 
 Trained by `digitdraw penpath` (digitdraw.cli) on the pen digits of writers 1-24, each also
 reshaped (pendigits.distort), redrawn in every handwriting style of its class (digitdraw.styles),
-and sometimes with its strokes in another order or direction, as other people draw them, broken
-by a brief lift, or denser and shakier, as other hands and pens give them. The shipped models
-share one reader, named in both cards.
+and sometimes with its strokes in another order or direction or its loops round the other way, as
+other people draw them, broken by a brief lift, or denser and shakier, as other hands and pens give
+them. The shipped models share one reader, named in both cards.
 """
 
 from __future__ import annotations

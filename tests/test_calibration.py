@@ -307,6 +307,25 @@ def test_the_detector_that_reads_the_confidence_survives_storage(tmp_path):
     np.testing.assert_array_equal(back.refuses(probe, p_probe), det.refuses(probe, p_probe))
 
 
+def test_the_detector_also_learns_digits_written_narrower_wider_or_more_slanted():
+    """calibrate_model.reshaped: the same digit and writer, its width scaled within RESHAPED_ASPECT
+    and slanted within RESHAPED_SHEAR, its height as it was."""
+    from digitdraw import calibrate_model as cm
+    from digitdraw import pendigits
+
+    seven = pendigits.PenDigit(7, 3, [np.array([[100, 100], [400, 100], [220, 450]], float)])
+    out = cm.reshaped([seven], np.random.default_rng(0), 200)
+    assert len(out) == 200 and {(d.label, d.writer) for d in out} == {(7, 3)}
+    widths = np.array([np.ptp(d.strokes[0][:2, 0]) for d in out]) / 300  # the bar's width, was 300
+    lo, hi = cm.RESHAPED_ASPECT
+    assert lo - 1e-9 <= widths.min() < 0.5 and 1.3 < widths.max() <= hi + 1e-9
+    heights = [np.ptp(d.strokes[0][:, 1]) for d in out]
+    np.testing.assert_allclose(heights, 350.0)
+    # How far the foot moved sideways beyond the width's scaling: the slant, over the 350 high.
+    slants = np.array([d.strokes[0][2, 0] - d.strokes[0][0, 0] for d in out]) - 120 * widths
+    assert np.abs(slants).max() <= cm.RESHAPED_SHEAR * 350 + 1e-6 and np.abs(slants).max() > 100
+
+
 @needs_pendigits
 def test_calibrate_adds_its_two_entries_to_the_card_and_can_run_again(tmp_path, pendigits_file):
     import keras
