@@ -114,7 +114,7 @@ def reshaped(
         for d in digits:
             pts = np.concatenate(d.strokes)
             mid = (pts.min(axis=0) + pts.max(axis=0)) / 2
-            aspect = float(np.exp(rng.uniform(*np.log(RESHAPED_ASPECT))))
+            aspect = pendigits._log_uniform(rng, *RESHAPED_ASPECT)
             shear = rng.uniform(-RESHAPED_SHEAR, RESHAPED_SHEAR)
             matrix = np.array([[aspect, shear], [0.0, 1.0]])
             out.append(pendigits.PenDigit(d.label, d.writer, [(s - mid) @ matrix.T + mid for s in d.strokes]))

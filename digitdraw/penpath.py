@@ -144,8 +144,8 @@ def loop_of(stroke: np.ndarray, size: float) -> tuple[int, int] | None:
         return None
     along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(s, axis=0), axis=1))])
     near = np.linalg.norm(s[:, None] - s[None], axis=2) < 0.1 * size
-    long = (along[None] - along[:, None]) >= 0.6 * size
-    starts, ends = np.nonzero(np.triu(near & long))
+    long = (along[None] - along[:, None]) >= 0.6 * size  # so ends come after starts
+    starts, ends = np.nonzero(near & long)
     for k in np.argsort(along[starts] - along[ends], kind="stable"):  # the longest first
         i, j = int(starts[k]), int(ends[k])
         if np.linalg.norm(s[i : j + 1] - s[i], axis=1).max() >= 0.2 * size:

@@ -50,6 +50,13 @@ ONE = [np.array([[250, 50], [250, 450]], float)]
 CLOCKWISE_SIX = Path(__file__).parent / "data" / "six_loop_drawn_clockwise.jsonl"
 
 
+def on_square_canvas(strokes) -> list[np.ndarray]:
+    """Strokes scaled to 200 px and centred on the Draw page's 280 px square canvas."""
+    pts = [np.array(s, float) for s in strokes]
+    lo, hi = np.concatenate(pts).min(axis=0), np.concatenate(pts).max(axis=0)
+    return [(p - (lo + hi) / 2) * (200 / max(hi - lo)) + 140 for p in pts]
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip the test when `condition` is false, or fail it in CI."""
     if condition:

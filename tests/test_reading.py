@@ -8,7 +8,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
-from conftest import ONE, SEVEN, needs_pendigits
+from conftest import ONE, SEVEN, needs_pendigits, on_square_canvas
 from PIL import Image
 
 from digitdraw import (
@@ -361,13 +361,6 @@ FLAG_APART_FIVE = [
     [[317, 156], [325, 154], [332, 153], [341, 151], [348, 148], [356, 148], [363, 146], [370, 144],
      [376, 142], [383, 143], [390, 143], [400, 140], [408, 137], [416, 138]],
 ]  # fmt: skip
-
-
-def on_square_canvas(strokes: list) -> list[np.ndarray]:
-    """Strokes scaled to 200 px and centred on the 280 px square canvas."""
-    pts = [np.array(s, float) for s in strokes]
-    lo, hi = np.concatenate(pts).min(axis=0), np.concatenate(pts).max(axis=0)
-    return [(p - (lo + hi) / 2) * (200 / max(hi - lo)) + 140 for p in pts]
 
 
 def test_on_the_square_canvas_a_fives_flag_drawn_apart_is_part_of_it_and_a_minus_sign_is_not(shipped):

@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import CLOCKWISE_SIX
+from conftest import CLOCKWISE_SIX, on_square_canvas
 
 from digitdraw import (
     architectures,
@@ -170,9 +170,7 @@ def test_digits_slanted_far_or_a_narrow_slashed_zero_are_digits_to_the_detector(
     def refused(drawings: list) -> float:
         out = []
         for strokes in drawings:
-            pts = np.concatenate(strokes)
-            lo, hi = pts.min(axis=0), pts.max(axis=0)
-            paths = [(s - (lo + hi) / 2) * (200 / max(hi - lo)) + 140 for s in strokes]
+            paths = on_square_canvas(strokes)
             r = reading.read_drawing(
                 render_as_drawn(paths, 18, background="transparent"), predictors, strokes=paths
             )
