@@ -128,3 +128,27 @@ def launch_chromium(playwright):
         return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
     except Exception as exc:  # Playwright raises its own Error types for a browser that won't start
         require(False, f"Chromium at {executable} did not start: {exc}")
+
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def open_popover(page, name: str, inside, *, tap: bool = False, tries: int = 3) -> None:
+    """Open the popover button `name` and wait for `inside` (a locator in it) to show.
+
+    The click waits for the app's script to finish: a run still going when the popover opens (a
+    canvas reporting its first value, on a busy CI machine) can close it again (seen once in CI,
+    never here), so a popover found closed is opened again, up to `tries` times.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    button = page.get_by_role("button", name=name)
+    for attempt in range(tries):
+        page.locator(IDLE).wait_for(timeout=90_000)
+        button.tap() if tap else button.click()
+        try:
+            inside.wait_for(state="visible", timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from browser import chromium_on_app
+from browser import chromium_on_app, open_popover
 from test_e2e_draw import (
     CANVAS,
     CLEAR_BUTTON,
@@ -151,7 +151,7 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
 def test_on_a_phone_the_model_pickers_ink_and_pen_width_are_reachable_without_the_sidebar():
     with chromium_on_app() as (browser, url):
         page, _ = open_on_phone(browser, url)
-        page.get_by_role("button", name="Models and ink").tap()
+        open_popover(page, "Models and ink", page.get_by_role("combobox", name="Left model"), tap=True)
         for label in ("Left model", "Right model"):
             picker = page.get_by_role("combobox", name=label)
             picker.wait_for(timeout=10_000)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import app_server, launch_chromium
+from browser import app_server, launch_chromium, open_popover
 from conftest import require
 
 from digitdraw import config
@@ -80,9 +80,8 @@ def test_train_a_quick_model_then_choose_it_on_the_draw_page(app):
 
         # The Draw page (the default page, at the root) offers the new model.
         page.goto(f"{url}/")
-        page.get_by_role("button", name="Models and ink").click()  # the pickers live in this popover
         picker = page.get_by_role("combobox").first
-        expect(picker).to_be_visible(timeout=90_000)
+        open_popover(page, "Models and ink", picker)  # the pickers live in this popover
         picker.click()
         option = page.get_by_role("option").filter(has_text=name)
         expect(option).to_be_visible(timeout=10_000)

@@ -201,7 +201,9 @@ def _draw_and_answer() -> None:
         controls = st.container(horizontal=True, gap="small", key="draw_controls")
         review = st.container(key=REVIEW_KEY)
         undo_slot, clear_slot, back_slot = controls.empty(), controls.empty(), controls.empty()
-        with controls.popover("Models and ink", icon=":material/tune:"):
+        # Keyed: known by its key, not by its place on the page (a CI run once found it closed
+        # again just after a click opened it; the cause was not reproduced here).
+        with controls.popover("Models and ink", icon=":material/tune:", key="draw_settings"):
             chosen, black_on_white = _settings(choices)
             if source == "Draw":
                 pen = st.slider(
