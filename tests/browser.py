@@ -152,3 +152,15 @@ def open_popover(page, name: str, inside, *, tap: bool = False, tries: int = 3) 
         except PlaywrightTimeout:
             if attempt == tries - 1:
                 raise
+
+
+def the_canvas(page, timeout: float = 30_000):
+    """The drawing canvas's top layer, once it is the only one: after a switch of mode the old
+    canvas stays in the page until the run that replaces it ends (a loaded CI machine found both)."""
+    from playwright.sync_api import expect
+
+    canvas = page.locator("canvas.upper-canvas")  # Playwright's locators pierce the shadow root
+    expect(canvas).to_have_count(1, timeout=timeout)
+    page.locator(IDLE).wait_for(timeout=timeout)
+    expect(canvas).to_have_count(1, timeout=timeout)
+    return canvas

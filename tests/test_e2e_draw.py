@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import chromium_on_app
+from browser import chromium_on_app, the_canvas
 from conftest import require
 
 from digitdraw import config, modelio, pendigits, reading
@@ -304,7 +304,7 @@ def test_in_windows_too_narrow_for_two_columns_the_canvas_is_whole_and_the_answe
                 if mode == "Number":  # switching clears the canvas
                     page.locator('[data-testid="stRadio"] label').filter(has_text="Number").first.click()
                     page.wait_for_selector("text=Write a number >> visible=true", timeout=30_000)
-                canvas = page.locator("canvas.upper-canvas")
+                canvas = the_canvas(page)
                 assert canvas.evaluate(CLIPPED_JS) == 0, f"the {mode} canvas is cut at {width} px"
                 canvas.scroll_into_view_if_needed()
                 draw(page, canvas_paths(digit, canvas=w, height=0.7 * h, centre=(w / 2, h / 2)))

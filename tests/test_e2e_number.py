@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from browser import chromium_on_app
+from browser import chromium_on_app, the_canvas
 from test_e2e_draw import canvas_paths, draw, open_app, require_pendigits, wait_for_answers
 
 from digitdraw import modelio, pendigits, reading, strokes
@@ -110,7 +110,7 @@ def test_a_three_digit_number_on_the_wide_canvas_is_read_as_that_number():
         page = open_app(browser, url)
         page.get_by_text("Number", exact=True).click()
         page.wait_for_selector(f"text={NUMBER_HINT[:30]} >> visible=true", timeout=30_000)
-        canvas = page.locator("canvas.upper-canvas")  # Playwright's locators pierce the shadow root
+        canvas = the_canvas(page)
         assert round(canvas.bounding_box()["width"]) == width
         # Each digit in its third of the canvas, 110 px tall: gaps of ink between them.
         for paths in layout(digits):
