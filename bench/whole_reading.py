@@ -8,6 +8,9 @@ plain split: writers 25-30 by default, random pen, size and place) go through
 - as the Draw page reads its square canvas: the pixels with the pen's strokes, Digit mode;
 - as `predict` reads a PNG of it: the pixels alone (the mode by the picture's shape: Digit).
 
+Then the same digits drawn with a pen that skips (digitdraw.skips.broken: each stroke broken at 1-3
+places), read on the square canvas as drawn and with the gaps closed (reading.read_drawing's `mend`).
+
 A drawing is right when the model's text is its digit. Split: read as several digits. Also, for
 each way, the answers shown as one digit with 90% confidence or more: how often right, and how
 many of all drawings are confidently wrong (issue 14's targets: 99.7% and 0.3%; bench/honest.py
@@ -34,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import held_out  # noqa: E402
 
-from digitdraw import drawn, pendigits, reading, styles  # noqa: E402
+from digitdraw import drawn, pendigits, reading, skips, styles  # noqa: E402
 
 
 def main() -> int:
@@ -62,6 +65,20 @@ def main() -> int:
     }
     for way, read in ways.items():
         _report(way, drawings, read, predictors)
+    # A flaky pen (digitdraw.skips.broken): the same digits, each stroke broken at 1-3 places.
+    flaky_rng = np.random.default_rng(args.seed + 1)
+    flaky = [pendigits.PenDigit(d.label, d.writer, skips.broken(d.strokes, flaky_rng)) for d in digits]
+    rng = np.random.default_rng(args.seed)
+    flaky_drawings = [(d.label, dr) for d, dr in pendigits.random_drawings(flaky, rng, args.copies)]
+    for way, mend in (("as drawn", False), ("gaps closed", True)):
+        _report(
+            f"canvas, a pen that skips ({way})",
+            flaky_drawings,
+            lambda dr, mend=mend: reading.read_drawing(
+                dr.pixels, predictors, strokes=dr.paths, source="canvas", mode="digit", mend=mend
+            ),
+            predictors,
+        )
     if args.styles:
         canvas_way = ways["canvas (strokes, Digit mode)"]
         for name in styles.STYLES:  # the styles split's drawings (digitdraw.drawn.styled_set)

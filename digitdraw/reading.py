@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from digitdraw import config, preprocess, segment
+from digitdraw import config, preprocess, segment, skips
 from digitdraw.predict import Predictor
 
 DIGIT, NUMBER, NOT_A_DIGIT, EMPTY = "digit", "number", "not a digit", "empty"
@@ -62,6 +62,7 @@ AT_EDGE_MESSAGE = "The drawing touches the canvas's edge: if any of it ran off, 
 CUT_OFF_MESSAGE = (
     "Ink cut off by the photo's edge was left out: take the photo with some paper round the digits."
 )
+MENDED_MESSAGE = "Read with the gaps closed where the pen seems to have skipped."
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
 # Neighbouring pieces sharing at least this much of the narrower one's width may be one digit (see
@@ -176,6 +177,7 @@ class Reading:
     at_edge: int = 0
     # Each digit's strokes as its pen-path readers read them (strokes_of; None where not known).
     paths: tuple[list[np.ndarray] | None, ...] = field(default=(), repr=False)
+    mended: int = 0  # gaps closed where the pen skipped (read_drawing, digitdraw.skips)
 
     @property
     def redrawn(self) -> bool:
@@ -199,6 +201,8 @@ class Reading:
             said.append(CUT_OFF_MESSAGE)
         if self.at_edge:
             said.append(AT_EDGE_MESSAGE)
+        if self.mended:
+            said.append(MENDED_MESSAGE)
         return " ".join(said)
 
     def as_dict(self) -> dict:
@@ -213,6 +217,8 @@ class Reading:
             out["at_edge"] = self.at_edge
         if self.redrawn:  # read from the strokes drawn again with a thinner pen (digitdraw.redraw)
             out["redrawn"] = True
+        if self.mended:
+            out["mended"] = self.mended
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
         return out
 
@@ -259,12 +265,34 @@ def read_drawing(
     source: Source = "canvas",
     mode: Mode = "digit",
     threshold: float = config.CONFIDENCE_THRESHOLD,
+    mend: bool = True,
 ) -> Reading:
     """Canvas or photo pixels (any size and aspect ratio) -> the Reading (see the module doc).
 
     predictors: {name: Predictor}, in the order the page shows them; strokes: the pen's strokes
     in pixel coordinates, when the canvas gives them (they split touching digits).
+
+    On the square canvas, strokes that show where the pen skipped (digitdraw.skips) are read with
+    those gaps closed (`mended` counts them); not with mend=False.
     """
+    if mend and mode == "digit" and source == "canvas" and strokes:
+        fix = skips.mended(strokes)
+        if fix.gaps:
+            pixels = skips.bridged(pixels, strokes, fix.gaps)
+            got = _read(pixels, predictors, fix.strokes, source, mode, threshold)
+            return replace(got, mended=len(fix.gaps))
+    return _read(pixels, predictors, strokes, source, mode, threshold)
+
+
+def _read(
+    pixels: np.ndarray,
+    predictors: Mapping[str, Predictor],
+    strokes: Sequence[np.ndarray | Sequence] | None,
+    source: Source,
+    mode: Mode,
+    threshold: float,
+) -> Reading:
+    """read_drawing, the drawing as it is."""
     if source not in EMPTY_REASONS:
         raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
     if mode not in ("digit", "number"):

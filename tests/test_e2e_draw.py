@@ -25,7 +25,7 @@ import pytest
 from browser import chromium_on_app, the_canvas
 from conftest import require
 
-from digitdraw import config, modelio, pendigits, reading
+from digitdraw import config, modelio, pendigits, reading, skips
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import preprocess
 from digitdraw.ui.draw_page import NUMBER_CANVAS, SUMMARY_KEY
@@ -224,6 +224,20 @@ def test_a_stroke_released_off_the_canvas_is_read_and_can_be_undone():
         page.locator(UNDO_BUTTON).click()
         page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
         assert canvas_is_empty(page)
+
+
+@pytest.mark.browser
+def test_a_digit_drawn_with_a_pen_that_skips_is_read_with_its_gaps_closed():
+    # A tuning writer's 4 as a flaky pen gives it (each stroke broken, a point or two lost at each
+    # break): read as drawn, "177" or "not a digit".
+    require_pendigits()
+    four = next(d for d in pendigits.load_pendigits(writers="6") if d.label == 4)
+    broken = pendigits.PenDigit(4, 6, skips.broken(four.strokes, np.random.default_rng(89)))
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw(page, canvas_paths(broken))
+        wait_for_answers(page, {"Dense": "4", "CNN": "4"})
+        page.get_by_text(reading.MENDED_MESSAGE).first.wait_for(timeout=10_000)
 
 
 @pytest.mark.browser
