@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 from digitdraw.predict import one_blas_thread
-from digitdraw.ui import corrections, draw_page, drawings_page, icon, inspect_page, train_page
+from digitdraw.ui import canvas, corrections, draw_page, drawings_page, icon, inspect_page, train_page
 
 # Streamlit calls keras.backend.clear_session() after every script run, for apps that build a
 # model per run. Ours are built once (st.cache_resource) and a training run may be going on in
@@ -32,7 +32,8 @@ pages = [
     ),
 ]
 page = st.navigation(pages)
-# On every page, not only where drawings are saved: a page switch drops the query string, and a
-# reload on a page without ?me= would start a new anonymous browser, hiding its saved drawings.
-corrections.browser_id()
+# On every page, not only where drawings are saved: a reload anywhere keeps the same browser, and
+# the same tab's drawing to bring back (a page switch drops the address's ?tab=).
+corrections.remember_browser()
+canvas.reload_key(corrections.browser_id())
 page.run()

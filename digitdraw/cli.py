@@ -567,6 +567,9 @@ def _image_suffixes() -> set[str]:
 
 
 STDIN = "-"
+# A file of pen strokes named as an image (--strokes forgotten): said, not only "not an image" (qa24).
+STROKE_SUFFIXES = {".jsonl", ".json", ".ndjson"}
+STROKES_HINT = " (pen strokes? read them with predict --strokes FILE)"
 STDIN_IS_TERMINAL = "standard input is a terminal: pipe an image into it (digitdraw predict - < digit.png)"
 
 
@@ -759,7 +762,8 @@ def _predict_line(image: str, problem: str | None, predictors) -> dict:
     try:
         pixels = _read_image(image)
     except (preprocess.ImageError, OSError) as exc:
-        return {"file": image, "error": str(exc)}
+        hint = STROKES_HINT if Path(image).suffix.lower() in STROKE_SUFFIXES else ""
+        return {"file": image, "error": str(exc) + hint}
     return _reading_line(
         {"file": image},
         lambda: reading.read_drawing(pixels, predictors, source="image", mode=reading.mode_for(pixels.shape)),

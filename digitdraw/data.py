@@ -6,10 +6,12 @@ that names it instead of surfacing later as a shape error inside Keras.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import struct
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -232,7 +234,10 @@ def _download() -> Mnist:
     import keras  # deferred: reading a folder should not pay for importing Keras
 
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        # Keras says "Downloading data from ..." on standard output, which is the commands' data
+        # (predict's JSON lines): there it is a progress note, on standard error.
+        with contextlib.redirect_stdout(sys.stderr):
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # Keras raises plain Exceptions for network failures
         # Keras's own message says what went wrong ("URL fetch failure on https://...: None --
         # [Errno -3] Temporary failure in name resolution"); a bare class name would not.

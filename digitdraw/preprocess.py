@@ -49,7 +49,9 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 MNIST_SIZE = 28
 MNIST_BOX = 20  # the longer side of the digit in MNIST
 EMPTY_REASON = "The canvas is empty — draw a digit."
-NO_INK_REASON = "No ink found in this image."
+# The second sentence: a 1 cm digit in a photo of a whole page is too faint to find once the photo is
+# read at _PHOTO_SIDE px, and "no ink" alone told its owner to take the same photo again (qa24).
+NO_INK_REASON = "No ink found in this image. If a digit is small in it, crop the photo closer to the digit."
 TOO_SMALL_REASON = "That mark is too small to be a digit — draw it bigger."
 FILLED_REASON = "That looks like a filled shape, not a digit — draw the digit as a line."
 
@@ -774,7 +776,7 @@ def load_image_file(data: bytes | str | Path) -> np.ndarray:
         data = _read_file(Path(data))
     data = bytes(data)
     if not data:
-        raise ImageError(f"The file is empty — upload an image of a digit ({IMAGE_KINDS}).")
+        raise ImageError(f"The file is empty — choose an image of a digit ({IMAGE_KINDS}).")
     if len(data) > MAX_FILE_MB * 2**20:
         raise ImageError(_too_big_message(len(data)))
     with _DECODING:
@@ -860,7 +862,7 @@ def _decode(data: bytes) -> np.ndarray:
     except UnidentifiedImageError as exc:
         if _is_heif(data):
             raise ImageError(HEIF_REASON) from exc
-        raise ImageError(f"That file is not an image we can read — upload a {IMAGE_KINDS} image.") from exc
+        raise ImageError(f"That file is not an image we can read — choose a {IMAGE_KINDS} image.") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"The image file is damaged or incomplete ({exc}).") from exc
 

@@ -52,7 +52,7 @@ Source = Literal["canvas", "image"]
 Mode = Literal["digit", "number"]
 
 # What the user is told when there is no ink at all, by where the pixels came from.
-NO_INK_IMAGE = getattr(preprocess, "NO_INK_REASON", "No ink found in this image.")
+NO_INK_IMAGE = preprocess.NO_INK_REASON
 EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 # "Draw it bigger" is no advice for a photo: a small digit in a large photo is read once cropped.
 TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."

@@ -63,3 +63,12 @@ def test_evaluate_scores_two_models_of_one_name_each(capsys, tmp_path, mnist_dir
     code, lines, err = run(capsys, "evaluate", "dense", mine, "--json")
     assert code == 0, err
     assert [line["model"] for line in lines] == ["dense", str(mine)]
+
+
+def test_a_strokes_file_named_as_an_image_is_told_about_strokes(capsys, tmp_path):
+    # --strokes forgotten: "not an image" alone left the person to guess.
+    lines = tmp_path / "drawings.jsonl"
+    lines.write_text(json.dumps({"strokes": [s.tolist() for s in SEVEN]}) + "\n")
+    code, (line,), _ = run(capsys, "predict", lines)
+    assert code == 1
+    assert "not an image" in line["error"] and line["error"].endswith(cli.STROKES_HINT)

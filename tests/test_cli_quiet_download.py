@@ -1,5 +1,5 @@
 """Specification: `digitdraw data` without an MNIST folder (Keras's download) shows TensorFlow's start-up
-log lines only with --verbose, like every other command."""
+log lines only with --verbose, like every other command, and writes nothing on standard output."""
 
 from __future__ import annotations
 
@@ -28,4 +28,5 @@ def test_data_without_a_folder_hides_tensorflows_log_lines(tmp_path):
     )
     assert result.returncode == 2
     assert "MNIST is not available" in result.stderr
+    assert result.stdout == ""  # Keras's "Downloading data from ..." too goes to standard error
     assert "I0000" not in result.stderr and "absl" not in result.stderr, result.stderr[:500]

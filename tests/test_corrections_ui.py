@@ -7,6 +7,8 @@ The panel runs alone (AppTest.from_function) with a fixed drawing, as the Draw p
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -113,9 +115,9 @@ def test_confirm_saves_the_agreed_answer_exactly_once():
     by_model = {a.model: a for a in drawing.answers}
     assert {m: a.answer for m, a in by_model.items()} == {"Dense": 7, "CNN": 7}
     assert np.allclose(by_model["CNN"].probabilities, AGREE[1].probabilities)
-    # Saved under this browser's anonymous id, which the URL now carries.
+    # Saved under this browser's anonymous id, which the address does not carry.
     assert drawing.browser_id == at.session_state[corrections.BROWSER_KEY]
-    assert at.query_params[corrections.BROWSER_PARAM] == drawing.browser_id
+    assert corrections.BROWSER_PARAM not in at.query_params
 
 
 def test_a_digit_click_saves_that_label():
@@ -231,13 +233,14 @@ def test_a_database_that_cannot_be_opened_is_shown(monkeypatch, tmp_path):
     assert "3" in labels(at)
 
 
-def test_the_browser_id_comes_from_the_url_and_a_foreign_one_is_replaced():
+def test_a_personal_link_gives_its_id_and_leaves_the_address_and_a_foreign_one_is_replaced():
     mine = feedback.new_browser_id()
     kwargs = {"strokes": SEVEN, "image": INPUT, "answers": AGREE, "pen_width": PEN, "key": KEY}
     at = AppTest.from_function(panel_app, default_timeout=TIMEOUT, kwargs=kwargs)
     at.query_params[corrections.BROWSER_PARAM] = mine
     ok(at.run())
     assert not at.toast
+    assert corrections.BROWSER_PARAM not in at.query_params  # copying the address shares nothing
     ok(button(at, "Yes, it's 7").click().run())
     assert [d.browser_id for d in saved()] == [mine]
 
@@ -251,7 +254,7 @@ def test_the_browser_id_comes_from_the_url_and_a_foreign_one_is_replaced():
     ids = {d.browser_id for d in saved()}
     assert len(ids) == 2 and mine in ids
     (new,) = ids - {mine}
-    assert at.query_params[corrections.BROWSER_PARAM] == new
+    assert new == at.session_state[corrections.BROWSER_KEY]
 
 
 # --------------------------------------------------------------------------- My drawings
@@ -412,21 +415,31 @@ def test_a_failed_delete_is_shown_and_keeps_the_drawing(gallery_store, monkeypat
     assert s.count(ME) == len(seeds)
 
 
-def test_a_fresh_browser_gets_an_id_in_the_url_and_sees_nobody_elses_drawings(gallery_store):
+def test_a_fresh_browser_gets_an_id_of_its_own_and_sees_nobody_elses_drawings(gallery_store):
     at = gallery(me=None)
-    me = at.query_params[corrections.BROWSER_PARAM]
+    me = at.session_state[corrections.BROWSER_KEY]
     assert me not in (ME, OTHER)
     assert [i.value for i in at.info] == [drawings_page.EMPTY_HINT]
 
 
-def test_every_page_of_the_app_puts_this_browsers_id_in_its_address():
-    # Not only the pages that save drawings: a reload anywhere must keep the same browser.
+def test_every_page_of_the_app_keeps_this_browsers_id_in_a_cookie_not_in_its_address():
+    # The address once carried the id: a teacher who shared it gave the class one identity (qa24).
     from pathlib import Path
 
     app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
     fresh = ok(AppTest.from_file(app, default_timeout=TIMEOUT).run())  # the Draw page, nothing drawn
-    assert fresh.query_params[corrections.BROWSER_PARAM] == fresh.session_state[corrections.BROWSER_KEY]
-    me = feedback.new_browser_id()
+    me = fresh.session_state[corrections.BROWSER_KEY]
+    assert corrections.BROWSER_PARAM not in fresh.query_params
+    (script,) = [h.proto.body for h in fresh.sidebar.get("html")]
+    assert f"document.cookie = '{corrections.COOKIE}={me};" in script
+    # A new session of the same browser (a reload, a visit next week) sends the cookie back.
     again = AppTest.from_file(app, default_timeout=TIMEOUT)
-    again.query_params[corrections.BROWSER_PARAM] = me
-    assert ok(again.run()).session_state[corrections.BROWSER_KEY] == me
+    with mock.patch.object(corrections, "_cookie", return_value=me):
+        assert ok(again.run()).session_state[corrections.BROWSER_KEY] == me
+    assert not again.sidebar.get("html")  # nothing to set
+
+
+def test_my_drawings_offers_the_personal_link_that_opens_them_elsewhere(gallery_store):
+    at = gallery()
+    assert at.code[0].value.endswith(f"?{corrections.BROWSER_PARAM}={ME}")
+    assert drawings_page.LINK_NOTE in [c.value for c in at.caption]

@@ -19,6 +19,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -33,6 +34,7 @@ from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
+    CALIBRATED_HELP,
     DRAW_HINT,
     DRAWING_KEY,
     DRAWING_STROKES_KEY,
@@ -44,6 +46,7 @@ from digitdraw.ui.draw_page import (
     REDRAWN_NOTE,
     STEPS_KEY,
     SUMMARY_KEY,
+    UNCALIBRATED_HELP,
     UPLOAD_TYPES,
     WHOLE_QUESTION,
     read_upload,
@@ -386,12 +389,18 @@ def test_the_model_pickers_are_on_the_page_not_only_in_the_sidebar():
 # --------------------------------------------------------------------------- a reload
 
 
-def _reloaded(browser: str) -> AppTest:
-    """A new session at this browser's address (?me=...), as a reload (F5) starts one."""
+TAB = "0badc0de"
+
+
+def _reloaded(browser: str, tab: str = TAB) -> AppTest:
+    """A new session of this browser (its cookie) in this tab (its address's ?tab=), as a reload (F5)
+    starts one."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params[corrections.BROWSER_PARAM] = browser
-    at.run()
+    at.query_params[canvas.TAB_PARAM] = tab
+    with mock.patch.object(corrections, "_cookie", return_value=browser):
+        at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[corrections.BROWSER_KEY] == browser
     return at
 
 
@@ -435,6 +444,18 @@ def test_drawing_after_a_reload_is_a_fresh_start_and_the_offer_goes():
     back = _reloaded(me)
     back.button(key=canvas.BRING_BACK_KEY).click().run()
     assert _metrics(back) == {"Dense": "1", "CNN": "1"}
+
+
+def test_two_tabs_keep_a_drawing_each_and_another_browser_at_the_same_address_gets_none():
+    # One tab's reload brought back the other tab's drawing, and the address copied into another
+    # browser brought back the first's (a tester, qa24).
+    me = feedback.new_browser_id()
+    _draw(_reloaded(me, "aaaaaaaa"), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    _draw(_reloaded(me, "bbbbbbbb"), pendigits.render(ONE, background="black"), [_fabric_path(ONE[0])])
+    back = _reloaded(me, "aaaaaaaa")
+    back.button(key=canvas.BRING_BACK_KEY).click().run()
+    assert _metrics(back) == {"Dense": "7", "CNN": "7"}
+    assert not _offered(_reloaded(feedback.new_browser_id(), "aaaaaaaa"))
 
 
 def test_a_drawing_saved_before_a_reload_is_not_offered_to_save_again():
@@ -529,6 +550,16 @@ def test_a_trained_models_name_reads_as_written_in_the_chart_legend(tmp_path, mo
     (chart,) = _charts(at)
     assert f'title="{name} · 7 · ' in chart and 'title="CNN · 7 · ' in chart
     assert name in _metrics(at)
+
+
+def test_a_model_not_calibrated_says_its_probabilities_are_its_own(tmp_path, monkeypatch):
+    # A model trained on the Train page has no `digitdraw calibrate` yet: no detector, no temperature.
+    name = "dense-just-trained"  # copied without its .ood.npz: its detector cannot load
+    at = _draw(
+        _app_with_trained_model(name, tmp_path, monkeypatch), pendigits.render(SEVEN, background="black")
+    )
+    helps = {re.sub(r"\\(.)", r"\1", m.label): m.proto.help for m in at.metric}
+    assert helps[name].startswith(UNCALIBRATED_HELP) and helps["CNN"].startswith(CALIBRATED_HELP)
 
 
 def test_a_model_deleted_by_another_visitor_falls_back_to_the_default_without_a_server_path(

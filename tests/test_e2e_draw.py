@@ -241,6 +241,35 @@ def test_a_digit_drawn_with_a_pen_that_skips_is_read_with_its_gaps_closed():
 
 
 @pytest.mark.browser
+def test_a_reload_is_the_same_browser_and_the_address_shared_with_another_is_not():
+    # The address once carried the browser's id: a teacher who shared it gave her class one identity,
+    # and each student saw the others' drawings and brought back their last one (a tester, qa24).
+    with chromium_on_app() as (browser, url):
+        mine = browser.new_context(viewport={"width": 1280, "height": 940}).new_page()
+        mine.goto(url)
+        wait_until_ready(mine)
+        draw(mine, [np.array([[140.0, 40.0], [140.0, 240.0]])])
+        wait_for_answers(mine, {"Dense": "1", "CNN": "1"})
+        mine.get_by_role("button", name="Yes, it's 1").click()
+        mine.get_by_text("Saved as 1").wait_for(timeout=30_000)
+        address = mine.url
+        assert "me=" not in address
+        mine.reload()
+        wait_until_ready(mine)
+        mine.get_by_role("button", name="Bring back").wait_for(timeout=30_000)
+
+        theirs = browser.new_context(viewport={"width": 1280, "height": 940}).new_page()
+        theirs.goto(address)
+        wait_until_ready(theirs)
+        assert theirs.get_by_role("button", name="Bring back").count() == 0
+        for page, saved in ((theirs, False), (mine, True)):
+            page.get_by_role("link", name="My drawings").first.click()
+            page.get_by_role("heading", name="My drawings").wait_for(timeout=30_000)
+            text = "How the models did on your 1 drawing" if saved else "Nothing saved from this browser yet"
+            page.get_by_text(text).first.wait_for(timeout=30_000)
+
+
+@pytest.mark.browser
 def test_a_fast_stroke_of_few_points_keeps_its_corners():
     # A 7 flicked in one stroke, the mouse reporting only its two ends and its corner: the canvas's
     # pencil dropped the point before the last as the stroke ended, and the 7 became a slash.

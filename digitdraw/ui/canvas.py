@@ -18,6 +18,8 @@ its strokes (`canvas_pixels`).
 from __future__ import annotations
 
 import copy
+import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -323,7 +325,7 @@ def remember(json_data: dict | None) -> None:
 # A reload (F5, a phone's pull-to-refresh) starts a new Streamlit session with an empty canvas, as a
 # reload should: people (and scripts) reload to start afresh, and a drawing that came back by itself
 # was drawn over. An accidental pull-to-refresh should not cost the drawing either, so the last
-# drawing of each browser (its anonymous ?me= id) is kept in the server's memory for a while, and
+# drawing of each browser tab (`reload_key`) is kept in the server's memory for a while, and
 # the new session offers it back with one button (`offer_back`) until something is drawn. Never
 # written anywhere: saving a drawing stays the user's explicit choice (the Right? panel).
 KEEP_SECONDS = 30 * 60
@@ -333,27 +335,49 @@ OFFER_KEY = "draw_canvas_offer"  # (settings, drawing) from before the reload, o
 BRING_BACK_KEY = "draw_bring_back"  # the offer's button
 
 
+TAB_PARAM = "tab"  # in the address: a reload keeps it, a new tab has none
+TAB_KEY = "draw_tab"
+_TABS = re.compile(r"[0-9a-f]{8}")
+
+
+def reload_key(browser: str) -> str:
+    """The key this tab's drawing is kept under for a reload: the browser's anonymous id and the
+    tab's own (?tab=, which the address keeps across a reload). Two tabs of one browser keep one
+    drawing each (one tab's reload brought back the other's: a tester, qa24); the address copied
+    into another browser brings back nothing, as its id is another. Called on every full run too:
+    a page switch drops the address's query string."""
+    tab = st.session_state.get(TAB_KEY)
+    if tab is None:
+        given = st.query_params.get(TAB_PARAM)
+        tab = given if given and _TABS.fullmatch(given) else secrets.token_hex(4)
+        st.session_state[TAB_KEY] = tab
+    if st.query_params.get(TAB_PARAM) != tab:
+        st.query_params[TAB_PARAM] = tab
+    return f"{browser}/{tab}"
+
+
 @st.cache_resource
 def _kept() -> tuple[OrderedDict[str, tuple[float, dict[str, Any], dict | None]], threading.Lock]:
     return OrderedDict(), threading.Lock()
 
 
-def keep_for_reload(browser: str, settings: dict[str, Any]) -> None:
-    """Keep this browser's drawing now on the canvas for a reload, with the widget values it needs
-    to look the same (`settings`: widget key -> value, e.g. the canvas's mode and ink colour)."""
+def keep_for_reload(key: str, settings: dict[str, Any]) -> None:
+    """Keep the drawing now on the canvas for a reload of this tab (`key`: reload_key's), with the
+    widget values it needs to look the same (`settings`: widget key -> value, e.g. the canvas's mode
+    and ink colour)."""
     if OFFER_KEY in st.session_state and not stroke_count():
         return  # the drawing on offer stays kept: a second reload offers it again
     kept, lock = _kept()
     now = time.monotonic()
     with lock:
-        kept[browser] = (now, dict(settings), st.session_state.get(LAST_KEY))
-        kept.move_to_end(browser)
+        kept[key] = (now, dict(settings), st.session_state.get(LAST_KEY))
+        kept.move_to_end(key)
         while kept and (len(kept) > KEEP_MAX or now - next(iter(kept.values()))[0] > KEEP_SECONDS):
             kept.popitem(last=False)
 
 
-def look_for_reload(browser: str) -> None:
-    """Once a session, before the page's widgets: the drawing this browser had before a reload (and
+def look_for_reload(key: str) -> None:
+    """Once a session, before the page's widgets: the drawing this tab had before a reload (and
     its settings) is put on offer. Nothing when there is none (a first visit, an empty canvas, too
     long ago)."""
     if st.session_state.get(RESTORED_KEY):
@@ -361,7 +385,7 @@ def look_for_reload(browser: str) -> None:
     st.session_state[RESTORED_KEY] = True
     kept, lock = _kept()
     with lock:
-        at, settings, drawing = kept.get(browser, (0.0, {}, None))
+        at, settings, drawing = kept.get(key, (0.0, {}, None))
     if _objects(drawing) and time.monotonic() - at <= KEEP_SECONDS:
         st.session_state[OFFER_KEY] = (copy.deepcopy(settings), drawing)
 

@@ -25,13 +25,17 @@ from digitdraw.strokes import Strokes
 DRAWINGS_PAGE_TITLE = "My drawings"
 DRAWINGS_URL_PATH = "my-drawings"
 
-# The anonymous browser id lives in the session and in the URL (?me=<id>). Why there: Streamlit can
-# read cookies (st.context.cookies) but not set them, and localStorage needs a custom component; a
-# query parameter survives a reload, can be bookmarked, and is visible to the person (no hidden
-# tracking). It is a random uuid (feedback.new_browser_id): no name, no IP address. Whoever has the
-# link sees that browser's drawings, which is what a bookmark is for.
+# The anonymous browser id: a cookie this app sets (COOKIE, for a year) and each new session reads
+# back (st.context.cookies), so a reload, or a visit next week, is the same browser. Not the page's
+# address: it once carried the id (?me=), and a teacher who copied the address for the class gave
+# every student her id; each saw, and could delete, the others' drawings (a tester, qa24). A random
+# uuid (feedback.new_browser_id): no name, no IP address. The personal link My drawings offers
+# (?me=<id>, `personal_link`) opens the same drawings in another browser, which then keeps the id;
+# the address drops it once read, so copying the address shares nothing.
 BROWSER_PARAM = "me"
 BROWSER_KEY = "feedback_browser_id"
+COOKIE = "digitdraw_me"
+COOKIE_SECONDS = 365 * 24 * 3600
 _OUR_IDS = re.compile(r"[0-9a-f]{32}")  # what new_browser_id makes (uuid4().hex); anything else is new
 FOREIGN_ID_NOTE = (
     "The address's ?me= is not an id this app made (cut short or mistyped?), so this browser has a new "
@@ -100,19 +104,44 @@ def get_store() -> FeedbackStore:
 
 
 def browser_id() -> str:
-    """This browser's anonymous id: from the session, else from ?me=, else a new one; kept in the URL."""
+    """This browser's anonymous id: from the session, else from a personal link (?me=) opened
+    here, else from its cookie, else a new one."""
     bid = st.session_state.get(BROWSER_KEY)
     if bid is None:
-        from_url = st.query_params.get(BROWSER_PARAM)
-        bid = from_url if from_url and _OUR_IDS.fullmatch(from_url) else feedback.new_browser_id()
+        link, cookie = st.query_params.get(BROWSER_PARAM), _cookie()
+        if link and _OUR_IDS.fullmatch(link):
+            bid = link
+        elif cookie and _OUR_IDS.fullmatch(cookie):
+            bid = cookie
+        else:
+            bid = feedback.new_browser_id()
         st.session_state[BROWSER_KEY] = bid
-        if from_url and bid != from_url:
+        if link and bid != link:
             # A link cut short or mistyped: say so, or the person only sees their drawings gone.
             st.toast(FOREIGN_ID_NOTE, icon=":material/link_off:")
-    if st.query_params.get(BROWSER_PARAM) != bid:
-        # Page navigation can drop query parameters; put the id back so a reload keeps it.
-        st.query_params[BROWSER_PARAM] = bid
+    if BROWSER_PARAM in st.query_params:
+        del st.query_params[BROWSER_PARAM]  # read: the address is safe to share again
     return bid
+
+
+def remember_browser() -> None:
+    """Once a full run, from the entry point (a fragment may not write to the sidebar): the id in
+    this browser's cookie, set by a line of script in the sidebar, where it shifts nothing."""
+    bid = browser_id()
+    if _cookie() != bid:
+        cookie = f"{COOKIE}={bid}; path=/; max-age={COOKIE_SECONDS}; SameSite=Lax"
+        st.sidebar.html(f"<script>document.cookie = '{cookie}';</script>", unsafe_allow_javascript=True)
+
+
+def personal_link(bid: str) -> str:
+    """The address that opens this browser's drawings in another one (the app's own URL, ?me=)."""
+    url = st.context.url or ""
+    return f"{url.split('?')[0]}?{BROWSER_PARAM}={bid}"
+
+
+def _cookie() -> str | None:
+    value = st.context.cookies.get(COOKIE)
+    return value if isinstance(value, str) else None  # a test harness may have no real cookies
 
 
 # --------------------------------------------------------------------------- the panel
@@ -135,7 +164,7 @@ def correction_panel(
     question: asked instead of offering the agreed answer, where the answers are not the ones the
     page shows (a drawing shown as several digits, kept as one): only the labels then.
     """
-    me = browser_id()  # early: puts the id back in the URL after a page switch dropped it
+    me = browser_id()
     if not strokes:
         st.caption("Corrections are kept for canvas drawings only.")
         return

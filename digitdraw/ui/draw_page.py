@@ -50,6 +50,16 @@ REDRAWN_NOTE = (
     "Your strokes were drawn again with a thinner pen, a twelfth of the drawing's height: a fat pen "
     "fills a small digit's loops and corners, and the models read the thinner drawing better."
 )
+# The answers' help, by whether `digitdraw calibrate` has fitted the model (a model just trained on the
+# Train page has not: its "96% sure" is the network's own, and nothing refuses a scribble; qa24).
+CALIBRATED_HELP = (
+    f"Calibrated probability; below {config.CONFIDENCE_THRESHOLD:.0%} a digit is 'not sure'. A drawing "
+    "the model's not-a-digit detector refuses names no digit."
+)
+UNCALIBRATED_HELP = (
+    "The network's own probability, not calibrated: this model has not been through `digitdraw "
+    "calibrate`, so it is often surer than it is right, and it has no not-a-digit detector."
+)
 MAX_UPLOAD_MB = MAX_FILE_MB  # the same limit as any image file the package reads
 INPUT_SCALE = 7  # the 28x28 model input shown at 196 px, one block per pixel
 AREA_KEY = "draw_area"  # the two columns' container: its width decides whether they stack
@@ -169,8 +179,8 @@ def _draw_and_answer() -> None:
     # listed again each time (under a millisecond): another visitor may have deleted or renamed one.
     restore_choices()
     choices = model_choices()
-    browser = corrections.browser_id()
-    canvas.look_for_reload(browser)
+    tab = canvas.reload_key(corrections.browser_id())
+    canvas.look_for_reload(tab)
     # In the fragment, which the mode and source buttons rerun: the title says what is read now.
     st.title(title(st.session_state.get(SOURCE_KEY, "Draw"), st.session_state.get(MODE_KEY, "Digit")))
     st.caption("A dense network and a CNN, both trained on MNIST, read your writing side by side.")
@@ -224,7 +234,7 @@ def _draw_and_answer() -> None:
             saved_key = corrections.saved_key(CORRECTION_KEY)
             saved = st.session_state.setdefault(saved_key, {})
             canvas.keep_for_reload(
-                browser,
+                tab,
                 {
                     MODE_KEY: st.session_state[MODE_KEY],
                     INK_KEY: black_on_white,
@@ -258,7 +268,10 @@ def _draw_and_answer() -> None:
     keep_choices()
 
 
-WHOLE_QUESTION = "If it is one digit, which? (saved as one digit)"
+# Said plainly: a person who wrote "17" on purpose tapped 1, and the whole drawing was kept as a 1 (qa24).
+WHOLE_QUESTION = (
+    "Only if you meant one digit: which? (Numbers are not saved; this keeps the drawing as that digit.)"
+)
 
 
 def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[str, Predictor]) -> None:
@@ -370,10 +383,11 @@ UPLOAD_TYPES = [*IMAGE_EXTENSIONS, "heic", "heif"]
 
 
 def _upload_input(mode: str) -> np.ndarray | None:
+    # The limit in the label: a file over it is refused by the uploader itself, which says why only in
+    # a tooltip (none on a phone) and keeps the last photo and its answers (a tester, qa24).
+    what = "a handwritten number" if mode == "number" else "one handwritten digit"
     upload = st.file_uploader(
-        "A photo or scan of a handwritten number"
-        if mode == "number"
-        else "A photo or scan of one handwritten digit",
+        f"A photo or scan of {what} (up to {MAX_UPLOAD_MB} MB)",
         type=UPLOAD_TYPES,
         max_upload_size=MAX_UPLOAD_MB,
         key=UPLOAD_KEY,
@@ -456,7 +470,7 @@ def _answers(
     views = [results.view(md(title), r) for title, r in got.models.items()]
     if views:
         summary.markdown(results.view_line(views))
-        for col, v, r in zip(st.columns(len(views)), views, got.models.values(), strict=True):
+        for col, v, (title, r) in zip(st.columns(len(views)), views, got.models.items(), strict=True):
             col.metric(
                 v.model,
                 v.value,
@@ -464,8 +478,7 @@ def _answers(
                 delta_color="off" if v.sure else "orange",
                 delta_arrow="off",
                 border=True,
-                help=f"Calibrated probability; below {config.CONFIDENCE_THRESHOLD:.0%} a digit is "
-                "'not sure'. A drawing the model's not-a-digit detector refuses names no digit."
+                help=(CALIBRATED_HELP if predictors[title].detector is not None else UNCALIBRATED_HELP)
                 + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else "")
                 + (PEN_PATH_NOTE if any(d.pen_path for d in r.digits) else ""),
             )

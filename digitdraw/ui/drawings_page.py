@@ -14,7 +14,7 @@ import streamlit as st
 
 from digitdraw import results
 from digitdraw.feedback import Drawing, FeedbackStore, FeedbackStoreError
-from digitdraw.ui.corrections import DRAWINGS_PAGE_TITLE, browser_id, get_store, label_text
+from digitdraw.ui.corrections import DRAWINGS_PAGE_TITLE, browser_id, get_store, label_text, personal_link
 from digitdraw.ui.models import md, page_order
 
 FILTERS = {"all": "All", "wrong": "Wrong ones"}
@@ -27,14 +27,19 @@ EMPTY_HINT = (
     "answers: your drawing is kept here with its label."
 )
 NO_WRONG_HINT = "No model got any of your drawings wrong."
+LINK_NOTE = (
+    "Open this link in the other browser (a phone, another computer): it keeps these drawings from "
+    "then on. It is personal: whoever opens it sees your drawings and can delete them."
+)
 
 
 def page() -> None:
     """The "My drawings" page."""
     st.title(DRAWINGS_PAGE_TITLE)
     st.caption(
-        "The drawings this browser saved, each with its label and every model's answer. "
-        "Bookmark this page's address to find them again: it carries your anonymous id."
+        "The drawings this browser saved, each with its label and every model's answer. This browser "
+        "is known by an anonymous id in a cookie: no name, and the page's address carries nothing, "
+        "so it can be shared."
     )
     me = browser_id()
     try:
@@ -50,6 +55,9 @@ def page() -> None:
 
     _accuracy(accuracy, total)
     _export(store, me)
+    with st.expander("Open these drawings in another browser", icon=":material/devices:"):
+        st.caption(LINK_NOTE)
+        st.code(personal_link(me), language=None)
     which = st.segmented_control(
         "Show", list(FILTERS), format_func=FILTERS.get, default="all", required=True, key="drawings_filter"
     )

@@ -123,8 +123,8 @@ def _keep_form() -> None:
 
 
 def _session_id() -> str:
-    """Who owns a run: this browser's anonymous id (corrections.browser_id, kept in the address as
-    ?me=), so that after a reload the page still shows the run as its own, with Cancel."""
+    """Who owns a run: this browser's anonymous id (corrections.browser_id, kept in its cookie), so
+    that after a reload the page still shows the run as its own, with Cancel."""
     if OWNER_KEY not in st.session_state:
         st.session_state[OWNER_KEY] = corrections.browser_id()
     return st.session_state[OWNER_KEY]
