@@ -292,6 +292,27 @@ def test_clear_empties_the_canvas_and_brings_the_hint_back_everywhere():
     assert at.button(key="draw_undo").disabled
 
 
+def test_a_drawing_cleared_by_mistake_can_be_brought_back_until_the_next_stroke():
+    # A phone's Clear sits beside Undo: tapped by mistake, it cost the drawing (a tester, qa24).
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    at.button(key="draw_clear").click().run()
+    assert _metrics(at) == {} and _offered(at)
+    at.button(key=canvas.BRING_BACK_KEY).click().run()
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"} and not _offered(at)
+    at.button(key="draw_clear").click().run()
+    at = _draw(at, pendigits.render(ONE, background="black"), [_fabric_path(ONE[0])])
+    assert _metrics(at) == {"Dense": "1", "CNN": "1"} and not _offered(at)  # a fresh start
+
+
+def test_a_switch_of_mode_offers_the_drawing_back_in_the_mode_it_was_drawn_in():
+    at = _draw(_app(), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])
+    at.radio(key=MODE_KEY).set_value("Number").run()
+    assert _metrics(at) == {} and _offered(at)
+    at.button(key=canvas.BRING_BACK_KEY).click().run()
+    assert at.radio(key=MODE_KEY).value == "Digit"
+    assert _metrics(at) == {"Dense": "7", "CNN": "7"}
+
+
 def test_undo_removes_the_last_stroke_and_the_models_read_the_rest():
     seven = [_fabric_path(SEVEN[0])]
     stray = [_fabric_path([(30, 150), (250, 150)])]  # a bar across the middle

@@ -315,8 +315,17 @@ def initial_drawing() -> dict | None:
 
 
 def remember(json_data: dict | None) -> None:
-    """Keep the drawing the canvas reported in this run, for Undo."""
+    """Keep the drawing the canvas reported in this run, for Undo (and, where Clear or Undo emptied it
+    in the browser, offer the one before back)."""
+    _offer_if_emptied(json_data)
     st.session_state[LAST_KEY] = json_data
+
+
+def _offer_if_emptied(now: dict | None, settings: dict[str, Any] | None = None) -> None:
+    """Where the canvas goes from a drawing to none, that drawing is offered back (Bring back)."""
+    last = st.session_state.get(LAST_KEY)
+    if _objects(last) and not _objects(now):
+        st.session_state[CLEARED_KEY] = (dict(settings or {}), last)
 
 
 # --------------------------------------------------------------------------- a reload
@@ -332,6 +341,9 @@ KEEP_SECONDS = 30 * 60
 KEEP_MAX = 1000  # browsers; the oldest go first
 RESTORED_KEY = "draw_canvas_restored"  # this session looked for a kept drawing already
 OFFER_KEY = "draw_canvas_offer"  # (settings, drawing) from before the reload, offered back
+# ... and from before Clear (or a switch that clears): offered back in this session only, as a reload
+# after Clear is a fresh start.
+CLEARED_KEY = "draw_canvas_cleared"
 BRING_BACK_KEY = "draw_bring_back"  # the offer's button
 
 
@@ -392,23 +404,25 @@ def look_for_reload(key: str) -> None:
 
 def offer_back() -> None:
     """Beside Undo and Clear, while the canvas is empty: a button that brings back the drawing from
-    before the reload. Gone for good once something is drawn (that is a fresh start)."""
-    if OFFER_KEY not in st.session_state:
+    before the reload, or before Clear. Gone for good once something is drawn (a fresh start)."""
+    if OFFER_KEY not in st.session_state and CLEARED_KEY not in st.session_state:
         return
     if stroke_count():
-        del st.session_state[OFFER_KEY]
+        st.session_state.pop(OFFER_KEY, None)
+        st.session_state.pop(CLEARED_KEY, None)
         return
     st.button(
         "Bring back",
         icon=":material/restore_page:",
         key=BRING_BACK_KEY,
         on_click=_bring_back,
-        help="The drawing that was on the canvas before the page was reloaded.",
+        help="The drawing that was on the canvas before it was cleared or the page reloaded.",
     )
 
 
 def _bring_back() -> None:
-    settings, drawing = st.session_state.pop(OFFER_KEY)
+    settings, drawing = st.session_state.pop(OFFER_KEY if OFFER_KEY in st.session_state else CLEARED_KEY)
+    st.session_state.pop(CLEARED_KEY, None)
     for key, value in settings.items():  # before the widgets of the next run: they show these
         st.session_state[key] = value
     _recreate(drawing)
@@ -441,9 +455,11 @@ def redraw() -> None:
     _recreate(last if _objects(last) else None)
 
 
-def clear() -> None:
-    """Button callback: an empty canvas."""
-    _recreate(None)
+def clear(settings: dict[str, Any] | None = None) -> None:
+    """Callback (Clear, and the switches that start a new canvas): an empty canvas. The drawing on it
+    is offered back (`offer_back`) until the next stroke, with the widget values (`settings`) of the
+    page it was drawn on: Clear tapped by mistake on a phone cost the drawing (a tester, qa24)."""
+    _recreate(None, settings)
 
 
 def undo() -> None:
@@ -453,7 +469,8 @@ def undo() -> None:
     _recreate({**last, "objects": objects[:-1]} if len(objects) > 1 else None)
 
 
-def _recreate(initial: dict | None) -> None:
+def _recreate(initial: dict | None, settings: dict[str, Any] | None = None) -> None:
+    _offer_if_emptied(initial, settings)
     st.session_state[INITIAL_KEY] = initial
     st.session_state[LAST_KEY] = initial
     st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1

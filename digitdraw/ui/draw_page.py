@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -198,7 +200,8 @@ def _draw_and_answer() -> None:
                     horizontal=True,
                     key=MODE_KEY,
                     label_visibility="collapsed",
-                    on_change=canvas.clear,  # a canvas of another size starts empty
+                    # A canvas of another size starts empty; Bring back returns to the mode drawn in.
+                    on_change=_cleared_by(MODE_KEY, lambda now: next(m for m in MODES if m != now)),
                     help="Digit: one digit on a square canvas. Number: several digits on a wide one.",
                 )
             ]
@@ -299,6 +302,12 @@ def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[
     )
 
 
+def _cleared_by(key: str, before: Callable[[Any], Any]) -> Callable[[], None]:
+    """A switch's callback that clears the canvas: the drawing is offered back with the switch as it
+    was (`before(now)`: its value before this change)."""
+    return lambda: canvas.clear({key: before(st.session_state[key])})
+
+
 def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     """Model pickers and the ink colour: one set of widgets, in the popover beside Undo and Clear."""
     by_name = {c.name: c for c in choices}
@@ -327,7 +336,8 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
         "Black ink on white",
         value=False,
         key=INK_KEY,
-        on_change=canvas.clear,  # the canvas repaints its background and drops the strokes
+        # The canvas repaints its background and drops the strokes; Bring back returns to the ink drawn in.
+        on_change=_cleared_by(INK_KEY, lambda now: not now),
         help="The models read either; switching clears the canvas.",
     )
     return picked, black_on_white
