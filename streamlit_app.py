@@ -32,6 +32,8 @@ pages = [
     ),
 ]
 page = st.navigation(pages)
+# Each page's own browser tab title: a teacher's tabs of the app all read "digitdraw" (qa24).
+st.set_page_config(page_title=f"{page.title} · digitdraw")
 # On every page, not only where drawings are saved: a reload anywhere keeps the same browser, and
 # the same tab's drawing to bring back (a page switch drops the address's ?tab=).
 corrections.remember_browser()

@@ -267,6 +267,7 @@ def test_a_reload_is_the_same_browser_and_the_address_shared_with_another_is_not
             page.get_by_role("heading", name="My drawings").wait_for(timeout=30_000)
             text = "How the models did on your 1 drawing" if saved else "Nothing saved from this browser yet"
             page.get_by_text(text).first.wait_for(timeout=30_000)
+            assert page.title() == "My drawings · digitdraw"  # each page's tab says which it is
 
 
 @pytest.mark.browser
