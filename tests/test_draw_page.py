@@ -29,9 +29,20 @@ from conftest import require
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from digitdraw import config, feedback, nondigits, pendigits, reading, redraw, results, segment, strokes
+from digitdraw import (
+    config,
+    feedback,
+    modelio,
+    nondigits,
+    pendigits,
+    reading,
+    redraw,
+    results,
+    segment,
+    strokes,
+)
 from digitdraw.preprocess import preprocess
-from digitdraw.ui import canvas, corrections
+from digitdraw.ui import canvas, corrections, models
 from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
     CALIBRATED_HELP,
@@ -597,6 +608,18 @@ def test_a_model_deleted_by_another_visitor_falls_back_to_the_default_without_a_
     assert left.value == "dense" and left.proto.set_value  # the browser's picker is told, too
     assert set(_metrics(at)) == {"Dense", "CNN"}
     assert any(name in t.value.replace("\\", "") for t in at.toast), [t.value for t in at.toast]
+
+
+def test_a_model_renamed_in_another_session_is_followed_under_its_new_name(tmp_path, monkeypatch):
+    # It was "gone from this server" and the page fell back to dense (a tester, qa24).
+    at = _app_with_trained_model("dense-old", tmp_path, monkeypatch)
+    assert "dense-old" in _metrics(_draw(at, pendigits.render(SEVEN, background="black")))
+    modelio.rename_model("dense-old", "Class 3b")  # Inspect -> Manage models, in another tab
+    models.record_rename("dense-old", "Class 3b")
+    at = _draw(at, pendigits.render(ONE, background="black"))
+    assert at.selectbox(key="draw_model_left").value == "Class 3b"
+    assert set(_metrics(at)) == {"Class 3b", "CNN"}
+    assert any("now called" in t.value for t in at.toast), [t.value for t in at.toast]
 
 
 @pytest.mark.parametrize("label", [0, 3, 4, 8])

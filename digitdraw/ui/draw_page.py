@@ -34,7 +34,7 @@ from digitdraw.preprocess import (
 )
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
-from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error
+from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error, renamed_to
 
 # The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
 # removed when the canvas is cleared.
@@ -319,10 +319,16 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
         if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
             # Set, not deleted: a deleted key leaves the browser's picker on the old model, which
             # it sends back on every stroke.
-            st.session_state[key] = fallback
-            st.toast(
-                f"Model {md(gone)} is gone from this server: back to {md(fallback)}.", icon=":material/info:"
-            )
+            now = renamed_to(gone)
+            if now in by_name:  # renamed on the Inspect page, in this session or another
+                st.session_state[key] = now
+                st.toast(f"Model {md(gone)} is now called {md(now)}.", icon=":material/edit:")
+            else:
+                st.session_state[key] = fallback
+                st.toast(
+                    f"Model {md(gone)} is gone from this server: back to {md(fallback)}.",
+                    icon=":material/info:",
+                )
         name = st.selectbox(
             f"{side} model",
             names,

@@ -24,7 +24,7 @@ from digitdraw.evaluate import Evaluation, score
 from digitdraw.predict import Predictor
 from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY
-from digitdraw.ui.models import load_predictor, md
+from digitdraw.ui.models import load_predictor, md, record_rename
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
 MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
@@ -462,7 +462,7 @@ def _manage(entry: modelio.ModelEntry, any_trained: bool) -> None:
         new_name = rename_col.text_input("New name", key=NEW_NAME_KEY, max_chars=modelio.MAX_NAME_LENGTH)
         if rename_col.button("Rename", key="inspect_rename", icon=":material/edit:", disabled=not new_name):
             _do(
-                lambda: modelio.rename_model(name, new_name),
+                lambda: (modelio.rename_model(name, new_name), record_rename(name, new_name)),
                 f"Renamed **{md(name)}** to **{md(new_name)}**.",
                 show=new_name,
             )

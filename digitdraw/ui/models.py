@@ -125,3 +125,31 @@ def predictor_or_error(choice: ModelChoice) -> Predictor | None:
             icon=":material/error:",
         )
     return loaded.predictor
+
+
+# -- renames, for the other sessions -----------------------------------------------------------
+
+RENAMES_KEPT = 200  # the newest renames remembered by a server
+
+
+@st.cache_resource
+def _renames() -> dict[str, str]:
+    return {}  # old name -> new name, for every session of this server
+
+
+def record_rename(old: str, new: str) -> None:
+    """Say that a model was renamed (Inspect -> Manage models), so a page still showing it follows."""
+    renames = _renames()
+    renames.pop(old, None)
+    renames[old] = new
+    while len(renames) > RENAMES_KEPT:
+        renames.pop(next(iter(renames)))
+
+
+def renamed_to(name: str) -> str | None:
+    """The name a renamed model has now (after any later renames too), or None if it was not renamed."""
+    renames, seen = _renames(), {name}
+    while name in renames and renames[name] not in seen:
+        name = renames[name]
+        seen.add(name)
+    return name if len(seen) > 1 else None
