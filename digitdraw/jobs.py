@@ -81,8 +81,9 @@ def _keras_cached_mnist() -> Path | None:
     return next((p for h in homes if (p := Path(h) / "datasets" / "mnist.npz").is_file()), None)
 
 
-def mnist_problem(data_dir: str | Path | None = None) -> str | None:
-    """Why training cannot find MNIST here, in words for the operator; None when it can.
+def mnist_problem(data_dir: str | Path | None = None, needs: str = "Training needs") -> str | None:
+    """Why training (or what `needs` names) cannot find MNIST here, in words for the operator; None
+    when it can.
 
     Cheap: it looks for the files without reading them (a broken file still fails the run,
     with the loader's message).
@@ -95,12 +96,12 @@ def mnist_problem(data_dir: str | Path | None = None) -> str | None:
     if folder is None:
         if _keras_cached_mnist() is not None:
             return None
-        return f"Training needs the MNIST data set, and this server has none configured. {how}"
+        return f"{needs} the MNIST data set, and this server has none configured. {how}"
     if not folder.is_dir():
-        return f"Training needs the MNIST data set: the folder {folder} does not exist. {how}"
+        return f"{needs} the MNIST data set: the folder {folder} does not exist. {how}"
     if data.mnist_files(folder) is not None:
         return None
-    return f"Training needs the MNIST data set: {folder} has neither the four IDX files nor mnist.npz. {how}"
+    return f"{needs} the MNIST data set: {folder} has neither the four IDX files nor mnist.npz. {how}"
 
 
 # -- Limits --------------------------------------------------------------------------------

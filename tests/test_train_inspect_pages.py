@@ -599,6 +599,18 @@ def test_inspect_test_set_shows_the_accuracy_of_a_shipped_model(mnist_dir):
     assert "Where the dense network and the CNN disagree" in texts(at)
 
 
+def test_inspect_without_mnist_says_so_in_the_pages_words_not_the_command_lines(monkeypatch, tmp_path):
+    # The loader's message names --data-dir and, offline, a raw network error (a tester, qa24).
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "no-mnist-here"))
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_section"] = "Test set"
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("This part needs the MNIST data set") and "no-mnist-here" in warning
+    assert "--data-dir" not in warning
+
+
 def test_inside_the_model_says_why_a_drawn_number_is_not_offered():
     at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
     at.session_state[inspect_page.DRAWING_KEY] = None  # what the Draw page keeps for a number

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdraw import config, data, ensemble, export, introspect, modelio, penpath, results
+from digitdraw import config, data, ensemble, export, introspect, jobs, modelio, penpath, results
 from digitdraw.evaluate import Evaluation, score
 from digitdraw.predict import Predictor
 from digitdraw.ui import train_page
@@ -99,11 +99,14 @@ def _mnist_or_none():
     try:
         return data.load_mnist()
     except data.DataError as exc:
-        st.warning(
-            f"The MNIST data is not available here, so this part is skipped: {exc}",
-            icon=":material/folder_off:",
-        )
+        st.warning(_no_mnist(exc), icon=":material/folder_off:")
         return None
+
+
+def _no_mnist(exc: data.DataError) -> str:
+    """Why there is no MNIST, for a visitor: the Train page's words where the files are missing (the
+    loader's own name command-line options and, offline, a raw network error: a tester, qa24)."""
+    return jobs.mnist_problem(needs="This part needs") or f"The MNIST data here cannot be read: {exc}"
 
 
 @st.cache_data(max_entries=16, show_spinner="Scoring the 10,000 MNIST test images…")
@@ -614,7 +617,7 @@ def _chosen_image() -> tuple[np.ndarray | None, str]:
     try:
         mnist = data.load_mnist()
     except data.DataError as exc:
-        st.warning(f"No MNIST data here: {exc}", icon=":material/folder_off:")
+        st.warning(_no_mnist(exc), icon=":material/folder_off:")
         return None, ""
     i = st.number_input("Test image number", 0, len(mnist.x_test) - 1, 0, key="inspect_index")
     return data.to_model_input(mnist.x_test[int(i)]), f"test image {int(i)} (a {mnist.y_test[int(i)]})"
