@@ -532,6 +532,53 @@ def test_a_square_canvas_drawing_read_as_several_digits_can_still_be_corrected()
     assert {a.model for a in saved.answers} == {"Dense", "CNN"}
 
 
+def _saved(me: str) -> list[feedback.Drawing]:
+    store = feedback.FeedbackStore(feedback.db_url())
+    try:
+        return sorted(store.list_drawings(me), key=lambda d: d.strokes[0][0][0])  # left to right
+    finally:
+        store.close()
+
+
+def _a_number(me: str) -> AppTest:
+    """Number mode, "11" drawn: two strokes side by side on the wide canvas."""
+    at = _reloaded(me)
+    at.radio(key=MODE_KEY).set_value("Number").run()
+    ones = [_fabric_path([(80, 30), (80, 150)]), _fabric_path([(260, 30), (260, 150)])]
+    at = _draw(at, render_objects(ones), ones)
+    assert _metrics(at) == {"Dense": "11", "CNN": "11"}
+    return at
+
+
+def test_a_number_can_be_confirmed_and_each_digit_is_kept_on_its_own():
+    # A number had no Right? at all: it could be neither confirmed nor corrected (a tester, qa24).
+    me = feedback.new_browser_id()
+    at = _a_number(me)
+    [yes] = [b for b in at.button if b.label == "Yes, it's 11"]
+    yes.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == ["Saved as 11 — see My drawings."]
+    kept = _saved(me)
+    assert [d.label for d in kept] == [1, 1]
+    assert all(len(d.strokes) == 1 and d.image.shape == (28, 28) for d in kept)
+    assert all({a.model for a in d.answers} == {"Dense", "CNN"} for d in kept)
+
+
+def test_a_misread_number_is_corrected_by_typing_its_digits():
+    me = feedback.new_browser_id()
+    at = _a_number(me)
+    (typed,) = [t for t in at.text_input if t.label == corrections.NUMBER_QUESTION]
+    typed.input("7").run()  # the box takes 2 characters at most
+    at.button(key=next(b.key for b in at.button if b.label == "Save")).click().run()
+    assert ["2 digits were read: type 2 digits (0-9), left to right."] == [w.value for w in at.warning]
+    assert _saved(me) == []  # nothing kept from a wrong count
+    (typed,) = [t for t in at.text_input if t.label == corrections.NUMBER_QUESTION]
+    typed.input("17").run()
+    at.button(key=next(b.key for b in at.button if b.label == "Save")).click().run()
+    assert [s.value for s in at.success] == ["Saved as 17 — see My drawings."]
+    assert [d.label for d in _saved(me)] == [1, 7]
+
+
 def test_a_reload_after_clear_offers_nothing_and_no_other_browser_gets_the_drawing():
     me = feedback.new_browser_id()
     at = _draw(_reloaded(me), pendigits.render(SEVEN, background="black"), [_fabric_path(SEVEN[0])])

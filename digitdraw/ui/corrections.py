@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -202,6 +203,77 @@ def correction_panel(
         _saved_note(clicked)
 
 
+@dataclass(frozen=True)
+class NumberDigit:
+    """One digit of a number as the store keeps it: its strokes (None when it shares a stroke with a
+    neighbour), its 28x28 model input and each model's answer for it."""
+
+    strokes: Strokes | None
+    image: np.ndarray
+    answers: list[ModelAnswer]
+
+
+NUMBER_QUESTION = "No, it is:"
+SHARED_STROKES_NOTE = (
+    "These digits share a stroke (the pen ran on from one into the next), so they cannot be kept one "
+    "by one. Lift the pen between digits to keep them."
+)
+
+
+def number_panel(
+    *, digits: Sequence[NumberDigit], read: str | None, pen_width: float | None, key: str
+) -> None:
+    """The "Right?" panel for a number (Number mode): confirm the number the models agree on (`read`),
+    or type the right digits. Each digit is kept as a drawing of its own, with its label, so a number
+    teaches the models as its digits would one by one. A number could not be confirmed or corrected at
+    all before (a tester, qa24)."""
+    me = browser_id()
+    if any(d.strokes is None for d in digits):
+        st.caption(SHARED_STROKES_NOTE)
+        return
+    digest = strokes_digest([s for d in digits for s in (d.strokes or [])])
+    saved: dict[str, int | str] = st.session_state.setdefault(saved_key(key), {})
+    if digest in saved:
+        _saved_note(saved[digest])
+        return
+    text: str | None = None
+    panel = st.empty()
+    with panel.container():
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.markdown("**Right?**")
+        if read and row.button(
+            f"Yes, it's {read}", key=f"{key}_yes_{digest}", icon=":material/check:", type="primary"
+        ):
+            text = read
+        typed = st.text_input(
+            NUMBER_QUESTION,
+            key=f"{key}_number_{digest}",
+            max_chars=len(digits),
+            placeholder="the digits, left to right",
+        )
+        if st.button("Save", key=f"{key}_number_save_{digest}", disabled=not typed):
+            typed = typed.strip()
+            if not typed.isdecimal() or not typed.isascii() or len(typed) != len(digits):
+                st.warning(
+                    f"{len(digits)} digits were read: type {len(digits)} digits (0-9), left to right.",
+                    icon=":material/pin:",
+                )
+            else:
+                text = typed
+    if text is None:
+        return
+    try:
+        store = get_store()
+        for digit, label in zip(digits, text, strict=True):
+            store.save(me, int(label), digit.strokes, digit.image, digit.answers, pen_width=pen_width)
+    except FeedbackStoreError as exc:
+        st.error(str(exc), icon=":material/database:")
+        return
+    saved[digest] = text
+    with panel:
+        _saved_note(text)
+
+
 def saved_key(key: str) -> str:
     """The session-state key of the panel's record of what was saved ({strokes digest: label})."""
     return f"{key}_saved"
@@ -213,5 +285,7 @@ def _ask(agreed: int | None, n_answers: int) -> str:
     return "The models disagree. It is:" if n_answers > 1 else "What is it?"
 
 
-def _saved_note(label: int) -> None:
-    st.success(f"Saved as {label_text(label)} — see {DRAWINGS_PAGE_TITLE}.", icon=":material/check:")
+def _saved_note(label: int | str) -> None:
+    """What was kept: a label, or a number's digits (kept one by one)."""
+    what = label if isinstance(label, str) else label_text(label)
+    st.success(f"Saved as {what} — see {DRAWINGS_PAGE_TITLE}.", icon=":material/check:")

@@ -302,6 +302,24 @@ def _whole_drawing_panel(pixels: np.ndarray, drawing: Drawing, predictors: dict[
     )
 
 
+def _number_panel(got: reading.Reading, pen: float | None) -> None:
+    """Right? for a number on the wide canvas: each digit kept with its own strokes and answers."""
+    digits = [
+        corrections.NumberDigit(
+            None if paths is None else [np.asarray(p).tolist() for p in paths],
+            image,
+            [
+                corrections.stored_answer(t, r.digits[k].probabilities, r.digits[k].not_a_digit)
+                for t, r in got.models.items()
+            ],
+        )
+        for k, (paths, image) in enumerate(zip(got.paths, got.inputs, strict=True))
+    ]
+    texts = {r.text for r in got.models.values()}
+    read = texts.pop() if len(texts) == 1 else None
+    corrections.number_panel(digits=digits, read=read, pen_width=pen, key=CORRECTION_KEY)
+
+
 def _cleared_by(key: str, before: Callable[[Any], Any]) -> Callable[[], None]:
     """A switch's callback that clears the canvas: the drawing is offered back with the switch as it
     was (`before(now)`: its value before this change)."""
@@ -536,6 +554,9 @@ def _answers(
                 # most in need of a correction had no Right? at all. Kept whole, as one digit.
                 with review:
                     _whole_drawing_panel(pixels, drawing, predictors)
+            elif drawing.source == "canvas" and mode == "number" and got.paths:
+                with review:
+                    _number_panel(got, drawing.pen)
     row = np.concatenate([results.to_uint8(x) for x in got.inputs], axis=1)
     st.image(
         results.enlarge(row, INPUT_SCALE if single else max(2, INPUT_SCALE * 2 // len(got.inputs))),
