@@ -564,6 +564,27 @@ def test_a_number_can_be_confirmed_and_each_digit_is_kept_on_its_own():
     assert all({a.model for a in d.answers} == {"Dense", "CNN"} for d in kept)
 
 
+def test_a_number_whose_saving_fails_part_way_keeps_each_digit_once_on_a_retry(monkeypatch):
+    me = feedback.new_browser_id()
+    at = _a_number(me)
+    real, calls = feedback.FeedbackStore.save, []
+
+    def second_fails_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise feedback.FeedbackStoreError("The database is busy; try again.", "busy")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(feedback.FeedbackStore, "save", second_fails_once)
+    [yes] = [b for b in at.button if b.label == "Yes, it's 11"]
+    yes.click().run()
+    assert [e.value for e in at.error] == ["The database is busy; try again."]
+    [yes] = [b for b in at.button if b.label == "Yes, it's 11"]
+    yes.click().run()
+    assert [s.value for s in at.success] == ["Saved as 11 — see My drawings."]
+    assert [d.label for d in _saved(me)] == [1, 1]
+
+
 def test_a_misread_number_is_corrected_by_typing_its_digits():
     me = feedback.new_browser_id()
     at = _a_number(me)

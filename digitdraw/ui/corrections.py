@@ -262,10 +262,14 @@ def number_panel(
                 text = typed
     if text is None:
         return
+    # The digits already kept, should the store fail part way: a retry keeps the rest, not all again.
+    kept: list[int] = st.session_state.setdefault(f"{saved_key(key)}_{digest}_digits", [])
     try:
         store = get_store()
-        for digit, label in zip(digits, text, strict=True):
-            store.save(me, int(label), digit.strokes, digit.image, digit.answers, pen_width=pen_width)
+        for k, (digit, label) in enumerate(zip(digits, text, strict=True)):
+            if k not in kept:
+                store.save(me, int(label), digit.strokes, digit.image, digit.answers, pen_width=pen_width)
+                kept.append(k)
     except FeedbackStoreError as exc:
         st.error(str(exc), icon=":material/database:")
         return
