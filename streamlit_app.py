@@ -37,5 +37,6 @@ st.set_page_config(page_title=f"{page.title} · digitdraw")
 # On every page, not only where drawings are saved: a reload anywhere keeps the same browser, and
 # the same tab's drawing to bring back (a page switch drops the address's ?tab=).
 corrections.remember_browser()
+corrections.offer_link()
 canvas.reload_key(corrections.browser_id())
 page.run()

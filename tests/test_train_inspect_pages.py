@@ -471,12 +471,12 @@ def test_another_visitors_cancelled_or_failed_run_is_not_shown_as_the_last_run(
     assert "The last run" in texts(session("first visitor"))
 
 
-def test_a_reload_still_owns_the_run_it_started_through_the_browser_id_in_the_address(idle_jobs, monkeypatch):
+def test_a_reload_still_owns_the_run_it_started_through_the_browser_id_in_its_cookie(idle_jobs, monkeypatch):
     me = feedback.new_browser_id()
     job = running_job(owner=me)
     monkeypatch.setattr(idle_jobs, "_job", job)
     at = AppTest.from_function(train_app, default_timeout=TIMEOUT)
-    at.query_params[corrections.BROWSER_PARAM] = me  # a new session (a reload) at the same address
+    monkeypatch.setattr(corrections, "_cookie", lambda: me)  # a new session (a reload) of that browser
     at.run()
     assert not at.exception
     assert "another visitor" not in texts(at)

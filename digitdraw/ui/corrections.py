@@ -31,16 +31,22 @@ DRAWINGS_URL_PATH = "my-drawings"
 # address: it once carried the id (?me=), and a teacher who copied the address for the class gave
 # every student her id; each saw, and could delete, the others' drawings (a tester, qa24). A random
 # uuid (feedback.new_browser_id): no name, no IP address. The personal link My drawings offers
-# (?me=<id>, `personal_link`) opens the same drawings in another browser, which then keeps the id;
-# the address drops it once read, so copying the address shares nothing.
+# (?me=<id>, `personal_link`) opens the same drawings in another browser, which keeps the id once its
+# user says so (`offer_link`); the address drops it once read, so copying the address shares nothing.
 BROWSER_PARAM = "me"
 BROWSER_KEY = "feedback_browser_id"
 COOKIE = "digitdraw_me"
 COOKIE_SECONDS = 365 * 24 * 3600
 _OUR_IDS = re.compile(r"[0-9a-f]{32}")  # what new_browser_id makes (uuid4().hex); anything else is new
 FOREIGN_ID_NOTE = (
-    "The address's ?me= is not an id this app made (cut short or mistyped?), so this browser has a new "
-    "one, with no saved drawings yet. Open your saved link again to see yours."
+    "The address's ?me= is not an id this app made (cut short or mistyped?), so it was left out. Open "
+    "your saved link again to see the drawings it keeps."
+)
+LINK_KEY = "feedback_link_offered"  # a personal link's id, offered until taken or declined
+LINK_NOTE = (
+    "This address is a personal link to the drawings of a browser (yours, from another device?). Open "
+    "them here only if they are yours: this browser then keeps them, and whoever has them can delete "
+    "them."
 )
 
 
@@ -105,24 +111,46 @@ def get_store() -> FeedbackStore:
 
 
 def browser_id() -> str:
-    """This browser's anonymous id: from the session, else from a personal link (?me=) opened
-    here, else from its cookie, else a new one."""
+    """This browser's anonymous id: from the session, else from its cookie, else a new one. A
+    personal link (?me=) opened here is offered (`offer_link`) and taken only when asked."""
     bid = st.session_state.get(BROWSER_KEY)
     if bid is None:
-        link, cookie = st.query_params.get(BROWSER_PARAM), _cookie()
-        if link and _OUR_IDS.fullmatch(link):
-            bid = link
-        elif cookie and _OUR_IDS.fullmatch(cookie):
-            bid = cookie
-        else:
-            bid = feedback.new_browser_id()
+        cookie = _cookie()
+        bid = cookie if cookie and _OUR_IDS.fullmatch(cookie) else feedback.new_browser_id()
         st.session_state[BROWSER_KEY] = bid
-        if link and bid != link:
+        link = st.query_params.get(BROWSER_PARAM)
+        if link and not _OUR_IDS.fullmatch(link):
             # A link cut short or mistyped: say so, or the person only sees their drawings gone.
             st.toast(FOREIGN_ID_NOTE, icon=":material/link_off:")
+        elif link and link != bid:
+            # Taken only when the person says so (`offer_link`): a personal link posted for a class by
+            # mistake took over every browser that opened it, for a year (a tester, qa25).
+            st.session_state[LINK_KEY] = link
     if BROWSER_PARAM in st.query_params:
         del st.query_params[BROWSER_PARAM]  # read: the address is safe to share again
     return bid
+
+
+def offer_link() -> None:
+    """From the entry point, above the page: a personal link opened here is offered, not taken."""
+    link = st.session_state.get(LINK_KEY)
+    if link is None:
+        return
+    with st.container(border=True):
+        st.markdown(LINK_NOTE)
+        row = st.container(horizontal=True)
+        row.button("Open them here", key="feedback_link_take", on_click=_take_link, args=(link,))
+        row.button(
+            "No, keep this browser's",
+            key="feedback_link_decline",
+            on_click=st.session_state.pop,
+            args=(LINK_KEY,),
+        )
+
+
+def _take_link(link: str) -> None:
+    st.session_state[BROWSER_KEY] = link
+    st.session_state.pop(LINK_KEY, None)
 
 
 def remember_browser() -> None:

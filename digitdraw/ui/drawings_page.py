@@ -28,8 +28,9 @@ EMPTY_HINT = (
 )
 NO_WRONG_HINT = "No model got any of your drawings wrong."
 LINK_NOTE = (
-    "Open this link in the other browser (a phone, another computer): it keeps these drawings from "
-    "then on. It is personal: whoever opens it sees your drawings and can delete them."
+    "Open this link in the other browser (a phone, another computer) and choose to open the drawings "
+    "there: it keeps them from then on. It is personal: whoever opens it can take your drawings, and "
+    "delete them."
 )
 
 
