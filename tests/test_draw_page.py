@@ -660,6 +660,8 @@ def test_a_model_not_calibrated_says_its_probabilities_are_its_own(tmp_path, mon
     )
     helps = {re.sub(r"\\(.)", r"\1", m.label): m.proto.help for m in at.metric}
     assert helps[name].startswith(UNCALIBRATED_HELP) and helps["CNN"].startswith(CALIBRATED_HELP)
+    notes = {re.sub(r"\\(.)", r"\1", m.label): m.delta for m in at.metric}
+    assert notes[name].endswith("· not calibrated") and "calibrated" not in notes["CNN"]
 
 
 def test_a_model_deleted_by_another_visitor_falls_back_to_the_default_without_a_server_path(

@@ -58,6 +58,7 @@ CALIBRATED_HELP = (
     f"Calibrated probability; below {config.CONFIDENCE_THRESHOLD:.0%} a digit is 'not sure'. A drawing "
     "the model's not-a-digit detector refuses names no digit."
 )
+UNCALIBRATED_NOTE = "not calibrated"
 UNCALIBRATED_HELP = (
     "The network's own probability, not calibrated: this model has not been through `digitdraw "
     "calibrate`, so it is often surer than it is right, and it has no not-a-digit detector."
@@ -505,14 +506,17 @@ def _answers(
     if views:
         summary.markdown(results.view_line(views))
         for col, v, (title, r) in zip(st.columns(len(views)), views, got.models.items(), strict=True):
+            calibrated = predictors[title].detector is not None
             col.metric(
                 v.model,
                 v.value,
-                v.note,
+                # On screen too, not only in the help: "96% sure" from a model just trained is the
+                # network's own figure (a tester, qa25).
+                v.note if calibrated else f"{v.note} · {UNCALIBRATED_NOTE}",
                 delta_color="off" if v.sure else "orange",
                 delta_arrow="off",
                 border=True,
-                help=(CALIBRATED_HELP if predictors[title].detector is not None else UNCALIBRATED_HELP)
+                help=(CALIBRATED_HELP if calibrated else UNCALIBRATED_HELP)
                 + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else "")
                 + (PEN_PATH_NOTE if any(d.pen_path for d in r.digits) else ""),
             )
