@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,7 +198,7 @@ def correction_panel(
         st.caption("Corrections are kept for canvas drawings only.")
         return
     digest = strokes_digest(strokes)
-    saved: dict[str, int] = st.session_state.setdefault(saved_key(key), {})
+    saved: dict[str, int | str] = st.session_state.setdefault(saved_key(key), {})
     if digest in saved:
         _saved_note(saved[digest])
         return
@@ -220,15 +220,13 @@ def correction_panel(
     if clicked is None:
         return
 
-    try:
-        get_store().save(me, clicked, strokes, image, model_answers(answers), pen_width=pen_width)
-    except FeedbackStoreError as exc:
-        # The buttons stay and so does the drawing: the user can retry once the database is back.
-        st.error(str(exc), icon=":material/database:")
-        return
-    saved[digest] = clicked
-    with panel:
-        _saved_note(clicked)
+    _keep(
+        panel,
+        saved,
+        digest,
+        clicked,
+        lambda: get_store().save(me, clicked, strokes, image, model_answers(answers), pen_width=pen_width),
+    )
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,7 @@ def number_panel(
     if any(d.strokes is None for d in digits):
         st.caption(SHARED_STROKES_NOTE)
         return
-    digest = strokes_digest([s for d in digits for s in (d.strokes or [])])
+    digest = strokes_digest([s for d in digits for s in d.strokes or ()])
     saved: dict[str, int | str] = st.session_state.setdefault(saved_key(key), {})
     if digest in saved:
         _saved_note(saved[digest])
@@ -292,18 +290,31 @@ def number_panel(
         return
     # The digits already kept, should the store fail part way: a retry keeps the rest, not all again.
     kept: list[int] = st.session_state.setdefault(f"{saved_key(key)}_{digest}_digits", [])
-    try:
+
+    def save_digits() -> None:
         store = get_store()
         for k, (digit, label) in enumerate(zip(digits, text, strict=True)):
             if k not in kept:
                 store.save(me, int(label), digit.strokes, digit.image, digit.answers, pen_width=pen_width)
                 kept.append(k)
+
+    _keep(panel, saved, digest, text, save_digits)
+
+
+def _keep(
+    panel, saved: dict[str, int | str], digest: str, what: int | str, save: Callable[[], object]
+) -> None:
+    """`save()` into the store, then say what was kept where the panel's buttons were (and remember it
+    for this drawing, `digest`); on a store error the buttons stay, with the store's sentence."""
+    try:
+        save()
     except FeedbackStoreError as exc:
+        # The buttons stay and so does the drawing: the user can retry once the database is back.
         st.error(str(exc), icon=":material/database:")
         return
-    saved[digest] = text
+    saved[digest] = what
     with panel:
-        _saved_note(text)
+        _saved_note(what)
 
 
 def saved_key(key: str) -> str:
