@@ -358,6 +358,44 @@ def test_in_windows_too_narrow_for_two_columns_the_canvas_is_whole_and_the_answe
 
 
 @pytest.mark.browser
+def test_in_a_short_laptop_window_the_canvas_both_answers_and_right_are_on_screen_together():
+    # 1366x768, the commonest laptop screen, leaves about 650 px once the browser takes its share;
+    # a projector at 1024x768 with a 125% zoom about 576. Streamlit's own top spacing once put
+    # Yes, and at 1024x576 the canvas's bottom, below the fold (qa24).
+    require_pendigits()
+    (digit,) = pick_digits(1)
+    with chromium_on_app() as (browser, url):
+        for width, height, wanted in (
+            (1366, 650, ("canvas", "Dense", "CNN", "Yes")),
+            (1024, 576, ("canvas", "summary")),
+        ):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            wait_until_ready(page)
+            draw(page, canvas_paths(digit))
+            if "Dense" in wanted:
+                wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+            else:
+                summary = page.locator(f".st-key-{SUMMARY_KEY}")
+                summary.filter(has_text=f"CNN {digit.label}").wait_for(timeout=30_000)
+            shown = {
+                "canvas": the_canvas(page),
+                "Dense": page.locator('[data-testid="stMetric"]').filter(has_text="Dense"),
+                "CNN": page.locator('[data-testid="stMetric"]').filter(has_text="CNN"),
+                "Yes": page.locator("button", has_text="Yes, it's"),
+                "summary": page.locator(f".st-key-{SUMMARY_KEY}"),
+            }
+            assert page.evaluate("() => window.scrollY") == 0
+            for name in wanted:
+                box = shown[name].bounding_box()
+                assert box is not None, f"{name} is not shown at {width}x{height}"
+                top, bottom = box["y"], box["y"] + box["height"]
+                where = f"{width}x{height}: y {top:.0f}-{bottom:.0f}"
+                assert top >= 0 and bottom <= height, f"{name} is off screen at {where}"
+            page.close()
+
+
+@pytest.mark.browser
 def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
     # A person (or a script) clicks Clear and starts the next digit at once, before the server has
     # answered the click. The stroke must land on the cleared canvas and be read alone, with no

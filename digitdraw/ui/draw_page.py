@@ -115,6 +115,7 @@ class Drawing:
 # a tablet or a small laptop window with the sidebar open) the columns stack, as Streamlit stacks
 # them only below a 640 px *screen*, and the one-line summary above the canvas shows the answers.
 # A container query, not a media query: what counts is the room the page has, not the screen.
+SHORT_PX = 820  # a window this tall or less gets the compact top of the page (_STYLE)
 _STYLE = f"""<style>
 .st-key-{AREA_KEY} {{ container-type: inline-size; container-name: draw; }}
 .st-key-{SUMMARY_KEY} {{ display: none; }}
@@ -136,6 +137,17 @@ _STYLE = f"""<style>
 }}
 /* A metric that names no digit ("Not a digit") wraps instead of ending in "Not a d…". */
 [data-testid="stMetricValue"] p {{ white-space: normal; overflow-wrap: break-word; }}
+/* A short window (a 1366x768 laptop once the browser takes its share, a projector, a phone on its
+   side): Streamlit's 6rem above the title and its 2.75rem title pushed Yes, or the canvas itself,
+   below the fold (qa24). The top padding keeps room for Streamlit's 3.75rem header. */
+@media (max-height: {SHORT_PX}px) {{
+  [data-testid="stMainBlockContainer"] {{ padding-top: 3.75rem; }}
+  [data-testid="stMainBlockContainer"] h1 {{ font-size: 2rem; padding: 0 0 0.5rem; }}
+}}
+@media (max-height: 500px) {{
+  [data-testid="stMainBlockContainer"] h1 {{ font-size: 1.5rem; }}
+  [data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] {{ display: none; }}
+}}
 </style>"""
 
 
