@@ -63,6 +63,16 @@ CUT_OFF_MESSAGE = (
     "Ink cut off by the photo's edge was left out: take the photo with some paper round the digits."
 )
 MENDED_MESSAGE = "Read with the gaps closed where the pen seems to have skipped."
+CLOSER_MESSAGE = "The writing is small in this photo: it was read from a crop round it."
+# A photo is read shrunk (preprocess._PHOTO_SIDE); a number 1 cm tall on a whole page is then too
+# small to read there, but not in the photo itself (qa24). Where all of a photo's digits are too small
+# and they stand in one row, that row is read again from a crop of the photo: the row and this many
+# times its height of paper round it. Not where the tallest piece is under CLOSER_MIN of the photo's
+# size (a speck, not writing), nor where marks at least OTHERS as tall as the row stand elsewhere
+# (which of them was meant is not known: the message asks for a crop).
+CLOSER_MARGIN = 1.0
+CLOSER_MIN = 0.02
+CLOSER_OTHERS = 0.5
 # A drawing whose every piece is under this fraction of its longer side is too small to read.
 MIN_EXTENT = preprocess._MIN_EXTENT
 # Neighbouring pieces sharing at least this much of the narrower one's width may be one digit (see
@@ -178,6 +188,7 @@ class Reading:
     # Each digit's strokes as its pen-path readers read them (strokes_of; None where not known).
     paths: tuple[list[np.ndarray] | None, ...] = field(default=(), repr=False)
     mended: int = 0  # gaps closed where the pen skipped (read_drawing, digitdraw.skips)
+    closer: bool = False  # a photo's small writing read from a crop round it (CLOSER_MARGIN)
 
     @property
     def redrawn(self) -> bool:
@@ -203,6 +214,8 @@ class Reading:
             said.append(AT_EDGE_MESSAGE)
         if self.mended:
             said.append(MENDED_MESSAGE)
+        if self.closer:
+            said.append(CLOSER_MESSAGE)
         return " ".join(said)
 
     def as_dict(self) -> dict:
@@ -219,6 +232,8 @@ class Reading:
             out["redrawn"] = True
         if self.mended:
             out["mended"] = self.mended
+        if self.closer:
+            out["closer"] = True
         out["models"] = {name: m.as_dict() for name, m in self.models.items()}
         return out
 
@@ -291,8 +306,10 @@ def _read(
     source: Source,
     mode: Mode,
     threshold: float,
+    closer: bool = True,
 ) -> Reading:
-    """read_drawing, the drawing as it is."""
+    """read_drawing, the drawing as it is; a photo whose writing is too small, from a crop round it
+    (unless closer=False: the crop itself)."""
     if source not in EMPTY_REASONS:
         raise ValueError(f"source must be 'canvas' or 'image', not {source!r}")
     if mode not in ("digit", "number"):
@@ -307,6 +324,12 @@ def _read(
     # judged against its shorter side (a 118 px 7 in a 3000x300 photo was "too small").
     size = longest * min(h, w) / max(h, w, 1) if source == "image" else longest
     if readable and all(max(s.x1 - s.x0, s.y1 - s.y0) < MIN_EXTENT * size for s, _ in readable):
+        look = closer and source == "image"
+        crop = _closer_look(pixels, [s for s, _ in readable], longest, size) if look else None
+        if crop is not None:
+            got = _read(crop, predictors, None, source, mode, threshold, closer=False)
+            if got.status != EMPTY:
+                return replace(got, closer=True)
         return _empty(predictors, mode, source, _too_small(source))
     if not readable:
         reason = next((_why_not(s, p, longest) for s, p in rows if p.reason), None) or EMPTY_REASONS[source]
@@ -470,6 +493,34 @@ def _split_where_two_read_better(
                 best, best_p = list(cut), float(np.prod(pair))
         out.extend(best)
     return out
+
+
+def _closer_look(
+    pixels: np.ndarray, pieces: Sequence[segment.Segment], longest: int, size: float
+) -> np.ndarray | None:
+    """The part of a photo round its one row of small digits, at the photo's own resolution (pieces
+    are in the ink map's pixels, `longest` on its longer side); None where there is no such row."""
+    pieces = sorted(pieces, key=lambda s: s.y1 - s.y0, reverse=True)
+    first, rest = pieces[0], pieces[1:]
+    tall = first.y1 - first.y0
+    if max(first.x1 - first.x0, tall) < CLOSER_MIN * size:
+        return None
+    x0, y0, x1, y1 = first.x0, first.y0, first.x1, first.y1
+    grown = True
+    while grown:  # along the row: pieces beside it, less than a digit's height away
+        grown = False
+        for s in list(rest):
+            if s.y0 < y1 and s.y1 > y0 and s.x0 - x1 < tall and x0 - s.x1 < tall:
+                x0, y0, x1, y1 = min(x0, s.x0), min(y0, s.y0), max(x1, s.x1), max(y1, s.y1)
+                rest.remove(s)
+                grown = True
+    if any(max(s.x1 - s.x0, s.y1 - s.y0) >= CLOSER_OTHERS * tall for s in rest):
+        return None
+    h, w = np.shape(pixels)[:2]
+    scale, margin = max(h, w) / longest, CLOSER_MARGIN * (y1 - y0)
+    top, bottom = max(0, int((y0 - margin) * scale)), min(h, int(np.ceil((y1 + margin) * scale)))
+    left, right = max(0, int((x0 - margin) * scale)), min(w, int(np.ceil((x1 + margin) * scale)))
+    return np.asarray(pixels)[top:bottom, left:right]
 
 
 def _empty(predictors: Mapping[str, Predictor], mode: Mode, source: Source, reason: str) -> Reading:

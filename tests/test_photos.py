@@ -240,3 +240,44 @@ def test_digits_a_photo_s_edge_cuts_are_left_out_and_said_to_be():
         assert len(cut.segments) == 1 and cut.cut_off == 2
         said = reading.Reading(reading.DIGIT, {}, source="image", cut_off=cut.cut_off).message
         assert reading.CUT_OFF_MESSAGE in said
+
+
+def _page_with(marks: list[tuple[float, float, float]], width: int = 1024, height: int = 768) -> np.ndarray:
+    """A photo of a page (light brighter in the middle, grain), as the app holds it once decoded, with
+    a pen THREE at each (x, y, height) given in px."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    light = 200 + 40 * np.exp(-3 * (((xx - 0.4 * width) / width) ** 2 + ((yy - 0.45 * height) / height) ** 2))
+    noise = np.random.default_rng(7).normal(0, 3, (height, width, 3))
+    page = np.stack([light, 0.97 * light, 0.9 * light], -1) + noise
+    pts = THREE.strokes[0]
+    for x, y, tall in marks:
+        pen = (pts - pts.min(axis=0)) * tall / np.ptp(pts[:, 1]) + (x, y)
+        line = np.round(pen * 16).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(page, [line], False, (30, 30, 60), 3, cv2.LINE_AA, 4)
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def readers() -> dict[str, Predictor]:
+    return reading.load_predictors(["cnn"])
+
+
+def test_a_number_written_small_on_a_whole_page_is_read_from_a_crop_round_it_and_said_to_be(readers):
+    # A number 1 cm tall on a photo of a whole A4 page is under the size a photo's digits are read at
+    # (640 px): "too small, crop closer" (qa24). In the photo itself it is 30 px tall: readable.
+    photo = _page_with([(450, 340, 30), (478, 340, 30)])
+    got = reading.read_drawing(photo, readers, source="image", mode="number")
+    assert got.closer and got.models["cnn"].text == "33"
+    assert reading.CLOSER_MESSAGE in got.message and got.as_dict()["closer"] is True
+    # Written larger, it is read as it is.
+    assert not reading.read_drawing(_page_with([(450, 300, 120)]), readers, source="image").closer
+
+
+def test_small_writing_in_two_places_on_a_page_or_a_speck_is_still_too_small_to_read(readers):
+    # Which of two small numbers was meant is not known; a speck is no writing. Both ask for a crop.
+    apart = _page_with([(150, 100, 30), (700, 600, 30)])
+    speck = _page_with([(500, 380, 6)])
+    for photo in (apart, speck):
+        got = reading.read_drawing(photo, readers, source="image")
+        assert got.status == reading.EMPTY and reading.is_too_small(got.reason), got.reason
+        assert not got.closer

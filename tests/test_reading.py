@@ -95,10 +95,14 @@ def test_a_speck_is_too_small_to_read(untrained):
     assert r.status == reading.EMPTY and r.reason == preprocess.TOO_SMALL_REASON
 
 
-def test_a_digit_too_small_in_a_large_photo_is_answered_with_cropping_not_drawing_bigger(untrained):
+def test_a_digit_too_small_in_a_large_photo_is_read_from_a_crop_or_answered_with_cropping(untrained):
     photo = np.full((2000, 3000), 255, np.uint8)  # a 6 MP photo of paper with one small written 7
     seven = np.array([[1470, 900], [1530, 900], [1482, 1000]], np.int32)  # 100 px: under 6% of 2000
     cv2.polylines(photo, [seven], False, 0, 12)
+    r = reading.read_drawing(photo, {"m": Predictor(untrained)}, source="image")
+    assert r.closer and len(r.models["m"].digits) == 1  # read from a crop round it
+    # A second one far from it: which was meant is not known. Cropping is the advice, not drawing bigger.
+    cv2.polylines(photo, [seven + [-1200, 700]], False, 0, 12)
     r = reading.read_drawing(photo, {"m": Predictor(untrained)}, source="image")
     assert r.status == reading.EMPTY and r.reason == reading.TOO_SMALL_IMAGE
     assert "crop" in r.reason and reading.is_too_small(r.reason)
