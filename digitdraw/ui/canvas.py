@@ -274,10 +274,22 @@ export default function ({ data }) {
       fire("mousemove", Math.round(stroke.x) + 1, Math.round(stroke.y));  // a mouse event's x is whole px
       if (!event.composedPath().includes(stroke.host)) fire("mouseup", event.clientX, event.clientY);
       setUndoAndClear(now, false);
+      sendSoon(stroke.host);
     } else if (onCanvas) {
       setUndoAndClear(now, false);
+      sendSoon(host);
     }
   }, true);
+}
+// The component sends a drawing 200 ms after its last change (a debounce, for objects dragged in its
+// edit mode): most of the time from a stroke's end to the answers (280 ms). Its toolbar's Update
+// button sends at once: pressed once the stroke's own mouseup (a later event of this one) has added
+// the stroke to the canvas. A stroke the component has not added yet still goes with its debounce.
+function sendSoon(host) {
+  setTimeout(() => {
+    const send = host.isConnected && toolbarButton(host, "Update the app with this drawing");
+    if (send) send.click();
+  }, 0);
 }
 """
 
