@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import chromium_on_app, the_canvas
+from browser import IDLE, chromium_on_app, the_canvas
 from conftest import require
 
 from digitdraw import config, modelio, pendigits, reading, skips
@@ -467,6 +467,11 @@ def test_clear_and_undo_from_the_keyboard_leave_the_focus_on_the_canvas_not_the_
         page = open_app(browser, url)
         for button, key in ((CLEAR_BUTTON, "Enter"), (UNDO_BUTTON, "Space")):
             draw(page, canvas_paths(digit)[:1])
+            # As a keyboard user does, once the stroke's answers are there: the rerun that shows them
+            # puts enabled buttons in place of the ones the page enabled at once, and the focus given
+            # to one of those before was lost with it.
+            page.wait_for_function(f"() => Object.keys(({METRICS_JS})()).length == 2", timeout=30_000)
+            page.wait_for_selector(IDLE, timeout=30_000)
             page.wait_for_function("(b) => !document.querySelector(b).disabled", arg=button, timeout=30_000)
             page.locator(button).focus()
             page.keyboard.press(key)
