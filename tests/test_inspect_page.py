@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import json
 import shutil
 import unicodedata
 from pathlib import Path
@@ -392,3 +393,40 @@ def test_an_export_without_mnist_to_check_it_on_is_an_error(tmp_path, monkeypatc
     at = export_page("TFLite")
     assert len(at.error) == 1 and at.error[0].value.startswith("Cannot export **dense**")
     assert not at.get("download_button")
+
+
+def test_a_model_deleted_or_renamed_in_another_tab_is_said_to_be_not_silently_swapped(user):
+    at = choose(manage(AppTest.from_function(inspect_app, default_timeout=TIMEOUT)), "mine")
+    for suffix in (".keras", ".json"):  # another tab renames it
+        (user / f"mine{suffix}").rename(user / f"ours{suffix}")
+    from digitdraw.ui.models import record_rename
+
+    record_rename("mine", "ours")
+    at.run()
+    assert top(at) == "ours" and "Model mine is now called ours." in [t.value for t in at.toast]
+    for suffix in (".keras", ".json"):  # and then deletes it
+        (user / f"ours{suffix}").unlink()
+    at.run()
+    assert top(at) == "cnn"
+    assert "Model ours is gone from this server: showing cnn." in [t.value for t in at.toast]
+
+
+def test_clicking_the_section_shown_again_keeps_it_shown():
+    at = AppTest.from_function(inspect_app, default_timeout=TIMEOUT)
+    at.session_state["inspect_section"] = "Data"
+    at.run()
+    at.segmented_control(key="inspect_section").set_value(None).run()  # what a second click sends
+    assert not at.exception and at.segmented_control(key="inspect_section").value == "Data"
+
+
+def test_a_cnn_trained_with_the_quick_recipe_is_the_cnn_looked_inside(tmp_path, monkeypatch):
+    # Only an architecture called exactly "cnn" was one: a cnn_quick model showed the shipped pair.
+    folder = tmp_path / "user"
+    folder.mkdir()
+    shutil.copy(config.SHIPPED_MODELS_DIR / "cnn.keras", folder / "quick.keras")
+    card = modelio.read_card(config.SHIPPED_MODELS_DIR / "cnn.keras")
+    modelio.card_path(folder / "quick.keras").write_text(json.dumps({**card, "architecture": "cnn_quick"}))
+    monkeypatch.setenv(config.USER_MODELS_ENV, str(folder))
+    by_name = {e.name: e for e in modelio.available_models()}
+    dense, cnn = inspect_page._pair(by_name["quick"], by_name)
+    assert cnn.name == "quick" and dense.name == "dense"

@@ -24,7 +24,7 @@ from digitdraw.evaluate import Evaluation, score
 from digitdraw.predict import Predictor
 from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY
-from digitdraw.ui.models import load_predictor, md, record_rename
+from digitdraw.ui.models import load_predictor, md, record_rename, renamed_to
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
 MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
@@ -44,6 +44,7 @@ EXPORT_CHOICES = {
 }
 
 SECTIONS = ("Overview", "Test set", "Data", "Inside the model", "Export")
+SECTION_KEY, LAST_SECTION_KEY = "inspect_section", "inspect_last_section"
 GALLERY = 24  # images per gallery
 TILE_PX = 84  # a 28x28 image shown at 3x
 
@@ -64,11 +65,13 @@ def page() -> None:
         return
     by_name = {e.name: e for e in entries}
     _after_manage(first=entries[0].name)
+    _follow(by_name, first=entries[0].name)
     top_left, top_right = st.columns([2, 3], vertical_alignment="bottom")
     name = top_left.selectbox("Model", list(by_name), key=MODEL_KEY, format_func=lambda n: by_name[n].label)
     # Set through session state, not `default`: tests and links may preset the section.
-    st.session_state.setdefault("inspect_section", SECTIONS[0])
-    section = top_right.segmented_control("Show", SECTIONS, key="inspect_section") or SECTIONS[0]
+    st.session_state.setdefault(SECTION_KEY, SECTIONS[0])
+    section = top_right.segmented_control("Show", SECTIONS, key=SECTION_KEY, on_change=_keep_section)
+    section = st.session_state[LAST_SECTION_KEY] = section or SECTIONS[0]
     entry = by_name[name]
     # Broken entries stay out of the comparisons ("the other model"); they are listed only.
     usable = {n: e for n, e in by_name.items() if not e.broken}
@@ -365,12 +368,25 @@ def _confusion_chart(confusion: np.ndarray) -> alt.LayerChart:
     return alt.layer(cells, text).properties(height=300)
 
 
+def _kind(entry: modelio.ModelEntry) -> str:
+    """ "dense" or "cnn": the family of the entry's architecture (cnn_quick is a CNN too)."""
+    arch = str((entry.card or {}).get("architecture", entry.name))
+    return "cnn" if arch.startswith("cnn") else "dense" if arch == "dense" else arch
+
+
 def _pair(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]):
     """(dense entry, cnn entry) to compare: the chosen model and the shipped other kind."""
-    arch = (entry.card or {}).get("architecture", entry.name)
-    dense = entry if arch == "dense" else by_name.get("dense")
-    cnn = entry if arch == "cnn" else by_name.get("cnn")
+    kind = _kind(entry)
+    dense = entry if kind == "dense" else by_name.get("dense")
+    cnn = entry if kind == "cnn" else by_name.get("cnn")
     return dense, cnn
+
+
+def _first_member(entry: modelio.ModelEntry) -> str:
+    """Where a model is an ensemble, the words that say only its first network is shown."""
+    members = (entry.card or {}).get("members")
+    n = len(members) if isinstance(members, list) else 1
+    return f" (the first of its {n} networks, m0)" if n > 1 else ""
 
 
 def _disagreements(entry, by_name, mnist) -> None:
@@ -385,10 +401,14 @@ def _disagreements(entry, by_name, mnist) -> None:
     pd_ = _test_probabilities(str(dense.path.resolve()), _mtime(dense.path))
     pc = _test_probabilities(str(cnn.path.resolve()), _mtime(cnn.path))
     idx = introspect.disagreements(pd_, pc)
-    both_wrong = int(((pd_.argmax(1) != mnist.y_test) & (pc.argmax(1) != mnist.y_test)).sum())
+    wrong_d, wrong_c = pd_.argmax(1) != mnist.y_test, pc.argmax(1) != mnist.y_test
+    both_wrong = int((wrong_d & wrong_c).sum())
+    same_wrong = int((wrong_d & (pd_.argmax(1) == pc.argmax(1))).sum())
+    # Of all the test images, not of the disagreements: said so (a tester read "30 of the 91", qa26).
     st.caption(
-        f"They disagree on {len(idx):,} of {len(mnist.y_test):,} test images; "
-        f"both are wrong on {both_wrong:,}."
+        f"They disagree on {len(idx):,} of {len(mnist.y_test):,} test images. Of all {len(mnist.y_test):,}, "
+        f"both are wrong on {both_wrong:,}: {same_wrong:,} with the same wrong digit, "
+        f"{both_wrong - same_wrong:,} with different ones."
     )
     idx = idx[:GALLERY]
     st.image(
@@ -497,6 +517,28 @@ def _do(action, done: str, show: str | None) -> None:
     st.session_state[MANAGE_NOTICE_KEY] = done
     st.session_state[MANAGE_NEXT_KEY] = show
     st.rerun()
+
+
+def _keep_section() -> None:
+    """A click on the section shown would turn the control off (no section chosen, the Overview shown
+    under no name: a tester, qa26): it stays on instead."""
+    if st.session_state.get(SECTION_KEY) is None:
+        st.session_state[SECTION_KEY] = st.session_state.get(LAST_SECTION_KEY, SECTIONS[0])
+
+
+def _follow(by_name: dict[str, modelio.ModelEntry], first: str) -> None:
+    """The model this page showed, renamed or deleted meanwhile (in another tab, by another visitor):
+    follow it to its new name, or say it is gone, before the picker falls back to `first` unsaid."""
+    shown = st.session_state.get(MODEL_KEY)
+    if shown is None or shown in by_name:
+        return
+    now = renamed_to(shown)
+    if now in by_name:
+        st.session_state[MODEL_KEY] = now
+        st.toast(f"Model {md(shown)} is now called {md(now)}.", icon=":material/edit:")
+    else:
+        st.session_state[MODEL_KEY] = first
+        st.toast(f"Model {md(shown)} is gone from this server: showing {md(first)}.", icon=":material/info:")
 
 
 def _after_manage(first: str) -> None:
@@ -669,7 +711,11 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         filters = introspect.first_layer_filters(model)
         if filters is not None:
             st.subheader("First-layer filters")
-            st.caption("The 3×3 kernels of the first convolution; red adds, blue subtracts brightness.")
+            kh, kw = filters.shape[1:]
+            st.caption(
+                f"The {kh}×{kw} kernels of the first convolution{_first_member(e)}; red adds, blue "
+                "subtracts brightness."
+            )
             tiles = np.stack([introspect.diverging_rgb(f) for f in filters])
             st.image(introspect.tile_grid(_upscale_all(tiles, 16), cols=16, pad=4, fill=235), width="stretch")
 
@@ -679,8 +725,8 @@ def _inside(entry: modelio.ModelEntry, by_name: dict[str, modelio.ModelEntry]) -
         if tiles is not None:
             st.subheader(f"First-layer weights of {md(e.name)}")
             st.caption(
-                f"Each of its {len(tiles)} hidden units as a 28×28 picture of its weights: red pixels "
-                "push the unit up, blue pixels push it down."
+                f"Each of its {len(tiles)} hidden units{_first_member(e)} as a 28×28 picture of its "
+                "weights: red pixels push the unit up, blue pixels push it down."
             )
             rgb = np.stack([introspect.diverging_rgb(t) for t in tiles])
             st.image(introspect.tile_grid(_upscale_all(rgb, 2), cols=16, pad=2, fill=235), width="stretch")
