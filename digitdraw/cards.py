@@ -53,7 +53,7 @@ def make_card(
         },
         "training": dataclasses.asdict(config),
         "distribution": result.distribution,
-        "epochs": result.epochs_done,
+        "epochs": result.epochs_trained,
         "batch_size": config.batch_size,
         "seed": config.seed,
         "training_seconds": round(result.seconds, 1),

@@ -57,6 +57,15 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _Batches(keras.callbacks.Callback):
+    """Counts the batches trained (where a run stops part way through an epoch)."""
+
+    n = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.n += 1
+
+
 class EpochLines(keras.callbacks.Callback):
     """One plain line an epoch, for a log file or a pipe, where Keras's redrawn bar would be
     a mess of carriage returns: "epoch 2/4: loss 0.0712, accuracy 0.9786 (3.1 s)"."""
@@ -278,6 +287,26 @@ class TrainResult:
     train_size: int = 0
     # Strategy, replicas, devices and scaled batch and rate of a distributed run (Distribution.summary).
     distribution: dict | None = None
+    batches_done: int = 0  # in the main phase: where a run stopped early, how far it got
+    batches_per_epoch: int = 0
+
+    @property
+    def epochs_trained(self) -> float:
+        """Epochs trained, a fraction where a time limit or a cancel stopped one part way (Keras keeps
+        a history entry for the part, so a run stopped at batch 341 of 469 counted as 1 epoch: qa26)."""
+        part = self.batches_done % self.batches_per_epoch if self.batches_per_epoch else 0
+        if (self.stopped_by_budget or self.cancelled) and part:
+            return round(self.batches_done / self.batches_per_epoch, 2)
+        return self.epochs_done
+
+    def how_far(self) -> str:
+        """How far the run got, in words: "2 of 6 epochs", "batch 341 of 469 of epoch 1 of 6"."""
+        total = self.config.epochs
+        part = self.batches_done % self.batches_per_epoch if self.batches_per_epoch else 0
+        if (self.stopped_by_budget or self.cancelled) and part:
+            epoch = self.batches_done // self.batches_per_epoch + 1
+            return f"batch {part:,} of {self.batches_per_epoch:,} of epoch {epoch} of {total}"
+        return f"{self.epochs_done} of {total} epochs"
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps: int, *, warmup: bool = True) -> None:
@@ -356,12 +385,13 @@ def train(
     canceller = CancelOnEvent(cancel) if cancel is not None else None
     budget = TimeBudget(config.time_budget) if config.time_budget else None
     extra += [c for c in (canceller, budget) if c is not None]
+    batches = _Batches()
 
     start = time.perf_counter()
     history = model.fit(
         _dataset(x, y, run),
         epochs=config.epochs,
-        callbacks=extra,
+        callbacks=[*extra, batches],
         verbose=verbose,
         shuffle=False,  # the dataset is already shuffled (seeded); Keras warns otherwise
     )
@@ -384,4 +414,6 @@ def train(
         stopped_by_budget=bool(budget and budget.exhausted),
         train_size=len(x),
         distribution=dist.summary(config) if config.distribute else None,
+        batches_done=batches.n,
+        batches_per_epoch=steps_per_epoch,
     )

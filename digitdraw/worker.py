@@ -20,6 +20,7 @@ Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -202,9 +203,11 @@ def _run(spec: dict, emit, cancel: threading.Event) -> dict:
         raise _Cancelled
     notes = []
     if deadline.reached or result.stopped_by_budget:
+        # The run's deadline stops it as the budget would: its card says so (it said it was not, qa26).
+        result = dataclasses.replace(result, stopped_by_budget=True)
         notes.append(
             f"Stopped by the time limit ({cfg.time_budget:g} s, loading the data included) after "
-            f"{result.epochs_done} of {cfg.epochs} epochs; the model so far was kept."
+            f"{result.how_far()}; the model so far was kept."
         )
     emit({"event": "phase", "phase": "evaluating"})
 

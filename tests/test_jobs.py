@@ -202,6 +202,13 @@ def test_the_time_limit_stops_training_counted_from_the_start_and_keeps_the_mode
     assert fit_started + last["elapsed"] <= budget + 2
     assert snap.progress.done < 5 * snap.progress.steps  # stopped before the last epoch's end
     assert files_in(tmp_path) == sorted([f"{snap.model_name}.json", f"{snap.model_name}.keras"])
+    # The card says it was stopped, and how far it got: a part of an epoch is not a whole one (qa26).
+    card = json.loads((tmp_path / f"{snap.model_name}.json").read_text())
+    assert card["stopped_by_time_budget"] is True
+    trained = snap.progress.done / snap.progress.steps
+    assert card["epochs"] == (round(trained, 2) if snap.progress.done % snap.progress.steps else int(trained))
+    if snap.progress.done % snap.progress.steps:
+        assert any(f"after batch {snap.progress.done % snap.progress.steps:,} of " in n for n in snap.notes)
 
 
 def test_a_training_process_that_dies_marks_the_run_failed_and_leaves_no_file(mnist_dir, tmp_path):

@@ -246,7 +246,9 @@ def _trained(card: dict) -> str | None:
     if isinstance(trained, int):
         seconds = card.get("training_seconds", "?")
         epochs = card.get("epochs", "?")
-        return f"trained {epochs} epoch{'' if epochs == 1 else 's'} on {trained:,} images in {seconds} s"
+        stopped = " (stopped by the time limit)" if card.get("stopped_by_time_budget") else ""
+        many = "" if epochs == 1 else "s"
+        return f"trained {epochs} epoch{many}{stopped} on {trained:,} images in {seconds} s"
     members = [m for m in card.get("member_cards") or [] if isinstance(m, dict)]
     images = [_field(m, "data").get("train_images") for m in members]
     if not members or not all(isinstance(n, int) for n in images):
