@@ -23,7 +23,7 @@ import streamlit as st
 
 from digitdraw import architectures, config, jobs, modelio, pendigits, recipe
 from digitdraw.feedback import NOT_A_DIGIT, FeedbackStoreError
-from digitdraw.finetune import FinetuneSettings, split_corrections
+from digitdraw.finetune import FinetuneSettings, class_drops, split_corrections
 from digitdraw.ui import corrections
 from digitdraw.ui.models import md
 
@@ -339,7 +339,8 @@ def _finetune_form(busy: str | None) -> None:
         "Teach a model your handwriting: it learns the drawings you corrected on the Draw page (each "
         f"drawn again {settings.copies} times, slightly changed, and mixed with MNIST"
         + (" and pen-drawn digits" if settings.pen_replay else "")
-        + " it already reads, so it forgets nothing) and is saved as a new model."
+        + " it already reads, so that it forgets little: the result says what it forgot) and is saved as"
+        " a new model."
         + (
             " Its reader of the pen's path learns how you draw each digit too: the order and direction "
             "of your strokes."
@@ -561,6 +562,9 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
             icon=":material/check_circle:",
         )
+        forgot = _forgotten(snap.model_path)
+        if forgot:
+            st.warning(forgot, icon=":material/trending_down:")
     elif snap.status == jobs.FINISHED:
         drawn = "not measured" if snap.drawn_accuracy is None else f"**{snap.drawn_accuracy:.2%}**"
         st.success(
@@ -569,6 +573,9 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
             icon=":material/check_circle:",
         )
+        forgot = _forgotten(snap.model_path)
+        if forgot:
+            st.warning(forgot, icon=":material/trending_down:")
     elif snap.status == jobs.CANCELLED:
         st.info(f"The last run ({what}) was cancelled; nothing was saved.", icon=":material/stop:")
     elif snap.status == jobs.FAILED:
@@ -579,6 +586,22 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
     if snap.progress.batches:
         with st.expander("Learning curves of the last run"):
             _curves(snap)
+
+
+def _forgotten(model_path: str | None) -> str | None:
+    """What a fine-tune cost other people's digits (class_drops), in words; None if nothing."""
+    try:
+        card = modelio.read_card(model_path) if model_path else None
+    except modelio.ModelFileError:
+        return None
+    drops = class_drops(card or {})
+    if not drops:
+        return None
+    said = ", ".join(f"its {d}s {before:.1%} → {after:.1%}" for d, before, after in drops)
+    return (
+        f"On MNIST, other people's digits: {said}. Corrections that look like another digit teach the "
+        "model that digit's shape too; the base model is unchanged, and can still be chosen."
+    )
 
 
 def _finetune_figures(model_path: str | None) -> str:
@@ -602,7 +625,7 @@ def _finetune_figures(model_path: str | None) -> str:
         mnist = f"MNIST {'' if base_test is None else f'{base_test:.1%} → '}{test:.1%}"
     reader = card.get("pen_path")
     path = (
-        "; its pen-path reader learned your strokes too"
+        "; its pen-path reader was fine-tuned on your strokes too"
         if isinstance(reader, dict) and reader.get("finetuned")
         else ""
     )
