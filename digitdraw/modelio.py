@@ -390,10 +390,15 @@ def rename_model(name: str, new_name: str) -> ModelEntry:
     if new_name == name:
         raise ModelNameError(f"The model is named {name!r} already.")
     folder = entry.path.parent
-    if new_name in {e.name for e in available_models()} or any(
+    # Apart from case too: beside the shipped cnn, a model renamed "CNN" was titled "CNN (2)" on the Draw
+    # page, and nothing said which was which (qa26).
+    others = {e.name.casefold(): e.name for e in available_models() if e.name != name}
+    if new_name.casefold() in others or any(
         (folder / f"{new_name}{s}").exists() for s in (FULL_SUFFIX, WEIGHTS_SUFFIX, PENPATH_SUFFIX)
     ):
-        raise ModelNameError(f"The name {new_name!r} is taken by another model.")
+        taken = others.get(new_name.casefold(), new_name)
+        called = "" if taken == new_name else f" ({taken!r}: names are told apart without case)"
+        raise ModelNameError(f"The name {new_name!r} is taken by another model{called}.")
     old_card, new_card = folder / f"{name}.json", folder / f"{new_name}.json"
     old_reader, new_reader = f"{name}{PENPATH_SUFFIX}", f"{new_name}{PENPATH_SUFFIX}"
     if old_card.exists():

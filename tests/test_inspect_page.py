@@ -226,8 +226,14 @@ def test_after_a_rename_the_page_shows_the_renamed_model_and_a_second_rename_ren
 
 @pytest.mark.parametrize(
     "new_name, words",
-    [("dense-20261122-120000", "taken"), ("cnn", "taken"), ("a\tb", "unprintable"), ("x/y", "/")],
-    ids=["trained-name", "shipped-name", "unprintable", "path"],
+    [
+        ("dense-20261122-120000", "taken"),
+        ("cnn", "taken"),
+        ("CNN", "names are told apart without case"),  # two answers titled "CNN" and "CNN (2)": qa26
+        ("a\tb", "unprintable"),
+        ("x/y", "/"),
+    ],
+    ids=["trained-name", "shipped-name", "shipped-name-in-capitals", "unprintable", "path"],
 )
 def test_a_refused_rename_says_why_and_changes_nothing(user, new_name, words):
     before = listing(user)
