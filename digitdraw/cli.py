@@ -417,6 +417,10 @@ def cmd_train(args) -> int:
     problem = _out_problem(out, args.force)
     if problem:
         return _fail(problem)
+    if args.out and not out.parent.exists():
+        # Made, as the README's retraining commands need (members/), but said before any training: a
+        # mistyped folder was made in silence (qa26).
+        print(f"note: the folder {out.parent} does not exist; it is made for the model.", file=sys.stderr)
     problem = _named_pen_problem(args) if args.drawn or cfg.pen_writers else None
     if problem:
         return _fail(problem)

@@ -44,3 +44,15 @@ def test_export_to_a_folder_says_the_format_needs_a_file_not_force(capsys, tmp_p
     assert code == 2
     assert f"ends in .{fmt}" in err and "--force" not in err
     assert list(folder.iterdir()) == []
+
+
+def test_out_in_a_folder_not_there_yet_says_it_is_made_before_training(capsys, tmp_path, mnist_dir):
+    # A mistyped folder was made in silence (qa26); the README's retraining commands need it made.
+    out = tmp_path / "no" / "such" / "m.keras"
+    code = cli.main(["train", "--arch", "dense", "--epochs", "0", "--out", str(out)])
+    assert code == 2 and not out.parent.exists()  # refused for its epochs: nothing made
+    code = cli.main(["train", "--arch", "dense", "--epochs", "1", "--subset", "100", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert f"note: the folder {out.parent} does not exist; it is made for the model." in err
+    assert code == 0 and out.exists()
+    assert err.index("does not exist") < err.index("Training dense")

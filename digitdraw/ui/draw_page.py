@@ -198,7 +198,8 @@ def _draw_and_answer() -> None:
     canvas.look_for_reload(tab)
     # In the fragment, which the mode and source buttons rerun: the title says what is read now.
     st.title(title(st.session_state.get(SOURCE_KEY, "Draw"), st.session_state.get(MODE_KEY, "Digit")))
-    st.caption("A dense network and a CNN, both trained on MNIST, read your writing side by side.")
+    # Not "a dense network and a CNN" whatever was chosen under Models and ink (two CNNs: qa26).
+    st.caption("Two networks trained on MNIST, by default a dense one and a CNN, read your writing.")
     left, right = st.container(key=AREA_KEY).columns(2, gap="large")
     with left:
         top = st.container(horizontal=True, gap="medium")

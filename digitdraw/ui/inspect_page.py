@@ -590,11 +590,17 @@ def _export(entry: modelio.ModelEntry) -> None:
         icon=":material/download:",
         type="primary",
     )
-    left.caption(f"{card['size_bytes'] / 1e6:.2f} MB · checked in {card['runtime']}")
+    # The export's own size, and the download's where it is a zip of a folder (they differed unsaid: qa26).
+    size = f"{card['size_bytes'] / 1e6:.2f} MB"
+    if ready["file_name"].endswith(".zip"):
+        size = f"{len(ready['content']) / 1e6:.2f} MB zipped, {size} unzipped"
+    left.caption(f"{size} · checked in {card['runtime']}")
     figures = right.columns(3)
     figures[0].metric("Same digit as Keras", f"{parity['same_digit']:.2%}")
     if card["quantize"]:
-        figures[1].metric("Accuracy lost", f"{parity['accuracy_drop'] * 100:.2f} points")
+        # Signed, as a change: an int8 export may read a few more test images right ("lost -0.10": qa26).
+        change = -parity["accuracy_drop"] * 100
+        figures[1].metric("Accuracy change", f"{change:+.2f} points" if round(change, 2) else "none")
     else:
         figures[1].metric("Largest probability difference", f"{parity['max_probability_difference']:.1e}")
     figures[2].metric("Export accuracy", f"{parity['export_accuracy']:.2%}")
