@@ -12,7 +12,10 @@ shipped models read right, one stroke each), so an answer for another session's 
 digit: "crossed" counts those (a misread would count too).
 
 Targets (issue 12), in one run: 10 sessions idle p50 <= 2x one idle session; with a run
-training, one session p50 <= 1.3x and 10 sessions p50 <= 3x; no errors, no crossed answers.
+training, one session p50 <= 1.3x and 10 sessions p50 <= 3x; no errors, no crossed answers. Since
+the twenty-second session a stroke is sent at once, not after the canvas component's 200 ms wait:
+one session's answer takes about 100 ms instead of 280, and the ratios to it grew though every
+p50 fell (docs/experiments.md). --no-training runs the idle phases alone.
 Needs Chromium, Playwright, MNIST and the pendigits data ($DIGITDRAW_DATA_DIR). Heavy: about
 ten minutes on 2 cores. The figures depend on the machine's load; it is printed with them.
 """
@@ -46,8 +49,8 @@ def pct(values: list[float], q: float) -> float:
 class Session:
     """One visitor: a browser context with the Draw page, and the digits it draws."""
 
-    def __init__(self, page, digits, e2e, cdp=None) -> None:
-        self.page, self.digits, self.e2e, self.cdp = page, digits, e2e, cdp
+    def __init__(self, page, digits, e2e) -> None:
+        self.page, self.digits, self.e2e = page, digits, e2e
         self.wait_js = (
             f"() => {{ const got = ({e2e.METRICS_JS})(); if (got['Dense'] && got['CNN']) "
             "{ window.__shown = performance.now(); return got; } return false; }"
@@ -62,9 +65,6 @@ class Session:
         # person draws on the one canvas they see: wait for it, as they would.
         await expect(canvases).to_have_count(1, timeout=60_000)
         box = await canvases.bounding_box()
-        if self.cdp is not None:
-            await self._draw_cdp(paths, box)
-            return
         for stroke in paths:
             x0, y0 = stroke[0]
             await self.page.mouse.move(box["x"] + x0, box["y"] + y0)
@@ -72,29 +72,6 @@ class Session:
             for x, y in stroke[1:]:
                 await self.page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
             await self.page.mouse.up()
-
-    async def _draw_cdp(self, paths, box) -> None:
-        """The same mouse events as Playwright's mouse (3 steps between points), sent to the browser
-        directly: Playwright's mouse also runs a script of its own in the page on every move (its
-        drag-and-drop detection, about 50 ms of main thread a digit; docs/experiments.md, "Where a
-        page's main thread goes"), which no person's mouse does."""
-
-        async def send(kind: str, x: float, y: float, pressed: bool) -> None:
-            click = kind != "mouseMoved"  # a press or a release: of the left button
-            event = {"type": kind, "x": x, "y": y, "button": "left" if pressed or click else "none"}
-            event.update({"buttons": int(pressed), "clickCount": int(click)})
-            await self.cdp.send("Input.dispatchMouseEvent", event)
-
-        for stroke in paths:
-            x, y = box["x"] + stroke[0][0], box["y"] + stroke[0][1]
-            await send("mouseMoved", x, y, False)
-            await send("mousePressed", x, y, True)
-            for px, py in stroke[1:]:
-                tx, ty = box["x"] + px, box["y"] + py
-                for k in (1, 2, 3):
-                    await send("mouseMoved", x + (tx - x) * k / 3, y + (ty - y) * k / 3, True)
-                x, y = tx, ty
-            await send("mouseReleased", x, y, False)
 
     async def one(self, digit) -> tuple[float, bool]:
         """Draw `digit`; (ms from mouse-up to both answers, whether both answers are its label)."""
@@ -141,15 +118,14 @@ def single_stroke_digits(n: int, min_confidence: float = 0.95) -> list:
     return chosen
 
 
-async def open_session(browser, url: str, digits, e2e, pen: str = "playwright") -> Session:
+async def open_session(browser, url: str, digits, e2e) -> Session:
     context = await browser.new_context(viewport={"width": 1280, "height": 940})
     page = await context.new_page()
     await page.goto(url)
     await page.wait_for_selector(e2e.VISIBLE_HINT, timeout=180_000)
     await page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
     await page.evaluate(ARM_JS)
-    cdp = await context.new_cdp_session(page) if pen == "cdp" else None
-    session = Session(page, digits, e2e, cdp)
+    session = Session(page, digits, e2e)
     await session.one(digits[0])  # the session's first script runs and model loads are not counted
     return session
 
@@ -187,9 +163,7 @@ async def ensure_training(train_page) -> None:
         await asyncio.sleep(0.5)
 
 
-async def bench(
-    counts: list[int], drawings: int, pen: str = "playwright", training: bool = True
-) -> list[tuple[str, int, dict, str]]:
+async def bench(counts: list[int], drawings: int, training: bool = True) -> list[tuple[str, int, dict, str]]:
     import test_e2e_draw as e2e
     from browser import CHROMIUM_ARGS, app_server, find_chromium
     from playwright.async_api import async_playwright
@@ -209,7 +183,7 @@ async def bench(
         with app_server(env) as url:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-                sessions = [await open_session(browser, url, digits, e2e, pen) for _ in range(max(counts))]
+                sessions = [await open_session(browser, url, digits, e2e) for _ in range(max(counts))]
                 for n in counts:
                     results.append(("idle", n, await phase(sessions[:n], drawings), ""))
                 trainer = await (await browser.new_context()).new_page()
@@ -230,13 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", default="1,5,10", help="session counts, comma-separated (default 1,5,10)")
     ap.add_argument("--drawings", type=int, default=5, help="drawings per session and phase (default 5)")
-    ap.add_argument(
-        "--pen",
-        choices=("playwright", "cdp"),
-        default="playwright",
-        help="how the mouse is moved: Playwright's mouse (default), or the same events sent to the "
-        "browser directly (without the script Playwright's mouse runs in the page on every move)",
-    )
     ap.add_argument("--no-training", action="store_true", help="the idle phases only")
     args = ap.parse_args(argv)
     problem = jobs.mnist_problem()
@@ -245,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     counts = sorted({int(c) for c in args.sessions.split(",")})
     print(f"machine: {os.cpu_count()} CPUs, load average before {os.getloadavg()[0]:.1f}")
-    results = asyncio.run(bench(counts, args.drawings, args.pen, training=not args.no_training))
-    print(f"pen: {args.pen}")
+    results = asyncio.run(bench(counts, args.drawings, training=not args.no_training))
     print(f"load average after {os.getloadavg()[0]:.1f}")
     base = next(
         (statistics.median(o["ms"]) for state, n, o, _ in results if state == "idle" and n == 1), None
