@@ -326,8 +326,11 @@ def ink_and_kind(pixels: np.ndarray, source: Source = "canvas") -> tuple[np.ndar
 def _extremes(f: np.ndarray, k: int) -> tuple[float, float]:
     """The k-th lowest and k-th highest values of f (one pixel's noise does not decide)."""
     flat = f.ravel()
-    k = min(k, flat.size)
-    return float(np.partition(flat, k - 1)[k - 1]), float(np.partition(flat, flat.size - k)[flat.size - k])
+    k = max(1, min(k, flat.size // 2))  # a tiny image: its lower and upper halves
+    # Both ranks in one call: numpy's selection for one rank alone is slow on an ink map's many equal
+    # zeros (0.9 ms against 0.2 ms for both at once, on a 280x280 canvas).
+    both = np.partition(flat, [k - 1, flat.size - k])
+    return float(both[k - 1]), float(both[flat.size - k])
 
 
 def _busy_border(f: np.ndarray) -> bool:

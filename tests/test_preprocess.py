@@ -586,3 +586,16 @@ def test_decodes_wait_for_a_free_slot(monkeypatch):
     slots.release()
     assert done.wait(5)
     worker.join()
+
+
+def test_the_inks_polarity_is_read_from_the_images_extremes_whatever_its_size():
+    from digitdraw.preprocess import _extremes
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (3, 5), (28, 28), (480, 640)]:
+        f = rng.random(shape).astype(np.float32)
+        lo, hi = _extremes(f, 24)
+        assert f.min() <= lo <= np.median(f) <= hi <= f.max()
+    page = np.ones((480, 640), np.float32)
+    page.ravel()[:30] = 0.1  # 30 dark pixels: more than the 24 that decide, so the darkest are ink
+    assert _extremes(page, 24) == (pytest.approx(0.1), 1.0)
