@@ -291,22 +291,25 @@ class TrainResult:
     batches_per_epoch: int = 0
 
     @property
+    def _part_way(self) -> int:
+        """The batches of an epoch a time limit or a cancel stopped part way (0: none was)."""
+        if not (self.stopped_by_budget or self.cancelled) or not self.batches_per_epoch:
+            return 0
+        return self.batches_done % self.batches_per_epoch
+
+    @property
     def epochs_trained(self) -> float:
-        """Epochs trained, a fraction where a time limit or a cancel stopped one part way (Keras keeps
-        a history entry for the part, so a run stopped at batch 341 of 469 counted as 1 epoch: qa26)."""
-        part = self.batches_done % self.batches_per_epoch if self.batches_per_epoch else 0
-        if (self.stopped_by_budget or self.cancelled) and part:
-            return round(self.batches_done / self.batches_per_epoch, 2)
-        return self.epochs_done
+        """Epochs trained, a fraction where a run was stopped part way through one (Keras keeps a
+        history entry for the part, so a run stopped at batch 341 of 469 counted as 1 epoch: qa26)."""
+        return round(self.batches_done / self.batches_per_epoch, 2) if self._part_way else self.epochs_done
 
     def how_far(self) -> str:
         """How far the run got, in words: "2 of 6 epochs", "batch 341 of 469 of epoch 1 of 6"."""
-        total = self.config.epochs
-        part = self.batches_done % self.batches_per_epoch if self.batches_per_epoch else 0
-        if (self.stopped_by_budget or self.cancelled) and part:
+        if self._part_way:
             epoch = self.batches_done // self.batches_per_epoch + 1
-            return f"batch {part:,} of {self.batches_per_epoch:,} of epoch {epoch} of {total}"
-        return f"{self.epochs_done} of {total} epochs"
+            of_epoch = f"of epoch {epoch} of {self.config.epochs}"
+            return f"batch {self._part_way:,} of {self.batches_per_epoch:,} {of_epoch}"
+        return f"{self.epochs_done} of {self.config.epochs} epochs"
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps: int, *, warmup: bool = True) -> None:
