@@ -797,6 +797,18 @@ def test_an_uploaded_photo_of_a_digit_goes_through_the_same_pipeline():
     assert _metrics(at)["CNN"] == "7"
 
 
+def test_a_small_digit_on_a_photo_of_a_whole_page_is_read_closer_and_the_page_says_so():
+    # A 7 about 1 cm tall on a photo of a whole page: too small at the size photos are read at.
+    ink = pendigits.render(SEVEN, canvas=60, stroke_width=5, height=44, background="black")[..., 0]
+    page = np.full((1500, 2000), 215, np.float32)
+    page[700:760, 900:960] -= ink.astype(np.float32) * 0.7
+    buf = io.BytesIO()
+    Image.fromarray(np.stack([page.astype(np.uint8)] * 3, -1)).save(buf, format="JPEG", quality=90)
+    at = _upload(_app(), "page.jpg", buf.getvalue(), "image/jpeg")
+    assert _metrics(at)["CNN"] == "7"
+    assert any(reading.CLOSER_MESSAGE in i.value for i in at.info), [i.value for i in at.info]
+
+
 def _seven_png() -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pendigits.render(SEVEN, background="black")).save(buf, format="PNG")
