@@ -34,7 +34,7 @@ from digitdraw.preprocess import (
 )
 from digitdraw.ui import canvas, corrections
 from digitdraw.ui.canvas import CANVAS_SIZE, DEFAULT_PEN
-from digitdraw.ui.models import ModelChoice, md, model_choices, predictor_or_error, renamed_to
+from digitdraw.ui.models import ModelChoice, follow_model, md, model_choices, predictor_or_error
 
 # The last 28x28 model input, kept for the Inspect page's "your drawing inside the model";
 # removed when the canvas is cleared.
@@ -347,20 +347,7 @@ def _settings(choices: list[ModelChoice]) -> tuple[list[ModelChoice], bool]:
     picked = []
     for side, default, key in zip(("Left", "Right"), config.DEFAULT_MODELS, MODEL_KEYS, strict=True):
         fallback = default if default in by_name else names[0]
-        gone = st.session_state.get(key)
-        if gone is not None and gone not in by_name:  # deleted or renamed since it was chosen
-            # Set, not deleted: a deleted key leaves the browser's picker on the old model, which
-            # it sends back on every stroke.
-            now = renamed_to(gone)
-            if now in by_name:  # renamed on the Inspect page, in this session or another
-                st.session_state[key] = now
-                st.toast(f"Model {md(gone)} is now called {md(now)}.", icon=":material/edit:")
-            else:
-                st.session_state[key] = fallback
-                st.toast(
-                    f"Model {md(gone)} is gone from this server: back to {md(fallback)}.",
-                    icon=":material/info:",
-                )
+        follow_model(key, by_name, fallback)  # deleted or renamed since it was chosen
         name = st.selectbox(
             f"{side} model",
             names,

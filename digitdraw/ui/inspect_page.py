@@ -24,7 +24,7 @@ from digitdraw.evaluate import Evaluation, score
 from digitdraw.predict import Predictor
 from digitdraw.ui import train_page
 from digitdraw.ui.draw_page import DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY
-from digitdraw.ui.models import load_predictor, md, record_rename, renamed_to
+from digitdraw.ui.models import follow_model, load_predictor, md, record_rename
 
 MANAGE_CONFIRM_KEY = "inspect_confirm_delete"  # the model whose deletion awaits a confirmation
 MANAGE_NOTICE_KEY = "inspect_manage_notice"  # what the last rename or delete did, shown once
@@ -65,7 +65,7 @@ def page() -> None:
         return
     by_name = {e.name: e for e in entries}
     _after_manage(first=entries[0].name)
-    _follow(by_name, first=entries[0].name)
+    follow_model(MODEL_KEY, by_name, entries[0].name, then="showing")
     top_left, top_right = st.columns([2, 3], vertical_alignment="bottom")
     name = top_left.selectbox("Model", list(by_name), key=MODEL_KEY, format_func=lambda n: by_name[n].label)
     # Set through session state, not `default`: tests and links may preset the section.
@@ -526,21 +526,6 @@ def _keep_section() -> None:
     under no name: a tester, qa26): it stays on instead."""
     if st.session_state.get(SECTION_KEY) is None:
         st.session_state[SECTION_KEY] = st.session_state.get(LAST_SECTION_KEY, SECTIONS[0])
-
-
-def _follow(by_name: dict[str, modelio.ModelEntry], first: str) -> None:
-    """The model this page showed, renamed or deleted meanwhile (in another tab, by another visitor):
-    follow it to its new name, or say it is gone, before the picker falls back to `first` unsaid."""
-    shown = st.session_state.get(MODEL_KEY)
-    if shown is None or shown in by_name:
-        return
-    now = renamed_to(shown)
-    if now in by_name:
-        st.session_state[MODEL_KEY] = now
-        st.toast(f"Model {md(shown)} is now called {md(now)}.", icon=":material/edit:")
-    else:
-        st.session_state[MODEL_KEY] = first
-        st.toast(f"Model {md(shown)} is gone from this server: showing {md(first)}.", icon=":material/info:")
 
 
 def _after_manage(first: str) -> None:

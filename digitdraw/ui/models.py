@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,23 @@ def renamed_to(name: str) -> str | None:
         name = renames[name]
         seen.add(name)
     return name if len(seen) > 1 else None
+
+
+def follow_model(key: str, names: Collection[str], fallback: str, *, then: str = "back to") -> None:
+    """Before a model picker (session state `key`) is drawn: a model it showed that was renamed or
+    deleted since (in another tab, by another visitor) is followed to its new name, or said to be gone
+    and replaced by `fallback` ("Model m is gone from this server: {then} {fallback}."), not swapped
+    unsaid. Set, not deleted: a deleted key leaves the browser's picker on the old model, which it
+    sends back on every run."""
+    shown = st.session_state.get(key)
+    if shown is None or shown in names:
+        return
+    now = renamed_to(shown)
+    if now in names:  # renamed on the Inspect page, in this session or another
+        st.session_state[key] = now
+        st.toast(f"Model {md(shown)} is now called {md(now)}.", icon=":material/edit:")
+    else:
+        st.session_state[key] = fallback
+        st.toast(
+            f"Model {md(shown)} is gone from this server: {then} {md(fallback)}.", icon=":material/info:"
+        )
