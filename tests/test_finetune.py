@@ -419,8 +419,8 @@ def test_the_train_page_says_what_a_fine_tune_forgot(tmp_path):
     card = {"base_model": {"per_class_accuracy": [0.996] * 10}, "per_class_accuracy": [0.996] * 10}
     card["per_class_accuracy"][4] = 0.829
     modelio.card_path(path).write_text(json.dumps(card))
-    said = train_page._forgotten(str(path))
+    said = train_page._forgotten(train_page._card(str(path)))
     assert "its 4s 99.6% → 82.9%" in said and "base model is unchanged" in said
     card["per_class_accuracy"][4] = 0.99
     modelio.card_path(path).write_text(json.dumps(card))
-    assert train_page._forgotten(str(path)) is None
+    assert train_page._forgotten(train_page._card(str(path))) is None

@@ -556,13 +556,14 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
     else:
         what = f"{cfg['architecture']} ({cfg['api']})"
     if snap.status == jobs.FINISHED and snap.kind == jobs.FINETUNE:
+        card = _card(snap.model_path)
         st.success(
             f"**{md(snap.model_name)}** is ready: a {what} on your corrections, in {_duration(snap.elapsed)}."
-            f"  \n{_finetune_figures(snap.model_path)}.  \n"
+            f"  \n{_finetune_figures(card)}.  \n"
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
             icon=":material/check_circle:",
         )
-        forgot = _forgotten(snap.model_path)
+        forgot = _forgotten(card or {})
         if forgot:
             st.warning(forgot, icon=":material/trending_down:")
     elif snap.status == jobs.FINISHED:
@@ -573,9 +574,6 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
             "It can now be chosen on the **Draw** page (and looked into on the **Inspect** page).",
             icon=":material/check_circle:",
         )
-        forgot = _forgotten(snap.model_path)
-        if forgot:
-            st.warning(forgot, icon=":material/trending_down:")
     elif snap.status == jobs.CANCELLED:
         st.info(f"The last run ({what}) was cancelled; nothing was saved.", icon=":material/stop:")
     elif snap.status == jobs.FAILED:
@@ -588,13 +586,18 @@ def _last_result(snap: jobs.JobSnapshot) -> None:
             _curves(snap)
 
 
-def _forgotten(model_path: str | None) -> str | None:
-    """What a fine-tune cost other people's digits (class_drops), in words; None if nothing."""
+def _card(model_path: str | None) -> dict | None:
+    """A finished run's model card, or None where it cannot be read."""
     try:
-        card = modelio.read_card(model_path) if model_path else None
+        return modelio.read_card(model_path) if model_path else None
     except modelio.ModelFileError:
         return None
-    drops = class_drops(card or {})
+
+
+def _forgotten(card: dict) -> str | None:
+    """What a fine-tune (its model's card) cost other people's digits (class_drops), in words; None if
+    nothing."""
+    drops = class_drops(card)
     if not drops:
         return None
     said = ", ".join(f"its {d}s {before:.1%} → {after:.1%}" for d, before, after in drops)
@@ -604,12 +607,8 @@ def _forgotten(model_path: str | None) -> str | None:
     )
 
 
-def _finetune_figures(model_path: str | None) -> str:
+def _finetune_figures(card: dict | None) -> str:
     """ "held-out corrections: 60% → 90%; MNIST 99.5% → 99.4%", from the new model's card."""
-    try:
-        card = modelio.read_card(model_path) if model_path else None
-    except modelio.ModelFileError:
-        card = None
     if not card:
         return "Its card cannot be read, so its figures cannot be shown"
     got = card.get("corrections", {})
