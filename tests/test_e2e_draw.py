@@ -387,6 +387,8 @@ def test_in_a_short_laptop_window_the_canvas_both_answers_and_right_are_on_scree
             }
             assert page.evaluate("() => window.scrollY") == 0
             for name in wanted:
+                # Right? is written after the answers in the same rerun: under load it comes a moment later.
+                shown[name].wait_for(state="visible", timeout=10_000)
                 box = shown[name].bounding_box()
                 assert box is not None, f"{name} is not shown at {width}x{height}"
                 top, bottom = box["y"], box["y"] + box["height"]
