@@ -63,6 +63,32 @@ def test_the_points_lie_where_the_mouse_went():
     assert np.allclose(np.mean(tap, axis=0), (230, 60), atol=0.1)
 
 
+def test_curves_become_points_within_a_quarter_pixel_of_the_curve_in_the_order_drawn():
+    # A quadratic (what the freehand pen makes), a cubic, a line and a closing Z in one path.
+    p0, q, p1 = np.array([10.0, 10.0]), np.array([60.0, 120.0]), np.array([110.0, 10.0])
+    c1, c2, p2 = np.array([150.0, 0.0]), np.array([200.0, 200.0]), np.array([250.0, 100.0])
+    path = [["M", *p0], ["Q", *q, *p1], ["C", *c1, *c2, *p2], ["L", 250.0, 250.0], ["Z"]]
+    (points,) = strokes._flatten(path)
+
+    t = np.linspace(0, 1, 20001)[:, None]
+    quadratic = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * q + t**2 * p1
+    cubic = (1 - t) ** 3 * p1 + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * p2
+    for curve, (start, end) in ((quadratic, (p0, p1)), (cubic, (p1, p2))):
+        i, j = (int(np.flatnonzero((points == e).all(axis=1))[0]) for e in (start, end))
+        piece = points[i : j + 1]
+        assert len(piece) > 8, "a strongly bent curve is cut into many lines"
+        # every flattened point is on the curve, and the curve never strays from the lines
+        assert np.min(np.linalg.norm(curve[:, None] - piece[None], axis=2), axis=0).max() < 0.05
+        assert max(_distance_to_polyline(c, piece) for c in curve) <= strokes._TOLERANCE
+    assert points[-2].tolist() == [250.0, 250.0] and points[-1].tolist() == p0.tolist(), "L, then Z back"
+
+
+def _distance_to_polyline(point: np.ndarray, line: np.ndarray) -> float:
+    a, b = line[:-1], line[1:]
+    t = np.clip(np.einsum("ij,ij->i", point - a, b - a) / np.einsum("ij,ij->i", b - a, b - a), 0, 1)
+    return float(np.min(np.linalg.norm(a + t[:, None] * (b - a) - point, axis=1)))
+
+
 def test_nothing_drawn_is_no_strokes():
     assert strokes.canvas_strokes(None) == []
     assert strokes.canvas_strokes({"version": "7.4.0", "objects": []}) == []
