@@ -17,12 +17,14 @@ The README's screenshot is refreshed by hand, never by the test suite (tests wri
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import IDLE, chromium_on_app, the_canvas
+from browser import IDLE, chromium_on_app, open_popover, the_canvas
 from conftest import require
 
 from digitdraw import config, modelio, pendigits, reading, skips
@@ -318,6 +320,45 @@ def test_a_scribble_is_answered_not_a_digit_in_full_not_cut_short():
                  return text.getBoundingClientRect().width > v.getBoundingClientRect().width + 1; })"""
         )
         assert clipped == [False, False]
+
+
+# Whether any text in the elements a selector finds is wider than the box that shows it (cut off).
+CUT_TEXT_JS = """(sel) => [...document.querySelectorAll(sel)].map(box => {
+  const text = document.createRange();
+  text.selectNodeContents(box);
+  return [box.innerText.trim(), text.getBoundingClientRect().width > box.getBoundingClientRect().width + 1];
+})"""
+
+
+@pytest.mark.browser
+def test_a_trained_models_long_name_and_not_calibrated_are_shown_in_full(tmp_path):
+    # A model trained in the app is named by its file (a timestamp and a recipe), and until it is
+    # calibrated its confidence says "not calibrated". Both were cut off ("cnn-20261127-153…",
+    # "100% sure · not calib…") at 1280 px: which model answered, and how far to trust it, is the point.
+    require_pendigits()
+    name = "dense-20261127-153012-my-first-long-run"
+    shutil.copy(modelio.resolve("dense"), tmp_path / f"{name}.keras")
+    card = modelio.read_card(modelio.resolve("dense"))
+    for fitted in ("calibration", "not_a_digit", "pen_path"):
+        card.pop(fitted, None)
+    (tmp_path / f"{name}.json").write_text(json.dumps(card))
+    (digit,) = pick_digits(1)
+
+    with chromium_on_app({config.USER_MODELS_ENV: str(tmp_path)}) as (browser, url):
+        page = open_app(browser, url)
+        left = page.get_by_role("combobox", name="Left model")
+        open_popover(page, "Models and ink", left)
+        left.click()
+        page.get_by_role("option", name=name).click()
+        page.keyboard.press("Escape")
+        page.locator(IDLE).wait_for(timeout=90_000)
+        draw(page, canvas_paths(digit))
+        wait_for_answers(page, {name: str(digit.label), "CNN": str(digit.label)})
+        labels = page.evaluate(CUT_TEXT_JS, '[data-testid="stMetricLabel"]')
+        notes = page.evaluate(CUT_TEXT_JS, '[data-testid="stMetricDelta"]')
+        assert [text for text, _ in labels] == [name, "CNN"]
+        assert "not calibrated" in notes[0][0]
+        assert [cut for _, cut in labels + notes] == [False] * 4, f"cut off: {labels + notes}"
 
 
 # How much of an element its nearest clipping ancestor hides on the right (0: none), through shadow roots.

@@ -135,8 +135,12 @@ _STYLE = f"""<style>
   display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
   overflow-wrap: anywhere;  /* a model's reading longer than the line (a long name) still wraps */
 }}
-/* A metric that names no digit ("Not a digit") wraps instead of ending in "Not a d…". */
+/* A metric that names no digit ("Not a digit") wraps instead of ending in "Not a d…"; so do a model's
+   long name (a trained model's file name) and "96% sure · not calibrated", which were cut off. */
 [data-testid="stMetricValue"] p {{ white-space: normal; overflow-wrap: break-word; }}
+[data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] * {{
+  white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip !important;
+}}
 /* A short window (a 1366x768 laptop once the browser takes its share, a projector, a phone on its
    side): Streamlit's 6rem above the title and its 2.75rem title pushed Yes, or the canvas itself,
    below the fold (qa24). The top padding keeps room for Streamlit's 3.75rem header. */
