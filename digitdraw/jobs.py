@@ -301,6 +301,7 @@ class TrainingJob:
                 p.epoch, p.step, p.steps = message["epoch"], message["step"], message["steps"]
                 if p.started is None:  # on this process's clock
                     p.started = time.perf_counter() - message["trained"]
+                p.measured = p.started + message["trained"]
                 p.batches.extend(message["batches"])
                 p.epoch_end.extend(message["epoch_end"])
         elif event == "phase":
@@ -329,7 +330,11 @@ class TrainingJob:
                 budget = cfg.time_budget or float("inf")
                 # The run ends at the last epoch or at the budget, whichever comes first.
                 fraction = min(1.0, max(done / total, used / budget))
-                eta = max(0.0, min(trained / done * (total - done), budget - used))
+                # At the pace measured with the last batch done, less the time since: the estimate
+                # counts down while an epoch's evaluation runs, where `trained / done` rose then.
+                measured = progress.measured if progress.measured is not None else now
+                left = (measured - progress.started) / done * (total - done) - (now - measured)
+                eta = max(0.0, min(left, budget - used))
             copied = {f.name: getattr(state, f.name) for f in dataclasses.fields(JobState)}
             # Preparing (data, renderings, the model) lasts until fit() starts the callback's clock.
             phase = TRAINING if state.phase == PREPARING and progress.started is not None else state.phase

@@ -101,6 +101,9 @@ class Progress:
     step: int = 0
     steps: int = 0  # batches an epoch, 0 until fit() says
     started: float | None = None  # time.perf_counter() at fit(): data loading and tracing come before
+    # time.perf_counter() when `done` was last measured (a batch's or an epoch's end): the estimate of
+    # the time left counts down from there, and does not rise while an epoch ends (its evaluation).
+    measured: float | None = None
     batches: list[dict] = field(default_factory=list)  # {"epoch", "step", "x" (epochs), "elapsed", metrics}
     epoch_end: list[dict] = field(default_factory=list)  # {"epoch", "partial", "elapsed", metrics}
 
@@ -143,7 +146,7 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step, p = batch + 1, self.progress
         with self.lock:  # every batch moves the count; only every few make a point on the curves
-            p.epoch, p.step = self.epoch, step
+            p.epoch, p.step, p.measured = self.epoch, step, time.perf_counter()
             if step % self.every == 0 or step == p.steps:
                 x = round(self.epoch - 1 + step / max(1, p.steps), 4)
                 p.batches.append({"epoch": self.epoch, "step": step, "x": x, **self._numbers(logs)})
@@ -151,6 +154,7 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         p = self.progress
         with self.lock:
+            p.measured = time.perf_counter()  # the epoch's evaluation is part of what a batch costs
             # Keras ends the epoch even when a cancel or the budget stopped it mid-way; the
             # last batch of a whole epoch is always kept, so its absence tells.
             last = p.batches[-1] if p.batches else {}

@@ -411,6 +411,17 @@ def test_progress_fraction_and_eta_follow_the_reported_batches():
     assert len(progress.batches) == 10 and progress.step == 10
 
 
+def test_the_time_left_counts_down_while_an_epoch_ends_and_no_batch_is_reported():
+    # Keras evaluates the model at each epoch's end, and no batch is reported meanwhile: the estimate,
+    # taken at the pace of the batches done, rose then (a tester saw it climb at every epoch's end).
+    job = jobs.TrainingJob(TrainConfig("dense", epochs=2, time_budget=1000), "t")
+    train_batches(job, steps=10, batches=10, elapsed=2.0)
+    before = job.snapshot().eta
+    assert before == pytest.approx(2.0, abs=0.1)  # half done in 2 s: 2 s to go
+    time.sleep(0.3)
+    assert job.snapshot().eta == pytest.approx(before - 0.3, abs=0.1)
+
+
 def test_a_near_time_budget_shortens_the_estimate():
     job = jobs.TrainingJob(TrainConfig("dense", epochs=10, time_budget=2.0), "t")
     # One batch of 100 after 1.5 s; a stop mid-epoch (cancel, budget) still ends the epoch in
