@@ -171,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeatable; - reads the lines from standard input)",
     )
     p.add_argument(
+        "--mode",
+        choices=("digit", "number"),
+        help="read every drawing and image as one digit (the square canvas: a stroke that goes on where the "
+        "last one ended is joined to it, as a pen that skipped) or as a number (the wide canvas). Default: "
+        "from its shape, a number when it is over 1.5 times as wide as tall; give number for numbers "
+        "written close together, whose digits a skip's mending could join",
+    )
+    p.add_argument(
         "--y-up",
         action="store_true",
         help="the strokes' y grows upwards, as some tablets and plotting tools give it (read upside down "
@@ -638,8 +646,12 @@ def cmd_predict(args) -> int:
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     lines = itertools.chain(
-        (_predict_line(image, problem, predictors) for image, problem in _predict_inputs(args.images)),
-        (_strokes_line(*line, predictors, args.y_up) for source in args.strokes for line in _jsonl(source)),
+        (_predict_line(*item, predictors, args.mode) for item in _predict_inputs(args.images)),
+        (
+            _strokes_line(*line, predictors, args.y_up, args.mode)
+            for source in args.strokes
+            for line in _jsonl(source)
+        ),
     )
     # Many small drawings, one after another: numpy's BLAS on one thread, as the app server runs it
     # (predict.one_blas_thread says why); its idle threads' spin-waiting nearly doubled the time.
@@ -722,9 +734,12 @@ def _json_lines(
         yield source, None, "no drawings in it (one JSON line a drawing)"
 
 
-def _strokes_line(name: str, text: str | None, problem: str | None, predictors, y_up: bool = False) -> dict:
+def _strokes_line(
+    name: str, text: str | None, problem: str | None, predictors, y_up: bool = False, mode: str | None = None
+) -> dict:
     """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}.
-    `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first."""
+    `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first. `mode`: "digit" or
+    "number" (None: reading.mode_for its shape)."""
     from digitdraw import reading, strokes
 
     if problem:
@@ -751,14 +766,14 @@ def _strokes_line(name: str, text: str | None, problem: str | None, predictors, 
             predictors,
             strokes=drawing.paths,
             source="canvas",
-            mode=reading.mode_for(drawing.pixels.shape),
+            mode=mode or reading.mode_for(drawing.pixels.shape),
         ),
         "drawing",
     )
 
 
-def _predict_line(image: str, problem: str | None, predictors) -> dict:
-    """One image's JSON line: its reading, or {"file": ..., "error": ...}."""
+def _predict_line(image: str, problem: str | None, predictors, mode: str | None = None) -> dict:
+    """One image's JSON line: its reading, or {"file": ..., "error": ...}. `mode` as for _strokes_line."""
     from digitdraw import reading
 
     if problem:
@@ -770,7 +785,9 @@ def _predict_line(image: str, problem: str | None, predictors) -> dict:
         return {"file": image, "error": str(exc) + hint}
     return _reading_line(
         {"file": image},
-        lambda: reading.read_drawing(pixels, predictors, source="image", mode=reading.mode_for(pixels.shape)),
+        lambda: reading.read_drawing(
+            pixels, predictors, source="image", mode=mode or reading.mode_for(pixels.shape)
+        ),
         "image",
     )
 

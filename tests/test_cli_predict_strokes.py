@@ -62,6 +62,27 @@ def test_strokes_from_a_device_whose_y_grows_upwards_are_turned_the_right_way_up
     assert as_given["models"]["cnn"]["text"] != "7"
 
 
+def test_the_mode_can_be_chosen_a_number_is_never_mended_as_one_digit(capsys, tmp_path):
+    # Read as one digit (the default for a drawing this shape), a stroke that goes on where the last one
+    # ended is joined to it as a pen that skipped; that joined the digits of numbers written close
+    # together (qa27: 713 read "73"). --mode number reads as the wide canvas does: nothing is joined.
+    skipped_one = [[[250, 50], [250, 240]], [[250, 262], [250, 450]]]
+    src = write_lines(tmp_path / "one.jsonl", {"strokes": skipped_one})
+    _, [auto], _ = run(capsys, "predict", "--strokes", src)
+    _, [digit], _ = run(capsys, "predict", "--strokes", src, "--mode", "digit")
+    code, [number], err = run(capsys, "predict", "--strokes", src, "--mode", "number")
+    assert code == 0, err
+    assert auto["mended"] == digit["mended"] == 1 and "mended" not in number
+    assert auto["models"]["cnn"]["text"] == digit["models"]["cnn"]["text"] == "1"
+
+
+def test_an_unknown_mode_is_refused_with_the_choices(capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["predict", "--strokes", str(tmp_path / "x.jsonl"), "--mode", "numbers"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "'digit'" in err and "'number'" in err
+
+
 def test_y_up_without_strokes_says_what_it_is_for(capsys, tmp_path):
     code, lines, err = run(capsys, "predict", tmp_path / "seven.png", "--y-up")
     assert code == 2 and not lines and "--y-up turns pen strokes" in err and "--strokes" in err
