@@ -25,6 +25,8 @@ CANVAS = 280  # px: the Draw page's canvas (pendigits.render's default size too)
 IMPORT_PEN = 18.0  # px: the Draw page's default pen, used for strokes that come without one
 MAX_WIDTH = 8 * CANVAS  # px: a wide drawing's canvas at most (a dozen digits at full height)
 MAX_POINTS = 20_000  # per drawing: far above any digit (a 40-point oval is ~160), bounds a bad input
+# A point's numbers at most: x, y and what tablets add (time, pressure, two tilts).
+MAX_POINT_NUMBERS = 6
 
 # fabric.js origins: where on the object's box its left/top position sits (0 = left/top edge).
 _ORIGIN = {"left": 0.0, "top": 0.0, "center": 0.5, "right": 1.0, "bottom": 1.0}
@@ -108,6 +110,14 @@ def validate_strokes(strokes: Any) -> Strokes:
             raise ValueError(f"stroke {i} must be a non-empty list of [x, y] points")
         points = []
         for j, point in enumerate(stroke, 1):
+            if isinstance(point, list | tuple) and len(point) > MAX_POINT_NUMBERS:
+                # A stroke as [[x, x, ...], [y, y, ...]] (Quick, Draw!'s layout) looked like two points
+                # with a time and a pressure: read as a "1", 100% sure (qa27).
+                raise ValueError(
+                    f"stroke {i}, point {j} has {len(point)} numbers: a point is [x, y] (a time or a "
+                    "pressure may follow). Strokes given as [[x, x, ...], [y, y, ...]] must be turned "
+                    "into points: [[x, y], [x, y], ...]"
+                )
             # Tablets and stylus exports often add a time or a pressure to each point: kept out.
             if (
                 not isinstance(point, list | tuple)

@@ -188,6 +188,8 @@ def test_strokes_without_a_canvas_render_centred_and_readable():
         ([[[True, 2]]], "two finite numbers"),
         ([[["1", 2]]], "two finite numbers"),
         ([[[0, 0]] * (strokes.MAX_POINTS + 1)], "too many points"),
+        # Quick, Draw!'s layout, [[x, x, ...], [y, y, ...]]: not two points with a time and a pressure.
+        ([[list(range(10, 90, 10)), list(range(8))]], r"point 1 has 8 numbers.*\[\[x, y\], \[x, y\]"),
     ],
 )
 def test_bad_strokes_are_refused_saying_where(bad, message):
@@ -198,6 +200,8 @@ def test_bad_strokes_are_refused_saying_where(bad, message):
 def test_valid_strokes_come_back_unchanged_as_lists():
     given = [[[1, 2], [3.5, 4]], [[5, 6]]]
     assert strokes.validate_strokes(given) == given
+    # x, y, time, pressure and two tilts: what a tablet can give for a point
+    assert strokes.validate_strokes([[[1, 2, 0, 0.5, 10, -10]]]) == [[[1, 2]]]
     assert strokes.validate_strokes([np.array([[1.0, 2.0]])]) == [[[1.0, 2.0]]]
 
 
