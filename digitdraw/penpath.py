@@ -311,12 +311,12 @@ class _Traced:
         if tuple(model.input_shape[1:]) != (POINTS, FEATURES) or model.output_shape[-1] != 10:
             raise ValueError(f"not a pen-path reader: input {model.input_shape}, output {model.output_shape}")
         self.model = model
-        self._fn = tf.function(
+        traced = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, POINTS, FEATURES], tf.float32)],
             autograph=False,  # no Python control flow to convert; AutoGraph warns it cannot read a lambda
-        )
-        self._fn(tf.zeros([1, POINTS, FEATURES], tf.float32))  # traced once, before any thread asks
+        ).get_concrete_function()  # traced once, before any thread asks; called without re-dispatch
+        self._fn = lambda x: traced(tf.constant(x, tf.float32))
         self._last: tuple[bytes, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

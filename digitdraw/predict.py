@@ -113,18 +113,19 @@ class Predictor:
                 probs, *feats = both(x, training=False)
                 return probs, feats[0] if len(feats) == 1 else tf.concat(feats, axis=-1)
 
-            self._fn = tf.function(
-                probabilities_and_features,
-                input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-            )
+            fn = probabilities_and_features
         else:
-            self._fn = tf.function(
-                lambda x: (model(x, training=False), tf.zeros([tf.shape(x)[0], 0])),
-                input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)],
-            )
-        # Trace once now, under a lock, so that concurrent first calls do not race to trace.
+
+            def fn(x):
+                return model(x, training=False), tf.zeros([tf.shape(x)[0], 0])
+
+        # Traced once, here, under a lock (concurrent first calls must not race to trace), and called
+        # as that one concrete function: tf.function's dispatch on each call (binding the arguments,
+        # looking up the trace) cost a drawing 1.5 ms of its 8 (both models; docs/experiments.md).
         self._lock = threading.Lock()
         with self._lock:
+            self._fn = tf.function(fn, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)])
+            self._fn = self._fn.get_concrete_function()
             probs, feats = self._fn(tf.zeros([1, 28, 28], tf.float32))
             self._classes, self._width = int(probs.shape[-1]), int(feats.shape[-1])
 
