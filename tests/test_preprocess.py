@@ -191,6 +191,18 @@ def test_thin_and_thick_pens_give_similar_digits(strokes):
     assert diff(thin, thick) < 0.7 * as_drawn
 
 
+@pytest.mark.parametrize("strokes", [SEVEN, TWO, FOUR, ZERO], ids=["7", "2", "4", "0"])
+@pytest.mark.parametrize(("side", "pen"), [(500, 1), (1000, 2), (2000, 4)])
+def test_a_hairline_on_a_big_image_reads_like_the_same_digit_drawn_with_a_pen(strokes, side, pen):
+    # A digit rendered at 1000 px with a 2 px line (a plotting library's defaults) shrank to a faint
+    # grey that no mask found: its 28x28 input peaked at 0.02, and both models guessed (qa27).
+    hairline = 255 - render(strokes, canvas=side, height=0.65 * side, stroke_width=pen)[..., 3]
+    normal = 255 - render(strokes, canvas=280, height=180, stroke_width=18)[..., 3]
+    thin = read(hairline, source="image")
+    assert thin.max() > 0.8, "the strokes are solid ink, not a faint grey"
+    assert diff(thin, read(normal, source="image")) < 0.1
+
+
 def test_tiny_digit_with_a_fat_brush_gets_mnist_strokes():
     # a small digit drawn with a fat brush comes out with strokes like MNIST's (~2-3 px of 20)
     fat = read(render(SEVEN, height=70, stroke_width=22))
