@@ -100,6 +100,19 @@ def test_a_tap_and_an_empty_drawing():
         penpath.sequence([])
 
 
+def test_a_tap_beside_the_strokes_is_left_out_of_the_path():
+    # A finger that touches the screen again after the digit (qa27: a tap at a 9's start made it a 7):
+    # the jump to the tap took points along the path from the digit itself.
+    seven = [np.asarray(s, float) for s in SEVEN]
+    start = seven[0][:1]
+    for tap in (start, start + [3.0, 2.0], np.vstack([start, start + 5.0])):
+        assert np.array_equal(penpath.sequence([*seven, tap]), penpath.sequence(seven))
+        assert np.array_equal(penpath.sequence([tap, *seven]), penpath.sequence(seven))
+    # A short stroke that is part of the digit (a 5's flag, a 4's bar) is no tap.
+    flag = np.array([[200.0, 60.0], [320.0, 60.0]])
+    assert not np.array_equal(penpath.sequence([*seven, flag]), penpath.sequence(seven))
+
+
 def test_reordering_shuffles_and_reverses_strokes_as_other_writers_do():
     rng = np.random.default_rng(0)
     assert [s.tolist() for s in penpath.reordered(FOUR, rng, 0.0)] == [s.tolist() for s in FOUR]
