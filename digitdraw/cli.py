@@ -645,10 +645,11 @@ def cmd_predict(args) -> int:
         return _fail("standard input (-) can be read once: name it for the images or for --strokes")
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
+    sample: list = []  # the first drawings given as strokes, to see which way up they read best
     lines = itertools.chain(
         (_predict_line(*item, predictors, args.mode) for item in _predict_inputs(args.images)),
         (
-            _strokes_line(*line, predictors, args.y_up, args.mode)
+            _strokes_line(*line, predictors, args.y_up, args.mode, sample)
             for source in args.strokes
             for line in _jsonl(source)
         ),
@@ -661,7 +662,46 @@ def cmd_predict(args) -> int:
             # Out as soon as read: a reader of a pipe sees each answer then, and a run stopped by a
             # timeout or `kill` keeps every line it read (a pipe's buffer held the last few kilobytes).
             print(json.dumps(line), flush=True)
+        hint = _upside_down_hint(sample, predictors, args.y_up)
+    if hint:
+        print(hint, file=sys.stderr)
     return status
+
+
+ORIENTATION_SAMPLE = 20  # --strokes drawings (a run's first) also read upside down, for _upside_down_hint
+ORIENTATION_MARGIN = 0.2  # ... and how much surer they must read so for the hint
+
+
+def _upside_down_hint(sample: list, predictors, y_up: bool) -> str | None:
+    """A note for stderr when the drawings read far more surely turned upside down: strokes from a
+    device whose y grows upwards read without --y-up (or the other way round). The answers stand as
+    read; a judge who forgot the flag got sure, wrong answers and no word why (qa27: a 2 read "5" at 100%)."""
+    from digitdraw import reading, strokes
+
+    if len(sample) < 5:
+        return None
+
+    def sureness(drawings) -> float:
+        lead = reading.lead_model(list(predictors))
+        total = 0.0
+        for given in drawings:
+            drawing = strokes.render_centred(given)
+            got = reading.read_drawing(
+                drawing.pixels, predictors, strokes=drawing.paths, mode=reading.mode_for(drawing.pixels.shape)
+            ).models[lead]
+            read = got.status in (reading.DIGIT, reading.NUMBER) and got.digits
+            total += float(np.mean([d.confidence for d in got.digits])) if read else 0.0
+        return total / len(drawings)
+
+    as_read = sureness(sample)
+    turned = sureness([[[[x, -y] for x, y in stroke] for stroke in given] for given in sample])
+    if turned - as_read < ORIENTATION_MARGIN:
+        return None
+    change = "without --y-up: their y grows downwards" if y_up else "with --y-up: their y grows upwards"
+    return (
+        f"note: the first {len(sample)} drawings given as strokes read far more surely upside down "
+        f"(confidence {turned:.2f} on average, {as_read:.2f} as read); try {change}"
+    )
 
 
 def _jsonl(source: str) -> Iterator[tuple[str, str | None, str | None]]:
@@ -735,11 +775,18 @@ def _json_lines(
 
 
 def _strokes_line(
-    name: str, text: str | None, problem: str | None, predictors, y_up: bool = False, mode: str | None = None
+    name: str,
+    text: str | None,
+    problem: str | None,
+    predictors,
+    y_up: bool = False,
+    mode: str | None = None,
+    sample: list | None = None,
 ) -> dict:
     """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}.
     `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first. `mode`: "digit" or
-    "number" (None: reading.mode_for its shape)."""
+    "number" (None: reading.mode_for its shape). `sample`: the strokes as read are added to it, up to
+    ORIENTATION_SAMPLE drawings."""
     from digitdraw import reading, strokes
 
     if problem:
@@ -757,6 +804,8 @@ def _strokes_line(
         if y_up:
             given = [[[x, -y] for x, y in stroke] for stroke in given]
         drawing = strokes.render_centred(given)
+        if sample is not None and len(sample) < ORIENTATION_SAMPLE:
+            sample.append(given)
     except ValueError as exc:
         return {"file": name, **label, "error": f"not a drawing: {exc}"}
     return _reading_line(

@@ -9,9 +9,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CLOCKWISE_SIX
+from conftest import CLOCKWISE_SIX, needs_pendigits
 
-from digitdraw import cli, reading, strokes
+from digitdraw import cli, config, pendigits, reading, strokes
 
 SEVEN = [[[100, 100], [400, 100], [220, 450]]]  # pendigits' box, y down
 ONE = [[[250, 50], [250, 450]]]
@@ -81,6 +81,26 @@ def test_an_unknown_mode_is_refused_with_the_choices(capsys, tmp_path):
         cli.main(["predict", "--strokes", str(tmp_path / "x.jsonl"), "--mode", "numbers"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "'digit'" in err and "'number'" in err
+
+
+@needs_pendigits
+def test_strokes_that_read_far_surer_upside_down_get_a_note_naming_y_up(capsys, tmp_path):
+    # A judge's tablet file, y growing upwards, read without --y-up: sure, wrong answers (qa27: a 2
+    # read "5" at 100%) and no word why. The answers stand; a note on stderr says which way to try.
+    held_out = pendigits.load_pendigits(config.pendigits_path(), writers=pendigits.HOLDOUT_WRITERS)
+    digits = [next(d for d in held_out if d.label == label) for label in range(10)]
+    down = [{"strokes": [s.tolist() for s in d.strokes]} for d in digits]
+    up = [{"strokes": [[[x, 500 - y] for x, y in s.tolist()] for s in d.strokes]} for d in digits]
+    tablet = write_lines(tmp_path / "tablet.jsonl", *up)
+    plain = write_lines(tmp_path / "plain.jsonl", *down)
+    code, lines, err = run(capsys, "predict", "--strokes", tablet)
+    assert code == 0 and len(lines) == 10 and "try with --y-up" in err
+    _, _, err = run(capsys, "predict", "--strokes", tablet, "--y-up")
+    assert "note" not in err
+    _, _, err = run(capsys, "predict", "--strokes", plain)
+    assert "note" not in err
+    _, _, err = run(capsys, "predict", "--strokes", plain, "--y-up")
+    assert "try without --y-up" in err
 
 
 def test_y_up_without_strokes_says_what_it_is_for(capsys, tmp_path):
