@@ -121,7 +121,7 @@ class Predictor:
 
         # Traced once, here, under a lock (concurrent first calls must not race to trace), and called
         # as that one concrete function: tf.function's dispatch on each call (binding the arguments,
-        # looking up the trace) cost a drawing 1.5 ms of its 8 (both models; docs/experiments.md).
+        # looking up the trace) cost 0.1-0.2 ms a call (docs/experiments.md, twenty-third session).
         self._lock = threading.Lock()
         with self._lock:
             self._fn = tf.function(fn, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)])
