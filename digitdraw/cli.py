@@ -693,8 +693,11 @@ def _upside_down_hint(sample: list, predictors, y_up: bool) -> str | None:
             total += float(np.mean([d.confidence for d in got.digits])) if read else 0.0
         return total / len(drawings)
 
-    as_read = sureness(sample)
-    turned = sureness([[[[x, -y] for x, y in stroke] for stroke in given] for given in sample])
+    try:
+        as_read = sureness(sample)
+        turned = sureness([[[[x, -y] for x, y in stroke] for stroke in given] for given in sample])
+    except Exception:  # a drawing that breaks the reading is said on its own line already; no hint
+        return None
     if turned - as_read < ORIENTATION_MARGIN:
         return None
     change = "without --y-up: their y grows downwards" if y_up else "with --y-up: their y grows upwards"
