@@ -44,7 +44,7 @@ SHAKE_NOISE = 0.012  # the most noise `shaken` adds, a share of the drawing's si
 LIFT = 0.3  # the chance a reshaped training digit's strokes are broken by brief lifts (see `lifted`)
 LOOPS = 0.3  # the chance a reshaped training digit's loops go round the other way (see `loops_reversed`)
 MIN_STEP = 0.03  # of the drawing's longer side: closer points are one point to the path (see `spaced`)
-TAP = 0.04  # a stroke smaller than this share of the drawing's size (its longer side) is a tap
+TAP = 0.01  # a stroke smaller than this share of the drawing's size (its longer side) is a tap
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine)
 AGREE = 0.03  # unsure pixels and the path less likely than this to name the same digit: none (`disagree`)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
@@ -57,7 +57,10 @@ def sequence(strokes: Sequence[np.ndarray | Sequence]) -> np.ndarray:
     paths = pendigits.as_strokes(strokes, needs="the pen's path")
     # A tap beside the strokes (a finger that touched the screen again, a dot) is left out: the jump
     # to it and back took a share of the points along the path from the digit itself, and one tap at
-    # the start of a 9, after it was drawn, made it a 7 (qa27). 8 of pendigits' 7,494 drawings have one.
+    # the start of a 9, after it was drawn, made it a 7 (qa27). 3 of pendigits' 7,494 drawings have
+    # one. Only taps: leaving out strokes under 4% of the size too (short pieces of strokes a pen
+    # broke by skipping) read writers 1-24's skipped drawings 12 times worse in 47,968 readings; at
+    # 1%, as many right as before (bench/whole_reading.py --writers 1-24).
     size = float(np.max(np.ptp(np.concatenate(paths), axis=0)))
     drawn = [p for p in paths if float(np.max(np.ptp(p, axis=0))) >= TAP * size]
     paths = drawn or paths
