@@ -124,4 +124,4 @@ def test_a_three_digit_number_on_the_wide_canvas_is_read_as_that_number():
         page.get_by_role("link", name="Draw").first.click()
         wait_for_answers(page, {"Dense": NUMBER, "CNN": NUMBER})
         assert page.get_by_role("radio", name="Number").is_checked()
-        assert round(page.locator("canvas.upper-canvas").bounding_box()["width"]) == width
+        assert round(the_canvas(page).bounding_box()["width"]) == width
