@@ -662,7 +662,7 @@ def cmd_predict(args) -> int:
             # Out as soon as read: a reader of a pipe sees each answer then, and a run stopped by a
             # timeout or `kill` keeps every line it read (a pipe's buffer held the last few kilobytes).
             print(json.dumps(line), flush=True)
-        hint = _upside_down_hint(sample, predictors, args.y_up)
+        hint = _upside_down_hint(sample, predictors, args.y_up, args.mode)
     if hint:
         print(hint, file=sys.stderr)
     return status
@@ -672,38 +672,48 @@ ORIENTATION_SAMPLE = 20  # --strokes drawings (a run's first) also read upside d
 ORIENTATION_MARGIN = 0.2  # ... and how much surer they must read so for the hint
 
 
-def _upside_down_hint(sample: list, predictors, y_up: bool) -> str | None:
+def _upside_down_hint(
+    sample: list[tuple[list, float]], predictors, y_up: bool, mode: str | None
+) -> str | None:
     """A note for stderr when the drawings read far more surely turned upside down: strokes from a
-    device whose y grows upwards read without --y-up (or the other way round). The answers stand as
-    read; a judge who forgot the flag got sure, wrong answers and no word why (qa27: a 2 read "5" at 100%)."""
+    device whose y grows upwards read without --y-up (or the other way round). `sample`: (strokes as
+    read, the lead model's sureness of their reading). The answers stand as read; a judge who forgot
+    the flag got sure, wrong answers and no word why (qa27: a 2 read "5" at 100%)."""
     from digitdraw import reading, strokes
 
     if len(sample) < 5:
         return None
-
-    def sureness(drawings) -> float:
-        lead = reading.lead_model(list(predictors))
-        total = 0.0
-        for given in drawings:
-            drawing = strokes.render_centred(given)
-            got = reading.read_drawing(
-                drawing.pixels, predictors, strokes=drawing.paths, mode=reading.mode_for(drawing.pixels.shape)
-            ).models[lead]
-            read = got.status in (reading.DIGIT, reading.NUMBER) and got.digits
-            total += float(np.mean([d.confidence for d in got.digits])) if read else 0.0
-        return total / len(drawings)
-
+    lead = reading.lead_model(list(predictors))
+    turned = 0.0
     try:
-        as_read = sureness(sample)
-        turned = sureness([[[[x, -y] for x, y in stroke] for stroke in given] for given in sample])
+        for given, _ in sample:
+            over = strokes.render_centred([[[x, -y] for x, y in stroke] for stroke in given])
+            got = _read_drawn(over, predictors, mode).models[lead]
+            turned += got.confidence if got.text is not None else 0.0
     except Exception:  # a drawing that breaks the reading is said on its own line already; no hint
         return None
+    turned /= len(sample)
+    as_read = sum(sure for _, sure in sample) / len(sample)
     if turned - as_read < ORIENTATION_MARGIN:
         return None
     change = "without --y-up: their y grows downwards" if y_up else "with --y-up: their y grows upwards"
     return (
         f"note: the first {len(sample)} drawings given as strokes read far more surely upside down "
         f"(confidence {turned:.2f} on average, {as_read:.2f} as read); try {change}"
+    )
+
+
+def _read_drawn(drawing, predictors, mode: str | None) -> Reading:
+    """A drawing given as strokes (strokes.render_centred's) read as the canvas is read, in `mode`
+    ("digit" or "number"; None: reading.mode_for its shape)."""
+    from digitdraw import reading
+
+    return reading.read_drawing(
+        drawing.pixels,
+        predictors,
+        strokes=drawing.paths,
+        source="canvas",
+        mode=mode or reading.mode_for(drawing.pixels.shape),
     )
 
 
@@ -788,8 +798,9 @@ def _strokes_line(
 ) -> dict:
     """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}.
     `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first. `mode`: "digit" or
-    "number" (None: reading.mode_for its shape). `sample`: the strokes as read are added to it, up to
-    ORIENTATION_SAMPLE drawings."""
+    "number" (None: reading.mode_for its shape). `sample`: the strokes as read and the lead model's
+    sureness of them (its confidence where it reads digits, else 0) are added to it, up to
+    ORIENTATION_SAMPLE drawings (_upside_down_hint)."""
     from digitdraw import reading, strokes
 
     if problem:
@@ -807,21 +818,13 @@ def _strokes_line(
         if y_up:
             given = [[[x, -y] for x, y in stroke] for stroke in given]
         drawing = strokes.render_centred(given)
-        if sample is not None and len(sample) < ORIENTATION_SAMPLE:
-            sample.append(given)
     except ValueError as exc:
         return {"file": name, **label, "error": f"not a drawing: {exc}"}
-    return _reading_line(
-        {"file": name, **label},
-        lambda: reading.read_drawing(
-            drawing.pixels,
-            predictors,
-            strokes=drawing.paths,
-            source="canvas",
-            mode=mode or reading.mode_for(drawing.pixels.shape),
-        ),
-        "drawing",
-    )
+    line = _reading_line({"file": name, **label}, lambda: _read_drawn(drawing, predictors, mode), "drawing")
+    if sample is not None and len(sample) < ORIENTATION_SAMPLE and "models" in line:
+        answer = line["models"][reading.lead_model(list(predictors))]
+        sample.append((given, answer["confidence"] if answer["text"] is not None else 0.0))
+    return line
 
 
 def _predict_line(image: str, problem: str | None, predictors, mode: str | None = None) -> dict:
