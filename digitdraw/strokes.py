@@ -163,8 +163,9 @@ def _object_strokes(obj: dict) -> Strokes:
         raise ValueError(f"only freehand paths can be read, not a {obj.get('type')!r} object")
     if obj.get("skewX", 0) or obj.get("skewY", 0):
         raise ValueError("skewed paths are not supported")
-    subpaths = _flatten(obj["path"])
-    lo, hi = _bounds(obj["path"])
+    subs = _segments(obj["path"])  # parsed once, for the points and for fabric.js's centring box
+    subpaths = _flatten(subs)
+    lo, hi = _bounds(subs)
     path_offset = (lo + hi) / 2  # fabric.js: the path's own centre, drawn at the object's centre
     matrix = _linear_part(obj)
     centre = _centre(obj, hi - lo, matrix)
@@ -241,9 +242,10 @@ def _segments(path: Sequence) -> list[list[_Segment]]:
     return subs
 
 
-def _flatten(path: Sequence) -> list[np.ndarray]:
+def _flatten(subs: list[list[_Segment]]) -> list[np.ndarray]:
+    """_segments' sub-paths -> each one's points, its curves flattened within _TOLERANCE."""
     out = []
-    for sub in _segments(path):
+    for sub in subs:
         # A freehand stroke is one "Q" per mouse event (hundreds): the curves of each degree are
         # flattened together, not one by one (4.5 ms -> under 1 ms for a 160-event stroke).
         blocks: list[np.ndarray] = [ctrl for _, _, ctrl in sub]  # "M" and "L": their end point
@@ -291,10 +293,11 @@ def _bezier(ctrl: np.ndarray, t: np.ndarray) -> np.ndarray:
     return sum(math.comb(n, k) * (1 - t) ** (n - k) * t**k * ctrl[..., k, :] for k in range(n + 1))
 
 
-def _bounds(path: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """The path's bounding box as fabric.js computes it: the box it centres the path on."""
+def _bounds(subs: list[list[_Segment]]) -> tuple[np.ndarray, np.ndarray]:
+    """The bounding box of a path's sub-paths (_segments') as fabric.js computes it: the box it
+    centres the path on."""
     pts = []
-    for sub in _segments(path):
+    for sub in subs:
         pts.extend(ctrl[-1:] for _, _, ctrl in sub)
         # fabric.js bounds a quadratic as the cubic with both controls at its control point (not the
         # same curve); its centre is what it places, so do the same.

@@ -68,7 +68,7 @@ def test_curves_become_points_within_a_quarter_pixel_of_the_curve_in_the_order_d
     p0, q, p1 = np.array([10.0, 10.0]), np.array([60.0, 120.0]), np.array([110.0, 10.0])
     c1, c2, p2 = np.array([150.0, 0.0]), np.array([200.0, 200.0]), np.array([250.0, 100.0])
     path = [["M", *p0], ["Q", *q, *p1], ["C", *c1, *c2, *p2], ["L", 250.0, 250.0], ["Z"]]
-    (points,) = strokes._flatten(path)
+    (points,) = strokes._flatten(strokes._segments(path))
 
     t = np.linspace(0, 1, 20001)[:, None]
     quadratic = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * q + t**2 * p1
