@@ -302,6 +302,15 @@ if __name__ == "__main__":
     main()
 
 
+# Whether any text in the elements a selector finds is wider than the box that shows it (cut off): the text's
+# own width (a Range over it) against its box's.
+CUT_TEXT_JS = """(sel) => [...document.querySelectorAll(sel)].map(box => {
+  const text = document.createRange();
+  text.selectNodeContents(box);
+  return [box.innerText.trim(), text.getBoundingClientRect().width > box.getBoundingClientRect().width + 1];
+})"""
+
+
 @pytest.mark.browser
 def test_a_scribble_is_answered_not_a_digit_in_full_not_cut_short():
     # A looping scribble both shipped models refuse. The metric's value box fits a digit or a
@@ -312,22 +321,8 @@ def test_a_scribble_is_answered_not_a_digit_in_full_not_cut_short():
         page = open_app(browser, url)
         draw(page, [scribble])
         wait_for_answers(page, {"Dense": "Not a digit", "CNN": "Not a digit"})
-        # The text's own width (a Range over it) against its box's: cut text is wider than its box.
-        clipped = page.evaluate(
-            """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(v => {
-                 const text = document.createRange();
-                 text.selectNodeContents(v.querySelector('p'));
-                 return text.getBoundingClientRect().width > v.getBoundingClientRect().width + 1; })"""
-        )
-        assert clipped == [False, False]
-
-
-# Whether any text in the elements a selector finds is wider than the box that shows it (cut off).
-CUT_TEXT_JS = """(sel) => [...document.querySelectorAll(sel)].map(box => {
-  const text = document.createRange();
-  text.selectNodeContents(box);
-  return [box.innerText.trim(), text.getBoundingClientRect().width > box.getBoundingClientRect().width + 1];
-})"""
+        values = page.evaluate(CUT_TEXT_JS, '[data-testid="stMetricValue"]')
+        assert [cut for _, cut in values] == [False, False], f"cut off: {values}"
 
 
 @pytest.mark.browser
