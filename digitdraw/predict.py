@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,25 +108,21 @@ class Predictor:
         self.has_features = both is not None
         if both is not None:
 
-            def probabilities_and_features(x):
+            def fn(x):
                 probs, *feats = both(x, training=False)
                 return probs, feats[0] if len(feats) == 1 else tf.concat(feats, axis=-1)
-
-            fn = probabilities_and_features
         else:
 
             def fn(x):
                 return model(x, training=False), tf.zeros([tf.shape(x)[0], 0])
 
-        # Traced once, here, under a lock (concurrent first calls must not race to trace), and called
-        # as that one concrete function: tf.function's dispatch on each call (binding the arguments,
-        # looking up the trace) cost 0.1-0.2 ms a call (docs/experiments.md, twenty-third session).
-        self._lock = threading.Lock()
-        with self._lock:
-            self._fn = tf.function(fn, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)])
-            self._fn = self._fn.get_concrete_function()
-            probs, feats = self._fn(tf.zeros([1, 28, 28], tf.float32))
-            self._classes, self._width = int(probs.shape[-1]), int(feats.shape[-1])
+        # Traced once, here, before any thread can call it, and called as that one concrete function:
+        # tf.function's dispatch on each call (binding the arguments, looking up the trace) cost
+        # 0.1-0.2 ms a call (docs/experiments.md, twenty-third session). Nothing is traced later.
+        spec = tf.TensorSpec([None, 28, 28], tf.float32)
+        self._fn = tf.function(fn, input_signature=[spec]).get_concrete_function()
+        probs, feats = self._fn(tf.zeros([1, 28, 28], tf.float32))
+        self._classes, self._width = int(probs.shape[-1]), int(feats.shape[-1])
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, name: str | None = None) -> Predictor:
