@@ -58,7 +58,10 @@ EMPTY_REASONS = {"canvas": preprocess.EMPTY_REASON, "image": NO_INK_IMAGE}
 TOO_SMALL_IMAGE = "The writing is too small in this image to read — crop it closer to the digits."
 NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit."
 LEFT_OUT_MESSAGE = "A dot or small mark was left out: only digits are read (no decimal points or signs)."
-AT_EDGE_MESSAGE = "The drawing touches the canvas's edge: if any of it ran off, draw it a little smaller."
+# "Smaller" alone was odd advice for a small digit drawn in a corner (qa28).
+AT_EDGE_MESSAGE = (
+    "The drawing touches the canvas's edge: if any of it ran off, draw it a little smaller or further in."
+)
 CUT_OFF_MESSAGE = (
     "Ink cut off by the photo's edge was left out: take the photo with some paper round the digits."
 )

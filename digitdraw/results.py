@@ -19,6 +19,7 @@ from digitdraw import config
 from digitdraw.predict import Prediction
 from digitdraw.reading import DIGIT, NOT_A_DIGIT, NUMBER, DigitAnswer, ModelReading
 
+REFUSED = "Not a digit"  # a refusing model's value: it names no digit, its guess is only a hint
 SEPARATOR = "  |  "  # between the models on the one-line summary (a line may break here)
 NO_BREAK = "\u00a0"
 
@@ -92,7 +93,7 @@ class View:
 def view(model: str, reading: ModelReading) -> View:
     """A ModelReading -> what its metric says. A refused drawing names no digit: the guess is a hint."""
     if reading.status == NOT_A_DIGIT:
-        return View(model, "Not a digit", f"would guess {reading.guess}", False)
+        return View(model, REFUSED, f"would guess {reading.guess}", False)
     if reading.status not in (DIGIT, NUMBER):
         return View(model, "–", "nothing to read", False)
     return View(model, reading.text or "", sure_note(reading.confidence, reading.sure), reading.sure)
@@ -104,6 +105,20 @@ def sure_note(confidence: float, sure: bool) -> str:
     if sure:
         return f"{confidence:.0%} sure"
     return f"not sure ({math.floor(confidence * 100)}%)"
+
+
+def split_verdict(views: Sequence[View]) -> str | None:
+    """Where some models take the drawing for no digit and others read it: who says what ("The models
+    disagree: CNN doesn't take it for a digit (would guess 4); Dense reads 4, 100% sure."). None
+    where all or none refuse. "That doesn't look like a digit" beside a model's sure 4 told the user
+    to draw a digit they had just drawn (qa28)."""
+    refused = [v for v in views if v.value == REFUSED]
+    read = [v for v in views if v.value != REFUSED]
+    if not refused or not read:
+        return None
+    said = [f"{v.model} doesn't take it for a digit ({v.note})" for v in refused]
+    said += [f"{v.model} reads {v.value}, {v.note}" for v in read]
+    return f"The models disagree: {'; '.join(said)}."
 
 
 def view_line(views: Sequence[View], bold: bool = True) -> str:

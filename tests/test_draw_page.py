@@ -14,6 +14,7 @@ runs unchanged.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import re
@@ -956,6 +957,37 @@ def test_in_number_mode_a_refusal_does_not_send_the_user_to_number_mode():
     at = _draw(at, pendigits.render(word.strokes, background="black"))
     warnings = [w.value for w in at.warning if "doesn't look like a digit" in w.value]
     assert warnings and all("Number mode" not in w for w in warnings)
+
+
+def test_where_one_model_refuses_and_another_reads_the_page_says_which_said_what(tmp_path, monkeypatch):
+    # "That doesn't look like a digit. Draw one digit" beside the other model's "4, 100% sure" told
+    # the person to draw what they had just drawn (a tester, qa28).
+    name = "dense-just-trained"  # no detector (see above): it never refuses
+    word = next(d for d in nondigits.generate("bench", 40, seed=3) if d.kind == "word")
+    at = _draw(
+        _app_with_trained_model(name, tmp_path, monkeypatch),
+        pendigits.render(word.strokes, background="black"),
+    )
+    read = _metrics(at)[name]
+    assert _metrics(at)["CNN"] == "Not a digit" and read not in ("Not a digit", "–")
+    warnings = [w.value for w in at.warning]
+    assert any(
+        w.startswith("The models disagree:")
+        and "CNN doesn't take it for a digit (would guess " in w
+        and f"reads {read}, " in w
+        for w in warnings
+    ), warnings
+    assert not any("doesn't look like a digit" in w for w in warnings)
+
+
+def test_a_split_verdict_names_the_refusing_and_the_reading_models_only_where_they_differ():
+    refused = results.View("CNN", results.REFUSED, "would guess 4", False)
+    reads = results.View("Dense", "4", "100% sure", True)
+    assert results.split_verdict([refused, reads]) == (
+        "The models disagree: CNN doesn't take it for a digit (would guess 4); Dense reads 4, 100% sure."
+    )
+    assert results.split_verdict([refused, dataclasses.replace(refused, model="Dense")]) is None
+    assert results.split_verdict([reads, dataclasses.replace(reads, model="CNN")]) is None
 
 
 def test_views_say_number_not_a_digit_and_confidence():

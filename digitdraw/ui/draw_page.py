@@ -524,7 +524,10 @@ def _answers(
                 + (f" Digits: {results.digits_line(r)}." if len(r.digits) > 1 else "")
                 + (PEN_PATH_NOTE if any(d.pen_path for d in r.digits) else ""),
             )
-        if got.status == reading.NOT_A_DIGIT:
+        split = results.split_verdict(views)  # one model refuses and another reads it
+        if split:
+            st.warning(split, icon=":material/balance:")
+        if got.status == reading.NOT_A_DIGIT and not split:
             if mode == "number":
                 # A minus sign or a letter makes a number "not a digit" too (a tester's "-9").
                 advice = " Write digits only (no signs or letters), side by side, a little apart."
@@ -533,17 +536,19 @@ def _answers(
             else:
                 advice = " Draw one digit, or a number in Number mode."
             st.warning(got.message + advice, icon=":material/block:")
-        elif got.message:
+        elif got.status != reading.NOT_A_DIGIT and got.message:
             st.info(got.message, icon=":material/pin:")
         if single:
             # Titles stay plain text in the chart (escaped as HTML there, not as Markdown) and in the
             # store; the verdict is Markdown, so its names are escaped there.
             answers = [results.from_digit(t, r.digits[0]) for t, r in got.models.items()]
             v = results.verdict([dataclasses.replace(a, model=md(a.model)) for a in answers])
-            if got.status == reading.DIGIT and v is not None and v.kind == "disagree":
-                st.warning(v.message, icon=":material/balance:")
-            elif got.status == reading.DIGIT and v is not None and v.kind == "unsure":
-                st.info(v.message, icon=":material/help:")
+            # Not where a model refused (split, said above): its digit is a guess, not a reading.
+            if got.status == reading.DIGIT and v is not None and not split:
+                if v.kind == "disagree":
+                    st.warning(v.message, icon=":material/balance:")
+                elif v.kind == "unsure":
+                    st.info(v.message, icon=":material/help:")
             st.html(results.chart_html(answers))
             if drawing.source == "canvas":
                 with review:
