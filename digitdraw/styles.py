@@ -507,6 +507,89 @@ def open_six(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes
     return src
 
 
+def _loop_top(stroke: np.ndarray) -> float:
+    """A six's loop top: the highest the pen rises (y down: the least y) after the stroke's lowest point,
+    the stroke taken top first; its middle height where the stroke ends at its bottom."""
+    stroke, _ = _top_first(stroke)
+    after = stroke[int(np.argmax(stroke[:, 1])) :]
+    lo, hi = stroke[:, 1].min(), stroke[:, 1].max()
+    top = float(after[:, 1].min()) if len(after) > 2 else (lo + hi) / 2
+    return float(np.clip(top, lo + 0.2 * (hi - lo), lo + 0.8 * (hi - lo)))
+
+
+def short_stem_six(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes:
+    """A six with a short stem: a big, round loop with the stem rising only a little above it, as
+    print-like and fast hands write it in many countries (the six that a reader of long-stemmed sixes
+    takes for a zero with a flick at the top).
+
+    The writer's six with everything above its loop's top squeezed down until the stem rises
+    25-60% of the loop's height above it (never taller than the writer's own), then the whole
+    digit stretched upright until the loop is 0.85-1.15 times as tall as it is wide (pen sixes'
+    loops are flat: squeezed alone, they read as a wide, low scrawl).
+    """
+    src = _copy(strokes)
+    top = _loop_top(src[_main(src)])
+    lo, hi = _bbox(src)
+    stem, loop = top - float(lo[1]), float(hi[1]) - top
+    ratio = stem / max(loop, 1e-6)
+    target = min(rng.uniform(0.25, 0.6), ratio * rng.uniform(0.6, 0.9))
+    squeeze = target / max(ratio, 1e-6)
+    below = np.concatenate([s[s[:, 1] >= top] for s in src] or [np.zeros((0, 2))])
+    width = float(np.ptp(below[:, 0])) if len(below) else 0.0
+    stretch = max(1.0, width * rng.uniform(0.85, 1.15) / max(loop, 1e-6))
+    bottom = float(hi[1])
+    out = []
+    for s in src:
+        s = s.copy()
+        above = s[:, 1] < top
+        s[above, 1] = top - (top - s[above, 1]) * squeeze
+        s[:, 1] = bottom - (bottom - s[:, 1]) * stretch  # upright from the writer's baseline
+        out.append(s)
+    return out
+
+
+# -- Eight ---------------------------------------------------------------------------------------
+
+
+def _waist(strokes: Strokes) -> tuple[float, float]:
+    """An eight's waist (x, y): where its ink is narrowest between 30% and 70% of its height."""
+    lo, hi = _bbox(strokes)
+    h = max(float(hi[1] - lo[1]), 1e-6)
+    pts = np.concatenate([_resample(s, h / 200) if len(s) > 1 else s for s in strokes])
+    rows = np.linspace(lo[1] + 0.3 * h, lo[1] + 0.7 * h, 21)
+    band = h / 40
+    best = (np.inf, float(pts[:, 0].mean()), float(lo[1] + 0.5 * h))
+    for y in rows:
+        near = pts[np.abs(pts[:, 1] - y) <= band, 0]
+        if len(near) and near.max() - near.min() < best[0]:
+            best = (float(near.max() - near.min()), float((near.max() + near.min()) / 2), float(y))
+    return best[1], best[2]
+
+
+def small_top_eight(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> Strokes:
+    """An eight whose top loop is much smaller than its bottom one (a "snowman"), as fast and
+    print-like hands write it everywhere: a small ring perched on a big one.
+
+    The writer's eight with its upper part, above the waist, shrunk to 30-60% of its size towards
+    the waist (its height by that factor, and its width too but for the part nearest the waist,
+    which narrows gradually so that the strokes stay joined); the lower loop is kept.
+    """
+    src = _copy(strokes)
+    x_w, y_w = _waist(src)
+    lo, _ = _bbox(src)
+    upper = max(y_w - float(lo[1]), 1e-6)
+    f = rng.uniform(0.3, 0.6)
+    out = []
+    for s in src:
+        s = s.copy()
+        above = s[:, 1] < y_w
+        t = np.minimum((y_w - s[above, 1]) / (0.3 * upper), 1.0)  # 0 at the waist, 1 from 30% up
+        s[above, 0] = x_w + (s[above, 0] - x_w) * (1 - (1 - f) * t)
+        s[above, 1] = y_w - (y_w - s[above, 1]) * f
+        out.append(s)
+    return out
+
+
 # -- Registry ----------------------------------------------------------------------------------
 
 
@@ -523,8 +606,10 @@ STYLES: dict[str, Style] = {
     "open_four": Style(4, open_four),
     "curved_stem_four": Style(4, curved_stem_four),
     "open_six": Style(6, open_six),
+    "short_stem_six": Style(6, short_stem_six),
     "crossed_seven": Style(7, crossed_seven),
     "curved_seven": Style(7, curved_seven),
+    "small_top_eight": Style(8, small_top_eight),
     "straight_stem_nine": Style(9, straight_stem_nine),
     "curved_stem_nine": Style(9, curved_stem_nine),
     "open_nine": Style(9, open_nine),

@@ -26,28 +26,29 @@ from digitdraw.predict import Predictor
 
 # Floors that the shipped models must keep: what they score now, rounded down, so that a
 # retrained model that reads digits worse fails here. The issues' targets are MNIST test
-# dense >= 98.2% (met: 99.02%) and cnn >= 99.5% (met: 99.52%); drawn digits of held-out
-# writers dense >= 97.0% (met: 98.53%) and cnn >= 99.0% (met: 99.03%). See the README.
+# dense >= 98.2% (met: 99.08%) and cnn >= 99.5% (met: 99.52%); drawn digits of held-out
+# writers dense >= 97.0% (met: 98.53%) and cnn >= 99.0% (met: 99.13%). See the README.
 SHIPPED = {"dense": 0.985, "cnn": 0.995}
 DRAWN_TARGETS = {"dense": 0.98, "cnn": 0.99}
 # The styles split (the same held-out writers redrawn in handwriting conventions, digitdraw.styles),
-# all styles together: what the models score now (dense 98.46%, cnn 99.12%), rounded down. Issue 13
-# asks >= 99.0% for every style of the cnn (not met yet); docs/experiments.md has each style's figure.
-STYLES_FLOORS = {"dense": 0.984, "cnn": 0.991}
+# all styles together: what the models score now (dense 97.49%, cnn 98.89%), rounded down. Since the
+# twenty-fourth session the split has fourteen styles (short-stemmed sixes and small-topped eights
+# joined it); the models shipped before read it 91.9% / 94.9% (on the twelve: 98.46% / 99.12%).
+# Issue 13 asks >= 99.0% for every style of the cnn (not met yet); docs/experiments.md has each.
+STYLES_FLOORS = {"dense": 0.974, "cnn": 0.988}
 # A drawing in any of those styles is a digit: the not-a-digit detector may refuse at most this
 # share of each style's drawings (now at most 1.3%: cnn, slashed zeros; 4.2%, the dense's, before the
 # twentieth session's detector; fitted without styled digits, it refused 72% of the slashed zeros
 # and 17% of the open nines for the cnn).
 MAX_STYLE_REFUSED = 0.05
 # Drawn digits read with their strokes (the canvas, `predict --strokes`): each model's pixels pooled
-# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.57%, cnn 99.73%;
-# styles split dense 99.48%, cnn 99.70%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
-# The seventeenth session's reader, trained on strokes broken by a lift too, read the cnn's styles
-# split 4 drawings worse than the sixteenth's (99.73%) and the dense's 5 better; the twentieth's,
-# trained on loops drawn round the other way too, reads the dense's 1 drawing worse than the
-# seventeenth's (99.51%) and the cnn's 1 better: docs/experiments.md.
-WITH_STROKES_FLOORS = {"dense": 0.995, "cnn": 0.997}
-WITH_STROKES_STYLES_FLOORS = {"dense": 0.994, "cnn": 0.996}
+# with its pen-path reader (digitdraw.penpath). What they score now (dense 99.53%, cnn 99.67%;
+# styles split dense 99.36%, cnn 99.62%), rounded down. Issue 13 asks cnn >= 99.4%, dense >= 98.5%.
+# The models trained with the two new styles (twenty-fourth session) read the plain split 1 and 2 drawings
+# worse than those before them (99.57% / 99.73%), and short-stemmed sixes 100% where those read
+# them 37% / 59% from their pixels: a trade made knowingly (docs/experiments.md).
+WITH_STROKES_FLOORS = {"dense": 0.994, "cnn": 0.996}
+WITH_STROKES_STYLES_FLOORS = {"dense": 0.992, "cnn": 0.996}
 CARD_FIELDS = {
     "architecture",
     "api",

@@ -131,7 +131,7 @@ def test_a_style_is_seeded_random_pure_and_keeps_the_digit_in_place(pen_digits, 
 
 
 def test_the_registry_names_each_style_with_its_digit_and_who_writes_it():
-    assert {s.digit for s in styles.STYLES.values()} == {0, 1, 2, 4, 6, 7, 9}
+    assert {s.digit for s in styles.STYLES.values()} == {0, 1, 2, 4, 6, 7, 8, 9}
     for name, style in styles.STYLES.items():
         assert style.draw.__name__ == name
         doc = inspect.getdoc(style.draw)
@@ -252,6 +252,50 @@ def test_open_six_loop_is_not_closed(pen_digits):
         assert len(strokes) == len(original.strokes)
         assert len(body(strokes)) < len(body(original.strokes)), "the end of the loop is taken off"
         assert not any(y > 0.4 for _, y in holes(strokes)), "no closed loop at the bottom"
+
+
+def loop_top(stroke: np.ndarray) -> int:
+    """Index (in the stroke taken top first) of a six's loop top: its highest point after the lowest."""
+    lowest = int(np.argmax(stroke[:, 1]))
+    return lowest + int(np.argmin(stroke[lowest:, 1]))
+
+
+def test_short_stem_six_has_a_big_loop_under_a_stem_rising_at_most_60_percent_of_it(pen_digits):
+    checked = 0
+    for original, strokes in drawn(pen_digits, "short_stem_six", 16):
+        # The same pen path, point for point, moved only up or down.
+        assert [len(s) for s in strokes] == [len(s) for s in original.strokes]
+        assert all(np.allclose(a[:, 0], b[:, 0]) for a, b in zip(strokes, original.strokes, strict=True))
+        lo, hi = box(strokes)
+        path = body(strokes)
+        path = path[::-1] if path[0, 1] > path[-1, 1] else path
+        top = path[loop_top(path), 1]
+        stem, loop = top - lo[1], hi[1] - top
+        o_lo, o_hi = box(original.strokes)
+        o_path = body(original.strokes)
+        o_path = o_path[::-1] if o_path[0, 1] > o_path[-1, 1] else o_path
+        o_top = o_path[loop_top(o_path), 1]
+        o_stem, o_loop = o_top - o_lo[1], o_hi[1] - o_top
+        if o_loop < 0.2 * (o_hi[1] - o_lo[1]):
+            continue  # a curl under a fifth of the six (or none, drawn upwards): the style's loop is more
+        assert stem / loop < o_stem / o_loop, "a shorter stem than the writer's"
+        assert stem <= 0.61 * loop, "the stem rises at most 60% of the loop's height above it"
+        below = np.concatenate([s[s[:, 1] >= top] for s in strokes])
+        assert loop >= 0.8 * np.ptp(below[:, 0]), "a round loop, not a flat one"
+        checked += 1
+    assert checked >= 8
+
+
+def test_small_top_eight_keeps_the_lower_loop_and_shrinks_the_upper_one(pen_digits):
+    for original, strokes in drawn(pen_digits, "small_top_eight"):
+        assert [len(s) for s in strokes] == [len(s) for s in original.strokes]
+        before, after = np.concatenate(original.strokes), np.concatenate(strokes)
+        moved = np.any(np.abs(after - before) > 1e-9, axis=1)
+        waist = before[moved, 1].max()  # the lowest point that moved: everything under it is kept
+        assert moved.any() and np.allclose(after[before[:, 1] > waist], before[before[:, 1] > waist])
+        lo0, lo1 = before[:, 1].min(), after[:, 1].min()
+        assert waist - lo1 <= 0.61 * (waist - lo0), "the top loop at most 60% as tall"
+        assert np.ptp(after[moved, 0]) <= np.ptp(before[moved, 0]) + 1e-6, "and no wider"
 
 
 def test_crossed_seven_has_a_flat_bar_across_the_stem_at_mid_height(pen_digits):
