@@ -254,8 +254,8 @@ def drawn(digit: pendigits.PenDigit, rng: np.random.Generator) -> np.ndarray:
 def test_the_reader_learns_a_persons_own_way_of_drawing_a_digit(
     writer_corrections, mnist, pendigits_file, tmp_path
 ):
-    """The shipped pen-path reader takes a 7 begun at its foot for a 5; once its writer has corrected a dozen
-    of them, their model's reader reads their new ones as 6, and other people's digits as before."""
+    """The shipped pen-path reader takes most 7s begun at their foot for 5s; once their writer has corrected
+    a dozen of them, their model's reader reads their new ones as 7, and other people's digits as before."""
     rng = np.random.default_rng(SEED)
     mine = [
         ImportLine(
@@ -284,7 +284,8 @@ def test_the_reader_learns_a_persons_own_way_of_drawing_a_digit(
     personal = Predictor.from_file(result.path).pen_path
 
     new_sevens = [d.strokes for d in stem_first_sevens(30, np.random.default_rng(SEED + 1))]
-    assert (base.probabilities(new_sevens).argmax(axis=1) == 7).mean() < 0.1
+    # The reader retrained in the twenty-fourth session reads 40% of them (the one before, under 10%).
+    assert (base.probabilities(new_sevens).argmax(axis=1) == 7).mean() < 0.5
     assert (personal.probabilities(new_sevens).argmax(axis=1) == 7).mean() > 0.9
 
     others = pendigits.load_pendigits(pendigits_file, writers=[25, 26])
