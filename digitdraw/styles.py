@@ -534,8 +534,9 @@ def short_stem_six(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> S
     ratio = stem / max(loop, 1e-6)
     target = min(rng.uniform(0.25, 0.6), ratio * rng.uniform(0.6, 0.9))
     squeeze = target / max(ratio, 1e-6)
-    below = np.concatenate([s[s[:, 1] >= top] for s in src] or [np.zeros((0, 2))])
-    width = float(np.ptp(below[:, 0])) if len(below) else 0.0
+    # Never empty: the loop's top lies within the body's own height, so its lowest point is below it.
+    below = np.concatenate([s[s[:, 1] >= top] for s in src])
+    width = float(np.ptp(below[:, 0]))
     stretch = max(1.0, width * rng.uniform(0.85, 1.15) / max(loop, 1e-6))
     bottom = float(hi[1])
     out = []

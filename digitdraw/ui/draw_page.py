@@ -527,7 +527,7 @@ def _answers(
         split = results.split_verdict(views)  # one model refuses and another reads it
         if split:
             st.warning(split, icon=":material/balance:")
-        if got.status == reading.NOT_A_DIGIT and not split:
+        if got.status == reading.NOT_A_DIGIT:
             if mode == "number":
                 # A minus sign or a letter makes a number "not a digit" too (a tester's "-9").
                 advice = " Write digits only (no signs or letters), side by side, a little apart."
@@ -535,8 +535,9 @@ def _answers(
                 advice = " Upload a photo of one digit, or of a number in Number mode."
             else:
                 advice = " Draw one digit, or a number in Number mode."
-            st.warning(got.message + advice, icon=":material/block:")
-        elif got.status != reading.NOT_A_DIGIT and got.message:
+            if not split:  # beside another model's reading, "draw a digit" would say it was none
+                st.warning(got.message + advice, icon=":material/block:")
+        elif got.message:
             st.info(got.message, icon=":material/pin:")
         if single:
             # Titles stay plain text in the chart (escaped as HTML there, not as Markdown) and in the
