@@ -14,7 +14,8 @@ Reported on other renderings of writers 25-30 (--seed, default 2024, drawn.EVAL_
   the sixth): the stored T is fitted on the same writers, which flatters a little.
 - Not a digit: false refusals among the held-out digits, and refusals among the "bench" family
   of digitdraw.nondigits (never used to fit anything). A drawing is refused when any of its
-  digits is, or when nothing in it is readable.
+  digits is, or when nothing in it is readable. Both as the canvas reads them (with the pen's
+  strokes) and from the pixels alone, as an image file is read.
 - Numbers: 2-4 digits of one writer (25-30) side by side with gaps of 10-50% of the digit
   height, one random pen width and height per number; right when every digit is right.
 
@@ -38,7 +39,14 @@ import numpy as np  # noqa: E402
 
 from digitdraw import calibration as cal  # noqa: E402
 from digitdraw import modelio, pendigits, segment  # noqa: E402
-from digitdraw.calibrate_model import FIT_SEED, draw_digits, draw_nondigits, flat, read_as_canvas  # noqa: E402
+from digitdraw.calibrate_model import (  # noqa: E402
+    FIT_SEED,
+    draw_digits,
+    draw_nondigits,
+    flat,
+    read_as_canvas,
+    read_drawings,
+)
 from digitdraw.predict import Predictor  # noqa: E402
 
 TARGETS = (
@@ -89,6 +97,8 @@ def main() -> int:
     rep_rows, rep_paths = read_as_canvas(rep_drawings)
     nd_drawings, odd = draw_nondigits("bench", args.nondigits, args.seed)
     nd_rows, nd_paths = read_as_canvas(nd_drawings)
+    # The same drawings as an image file gives them: split and read from the pixels alone.
+    rep_px_rows, nd_px_rows = read_drawings(rep_drawings), read_drawings(nd_drawings)
     num_rows, num_paths, num_texts = render_numbers(held, args.numbers, args.seed)
     print(
         f"rendered and split in {time.perf_counter() - start:.0f} s: writers {pendigits.HOLDOUT_WRITERS} "
@@ -187,6 +197,13 @@ def main() -> int:
             f"{str(nd.get('thresholds_fitted_on')).split(',')[0]}): false refusals "
             f"{false_refusals.mean():.2%} (writers {pendigits.HOLDOUT_WRITERS}, seed {args.seed}); "
             f"non-digits refused {refused_nd.mean():.1%} ({by_kind})"
+        )
+        x_rp, o_rp = flat(rep_px_rows)
+        x_np, o_np = flat(nd_px_rows)
+        print(
+            f"  not a digit from the pixels alone (as an image file): false refusals "
+            f"{refused(predictor.outputs(x_rp), o_rp, len(rep_px_rows)).mean():.2%}; non-digits refused "
+            f"{refused(predictor.outputs(x_np), o_np, len(nd_px_rows)).mean():.1%}"
         )
         text = ["" for _ in num_rows]
         for d, i in zip(out_num.probabilities.argmax(1), o_num, strict=True):

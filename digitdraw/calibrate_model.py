@@ -14,8 +14,8 @@ preprocessed like a single one, then the model.
   on writers 1-24, so their features find those writers' digits more digit-like than a new
   writer's; the distorted copies are shapes they never trained on, which keeps the head and the
   thresholds from resting on what the networks memorised. Mahalanobis class means and
-  covariance from the drawings read as one digit; the logistic head on those (their features,
-  log distance and the model's confidence, calibration.confidence_input) and on FIT_NONDIGITS
+  covariance from the drawings read as one digit; the head (calibration.NotDigitHead) on those
+  (their features, log distance and the model's confidence, calibration.confidence_input) and on FIT_NONDIGITS
   drawings of digitdraw.nondigits' "train" family (the "bench" family stays unseen). The
   thresholds: each drawing scored by a detector fitted without its writer (FOLDS folds of
   writers), at most max_refused of the drawings refused, itself chosen within writers 1-24
@@ -55,7 +55,7 @@ STYLED_COPIES = 1
 RESHAPED_COPIES = 1
 RESHAPED_ASPECT = (0.35, 1.6)  # width times this, log-uniform
 RESHAPED_SHEAR = 0.8  # slant: x moves with y by up to this (about 39 degrees)
-FIT_NONDIGITS = 3000
+FIT_NONDIGITS = 12000
 # The share of writers 1-24's drawings (each scored by a detector fitted without its writer) the
 # threshold may refuse: chosen per model, within writers 1-24 (calibration.choose_max_refused):
 # the largest of these whose whole procedure, run without each fold of writers in turn, refused

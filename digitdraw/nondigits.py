@@ -11,8 +11,9 @@ written here.
 Two families that share no template, letter or generator, so a model trained on one is
 measured fairly on the other:
 
-- "train": letters A E F H K M N e h m; words of 2-4 of them; triangle, square, star, hash (#), clock;
-  a sun; jagged random walks (8-16 straight legs).
+- "train": letters A E F H K M N e h m; words of 2-4 of them; triangle, square, star, hash (#), clock,
+  diamond, envelope, ladder, ticked box, pentagon, hexagon, cloud, flower, tree, wave, equals sign,
+  pi; a sun, a ring with marks inside; jagged random walks and smooth random curves.
 - "bench": letters R W X Y V P k r w; words of 2-4 of them; circle with a cross, house, heart,
   arrow; a smiley; smooth loopy scribbles (Lissajous sums).
 
@@ -79,6 +80,17 @@ def _circle(cx: float = 0.5, cy: float = 0.5, r: float = 0.5, n: int = 32) -> li
     return _arc(cx, cy, r, r, 0, 360, n)
 
 
+def _angles(k: int) -> list[float]:
+    """k directions evenly round, the first straight up (y down)."""
+    return [-math.pi / 2 + 2 * math.pi * i / k for i in range(k)]
+
+
+def _polygon(k: int) -> list:
+    """A closed regular k-gon in the unit box, a corner at the top."""
+    corners = [(0.5 + 0.5 * math.cos(a), 0.5 + 0.5 * math.sin(a)) for a in _angles(k)]
+    return [*corners, corners[0]]
+
+
 SHAPES: dict[str, list[list]] = {
     # train family
     "triangle": [[(0.5, 0), (1, 0.9), (0, 0.9), (0.5, 0)]],
@@ -99,6 +111,27 @@ SHAPES: dict[str, list[list]] = {
         *[[(0.2, y), (0.8, y)] for y in (0.2, 0.45, 0.7, 0.95)],
     ],
     "ticked box": [[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)], [(0.2, 0.5), (0.4, 0.75), (0.8, 0.2)]],
+    "pentagon": [_polygon(5)],
+    "hexagon": [_polygon(6)],
+    "cloud": [
+        [
+            *_arc(0.2, 0.6, 0.2, 0.2, 90, 270, 8),
+            *_arc(0.45, 0.35, 0.25, 0.25, 180, 330, 8),
+            *_arc(0.75, 0.5, 0.25, 0.25, 250, 450, 8),
+            (0.2, 0.8),
+        ]
+    ],
+    "flower": [
+        _circle(0.5, 0.5, 0.12, 12),
+        *[_arc(0.5 + 0.3 * math.cos(a), 0.5 + 0.3 * math.sin(a), 0.17, 0.17, 0, 360, 12) for a in _angles(5)],
+    ],
+    "tree": [
+        [(0.5, 0), (0.9, 0.65), (0.1, 0.65), (0.5, 0)],
+        [(0.42, 0.65), (0.42, 1), (0.58, 1), (0.58, 0.65)],
+    ],
+    "wave": [[(x / 36, 0.5 - 0.12 * math.sin(x / 36 * 6 * math.pi)) for x in range(37)]],  # ~~~
+    "equals": [[(0, 0.3), (1, 0.3)], [(0, 0.7), (1, 0.7)]],
+    "pi": [[(0, 0.1), (1, 0.1)], [(0.3, 0.1), (0.25, 1)], [(0.7, 0.1), (0.75, 0.9), (0.85, 1)]],
     # bench family
     "circle with a cross": [_circle(), [(0.5, 0), (0.5, 1)], [(0, 0.5), (1, 0.5)]],
     "house": [
@@ -116,7 +149,25 @@ SHAPES: dict[str, list[list]] = {
     ],
     "arrow": [[(0, 0.5), (1, 0.5)], [(0.7, 0.2), (1, 0.5), (0.7, 0.8)]],
 }
-TRAIN_SHAPES = ("triangle", "square", "star", "hash", "clock", "diamond", "envelope", "ladder", "ticked box")
+TRAIN_SHAPES = (
+    "triangle",
+    "square",
+    "star",
+    "hash",
+    "clock",
+    "diamond",
+    "envelope",
+    "ladder",
+    "ticked box",
+    "pentagon",
+    "hexagon",
+    "cloud",
+    "flower",
+    "tree",
+    "wave",
+    "equals",
+    "pi",
+)
 BENCH_SHAPES = ("circle with a cross", "house", "heart", "arrow")
 
 
@@ -186,9 +237,24 @@ def _ring_with_marks(rng: np.random.Generator) -> list[list]:
 
 
 def _walk(rng: np.random.Generator) -> list[list]:
-    """Train scribble: a jagged random walk, 8-16 straight legs, one stroke."""
-    pts = rng.uniform(0, 1, size=(int(rng.integers(8, 17)), 2))
-    return [list(map(tuple, pts))]
+    """Train scribble, one stroke: half the time a jagged random walk through 9-16 random points,
+    half a smooth curve through 9-14 (a Catmull-Rom spline): a hand scribbles both ways."""
+    pts = rng.uniform(0, 1, size=(int(rng.integers(9, 17)), 2))
+    if rng.uniform() < 0.5:
+        return [list(map(tuple, pts))]
+    p = np.vstack([pts[:1], pts[: int(rng.integers(9, 15))], pts[-1:]])
+    p[-1] = p[-2]  # the spline's end tangents: the ends repeated
+    t = np.linspace(0, 1, 12)[:, None]
+    out = []
+    for a, b, c, d in zip(p[:-3], p[1:-2], p[2:-1], p[3:], strict=True):
+        out += list(
+            map(
+                tuple,
+                0.5
+                * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3),
+            )
+        )
+    return [out]
 
 
 def _loops(rng: np.random.Generator) -> list[list]:
