@@ -274,9 +274,9 @@ class NotDigitHead:
     regression); fitted on digits (label 0) and synthetic non-digits (label 1,
     digitdraw.nondigits' "train" family); its score is the log-odds.
 
-    The hidden layer: with it, the dense's detector refused 81% of the kinds of non-digit it
+    The hidden layer: with it, the dense's detector refused 80% of the kinds of non-digit it
     was not fitted on (each kind of the train family left out in turn) where the logistic
-    regression refused 78%, at the same share of new writers' digits refused
+    regression refused 77.5%, at the same share of new writers' digits refused
     (docs/experiments.md, "Twenty-fifth session")."""
 
     mean: np.ndarray
