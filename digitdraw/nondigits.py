@@ -238,12 +238,12 @@ def _ring_with_marks(rng: np.random.Generator) -> list[list]:
 
 def _walk(rng: np.random.Generator) -> list[list]:
     """Train scribble, one stroke: half the time a jagged random walk through 9-16 random points,
-    half a smooth curve through 9-14 (a Catmull-Rom spline): a hand scribbles both ways."""
+    half a smooth curve through 9-14 of them (a Catmull-Rom spline): a hand scribbles both ways."""
     pts = rng.uniform(0, 1, size=(int(rng.integers(9, 17)), 2))
     if rng.uniform() < 0.5:
         return [list(map(tuple, pts))]
-    p = np.vstack([pts[:1], pts[: int(rng.integers(9, 15))], pts[-1:]])
-    p[-1] = p[-2]  # the spline's end tangents: the ends repeated
+    m = min(int(rng.integers(9, 15)), len(pts))
+    p = np.vstack([pts[:1], pts[:m], pts[m - 1 : m]])  # each end repeated: the spline's end tangents
     t = np.linspace(0, 1, 12)[:, None]
     out = []
     for a, b, c, d in zip(p[:-3], p[1:-2], p[2:-1], p[3:], strict=True):
