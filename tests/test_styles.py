@@ -260,23 +260,24 @@ def loop_top(stroke: np.ndarray) -> int:
     return lowest + int(np.argmin(stroke[lowest:, 1]))
 
 
+def six_parts(strokes: list[np.ndarray]) -> tuple[float, float, float]:
+    """A six's (loop top's height, stem: how far the six rises above it, loop: how far below it)."""
+    lo, hi = box(strokes)
+    path = body(strokes)
+    path = path[::-1] if path[0, 1] > path[-1, 1] else path
+    top = path[loop_top(path), 1]
+    return top, top - lo[1], hi[1] - top
+
+
 def test_short_stem_six_has_a_big_loop_under_a_stem_rising_at_most_60_percent_of_it(pen_digits):
     checked = 0
     for original, strokes in drawn(pen_digits, "short_stem_six", 16):
         # The same pen path, point for point, moved only up or down.
         assert [len(s) for s in strokes] == [len(s) for s in original.strokes]
         assert all(np.allclose(a[:, 0], b[:, 0]) for a, b in zip(strokes, original.strokes, strict=True))
-        lo, hi = box(strokes)
-        path = body(strokes)
-        path = path[::-1] if path[0, 1] > path[-1, 1] else path
-        top = path[loop_top(path), 1]
-        stem, loop = top - lo[1], hi[1] - top
-        o_lo, o_hi = box(original.strokes)
-        o_path = body(original.strokes)
-        o_path = o_path[::-1] if o_path[0, 1] > o_path[-1, 1] else o_path
-        o_top = o_path[loop_top(o_path), 1]
-        o_stem, o_loop = o_top - o_lo[1], o_hi[1] - o_top
-        if o_loop < 0.2 * (o_hi[1] - o_lo[1]):
+        top, stem, loop = six_parts(strokes)
+        _, o_stem, o_loop = six_parts(original.strokes)
+        if o_loop < 0.2 * (o_stem + o_loop):
             continue  # a curl under a fifth of the six (or none, drawn upwards): the style's loop is more
         assert stem / loop < o_stem / o_loop, "a shorter stem than the writer's"
         assert stem <= 0.61 * loop, "the stem rises at most 60% of the loop's height above it"
