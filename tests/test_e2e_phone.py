@@ -95,6 +95,25 @@ def on_screen(page, selector: str) -> bool:
     return inside_viewport(page.locator(selector))
 
 
+def settled_one(page, locator, timeout_ms: int = 10_000, still_ms: int = 500) -> None:
+    """Wait until exactly one element matches, shown, and stays the only one for `still_ms`: a rerun
+    that replaces a widget can leave the old copy beside the new for a moment, and more than once."""
+    from playwright.sync_api import expect  # here: chromium_on_app skips without Playwright
+
+    waited = 0
+    while True:
+        expect(locator).to_have_count(1, timeout=max(timeout_ms - waited, 1))
+        if locator.is_visible():
+            page.wait_for_timeout(still_ms)
+            waited += still_ms
+            if locator.count() == 1 and locator.is_visible():
+                return
+        else:
+            page.wait_for_timeout(100)
+            waited += 100
+        assert waited < timeout_ms, f"{locator} did not settle to one shown element"
+
+
 def inside_viewport(locator) -> bool:
     box = locator.bounding_box()
     assert box is not None, f"{locator} is not shown"
@@ -113,8 +132,6 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
     assert len(digits) == 3, "fewer than 3 held-out digits both models read right"
 
     with chromium_on_app() as (browser, url):
-        from playwright.sync_api import expect  # chromium_on_app skips without Playwright
-
         page, cdp = open_on_phone(browser, url)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], (
             "the page is wider than the phone"
@@ -135,8 +152,7 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
             # and while a second rerun for the same stroke replaces it, the old one may still stand
             # beside the new for a moment (CI, twenty-fourth session): once settled, there is one.
             yes = page.locator("button", has_text=f"Yes, it's {digit.label}")
-            expect(yes).to_have_count(1, timeout=10_000)
-            yes.wait_for(state="visible", timeout=10_000)
+            settled_one(page, yes)
             assert inside_viewport(yes), "Right? is off screen"
             if i == 0:
                 page.screenshot(path=str(tmp_path / "phone.png"))
