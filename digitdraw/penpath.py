@@ -312,8 +312,9 @@ def reader_file(model_path: str | os.PathLike, entry: dict) -> Path:
 
 
 class _Traced:
-    """One reader network, traced once; it remembers its last answer, so that the models that share
-    it (the Draw page's two) ask it once per drawing."""
+    """One reader network, traced once; it remembers its last drawings and answer, so that the models
+    that share it (the Draw page's two) ask it once per drawing, and turn its strokes into points
+    once."""
 
     def __init__(self, model) -> None:
         import tensorflow as tf
@@ -329,14 +330,26 @@ class _Traced:
         self._fn = lambda x: traced(tf.constant(x, tf.float32))
         self._last: tuple[bytes, np.ndarray] | None = None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        key, last = x.tobytes(), self._last  # one read of the pair: threads may replace it meanwhile
+    def __call__(self, drawings: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        key = _key(drawings)
+        last = self._last  # one read of the pair: threads may replace it meanwhile
         if last is not None and last[0] == key:
             return last[1]
-        probs = np.asarray(self._fn(x))
+        probs = np.asarray(self._fn(np.stack([sequence(d) for d in drawings])))
         probs.flags.writeable = False  # handed to every model that asks
         self._last = (key, probs)
         return probs
+
+
+def _key(drawings: Sequence[Sequence[np.ndarray]]) -> bytes:
+    """The drawings' strokes as one byte string, each stroke's point count before its points."""
+    parts = []
+    for strokes in drawings:
+        parts.append(b"|")
+        for stroke in strokes:
+            pts = np.asarray(stroke, np.float64).reshape(-1, 2)
+            parts += [len(pts).to_bytes(4, "little"), pts.tobytes()]
+    return b"".join(parts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -380,7 +393,7 @@ class PathReader:
 
     def probabilities(self, drawings: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         """Each drawing's strokes -> (n, 10) probabilities (read-only)."""
-        return self._traced(np.stack([sequence(d) for d in drawings]))
+        return self._traced(drawings)
 
 
 def train(

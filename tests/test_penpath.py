@@ -345,7 +345,7 @@ def test_the_cli_trains_one_reader_for_the_models_that_share_it(tmp_path, model_
     assert readers[0]._traced is readers[1]._traced  # one network in memory for both
 
 
-def test_models_that_share_a_reader_ask_it_once_per_drawing():
+def test_models_that_share_a_reader_ask_it_once_per_drawing(monkeypatch):
     reader = fixed_reader(np.full(10, 0.1))
     calls = []
     fn = reader._traced._fn
@@ -355,6 +355,14 @@ def test_models_that_share_a_reader_ask_it_once_per_drawing():
     assert np.array_equal(other.probabilities([SEVEN]), first) and calls == [1]
     other.probabilities([ONE])
     assert calls == [1, 1]
+    made = []
+    sequence = penpath.sequence
+    monkeypatch.setattr(penpath, "sequence", lambda strokes: made.append(1) or sequence(strokes))
+    # The same drawing again, as another list of new arrays: its points are not made again.
+    again = [[np.array(s, np.float64) for s in ONE]]
+    assert np.array_equal(reader.probabilities(again), other.probabilities(again)) and made == []
+    reader.probabilities([SEVEN])
+    assert made == [1] and calls == [1, 1, 1]
     with pytest.raises(ValueError):
         first[0, 0] = 1.0  # shared: nobody may change it
 

@@ -153,6 +153,33 @@ def test_ink_map_is_one_on_ink_zero_elsewhere():
         assert ink[rgba[..., 3] == 0].max() < 0.05
 
 
+@pytest.mark.parametrize("background", ["transparent", "black"])
+@pytest.mark.parametrize("pen", [3, 12, 30])
+def test_the_canvas_8_bit_shortcut_gives_the_general_ink_map_to_the_bit(background, pen):
+    # The canvas's pictures take a shortcut through their 8-bit channels; the same levels given as
+    # floats go the general way.
+    rng = np.random.default_rng(pen)
+    for strokes in (SEVEN, ONE, TWO):
+        rgba = render(strokes, stroke_width=pen, background=background)
+        rgba[..., 3] = np.where(rgba[..., 3] > 0, rgba[..., 3], rng.integers(0, 3, rgba.shape[:2]))  # faint noise
+        if background == "black":
+            rgba[..., 3] = 255
+        general = ink_map(rgba.astype(np.float32) / np.float32(255))
+        assert np.array_equal(ink_map(rgba), general)
+        rgb = rgba[..., :3]
+        assert np.array_equal(ink_map(rgb), ink_map(rgb.astype(np.float32) / np.float32(255)))
+
+
+def test_the_upper_quartile_of_counted_levels_is_numpys_to_the_bit():
+    rng = np.random.default_rng(0)
+    levels = np.arange(256, dtype=np.float32) / np.float32(255)
+    for _ in range(2000):
+        counts = np.zeros(256, np.int64)
+        where = rng.choice(256, int(rng.integers(1, 6)), replace=False)
+        counts[where] = rng.integers(1, int(rng.choice([3, 50, 5000])), len(where))
+        assert pp._upper_quartile(levels, counts) == float(np.percentile(np.repeat(levels, counts), 75))
+
+
 def test_ink_map_rejects_non_images():
     with pytest.raises(ValueError):
         ink_map(np.zeros((4, 4, 5), np.uint8))

@@ -154,6 +154,35 @@ SEVEN_CROSSED = [
 ]
 
 
+def nearest_stroke_in_the_whole_picture(core: np.ndarray, paths: list[np.ndarray]) -> np.ndarray:
+    """Each pixel's nearest path (its index), measured over the whole picture: what the pieces mean."""
+    dists = []
+    for pts in paths:
+        path = np.full(core.shape, 255, np.uint8)
+        fixed = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(path, [fixed], False, 0, 1, cv2.LINE_8, 4)
+        for x, y in fixed.reshape(-1, 2):
+            cv2.circle(path, (int(x), int(y)), 8, 0, -1, cv2.LINE_8, 4)
+        dists.append(cv2.distanceTransform(path, cv2.DIST_L2, 3))
+    return np.argmin(np.stack(dists), axis=0)
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (-60, 0), (0, 120), (150, -40)], ids=["inside", "left", "low", "off"])
+def test_each_ink_pixel_goes_to_the_stroke_whose_path_is_nearest(shift):
+    # Measured in the box round the ink and the paths, the same as in the whole picture, strokes
+    # that run past the picture's edge too.
+    img, strokes = segment.render_number([FOUR_CROSSING, SEVEN_CROSSED, ONE], [-20, 10])
+    paths = [np.asarray(p, np.float64) + shift for p in strokes]
+    core = np.roll(img[..., 3], shift[::-1], axis=(0, 1)) >= 128
+    nearest = nearest_stroke_in_the_whole_picture(core, paths)
+    pieces = segment._stroke_pieces(core, paths)
+    assert len(pieces) >= 3
+    for mask, (path,) in pieces:
+        k = next(i for i, p in enumerate(paths) if np.array_equal(p, path))
+        assert np.array_equal(mask, core & (nearest == k))
+    assert np.array_equal(np.logical_or.reduce([m for m, _ in pieces]), core)
+
+
 def ink_columns(img: np.ndarray) -> np.ndarray:
     return np.flatnonzero(img[..., 3].max(axis=0) >= 64)
 
