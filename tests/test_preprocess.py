@@ -161,7 +161,8 @@ def test_the_canvas_8_bit_shortcut_gives_the_general_ink_map_to_the_bit(backgrou
     rng = np.random.default_rng(pen)
     for strokes in (SEVEN, ONE, TWO):
         rgba = render(strokes, stroke_width=pen, background=background)
-        rgba[..., 3] = np.where(rgba[..., 3] > 0, rgba[..., 3], rng.integers(0, 3, rgba.shape[:2]))  # faint noise
+        faint = rng.integers(0, 3, rgba.shape[:2])  # noise where there is no ink
+        rgba[..., 3] = np.where(rgba[..., 3] > 0, rgba[..., 3], faint)
         if background == "black":
             rgba[..., 3] = 255
         general = ink_map(rgba.astype(np.float32) / np.float32(255))

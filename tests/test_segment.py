@@ -167,7 +167,9 @@ def nearest_stroke_in_the_whole_picture(core: np.ndarray, paths: list[np.ndarray
     return np.argmin(np.stack(dists), axis=0)
 
 
-@pytest.mark.parametrize("shift", [(0, 0), (-60, 0), (0, 120), (150, -40)], ids=["inside", "left", "low", "off"])
+@pytest.mark.parametrize(
+    "shift", [(0, 0), (-60, 0), (0, 120), (150, -40)], ids=["inside", "left", "low", "off"]
+)
 def test_each_ink_pixel_goes_to_the_stroke_whose_path_is_nearest(shift):
     # Measured in the box round the ink and the paths, the same as in the whole picture, strokes
     # that run past the picture's edge too.
