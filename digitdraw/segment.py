@@ -736,17 +736,18 @@ def _crop(g: _Group, groups: list[_Group], ink: np.ndarray, thin: np.ndarray | N
     """The group's ink with its anti-aliased fringe, other groups' ink masked out, plus a margin.
     With `thin` (the drawing's path drawn thinner, within the groups' own ink) that is the image read,
     and the crop of `ink` is kept beside it."""
-    others = np.zeros_like(g.mask)
-    for o in groups:
-        if o is not g:
-            others |= o.mask
-    fringe = cv2.dilate(g.mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
     y0, y1 = max(0, g.y0 - 2), min(ink.shape[0], g.y1 + 2)
     x0, x1 = max(0, g.x0 - 2), min(ink.shape[1], g.x1 + 2)
+    box = (slice(y0, y1), slice(x0, x1))  # the fringe reaches 2 px past the group: all of it is in here
+    others = np.zeros_like(g.mask[box])
+    for o in groups:
+        if o is not g:
+            others |= o.mask[box]
+    fringe = cv2.dilate(g.mask[box].astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
     pad = max(2, round(0.1 * max(g.w, g.h)))
 
     def crop(source: np.ndarray) -> np.ndarray:
-        return np.pad((source * (fringe & ~others))[y0:y1, x0:x1], pad).astype(np.float32)
+        return np.pad(source[box] * (fringe & ~others), pad).astype(np.float32)
 
     drawn = crop(ink)
     if thin is None:
