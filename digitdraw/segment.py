@@ -148,8 +148,8 @@ class _Group:
 
     @classmethod
     def of(cls, mask: np.ndarray, paths: tuple[np.ndarray, ...] = (), reach: float = 0.0) -> _Group:
-        ys, xs = np.nonzero(mask)
-        return cls(mask, int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, paths, reach)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))  # its box
+        return cls(mask, int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1, paths, reach)
 
     @property
     def w(self) -> int:
@@ -247,8 +247,13 @@ def inside(point: tuple[float, float], segments: Sequence[Segment | _Group]) -> 
 
 
 def _marks_outside(core: np.ndarray, segments: Sequence[Segment]) -> list[tuple[float, float]]:
-    n, _, stats, centres = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
-    marks = [(float(centres[k][0]), float(centres[k][1])) for k in range(1, n)]
+    rows, cols = np.flatnonzero(core.any(axis=1)), np.flatnonzero(core.any(axis=0))
+    if not len(rows):
+        return []
+    y0, x0 = int(rows[0]), int(cols[0])  # the pieces are found in the box round the ink, which is faster
+    box = core[y0 : rows[-1] + 1, x0 : cols[-1] + 1]
+    n, _, stats, centres = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=8)
+    marks = [(float(centres[k][0]) + x0, float(centres[k][1]) + y0) for k in range(1, n)]
     return [
         m
         for k, m in enumerate(marks, 1)
