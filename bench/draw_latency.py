@@ -5,7 +5,9 @@
     held-out pendigits digits rendered like the canvas.
     Target: p50 <= 10 ms. Also the process CPU per drawing, with drawings 0.1 s apart as a person
     draws them, so that any thread left spinning after a drawing is counted. Run with the app's
-    process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free.
+    process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free, and with the
+    networks as one call, as the Draw page has them (predict.prepare_together), unless
+    --one-call-each.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
@@ -46,10 +48,13 @@ def _pct(values: list[float], q: float) -> float:
 GAP_S = 0.1  # between drawings in the CPU measurement: a person's pause, in which spinning shows
 
 
-def server_side(n: int, seed: int = 0) -> tuple[list[float], list[float]]:
+def server_side(n: int, seed: int = 0, together: bool = True) -> tuple[list[float], list[float]]:
     """(wall ms, CPU ms) per drawing: the page's reading (segmentation, preprocessing, both
-    calibrated models with their not-a-digit detectors), on n rendered held-out digits."""
+    calibrated models with their not-a-digit detectors), on n rendered held-out digits.
+    together: the networks as one call, as the Draw page has them (predict.prepare_together)."""
     models = reading.load_predictors(["dense", "cnn"])
+    if together:
+        predict.prepare_together(list(models.values()))
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(digits), size=min(n, len(digits)), replace=False)
@@ -164,18 +169,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="(a) without the app's one-BLAS-thread setup, to see what it saves",
     )
+    ap.add_argument(
+        "--one-call-each",
+        action="store_true",
+        help="(a) with each network called on its own (as the CLI does), not as one call",
+    )
     args = ap.parse_args(argv)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f}")
     if not args.blas_threads_free:
         predict.one_blas_thread()  # as streamlit_app.py does
-    t, cpu = server_side(args.drawings)
+    t, cpu = server_side(args.drawings, together=not args.one_call_each)
     print(
         f"(a) server side, read_drawing with Dense + CNN, {len(t)} drawings: "
         f"p50 {statistics.median(t):.1f} ms, p95 {_pct(t, 95):.1f} ms (target p50 <= 10 ms); "
         f"CPU per drawing {GAP_S:g} s apart: p50 {statistics.median(cpu):.1f} ms, "
-        f"mean {statistics.mean(cpu):.1f} ms" + (" (BLAS threads free)" if args.blas_threads_free else "")
+        f"mean {statistics.mean(cpu):.1f} ms"
+        + (" (BLAS threads free)" if args.blas_threads_free else "")
+        + (" (one call each)" if args.one_call_each else "")
     )
     if args.browser > 0:
         b = browser_side(args.browser)
