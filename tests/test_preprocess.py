@@ -17,6 +17,7 @@ from conftest import ONE, SEVEN, needs_pendigits
 from PIL import Image
 
 from digitdraw import preprocess as pp
+from digitdraw import segment
 from digitdraw.pendigits import TUNE_WRITERS, load_pendigits, render
 from digitdraw.preprocess import (
     REASONS,
@@ -179,6 +180,30 @@ def test_the_upper_quartile_of_counted_levels_is_numpys_to_the_bit():
         where = rng.choice(256, int(rng.integers(1, 6)), replace=False)
         counts[where] = rng.integers(1, int(rng.choice([3, 50, 5000])), len(where))
         assert pp._upper_quartile(levels, counts) == float(np.percentile(np.repeat(levels, counts), 75))
+
+
+def test_an_ink_map_read_again_skips_the_work_only_where_the_work_would_change_nothing():
+    # A digit's crop of the canvas's ink map is read again as a drawing (segment.read_piece): given
+    # back as it is. Maps just either side of the conditions (a quarter of the ink full, the border
+    # background) give what the general way gives (float64 input goes that way).
+    rng = np.random.default_rng(1)
+    skipped = 0
+    for _ in range(600):
+        h, w = rng.integers(3, 60, 2)
+        f = np.zeros((h, w), np.float32)
+        where = rng.choice(h * w, int(rng.integers(0, h * w)), replace=False)
+        f.flat[where] = np.round(rng.random(len(where)) * 255).astype(np.float32) / np.float32(255)
+        f.flat[where[: int(rng.uniform(0.15, 0.35) * len(where))]] = 1.0
+        if rng.random() < 0.2:
+            f[0, :] = rng.random(w)  # ink along the border
+        skipped += pp._already_ink(f)
+        assert np.array_equal(ink_map(f), ink_map(f.astype(np.float64)))
+    assert 100 < skipped < 500  # both ways were taken
+
+    for piece in segment.segment(render(SEVEN, stroke_width=12)) + segment.segment(
+        render(TWO, stroke_width=30)
+    ):
+        assert pp._already_ink(piece.image) and np.array_equal(ink_map(piece.image), piece.image)
 
 
 def test_ink_map_rejects_non_images():
