@@ -1,4 +1,4 @@
-"""How fast the Draw page answers: `python bench/draw_latency.py [--drawings 200] [--browser 10]`.
+"""How fast the Draw page answers: `python bench/draw_latency.py [--drawings 200] [--browser 10] [--stages]`.
 
 (a) Server side, per drawing: the page's work after a stroke (reading.read_drawing: segmentation,
     the app's preprocessing, both shipped models with their calibration and detectors) on
@@ -7,7 +7,7 @@
     draws them, so that any thread left spinning after a drawing is counted. Run with the app's
     process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free, and with the
     networks as one call, as the Draw page has them (predict.prepare_together), unless
-    --one-call-each.
+    --one-call-each. With --stages, also where that time goes, stage by stage.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
@@ -30,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,18 @@ def _pct(values: list[float], q: float) -> float:
 GAP_S = 0.1  # between drawings in the CPU measurement: a person's pause, in which spinning shows
 
 
-def server_side(n: int, seed: int = 0, together: bool = True) -> tuple[list[float], list[float]]:
+def server_side(
+    n: int,
+    seed: int = 0,
+    together: bool = True,
+    timed: Callable[[], None] | None = None,
+    cpu: bool = True,
+) -> tuple[list[float], list[float]]:
     """(wall ms, CPU ms) per drawing: the page's reading (segmentation, preprocessing, both
     calibrated models with their not-a-digit detectors), on n rendered held-out digits.
-    together: the networks as one call, as the Draw page has them (predict.prepare_together)."""
+    together: the networks as one call, as the Draw page has them (predict.prepare_together).
+    timed: called once the models are warm, just before the timed drawings (stages()).
+    cpu: also the CPU measurement (n drawings more); else [] for it."""
     models = reading.load_predictors(["dense", "cnn"])
     if together:
         predict.prepare_together(list(models.values()))
@@ -61,18 +70,72 @@ def server_side(n: int, seed: int = 0, together: bool = True) -> tuple[list[floa
     canvases = [pendigits.random_drawing(digits[i], rng) for i in picks]  # pixels and the pen's path
     for c in canvases[:5]:  # warm up caches and the models' first calls
         reading.read_drawing(c.pixels, models, strokes=c.paths)
+    if timed is not None:
+        timed()
     times = []
     for c in canvases:
         t0 = time.perf_counter()
         reading.read_drawing(c.pixels, models, strokes=c.paths)
         times.append((time.perf_counter() - t0) * 1000)
-    cpu = []
+    if not cpu:
+        return times, []
+    cpu_ms = []
     for c in canvases:
         c0 = time.process_time()
         reading.read_drawing(c.pixels, models, strokes=c.paths)
         time.sleep(GAP_S)
-        cpu.append((time.process_time() - c0) * 1000)
-    return times, cpu
+        cpu_ms.append((time.process_time() - c0) * 1000)
+    return times, cpu_ms
+
+
+# Where the server's time goes (--stages): each a function of the reading, timed wherever it is
+# called; an indented one is part of the one above it.
+STAGES = (
+    ("splitting into digits", "segment", "split"),
+    ("  finding the ink (preprocess.ink_and_kind)", "segment", "ink_and_kind"),
+    ("  the pen's path drawn thinner (redraw.thinner)", "redraw", "thinner"),
+    ("  the ink shared out among the strokes", "segment", "_stroke_pieces"),
+    ("  each digit's crop", "segment", "_crop"),
+    ("  marks beside the digits", "segment", "_marks_outside"),
+    ("each digit preprocessed (segment.read_piece)", "segment", "read_piece"),
+    ("pieces joined where one reads better", "reading", "_join_where_one_reads_better"),
+    ("the networks and what follows them (outputs_together)", "predict", "outputs_together"),
+    ("  calibration, pen path pooled, detector (per model)", "predict", "Predictor._finish"),
+    ("    the not-a-digit detectors", "calibration", "NotADigit.refuses"),
+)
+
+
+def stages(n: int, together: bool = True) -> list[tuple[str, float]]:
+    """(stage, mean ms per drawing) over n drawings of server_side's kind: each STAGES function
+    wrapped with a timer for the run (the timers themselves add a little to each)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    undo = []
+    for label, module, name in STAGES:
+        owner = importlib.import_module(f"digitdraw.{module}")
+        *path, attr = name.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        original = getattr(owner, attr)
+
+        def timed(*args, _f=original, _label=label, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, original))
+    try:
+        wall, _ = server_side(n, together=together, timed=spent.clear, cpu=False)
+    finally:
+        for owner, attr, original in reversed(undo):
+            setattr(owner, attr, original)
+    return [("the whole reading (read_drawing)", statistics.mean(wall))] + [
+        (label, spent.get(label, 0.0) * 1000 / len(wall)) for label, _, _ in STAGES
+    ]
 
 
 SETTLE_MS = 600  # after both answers show: the chart, the images and the rest finish drawing
@@ -174,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="(a) with each network called on its own (as the CLI does), not as one call",
     )
+    ap.add_argument(
+        "--stages", action="store_true", help="(a) also where the server's time goes, stage by stage"
+    )
     args = ap.parse_args(argv)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -189,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         + (" (BLAS threads free)" if args.blas_threads_free else "")
         + (" (one call each)" if args.one_call_each else "")
     )
+    if args.stages:
+        print(f"(a) by stage, mean ms per drawing over {args.drawings} more drawings (timers on):")
+        for label, ms in stages(args.drawings, together=not args.one_call_each):
+            print(f"    {label:<60} {ms:6.2f}")
     if args.browser > 0:
         b = browser_side(args.browser)
         if isinstance(b, str):
