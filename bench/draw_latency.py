@@ -25,6 +25,7 @@ The figures depend on the machine and its load; the script prints both with the 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import sys
@@ -99,8 +100,6 @@ STAGES = (
 def stages(n: int) -> list[tuple[str, float]]:
     """(stage, mean ms per drawing) over n drawings of server_side's kind: each STAGES function
     wrapped with a timer for the run (the timers themselves add a little to each)."""
-    import importlib
-
     spent: dict[str, float] = {}
     undo = []
     for label, module, name in STAGES:
@@ -110,14 +109,14 @@ def stages(n: int) -> list[tuple[str, float]]:
             owner = getattr(owner, part)
         original = getattr(owner, attr)
 
-        def timed(*args, _f=original, _label=label, **kwargs):
+        def clocked(*args, _f=original, _label=label, **kwargs):
             start = time.perf_counter()
             try:
                 return _f(*args, **kwargs)
             finally:
                 spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - start
 
-        setattr(owner, attr, timed)
+        setattr(owner, attr, clocked)
         undo.append((owner, attr, original))
     try:
         wall, _ = server_side(n, timed=spent.clear, cpu=False)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from digitdraw import redraw
-from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, ink_and_kind, preprocess
+from digitdraw.preprocess import _INK_LEVEL, Preprocessed, Source, _bbox, ink_and_kind, preprocess
 
 # Pieces overlapping in x by at least this fraction of the narrower one are one digit ...
 _STRONG_OVERLAP = 0.8
@@ -148,8 +148,8 @@ class _Group:
 
     @classmethod
     def of(cls, mask: np.ndarray, paths: tuple[np.ndarray, ...] = (), reach: float = 0.0) -> _Group:
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))  # its box
-        return cls(mask, int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1, paths, reach)
+        y0, y1, x0, x1 = _bbox(mask, 0)
+        return cls(mask, x0, y0, x1, y1, paths, reach)
 
     @property
     def w(self) -> int:
@@ -247,12 +247,12 @@ def inside(point: tuple[float, float], segments: Sequence[Segment | _Group]) -> 
 
 
 def _marks_outside(core: np.ndarray, segments: Sequence[Segment]) -> list[tuple[float, float]]:
-    rows, cols = np.flatnonzero(core.any(axis=1)), np.flatnonzero(core.any(axis=0))
-    if not len(rows):
+    box = _bbox(core, 0)
+    if box is None:
         return []
-    y0, x0 = int(rows[0]), int(cols[0])  # the pieces are found in the box round the ink, which is faster
-    box = core[y0 : rows[-1] + 1, x0 : cols[-1] + 1]
-    n, _, stats, centres = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=8)
+    y0, y1, x0, x1 = box  # the pieces are found in the box round the ink, which is faster
+    ink = core[y0:y1, x0:x1].astype(np.uint8)
+    n, _, stats, centres = cv2.connectedComponentsWithStats(ink, connectivity=8)
     marks = [(float(centres[k][0]) + x0, float(centres[k][1]) + y0) for k in range(1, n)]
     return [
         m
@@ -483,20 +483,20 @@ def _stroke_pieces(
     paths = [pts for pts in (np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes) if len(pts)]
     if not paths:
         return [(p, ()) for p in _component_pieces(core)]
+    ink = _bbox(core, 0)
+    if ink is None:
+        return []
     if len(paths) == 1:  # all the ink is the one stroke's
-        return [(core.copy(), (paths[0],))] if core.any() else []
+        return [(core.copy(), (paths[0],))]
     # The distances are measured in the box round the ink and the paths (within the picture), not in
     # the whole picture: the same distances (the nearest point of a path in the box is reached
     # within it), in a fraction of the time.
     h, w = core.shape
-    ys, xs = np.nonzero(core)
-    everywhere = np.concatenate(paths)
-    x0 = max(0, int(np.floor(min(xs.min(initial=w), everywhere[:, 0].min()))) - 2)
-    y0 = max(0, int(np.floor(min(ys.min(initial=h), everywhere[:, 1].min()))) - 2)
-    x1 = min(w, int(np.ceil(max(xs.max(initial=0), everywhere[:, 0].max()))) + 3)
-    y1 = min(h, int(np.ceil(max(ys.max(initial=0), everywhere[:, 1].max()))) + 3)
-    if x1 <= x0 or y1 <= y0:
-        return []
+    top, bottom, left, right = ink
+    points = np.concatenate(paths)
+    lo, hi = np.floor(points.min(axis=0)), np.ceil(points.max(axis=0))
+    x0, y0 = max(0, min(left, int(lo[0])) - 2), max(0, min(top, int(lo[1])) - 2)
+    x1, y1 = min(w, max(right - 1, int(hi[0])) + 3), min(h, max(bottom - 1, int(hi[1])) + 3)
     dists = []
     for pts in paths:
         path = np.full((y1 - y0, x1 - x0), 255, np.uint8)
