@@ -433,6 +433,39 @@ def test_in_a_short_laptop_window_the_canvas_both_answers_and_right_are_on_scree
             page.close()
 
 
+# In the page: from now on, note every moment the page's Undo or Clear has no box (left the page or
+# hidden), as each change to the page is made, whether or not a frame was painted between two changes.
+WATCH_UNDO_AND_CLEAR_JS = """() => {
+  window.__digitdrawGone = [];
+  const check = () => {
+    for (const key of ["draw_undo", "draw_clear"]) {
+      const button = document.querySelector(`.st-key-${key} button`);
+      if (!button || !button.getClientRects().length) window.__digitdrawGone.push(key);
+    }
+  };
+  new MutationObserver(check).observe(document.body, { subtree: true, childList: true, attributes: true });
+}"""
+
+
+@pytest.mark.browser
+def test_undo_and_clear_stay_on_the_page_while_a_drawing_is_read():
+    # A tap on Undo or Clear right after a stroke must find them. They were placeholders, hidden at
+    # the start of each run and filled once the canvas was laid out: with the machine busy they were
+    # gone for tens of milliseconds after every stroke, and a click then met nothing.
+    require_pendigits()
+    digits = pick_digits(2)
+    with chromium_on_app() as (browser, url):
+        page = open_app(browser, url)
+        draw(page, [np.array([[140.0, 40.0], [140.0, 240.0]])])  # Undo and Clear come with the first stroke
+        wait_for_answers(page, {"Dense": "1", "CNN": "1"})
+        page.evaluate(WATCH_UNDO_AND_CLEAR_JS)
+        for digit in digits:
+            clear(page)  # the buttons stay, disabled
+            draw(page, canvas_paths(digit))
+            wait_for_answers(page, {"Dense": str(digit.label), "CNN": str(digit.label)})
+        assert page.evaluate("() => window.__digitdrawGone") == []
+
+
 @pytest.mark.browser
 def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
     # A person (or a script) clicks Clear and starts the next digit at once, before the server has

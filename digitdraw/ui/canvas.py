@@ -444,6 +444,16 @@ def stroke_count() -> int:
     return len(_objects(st.session_state.get(LAST_KEY)))
 
 
+def strokes_reported() -> int:
+    """The strokes the canvas now on the page holds, as the browser last reported them: what
+    `st_canvas` will return in this run, known before it is laid out (so that Undo and Clear can
+    be laid out first, not as placeholders filled after it). The component keeps its value in the
+    session under its key; a canvas that has reported nothing yet holds its initial drawing."""
+    state = st.session_state.get(canvas_key())
+    drawing = state.get("drawing") if state else None
+    return len(_objects(drawing.get("raw") if drawing else initial_drawing()))
+
+
 def restore_if_unmounted() -> None:
     """Put the last drawing back on a canvas that left the page (Upload, another page) and returns.
 

@@ -231,7 +231,23 @@ def _draw_and_answer() -> None:
         input_box = st.container()
         controls = st.container(horizontal=True, gap="small", key="draw_controls")
         review = st.container(key=REVIEW_KEY)
-        undo_slot, clear_slot, back_slot = controls.empty(), controls.empty(), controls.empty()
+        if source == "Draw":
+            # Laid out now, from what the browser reported, not as placeholders filled once the
+            # canvas is: an empty placeholder is hidden, and under load Undo and Clear vanished for
+            # a moment in every run after a stroke, so that a tap on them then met nothing.
+            canvas.restore_if_unmounted()  # first: it may put a new canvas in place
+            drawn = canvas.strokes_reported() > 0
+            controls.button(
+                "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key=canvas.UNDO_KEY
+            )
+            controls.button(
+                "Clear",
+                icon=":material/delete:",
+                on_click=canvas.clear,
+                disabled=not drawn,
+                key=canvas.CLEAR_KEY,
+            )
+        back_slot = controls.empty()  # Bring back: known once the canvas has reported
         # Keyed: known by its key, not by its place on the page (a CI run once found it closed
         # again just after a click opened it; the cause was not reproduced here).
         with controls.popover("Models and ink", icon=":material/tune:", key="draw_settings"):
@@ -265,17 +281,6 @@ def _draw_and_answer() -> None:
             )
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
-            drawn = canvas.stroke_count() > 0
-            undo_slot.button(
-                "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key=canvas.UNDO_KEY
-            )
-            clear_slot.button(
-                "Clear",
-                icon=":material/delete:",
-                on_click=canvas.clear,
-                disabled=not drawn,
-                key=canvas.CLEAR_KEY,
-            )
             with back_slot:
                 canvas.offer_back()
         else:
@@ -378,7 +383,6 @@ def _draw_input(pen: int, black_on_white: bool, mode: str) -> np.ndarray | None:
     from streamlit_drawable_canvas import st_canvas
 
     canvas.hide_toolbar()
-    canvas.restore_if_unmounted()
     ink, paper = ("#000000", "#FFFFFF") if black_on_white else ("#FFFFFF", "#000000")
     width, height = NUMBER_CANVAS if mode == "number" else (CANVAS_SIZE, CANVAS_SIZE)
     result = st_canvas(
