@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,21 @@ def clear(page) -> None:
     """The page's Clear button; waits for the hint to come back."""
     page.locator(CLEAR_BUTTON).click()
     page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
+
+
+def settled(page, looks_right: Callable[[], bool], hold_s: float = 2.0, timeout_s: float = 30.0) -> bool:
+    """Whether the page comes to look right (`looks_right`) with no script running, and stays so for
+    `hold_s` seconds, within `timeout_s`."""
+    since, deadline = None, time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.locator(IDLE).count() and looks_right():
+            since = since or time.monotonic()
+            if time.monotonic() - since >= hold_s:
+                return True
+        else:
+            since = None
+        page.wait_for_timeout(100)
+    return False
 
 
 def canvas_is_empty(page) -> bool:
@@ -489,9 +505,13 @@ def test_a_stroke_drawn_right_after_clear_is_kept_and_read():
         for button in (UNDO_BUTTON, CLEAR_BUTTON):
             draw(page, [np.array([[60.0, 140.0], [220.0, 140.0]])])
             page.locator(button).click(force=True)  # force: a person does not wait for it to enable
-            page.wait_for_selector(VISIBLE_HINT, timeout=30_000)
-            page.wait_for_timeout(500)  # time for a late answer to the stroke to show up
-            assert page.evaluate(METRICS_JS) == {} and canvas_is_empty(page), f"{button} was not done"
+            # The page before the stroke's answer looks as the page after Undo does (the hint, no
+            # answers, an empty canvas): the server's runs for the stroke and for Undo must have
+            # ended, and the page stayed so (a fixed 500 ms was too short on a busy machine).
+            assert settled(page, lambda: page.evaluate(METRICS_JS) == {} and canvas_is_empty(page)), (
+                f"{button} was not done: {page.evaluate(METRICS_JS)}"
+            )
+            assert page.locator(VISIBLE_HINT).count() >= 1  # the hint is back
         # All in place, on the page's first canvas: nothing was re-created under a new key.
         assert page.locator(".st-key-draw_canvas_0 canvas.upper-canvas").count() == 1
 
