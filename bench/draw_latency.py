@@ -5,8 +5,9 @@
     held-out pendigits digits rendered like the canvas.
     Target: p50 <= 10 ms. Also the process CPU per drawing, with drawings 0.1 s apart as a person
     draws them, so that any thread left spinning after a drawing is counted. Run with the app's
-    process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free. With --stages,
-    also where that time goes, stage by stage.
+    process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free, and with the
+    networks as one call, as the Draw page has them (predict.prepare_together), unless
+    --one-call-each. With --stages, also where that time goes, stage by stage.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
@@ -50,13 +51,20 @@ GAP_S = 0.1  # between drawings in the CPU measurement: a person's pause, in whi
 
 
 def server_side(
-    n: int, seed: int = 0, timed: Callable[[], None] | None = None, cpu: bool = True
+    n: int,
+    seed: int = 0,
+    timed: Callable[[], None] | None = None,
+    cpu: bool = True,
+    together: bool = True,
 ) -> tuple[list[float], list[float]]:
     """(wall ms, CPU ms) per drawing: the page's reading (segmentation, preprocessing, both
     calibrated models with their not-a-digit detectors), on n rendered held-out digits.
     timed: called once the models are warm, just before the timed drawings (stages()).
-    cpu: also the CPU measurement (n drawings more); else [] for it."""
+    cpu: also the CPU measurement (n drawings more); else [] for it.
+    together: the networks as one call, as the Draw page has them (predict.prepare_together)."""
     models = reading.load_predictors(["dense", "cnn"])
+    if together:
+        predict.prepare_together(list(models.values()))
     digits = pendigits.load_pendigits(writers=pendigits.HOLDOUT_WRITERS)
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(digits), size=min(n, len(digits)), replace=False)
@@ -92,12 +100,12 @@ STAGES = (
     ("  marks beside the digits", "segment", "_marks_outside"),
     ("each digit preprocessed (segment.read_piece)", "segment", "read_piece"),
     ("pieces joined where one reads better", "reading", "_join_where_one_reads_better"),
-    ("the two models, their calibration, pen path and detectors", "predict", "Predictor.outputs"),
+    ("the two models, their calibration, pen path and detectors", "predict", "outputs_together"),
     ("  the not-a-digit detectors", "calibration", "NotADigit.refuses"),
 )
 
 
-def stages(n: int) -> list[tuple[str, float]]:
+def stages(n: int, together: bool = True) -> list[tuple[str, float]]:
     """(stage, mean ms per drawing) over n drawings of server_side's kind: each STAGES function
     wrapped with a timer for the run (the timers themselves add a little to each)."""
     spent: dict[str, float] = {}
@@ -119,7 +127,7 @@ def stages(n: int) -> list[tuple[str, float]]:
         setattr(owner, attr, clocked)
         undo.append((owner, attr, original))
     try:
-        wall, _ = server_side(n, timed=spent.clear, cpu=False)
+        wall, _ = server_side(n, timed=spent.clear, cpu=False, together=together)
     finally:
         for owner, attr, original in reversed(undo):
             setattr(owner, attr, original)
@@ -223,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         help="(a) without the app's one-BLAS-thread setup, to see what it saves",
     )
     ap.add_argument(
+        "--one-call-each",
+        action="store_true",
+        help="(a) with each network called on its own (as the CLI does), not as one call",
+    )
+    ap.add_argument(
         "--stages", action="store_true", help="(a) also where the server's time goes, stage by stage"
     )
     args = ap.parse_args(argv)
@@ -231,16 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f}")
     if not args.blas_threads_free:
         predict.one_blas_thread()  # as streamlit_app.py does
-    t, cpu = server_side(args.drawings)
+    t, cpu = server_side(args.drawings, together=not args.one_call_each)
     print(
         f"(a) server side, read_drawing with Dense + CNN, {len(t)} drawings: "
         f"p50 {statistics.median(t):.1f} ms, p95 {_pct(t, 95):.1f} ms (target p50 <= 10 ms); "
         f"CPU per drawing {GAP_S:g} s apart: p50 {statistics.median(cpu):.1f} ms, "
-        f"mean {statistics.mean(cpu):.1f} ms" + (" (BLAS threads free)" if args.blas_threads_free else "")
+        f"mean {statistics.mean(cpu):.1f} ms"
+        + (" (BLAS threads free)" if args.blas_threads_free else "")
+        + (" (one call each)" if args.one_call_each else "")
     )
     if args.stages:
         print(f"(a) by stage, mean ms per drawing over {args.drawings} more drawings (timers on):")
-        for label, ms in stages(args.drawings):
+        for label, ms in stages(args.drawings, together=not args.one_call_each):
             print(f"    {label:<60} {ms:6.2f}")
     if args.browser > 0:
         b = browser_side(args.browser)

@@ -43,7 +43,7 @@ from typing import Literal
 
 import numpy as np
 
-from digitdraw import config, preprocess, segment, skips
+from digitdraw import config, predict, preprocess, segment, skips
 from digitdraw.predict import Predictor
 
 DIGIT, NUMBER, NOT_A_DIGIT, EMPTY = "digit", "number", "not a digit", "empty"
@@ -349,8 +349,8 @@ def _read(
     x = np.stack(inputs)
     paths = strokes_of(segments, strokes) if strokes is not None and source == "canvas" else None
     models = {}
-    for name, predictor in predictors.items():
-        out = predictor.outputs(x, paths)
+    together = predict.outputs_together(list(predictors.values()), x, paths)
+    for name, out in zip(predictors, together, strict=True):
         refused = out.not_a_digit if out.not_a_digit is not None else np.zeros(len(x), bool)
         pen = out.pen_path if out.pen_path is not None else np.zeros(len(x), bool)
         answers = []

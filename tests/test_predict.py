@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 import pytest
+from conftest import ONE, SEVEN
 
-from digitdraw import architectures, calibration, modelio
+from digitdraw import architectures, calibration, modelio, predict, reading
 from digitdraw.predict import Prediction, Predictor, weights_digest
 
 
@@ -182,3 +183,51 @@ def test_the_card_calibration_round_trips_and_is_dropped_for_other_weights(model
     # No calibration at all: the model's own probabilities.
     modelio.write_json(modelio.card_path(path), {"name": "m"})
     assert Predictor.from_file(path).temperature == 1.0
+
+
+# ----------------------------------------------------------------- several models as one call
+
+
+@pytest.fixture(scope="module")
+def shipped() -> list[Predictor]:
+    """The Draw page's two models: calibrated, with their detectors and the pen-path reader they share."""
+    return list(reading.load_predictors(["dense", "cnn"]).values())
+
+
+def same_outputs(a: predict.Outputs, b: predict.Outputs) -> bool:
+    fields = ("probabilities", "raw", "features", "not_a_digit", "pen_path")
+    return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields)
+
+
+@pytest.mark.parametrize("with_paths", [True, False], ids=["some with pen paths", "pixels alone"])
+def test_models_read_as_one_call_answer_as_each_alone_to_the_bit(shipped, images, with_paths, monkeypatch):
+    x = images[:5]
+    drawn = [[SEVEN[0] * 0.4], None, [ONE[0] * 0.4], [SEVEN[0] * 0.3, ONE[0] * 0.2], []]  # None, []: no path
+    paths = drawn if with_paths else None
+    first = paths[:1] if paths else None
+    alone = [p.outputs(x, paths) for p in shipped]
+    alone_first = [p.outputs(x[:1], first) for p in shipped]
+    predict.prepare_together(shipped)
+    for p in shipped:  # from here on, only the one call may run
+        monkeypatch.setattr(p, "_fn", lambda _: pytest.fail("a model was called on its own"))
+    for got, expected in zip(predict.outputs_together(shipped, x, paths), alone, strict=True):
+        assert same_outputs(got, expected)
+    for got, expected in zip(predict.outputs_together(shipped, x[:1], first), alone_first, strict=True):
+        assert same_outputs(got, expected)
+
+
+def test_models_not_prepared_together_are_each_called_on_their_own(shipped, images, monkeypatch):
+    # The CLI reads one drawing and ends: tracing one call for it would cost more than it saves.
+    others = shipped[::-1]  # another set: never prepared
+    expected = [p.outputs(images[:2]) for p in others]
+    calls = []
+    for p in others:
+        monkeypatch.setattr(p, "_fn", lambda x, fn=p._fn: calls.append(1) or fn(x))
+    got = predict.outputs_together(others, images[:2])
+    assert len(calls) == 2 and all(same_outputs(g, e) for g, e in zip(got, expected, strict=True))
+
+
+def test_models_read_together_need_a_pen_path_for_each_image_or_none(shipped, images):
+    predict.prepare_together(shipped)
+    with pytest.raises(ValueError, match="pen paths for"):
+        predict.outputs_together(shipped, images[:3], [[SEVEN[0]]])

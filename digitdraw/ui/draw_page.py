@@ -22,7 +22,7 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from digitdraw import config, reading, results, strokes
+from digitdraw import config, predict, reading, results, strokes
 from digitdraw.predict import Predictor
 from digitdraw.preprocess import (
     EMPTY_REASON,
@@ -483,6 +483,8 @@ def _answers(
         predictor = predictor_or_error(choice)
         if predictor is not None:
             predictors[title] = predictor
+    # On the page's first showing with these models (in the server), not on the first stroke.
+    predict.prepare_together(list(predictors.values()))
     got = None
     if pixels is not None:
         got = reading.read_drawing(
