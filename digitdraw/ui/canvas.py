@@ -444,14 +444,14 @@ def stroke_count() -> int:
     return len(_objects(st.session_state.get(LAST_KEY)))
 
 
-def strokes_reported() -> int:
-    """The strokes the canvas now on the page holds, as the browser last reported them: what
-    `st_canvas` will return in this run, known before it is laid out (so that Undo and Clear can
-    be laid out first, not as placeholders filled after it). The component keeps its value in the
+def reported() -> dict | None:
+    """The drawing on the canvas now on the page, as the browser last reported it: what `st_canvas`
+    will return in this run, known before it is laid out (so that Undo, Clear and Bring back can be
+    laid out first, not as placeholders filled after it). The component keeps its value in the
     session under its key; a canvas that has reported nothing yet holds its initial drawing."""
     state = st.session_state.get(canvas_key())
     drawing = state.get("drawing") if state else None
-    return len(_objects(drawing.get("raw") if drawing else initial_drawing()))
+    return drawing.get("raw") if drawing else initial_drawing()
 
 
 def restore_if_unmounted() -> None:

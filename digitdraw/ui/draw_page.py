@@ -236,7 +236,8 @@ def _draw_and_answer() -> None:
             # canvas is: an empty placeholder is hidden, and under load Undo and Clear vanished for
             # a moment in every run after a stroke, so that a tap on them then met nothing.
             canvas.restore_if_unmounted()  # first: it may put a new canvas in place
-            drawn = canvas.strokes_reported() > 0
+            canvas.remember(canvas.reported())
+            drawn = canvas.stroke_count() > 0
             controls.button(
                 "Undo", icon=":material/undo:", on_click=canvas.undo, disabled=not drawn, key=canvas.UNDO_KEY
             )
@@ -247,7 +248,8 @@ def _draw_and_answer() -> None:
                 disabled=not drawn,
                 key=canvas.CLEAR_KEY,
             )
-        back_slot = controls.empty()  # Bring back: known once the canvas has reported
+            with controls:
+                canvas.offer_back()
         # Keyed: known by its key, not by its place on the page (a CI run once found it closed
         # again just after a click opened it; the cause was not reproduced here).
         with controls.popover("Models and ink", icon=":material/tune:", key="draw_settings"):
@@ -281,8 +283,6 @@ def _draw_and_answer() -> None:
             )
             hint = NUMBER_HINT if mode == "number" else DRAW_HINT
             drawing = Drawing("canvas", _canvas_strokes(), pen)
-            with back_slot:
-                canvas.offer_back()
         else:
             with input_box:
                 pixels, hint = _upload_input(mode), UPLOAD_HINT
