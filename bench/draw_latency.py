@@ -111,8 +111,9 @@ STAGES = (
     ("  marks beside the digits", "segment", "_marks_outside"),
     ("each digit preprocessed (segment.read_piece)", "segment", "read_piece"),
     ("pieces joined where one reads better", "reading", "_join_where_one_reads_better"),
-    ("the two models, their calibration, pen path and detectors", "predict", "outputs_together"),
-    ("  the not-a-digit detectors", "calibration", "NotADigit.refuses"),
+    ("the networks and what follows them (outputs_together)", "predict", "outputs_together"),
+    ("  calibration, pen path pooled, detector (per model)", "predict", "Predictor._finish"),
+    ("    the not-a-digit detectors", "calibration", "NotADigit.refuses"),
 )
 
 
