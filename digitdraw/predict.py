@@ -241,21 +241,25 @@ def outputs_together(
     images: np.ndarray,
     paths: Sequence[Sequence[np.ndarray] | None] | None = None,
 ) -> list[Outputs]:
-    """Each predictor's outputs() for the same images, the same to the bit. Where prepare_together
-    was called for these predictors (the Draw page does), all their networks, and the pen-path
-    reader they share where the images have paths, run as one traced call: the Draw page's dense,
-    cnn and reader answered a drawing in 2.9 ms of the networks' time against 4.8 ms as three
-    calls, and 4.5 ms of CPU against 6.6 (docs/experiments.md, twenty-sixth session). Elsewhere
-    (a one-off reading, the CLI's: tracing costs more than it saves), and for a batch larger than
-    Predictor.BATCH or an empty one, one predictor at a time."""
+    """Each predictor's outputs() for the same images. Where prepare_together was called for these
+    predictors (the Draw page does), all their networks, and the pen-path reader they share where
+    the images have paths, run as one traced call: the Draw page's dense, cnn and reader answered a
+    drawing in 2.9 ms of the networks' time against 4.8 ms as three calls, and 4.5 ms of CPU
+    against 6.6 (docs/experiments.md, twenty-sixth session). A single digit, nearly every drawing,
+    goes through that call compiled by XLA (_Joint.single): another 0.6 ms and 1.3 ms of CPU less
+    (twenty-eighth session); its numbers differ from the others' in float32's last bits (1e-7), a
+    batch of several digits' are the same to the bit. Elsewhere (a one-off reading, the CLI's:
+    tracing costs more than it saves), and for a batch larger than Predictor.BATCH or an empty
+    one, one predictor at a time."""
     x = _batch(images)
     if paths is not None and len(paths) != len(x):
         raise ValueError(f"{len(paths)} pen paths for {len(x)} images")
     rows = [i for i, p in enumerate(paths or ()) if p]
     reader = _shared_reader(predictors) if rows else None
-    call = _PREPARED.get((tuple(predictors), reader)) if 0 < len(x) <= Predictor.BATCH else None
-    if call is None:
+    joint = _PREPARED.get((tuple(predictors), reader)) if 0 < len(x) <= Predictor.BATCH else None
+    if joint is None:
         return [p.outputs(x, paths) for p in predictors]
+    call = joint.single if len(x) == 1 and joint.single is not None else joint.general
     if reader is None:
         nets, _ = call(tf.constant(x))
         path_probs = None
@@ -269,9 +273,9 @@ def outputs_together(
 
 
 def prepare_together(predictors: Sequence[Predictor]) -> None:
-    """Make outputs_together run these predictors as one call: traced and run once each way, with
-    and without the pen's paths (about half a second each), so that a page can do it before the
-    first drawing rather than on it. Quick once done; the last PREPARED_SETS sets are kept."""
+    """Make outputs_together run these predictors as one call: traced, compiled and run once each
+    way, with and without the pen's paths (about a second each on 2 cores), so that a page can do it
+    before the first drawing rather than on it. Quick once done; the last PREPARED_SETS sets are kept."""
     if len(predictors) < 2:
         return
     reader = _shared_reader(predictors)
@@ -293,24 +297,51 @@ def _shared_reader(predictors: Sequence[Predictor]) -> penpath._Traced | None:
 
 
 PREPARED_SETS = 8  # the few pairs a server's visitors pick; each holds its models in memory
-_PREPARED: OrderedDict[tuple, Any] = OrderedDict()  # (predictors, reader or None) -> the one call
+_PREPARED: OrderedDict[tuple, _Joint] = OrderedDict()  # (predictors, reader or None) -> the one call
 _JOINT_LOCK = threading.Lock()
 
 
-def _traced_together(predictors: tuple[Predictor, ...], reader: penpath._Traced | None):
-    """The predictors' networks, and the reader's where given, as one concrete function, run once."""
-    image = tf.TensorSpec([None, 28, 28], tf.float32)
-    if reader is None:
-        call = tf.function(
-            lambda x: ([p._inner(x) for p in predictors], tf.zeros([0])), input_signature=[image]
-        ).get_concrete_function()
-        call(tf.zeros([1, 28, 28]))  # the first run prepares the kernels: ~0.4 s
+@dataclass(frozen=True)
+class _Joint:
+    """The one call of a set of networks: for any batch, and compiled by XLA for a single image (None
+    where this TensorFlow cannot). XLA fuses the networks' many small operations: on 2 cores the
+    Draw page's call took 1.8 ms against 2.4 ms and 2.4 ms of CPU against 3.7. It compiles for one
+    shape, so only the single digit gets it: every batch size would cost its first drawing a
+    compile of half a second."""
+
+    general: Any
+    single: Any = None
+
+
+def _traced_together(predictors: tuple[Predictor, ...], reader: penpath._Traced | None) -> _Joint:
+    """The predictors' networks, and the reader's where given, as one call (_Joint), each way run once."""
+
+    def traced(batch: int | None, xla: bool):
+        image = tf.TensorSpec([batch, 28, 28], tf.float32)
+        if reader is None:
+            fn = tf.function(
+                lambda x: ([p._inner(x) for p in predictors], tf.zeros([0])),
+                input_signature=[image],
+                jit_compile=xla,
+            )
+        else:
+            path = tf.TensorSpec([batch, penpath.POINTS, penpath.FEATURES], tf.float32)
+            fn = tf.function(
+                lambda x, s: ([p._inner(x) for p in predictors], reader.model(s, training=False)),
+                input_signature=[image, path],
+                autograph=False,
+                jit_compile=xla,
+            )
+        call = fn.get_concrete_function()
+        # The first run prepares the kernels (~0.4 s), or compiles them (XLA, ~0.6 s).
+        paths = [tf.zeros([1, penpath.POINTS, penpath.FEATURES])] if reader is not None else []
+        call(tf.zeros([1, 28, 28]), *paths)
         return call
-    path = tf.TensorSpec([None, penpath.POINTS, penpath.FEATURES], tf.float32)
-    call = tf.function(
-        lambda x, s: ([p._inner(x) for p in predictors], reader.model(s, training=False)),
-        input_signature=[image, path],
-        autograph=False,
-    ).get_concrete_function()
-    call(tf.zeros([1, 28, 28]), tf.zeros([1, penpath.POINTS, penpath.FEATURES]))
-    return call
+
+    general = traced(None, xla=False)
+    try:
+        single = traced(1, xla=True)
+    except (tf.errors.OpError, ValueError) as exc:  # a build of TensorFlow without XLA for this device
+        log.info("no XLA for the one call (%s): the general one serves single digits", exc)
+        single = None
+    return _Joint(general, single)
