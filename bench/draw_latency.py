@@ -6,8 +6,9 @@
     Target: p50 <= 10 ms. Also the process CPU per drawing, with drawings 0.1 s apart as a person
     draws them, so that any thread left spinning after a drawing is counted. Run with the app's
     process setup (digitdraw.predict.one_blas_thread) unless --blas-threads-free, and with the
-    networks as one call, as the Draw page has them (predict.prepare_together), unless
-    --one-call-each. With --stages, also where that time goes, stage by stage.
+    networks as one call, as the Draw page has them (predict.prepare_together; a single digit's
+    compiled by XLA unless --no-xla), unless --one-call-each. With --stages, also where that time
+    goes, stage by stage.
 (b) In a real browser: from the mouse-up that ends a (single-stroke) digit to both answers on
     screen, measured inside the page with performance.now(). Target: p50 <= 400 ms.
     Needs Chromium and Playwright; skipped with a message without them (--browser 0 skips it).
@@ -248,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         help="(a) with each network called on its own (as the CLI does), not as one call",
     )
     ap.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="(a) with the one call not compiled by XLA for a single digit (predict.XLA_SINGLE)",
+    )
+    ap.add_argument(
         "--stages", action="store_true", help="(a) also where the server's time goes, stage by stage"
     )
     args = ap.parse_args(argv)
@@ -256,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f}")
     if not args.blas_threads_free:
         predict.one_blas_thread()  # as streamlit_app.py does
+    predict.XLA_SINGLE = not args.no_xla
     t, cpu = server_side(args.drawings, together=not args.one_call_each)
     print(
         f"(a) server side, read_drawing with Dense + CNN, {len(t)} drawings: "
@@ -264,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         f"mean {statistics.mean(cpu):.1f} ms"
         + (" (BLAS threads free)" if args.blas_threads_free else "")
         + (" (one call each)" if args.one_call_each else "")
+        + (" (no XLA)" if args.no_xla and not args.one_call_each else "")
     )
     if args.stages:
         print(f"(a) by stage, mean ms per drawing over {args.drawings} more drawings (timers on):")

@@ -297,6 +297,7 @@ def _shared_reader(predictors: Sequence[Predictor]) -> penpath._Traced | None:
 
 
 PREPARED_SETS = 8  # the few pairs a server's visitors pick; each holds its models in memory
+XLA_SINGLE = True  # compile the single digit's one call (_Joint); bench/draw_latency.py --no-xla clears it
 _PREPARED: OrderedDict[tuple, _Joint] = OrderedDict()  # (predictors, reader or None) -> the one call
 _JOINT_LOCK = threading.Lock()
 
@@ -339,9 +340,10 @@ def _traced_together(predictors: tuple[Predictor, ...], reader: penpath._Traced 
         return call
 
     general = traced(None, xla=False)
-    try:
-        single = traced(1, xla=True)
-    except (tf.errors.OpError, ValueError) as exc:  # a build of TensorFlow without XLA for this device
-        log.info("no XLA for the one call (%s): the general one serves single digits", exc)
-        single = None
+    single = None
+    if XLA_SINGLE:
+        try:
+            single = traced(1, xla=True)
+        except (tf.errors.OpError, ValueError) as exc:  # a build of TensorFlow without XLA for this device
+            log.info("no XLA for the one call (%s): the general one serves single digits", exc)
     return _Joint(general, single)
