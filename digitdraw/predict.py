@@ -316,34 +316,36 @@ class _Joint:
 
 def _traced_together(predictors: tuple[Predictor, ...], reader: penpath._Traced | None) -> _Joint:
     """The predictors' networks, and the reader's where given, as one call (_Joint), each way run once."""
-
-    def traced(batch: int | None, xla: bool):
-        image = tf.TensorSpec([batch, 28, 28], tf.float32)
-        if reader is None:
-            fn = tf.function(
-                lambda x: ([p._inner(x) for p in predictors], tf.zeros([0])),
-                input_signature=[image],
-                jit_compile=xla,
-            )
-        else:
-            path = tf.TensorSpec([batch, penpath.POINTS, penpath.FEATURES], tf.float32)
-            fn = tf.function(
-                lambda x, s: ([p._inner(x) for p in predictors], reader.model(s, training=False)),
-                input_signature=[image, path],
-                autograph=False,
-                jit_compile=xla,
-            )
-        call = fn.get_concrete_function()
-        # The first run prepares the kernels (~0.4 s), or compiles them (XLA, ~0.6 s).
-        paths = [tf.zeros([1, penpath.POINTS, penpath.FEATURES])] if reader is not None else []
-        call(tf.zeros([1, 28, 28]), *paths)
-        return call
-
-    general = traced(None, xla=False)
+    general = _traced(predictors, reader, None, xla=False)
     single = None
     if XLA_SINGLE:
         try:
-            single = traced(1, xla=True)
+            single = _traced(predictors, reader, 1, xla=True)
         except (tf.errors.OpError, ValueError) as exc:  # a build of TensorFlow without XLA for this device
             log.info("no XLA for the one call (%s): the general one serves single digits", exc)
     return _Joint(general, single)
+
+
+def _traced(predictors: tuple[Predictor, ...], reader: penpath._Traced | None, batch: int | None, xla: bool):
+    """One concrete function of the networks (and the reader's, where given) for `batch` images (None:
+    any number), compiled by XLA where `xla`; run once."""
+    image = tf.TensorSpec([batch, 28, 28], tf.float32)
+    if reader is None:
+        fn = tf.function(
+            lambda x: ([p._inner(x) for p in predictors], tf.zeros([0])),
+            input_signature=[image],
+            jit_compile=xla,
+        )
+    else:
+        path = tf.TensorSpec([batch, penpath.POINTS, penpath.FEATURES], tf.float32)
+        fn = tf.function(
+            lambda x, s: ([p._inner(x) for p in predictors], reader.model(s, training=False)),
+            input_signature=[image, path],
+            autograph=False,
+            jit_compile=xla,
+        )
+    call = fn.get_concrete_function()
+    # The first run prepares the kernels (~0.4 s), or compiles them (XLA, ~0.6 s).
+    paths = [tf.zeros([1, penpath.POINTS, penpath.FEATURES])] if reader is not None else []
+    call(tf.zeros([1, 28, 28]), *paths)
+    return call

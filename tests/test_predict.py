@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import ONE, SEVEN
 
 from digitdraw import architectures, calibration, modelio, predict, reading
@@ -239,6 +240,24 @@ def test_a_single_digit_goes_through_the_call_xla_compiled(shipped, images, with
     paths = [[SEVEN[0] * 0.4]] if with_paths else None
     got = predict.outputs_together(shipped, images[:1], paths)
     assert [g.probabilities.shape for g in got] == [(1, 10), (1, 10)]
+
+
+def test_without_xla_a_single_digit_is_read_by_the_general_call(shipped, images, monkeypatch):
+    # A TensorFlow build that cannot compile for this device: the page reads as before, not fails.
+    real = predict._traced
+
+    def no_xla(predictors, reader, batch, xla):
+        if xla:
+            raise tf.errors.InvalidArgumentError(None, None, "no XLA here")
+        return real(predictors, reader, batch, xla)
+
+    monkeypatch.setattr(predict, "_PREPARED", predict.OrderedDict())
+    monkeypatch.setattr(predict, "_traced", no_xla)
+    predict.prepare_together(shipped)
+    assert all(joint.single is None for joint in predict._PREPARED.values())
+    expected = [p.outputs(images[:1]) for p in shipped]
+    got = predict.outputs_together(shipped, images[:1])
+    assert all(same_outputs(g, e) for g, e in zip(got, expected, strict=True))
 
 
 def test_models_not_prepared_together_are_each_called_on_their_own(shipped, images, monkeypatch):
