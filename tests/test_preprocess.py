@@ -172,6 +172,29 @@ def test_the_canvas_8_bit_shortcut_gives_the_general_ink_map_to_the_bit(backgrou
         assert np.array_equal(ink_map(rgb), ink_map(rgb.astype(np.float32) / np.float32(255)))
 
 
+@pytest.mark.parametrize("pen", [3, 12, 30])
+def test_the_opaque_canvas_shortcut_gives_the_general_ink_map_to_the_bit_at_its_edges(pen, monkeypatch):
+    # White on black as the Draw page sends it goes straight to the stretch while the border's
+    # median is 0 (ink crossing the edge too); paper that is not black there goes the general way.
+    shortcuts = []
+    stretch_u8 = pp._stretch_u8
+    monkeypatch.setattr(pp, "_stretch_u8", lambda *a, **k: shortcuts.append(1) or stretch_u8(*a, **k))
+    rng = np.random.default_rng(pen)
+    for strokes in (SEVEN, ONE):
+        rgba = render(strokes, stroke_width=pen, background="black")
+        rgba[..., 3] = 255
+        crossing = rgba.copy()
+        crossing[:, :40, :3] = np.maximum(crossing[:, :40, :3], 200)  # a band of ink along the left edge
+        grey_paper = rgba.copy()
+        noise = rng.integers(0, 6, (280, 280, 1)).astype(np.uint8)
+        grey_paper[..., :3] = np.maximum(grey_paper[..., :3], noise)
+        for pixels, shortcut in ((rgba, True), (crossing, True), (grey_paper, False)):
+            general = ink_map(pixels.astype(np.float32) / np.float32(255))
+            shortcuts.clear()
+            assert np.array_equal(ink_map(pixels), general)
+            assert bool(shortcuts) == shortcut
+
+
 def test_the_upper_quartile_of_counted_levels_is_numpys_to_the_bit():
     rng = np.random.default_rng(0)
     levels = np.arange(256, dtype=np.float32) / np.float32(255)
