@@ -646,10 +646,11 @@ def cmd_predict(args) -> int:
     predictors = reading.load_predictors(args.model or config.DEFAULT_MODELS)
     status = 0
     sample: list = []  # the first drawings given as strokes, to see which way up they read best
+    columns: list[str] = []  # the lines whose strokes could be Quick, Draw!'s [[x, ...], [y, ...]]
     lines = itertools.chain(
         (_predict_line(*item, predictors, args.mode) for item in _predict_inputs(args.images)),
         (
-            _strokes_line(*line, predictors, args.y_up, args.mode, sample)
+            _strokes_line(*line, predictors, args.y_up, args.mode, sample, columns)
             for source in args.strokes
             for line in _jsonl(source)
         ),
@@ -665,7 +666,22 @@ def cmd_predict(args) -> int:
         hint = _upside_down_hint(sample, predictors, args.y_up, args.mode)
     if hint:
         print(hint, file=sys.stderr)
+    if columns:
+        print(_columns_note(columns), file=sys.stderr)
     return status
+
+
+def _columns_note(names: list[str]) -> str:
+    """A note for stderr on the drawings whose strokes may be [[x, x, ...], [y, y, ...]]: read as
+    given, each stroke as two or three points (a short stroke's columns look like points with a time
+    and a pressure; a longer one's are refused by strokes.validate_strokes)."""
+    where = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"note: in {len(names)} drawing{'s' if len(names) > 1 else ''} ({where}) every stroke is two or "
+        "three points of 3-6 numbers each, read as points [x, y, time, ...]; if the strokes were "
+        "written [[x, x, ...], [y, y, ...]] (Quick, Draw!'s layout), turn them into points: "
+        "[[x, y], [x, y], ...]"
+    )
 
 
 ORIENTATION_SAMPLE = 20  # --strokes drawings (a run's first) also read upside down, for _upside_down_hint
@@ -795,12 +811,14 @@ def _strokes_line(
     y_up: bool = False,
     mode: str | None = None,
     sample: list | None = None,
+    columns: list | None = None,
 ) -> dict:
     """One --strokes line's JSON answer: the drawing read as the canvas is, or {"file": ..., "error": ...}.
     `y_up`: the strokes' y grows upwards; turned the canvas's way (y down) first. `mode`: "digit" or
     "number" (None: reading.mode_for its shape). `sample`: the strokes as read and the lead model's
     sureness of them (its confidence where it reads digits, else 0) are added to it, up to
-    ORIENTATION_SAMPLE drawings (_upside_down_hint)."""
+    ORIENTATION_SAMPLE drawings (_upside_down_hint). `columns`: the line's name is added to it where
+    its strokes may be Quick, Draw!'s layout (strokes.maybe_columns)."""
     from digitdraw import reading, strokes
 
     if problem:
@@ -815,6 +833,8 @@ def _strokes_line(
         if not isinstance(record, dict) or "strokes" not in record:
             raise ValueError('each line must be a JSON object with "strokes": [[[x, y], ...], ...]')
         given = strokes.validate_strokes(record["strokes"])
+        if columns is not None and strokes.maybe_columns(record["strokes"]):
+            columns.append(name)
         if y_up:
             given = [[[x, -y] for x, y in stroke] for stroke in given]
         drawing = strokes.render_centred(given)

@@ -53,6 +53,8 @@ EMPTY_REASON = "The canvas is empty — draw a digit."
 # The second sentence: a 1 cm digit in a photo of a whole page is too faint to find once the photo is
 # read at _PHOTO_SIDE px, and "no ink" alone told its owner to take the same photo again (qa24).
 NO_INK_REASON = "No ink found in this image. If a digit is small in it, crop the photo closer to the digit."
+# An image of one plain colour has nothing to crop closer to (qa30): the first sentence alone.
+PLAIN_IMAGE_REASON = "No ink found in this image: it is all one colour."
 TOO_SMALL_REASON = "That mark is too small to be a digit — draw it bigger."
 FILLED_REASON = "That looks like a filled shape, not a digit — draw the digit as a line."
 
@@ -156,6 +158,15 @@ class Preprocessed:
     @property
     def empty(self) -> bool:
         return self.image is None
+
+
+def is_plain(pixels: np.ndarray) -> bool:
+    """Whether an image shows one colour all over (every pixel alike, or nothing opaque at all)."""
+    a = np.asarray(pixels)
+    if a.ndim == 3 and a.shape[2] == 4 and not a[..., 3].any():
+        return True  # transparent all over: whatever its colour channels hold is not shown
+    flat = a.reshape(-1, a.shape[2]) if a.ndim == 3 else a.reshape(-1, 1)
+    return len(flat) == 0 or bool((flat == flat[0]).all())
 
 
 def _nothing(status: Status, steps: dict[str, np.ndarray]) -> Preprocessed:

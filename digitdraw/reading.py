@@ -338,6 +338,8 @@ def _read(
         reason = next((_why_not(s, p, longest) for s, p in rows if p.reason), None) or EMPTY_REASONS[source]
         if reason == preprocess.TOO_SMALL_REASON:
             reason = _too_small(source)
+        elif reason == NO_INK_IMAGE and preprocess.is_plain(pixels):
+            reason = preprocess.PLAIN_IMAGE_REASON
         return _empty(predictors, mode, source, reason)
     readable = _join_where_one_reads_better(
         readable, predictors, threshold, _JOIN_OVERLAP[mode], bars=mode == "digit"

@@ -137,6 +137,25 @@ def validate_strokes(strokes: Any) -> Strokes:
     return out
 
 
+def maybe_columns(strokes: Any) -> bool:
+    """Whether valid strokes could as well be Quick, Draw!'s layout, [[x, x, ...], [y, y, ...]] (and a
+    row of times), of 3-6 points each: every stroke two or three "points" of one length, 3 to
+    MAX_POINT_NUMBERS numbers. Such a stroke reads as two points with a time and a pressure: a sure
+    "1" (qa30); a longer one is refused by validate_strokes."""
+    if isinstance(strokes, np.ndarray):
+        strokes = strokes.tolist()
+    if not isinstance(strokes, list | tuple) or not strokes:
+        return False
+    for stroke in strokes:
+        rows = stroke.tolist() if isinstance(stroke, np.ndarray) else stroke
+        if not isinstance(rows, list | tuple) or len(rows) not in (2, 3):
+            return False
+        lengths = {len(r) if isinstance(r, list | tuple) else -1 for r in rows}
+        if len(lengths) != 1 or not 3 <= lengths.pop() <= MAX_POINT_NUMBERS:
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- canvas -> strokes
 
 

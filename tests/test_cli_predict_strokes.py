@@ -103,6 +103,19 @@ def test_strokes_that_read_far_surer_upside_down_get_a_note_naming_y_up(capsys, 
     assert "try without --y-up" in err
 
 
+def test_short_strokes_that_may_be_quick_draw_columns_are_read_with_a_note_saying_how_to_give_them(
+    capsys, tmp_path
+):
+    # [[x, x, x], [y, y, y]]: as points, two with a time each; read so (a sure "1"), but said (qa30).
+    columns = [[[10, 20, 30], [0, 40, 80]]]
+    src = write_lines(tmp_path / "qd.jsonl", {"strokes": columns}, {"strokes": SEVEN})
+    code, lines, err = run(capsys, "predict", "--strokes", src)
+    assert code == 0 and len(lines) == 2 and "error" not in lines[0]
+    assert f"in 1 drawing ({src}:1)" in err and "[[x, y], [x, y], ...]" in err
+    _, _, quiet = run(capsys, "predict", "--strokes", write_lines(tmp_path / "pen.jsonl", {"strokes": SEVEN}))
+    assert "Quick, Draw!" not in quiet
+
+
 def test_y_up_without_strokes_says_what_it_is_for(capsys, tmp_path):
     code, lines, err = run(capsys, "predict", tmp_path / "seven.png", "--y-up")
     assert code == 2 and not lines and "--y-up turns pen strokes" in err and "--strokes" in err

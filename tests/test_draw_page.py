@@ -46,19 +46,24 @@ from digitdraw.preprocess import preprocess
 from digitdraw.ui import canvas, corrections, models
 from digitdraw.ui.canvas import DEFAULT_PEN, canvas_pixels, render_objects
 from digitdraw.ui.draw_page import (
+    _STYLE,
     CALIBRATED_HELP,
     DRAW_HINT,
     DRAWING_KEY,
     DRAWING_STROKES_KEY,
+    HINT_KEY,
     INK_KEY,
     MAX_UPLOAD_MB,
     MODE_KEY,
     NUMBER_DRAWN_KEY,
+    NUMBER_HINT,
     PEN_KEY,
     REDRAWN_NOTE,
+    SHORT_HINTS,
     STEPS_KEY,
     SUMMARY_KEY,
     UNCALIBRATED_HELP,
+    UPLOAD_HINT,
     UPLOAD_TYPES,
     WHOLE_QUESTION,
     read_upload,
@@ -144,11 +149,11 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {re.sub(r"\\(.)", r"\1", m.label): m.value for m in at.metric}
 
 
-def _summary(at: AppTest) -> str:
-    """The one-line answers above the input (shown on narrow screens): the keyed container's text."""
+def _keyed(at: AppTest, key: str):
+    """The container made with st.container(key=key), or None."""
 
     def find(node):
-        if getattr(getattr(node, "proto", None), "id", "").endswith(f"-{SUMMARY_KEY}"):
+        if getattr(getattr(node, "proto", None), "id", "").endswith(f"-{key}"):
             return node
         children = getattr(node, "children", None)
         for child in children.values() if isinstance(children, dict) else []:
@@ -156,7 +161,12 @@ def _summary(at: AppTest) -> str:
                 return found
         return None
 
-    block = find(at.main)
+    return find(at.main)
+
+
+def _summary(at: AppTest) -> str:
+    """The one-line answers above the input (shown on narrow screens): the keyed container's text."""
+    block = _keyed(at, SUMMARY_KEY)
     assert block is not None, "no summary line on the page"
     # No-break spaces keep each model's answer on one line of a phone; read them as spaces.
     return " ".join(str(child.value) for child in block.children.values()).replace(results.NO_BREAK, " ")
@@ -204,6 +214,22 @@ def test_the_title_says_what_the_page_reads_now():
     assert at.title[0].value == "Draw a number"
     at.radio(key="draw_source").set_value("Upload").run()
     assert at.title[0].value == "Read a photo"
+
+
+def test_on_a_narrow_screen_each_hint_is_said_once_and_fits_the_two_line_summary():
+    # A phone showed Number's hint cut off in the summary ("...as you…") and whole again below (qa30).
+    at = _app()
+    for mode, source, hint in (
+        ("Digit", "Draw", DRAW_HINT),
+        ("Number", "Draw", NUMBER_HINT),
+        ("Number", "Upload", UPLOAD_HINT),
+    ):
+        at.radio(key=MODE_KEY).set_value(mode).run()
+        at.radio(key="draw_source").set_value(source).run()
+        assert SHORT_HINTS[hint] in _summary(at) and len(SHORT_HINTS[hint]) <= 70
+        box = _keyed(at, HINT_KEY)  # the wide screen's box, with the whole hint
+        assert box is not None and [child.value for child in box.children.values()] == [hint]
+    assert f".st-key-{HINT_KEY} {{ display: none; }}" in _STYLE  # hidden where the summary shows
 
 
 def test_clearing_the_canvas_brings_the_hint_back_and_removes_the_answers():

@@ -32,7 +32,7 @@ from test_e2e_draw import (
 )
 
 from digitdraw.ui import inspect_page
-from digitdraw.ui.draw_page import SUMMARY_KEY
+from digitdraw.ui.draw_page import HINT_KEY, SUMMARY_KEY
 
 PHONE = {"width": 390, "height": 844}
 SUMMARY = f".st-key-{SUMMARY_KEY}"
@@ -163,6 +163,8 @@ def test_on_a_phone_touch_drawn_digits_are_read_with_canvas_and_answers_on_scree
                 timeout=30_000,
             )
             assert page.evaluate(METRICS_JS) == {}, "answers still shown after clearing"
+            # Said once, in the summary above the canvas; not again in a box below it (qa30).
+            assert not page.locator(f".st-key-{HINT_KEY}").is_visible(), "the hint is shown twice"
             assert canvas_top(page) == pytest.approx(top, abs=1), "the canvas moved when cleared"
             assert canvas_is_empty(page), "ink left on the canvas after clearing"
 

@@ -71,7 +71,7 @@ def first_of(held_out, writer: int, text: str):
 
 @pytest.mark.parametrize(
     ("source", "reason"),
-    [("canvas", preprocess.EMPTY_REASON), ("image", reading.NO_INK_IMAGE)],
+    [("canvas", preprocess.EMPTY_REASON), ("image", preprocess.PLAIN_IMAGE_REASON)],
 )
 def test_nothing_drawn_is_empty_with_a_reason_for_where_it_came_from(untrained, source, reason):
     blank = np.zeros((280, 500, 4), np.uint8)
@@ -332,7 +332,25 @@ def test_predict_a_blank_image_says_no_ink(capsys, tmp_path):
     Image.new("L", (300, 120), 255).save(tmp_path / "blank.png")
     code = cli.main(["predict", str(tmp_path / "blank.png")])
     (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert code == 1 and line == {"file": str(tmp_path / "blank.png"), "error": reading.NO_INK_IMAGE}
+    assert code == 1 and line == {"file": str(tmp_path / "blank.png"), "error": preprocess.PLAIN_IMAGE_REASON}
+
+
+def test_a_photo_of_paper_without_ink_is_told_to_crop_closer_but_a_plain_image_is_not(untrained):
+    # Paper has grain and light that varies: a digit too small to find may be in it (qa24). An image
+    # of one colour has nothing in it to crop closer to (qa30).
+    rng = np.random.default_rng(0)
+    paper = np.clip(225 + rng.normal(0, 2, (300, 400, 3)) + np.linspace(0, 12, 400)[None, :, None], 0, 255)
+    predictors = {"a": Predictor(untrained)}
+    photo = reading.read_drawing(paper.astype(np.uint8), predictors, source="image")
+    assert photo.status == reading.EMPTY and photo.reason == reading.NO_INK_IMAGE
+    assert "crop the photo closer" in photo.reason
+    for plain in (np.full((300, 400, 3), 225, np.uint8), np.zeros((50, 50), np.uint8)):
+        got = reading.read_drawing(plain, predictors, source="image")
+        assert got.status == reading.EMPTY and got.reason == preprocess.PLAIN_IMAGE_REASON
+    invisible = np.random.default_rng(1).integers(0, 256, (60, 60, 4), dtype=np.uint8)
+    invisible[..., 3] = 0  # colours, but nothing opaque
+    assert reading.read_drawing(invisible, predictors, source="image").reason == preprocess.PLAIN_IMAGE_REASON
+    assert preprocess.PLAIN_IMAGE_REASON.startswith("No ink found in this image")
 
 
 # A 4 of pendigits writer 13 (a tune writer): a hook and a bar, then the stem beside them, apart.

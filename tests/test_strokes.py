@@ -197,6 +197,17 @@ def test_bad_strokes_are_refused_saying_where(bad, message):
         strokes.validate_strokes(bad)
 
 
+def test_short_strokes_of_equal_rows_may_be_quick_draw_columns_and_pen_points_are_not():
+    assert strokes.maybe_columns([[[10, 20, 30], [0, 40, 80]]])  # one stroke: xs, ys
+    assert strokes.maybe_columns(np.array([[[1, 2, 3, 4], [5, 6, 7, 8], [0, 9, 17, 30]]]))  # and times
+    assert not strokes.maybe_columns([[[10, 0], [20, 40], [30, 80]]])  # three [x, y] points
+    assert not strokes.maybe_columns([[[10, 20, 30], [0, 40, 80]], [[1, 2], [3, 4], [5, 6], [7, 8]]])
+    assert not strokes.maybe_columns([[[10, 20, 30], [0, 40]]])  # rows of two lengths
+    assert not strokes.maybe_columns([[[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 2, 3]]])  # four points
+    assert not strokes.maybe_columns([[list(range(8)), list(range(8))]])  # too long: refused anyway
+    assert not strokes.maybe_columns([]) and not strokes.maybe_columns("strokes")
+
+
 def test_valid_strokes_come_back_unchanged_as_lists():
     given = [[[1, 2], [3.5, 4]], [[5, 6]]]
     assert strokes.validate_strokes(given) == given

@@ -82,6 +82,15 @@ MODES = {"Digit": "digit", "Number": "number"}
 DRAW_HINT = "Draw a digit on the canvas — both models answer as you draw."
 NUMBER_HINT = "Write a number on the wide canvas, digits side by side — both models read it as you write."
 UPLOAD_HINT = "Upload a photo or a picture of a handwritten digit or number — a photo of paper works too."
+# Each hint as the narrow screen's two-line summary says it, in place of the box below the canvas: a
+# phone showed the number's hint there cut off ("...as you…") and whole again below (qa30). Two
+# lines at 390 px hold about 80 characters.
+SHORT_HINTS = {
+    DRAW_HINT: DRAW_HINT,
+    NUMBER_HINT: "Write a number, digits side by side: both models read it.",
+    UPLOAD_HINT: "Upload a photo or picture of a handwritten digit or number.",
+}
+HINT_KEY = "draw_hint"  # the hint's box beside the canvas (wide screens only)
 
 
 def keep_choices() -> None:
@@ -125,6 +134,7 @@ _STYLE = f"""<style>
     flex: 1 1 100% !important; width: 100% !important; min-width: 100% !important;
   }}
   .st-key-{SUMMARY_KEY} {{ display: flex; }}
+  .st-key-{HINT_KEY} {{ display: none; }}
 }}
 .st-key-{SUMMARY_KEY} p {{ font-size: 1.15rem; margin: 0; line-height: 2rem; }}
 .st-key-{SUMMARY_KEY} strong {{ font-size: 1.4rem; }}
@@ -499,8 +509,8 @@ def _answers(
         for key in (DRAWING_KEY, DRAWING_STROKES_KEY, NUMBER_DRAWN_KEY):
             st.session_state.pop(key, None)
         if got is None or (drawing.source == "canvas" and got.reason == EMPTY_REASON):
-            summary.markdown(f":material/draw: {hint}")
-            st.info(hint, icon=":material/draw:")
+            summary.markdown(f":material/draw: {SHORT_HINTS[hint]}")
+            st.container(key=HINT_KEY).info(hint, icon=":material/draw:")
             return hint
         icon = ":material/zoom_in:" if reading.is_too_small(got.reason) else ":material/info:"
         summary.markdown(f"{icon} {got.message}")
