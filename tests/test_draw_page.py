@@ -226,7 +226,7 @@ def test_on_a_narrow_screen_each_hint_is_said_once_and_fits_the_two_line_summary
     ):
         at.radio(key=MODE_KEY).set_value(mode).run()
         at.radio(key="draw_source").set_value(source).run()
-        assert SHORT_HINTS[hint] in _summary(at) and len(SHORT_HINTS[hint]) <= 70
+        assert SHORT_HINTS[hint] in _summary(at) and len(SHORT_HINTS[hint]) <= 60
         box = _keyed(at, HINT_KEY)  # the wide screen's box, with the whole hint
         assert box is not None and [child.value for child in box.children.values()] == [hint]
     assert f".st-key-{HINT_KEY} {{ display: none; }}" in _STYLE  # hidden where the summary shows
