@@ -47,8 +47,8 @@ LOOPS = 0.3  # the chance a reshaped training digit's loops go round the other w
 MIN_STEP = 0.03  # of the drawing's longer side: closer points are one point to the path (see `spaced`)
 TAP = 0.01  # a stroke smaller than this share of the drawing's size (its longer side) is a tap
 PIXELS_SURE = 0.95  # the pixels' answer at least this sure stands against the path (see combine;
-# re-checked in the twenty-ninth session: from 0.9 to no gate, the cnn's errors on writers 19-24
-# within 8 of 20,000 drawings, docs/experiments.md)
+# re-checked in the twenty-ninth session with two readers: from 0.9 to no gate, the cnn's errors on
+# writers 19-24 within 8 and 14 of 19,176 drawings, 0.95 among the fewest, docs/experiments.md)
 AGREE = 0.03  # unsure pixels and the path less likely than this to name the same digit: none (`disagree`)
 SUFFIX = modelio.PENPATH_SUFFIX  # beside the model whose answers it joins
 
